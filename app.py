@@ -1,0 +1,88 @@
+"""cs-register application factory.
+
+`flask --app app run` (or any `flask --app app ...` command) calls `create_app()` with settings
+from the environment. `python app.py` starts the whole development stack: migrations, demo
+staff accounts on an empty database, an embedded Redis server, an RQ worker, the RQ cron
+scheduler and the web console on http://127.0.0.1:5000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from cs_register.config import Settings
+from cs_register.crypto import Keyring
+from cs_register.db import Database, utcnow
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def create_app(
+    config: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    database: Database | None = None,
+) -> Flask:
+    """Build the web application for `config` (default: read from the environment)."""
+    from cs_register import cli, db, errors, health, logs, web
+    from cs_register.audit.views import blueprint as audit_blueprint
+    from cs_register.contacts.views import blueprint as contacts_blueprint
+    from cs_register.customers.views import blueprint as customers_blueprint
+    from cs_register.staff.views import admin_blueprint, auth_blueprint
+
+    settings = config or Settings.from_env(instance_path=PROJECT_ROOT / "instance")
+    if not settings.testing:
+        logs.configure_logging()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(
+        "cs_register",
+        instance_path=str(settings.instance_path),
+        root_path=str(PROJECT_ROOT / "cs_register"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_NAME="__Host-cs_session" if settings.cookie_secure else "cs_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Browser-side expiry is a courtesy; the server-side session row is what counts.
+        PERMANENT_SESSION_LIFETIME=settings.session_absolute_lifetime,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=settings.cookie_secure,
+    )
+    app.config.update(settings.extra)
+    app.extensions["cs_register.settings"] = settings
+    app.extensions["cs_register.clock"] = clock
+    app.extensions["cs_register.keyring"] = Keyring(
+        encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
+    )
+
+    db.init_app(app, database or Database(settings.database_url))
+    CSRFProtect(app)
+    web.init_app(app)
+    errors.init_app(app)
+    for blueprint in (
+        health.blueprint,
+        auth_blueprint,
+        admin_blueprint,
+        customers_blueprint,
+        contacts_blueprint,
+        audit_blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    cli.init_app(app)
+    return app
+
+
+if __name__ == "__main__":
+    from cs_register.devstack import main
+
+    raise SystemExit(main())

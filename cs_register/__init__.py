@@ -1,0 +1,1 @@
+"""cs-register: the customer-service contact register and its recording lifecycle."""

@@ -1,0 +1,1 @@
+"""The append-only audit trail: who did or saw what, when."""

@@ -1,0 +1,84 @@
+"""The audit trail table. Append-only: the application never updates or deletes a row, and
+the database refuses to (triggers installed with the schema, see `install_append_only_guard`)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import DDL, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_register.db import Base, str_enum
+
+
+class AuditAction(enum.Enum):
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    PASSWORD_CHANGED = "password_changed"
+    STAFF_CREATED = "staff_created"
+    STAFF_ROLE_CHANGED = "staff_role_changed"
+    STAFF_DEACTIVATED = "staff_deactivated"
+    STAFF_REACTIVATED = "staff_reactivated"
+    STAFF_PASSWORD_RESET = "staff_password_reset"
+    CUSTOMER_SEARCHED = "customer_searched"
+    CUSTOMER_VIEWED = "customer_viewed"
+    CUSTOMER_CREATED = "customer_created"
+    CUSTOMER_UPDATED = "customer_updated"
+    CUSTOMER_HISTORY_VIEWED = "customer_history_viewed"
+    IDENTITY_CODE_REVEALED = "identity_code_revealed"
+    CONTACT_CREATED = "contact_created"
+    CONTACT_VIEWED = "contact_viewed"
+    CONTACT_LINKED = "contact_linked"
+    IDENTITY_VERIFIED = "identity_verified"
+    AUDIT_VIEWED = "audit_viewed"
+
+
+class AuditEvent(Base):
+    """Who did what to which subject, when, in which request.
+
+    `details` holds only non-identifying facts (field names changed, a stated purpose, counts):
+    never identity codes, phone numbers or email addresses. `record_event` enforces that.
+    There is no foreign key to the subject, so the trail outlives whatever it describes.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    # Snapshot of who acted, so the row reads correctly after renames or for system actors.
+    actor_label: Mapped[str] = mapped_column(sa.String(100))
+    action: Mapped[AuditAction] = mapped_column(str_enum(AuditAction, "audit_action"), index=True)
+    subject_type: Mapped[str | None] = mapped_column(sa.String(32))
+    subject_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+# Installed with the table by create_all() and by the initial migration alike.
+APPEND_ONLY_SQLITE = [
+    """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END""",
+    """CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END""",
+]
+APPEND_ONLY_POSTGRESQL = [
+    """CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$""",
+    """CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""",
+]
+
+
+def install_append_only_guard(table: sa.Table) -> None:
+    for statement in APPEND_ONLY_SQLITE:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
+    for statement in APPEND_ONLY_POSTGRESQL:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+
+
+install_append_only_guard(AuditEvent.__table__)  # type: ignore[arg-type]

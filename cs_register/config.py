@@ -1,0 +1,178 @@
+"""Typed application settings, read from the environment (12-factor).
+
+Nothing here is read at import time: `Settings.from_env()` is called by the app factory, the
+job entry points and the CLI, each with the environment it was given.
+
+Secrets (the Flask secret key and the two data keys) are never hard-coded. In development they
+are generated once into the instance folder with mode 0600 so a fresh clone runs with one
+command; in production a missing secret stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+# The privacy statement promises "at most 12 months" for held recordings; no configuration may
+# lift the cap above it.
+MAX_HOLD_CAP_MONTHS = 12
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable deployment; the message says why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application needs to know about its deployment."""
+
+    env: str
+    secret_key: str
+    database_url: str
+    instance_path: Path
+    data_encryption_key: bytes
+    blind_index_key: bytes
+    # None means "start the embedded Redis server" (development runner only).
+    redis_url: str | None = None
+    recording_storage_path: Path | None = None
+    session_idle_timeout: timedelta = timedelta(minutes=30)
+    session_absolute_lifetime: timedelta = timedelta(hours=12)
+    login_lockout_threshold: int = 5
+    login_lockout_duration: timedelta = timedelta(minutes=15)
+    retention_months: int = 3
+    hold_cap_months: int = MAX_HOLD_CAP_MONTHS
+    max_upload_bytes: int = 200 * 1024 * 1024
+    rq_failure_ttl_seconds: int = 7 * 24 * 3600
+    rq_result_ttl_seconds: int = 24 * 3600
+    sweep_interval_minutes: int = 5
+    # Secure cookies need HTTPS; development serves plain HTTP on 127.0.0.1.
+    cookie_secure: bool = False
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.data_encryption_key) != 32:
+            raise ConfigurationError("DATA_ENCRYPTION_KEY must decode to exactly 32 bytes")
+        if len(self.blind_index_key) < 32:
+            raise ConfigurationError("BLIND_INDEX_KEY must decode to at least 32 bytes")
+        if self.data_encryption_key == self.blind_index_key:
+            raise ConfigurationError("DATA_ENCRYPTION_KEY and BLIND_INDEX_KEY must differ")
+        if not 1 <= self.retention_months <= self.hold_cap_months:
+            raise ConfigurationError("RETENTION_MONTHS must be between 1 and HOLD_CAP_MONTHS")
+        if self.hold_cap_months > MAX_HOLD_CAP_MONTHS:
+            raise ConfigurationError(
+                f"HOLD_CAP_MONTHS may not exceed {MAX_HOLD_CAP_MONTHS} (the privacy statement's cap)"
+            )
+        if self.env == PRODUCTION and not self.cookie_secure:
+            raise ConfigurationError("production requires COOKIE_SECURE=1 (HTTPS only)")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == PRODUCTION
+
+    @property
+    def storage_root(self) -> Path:
+        return self.recording_storage_path or self.instance_path / "recordings"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, instance_path: Path | None = None
+    ) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        mode = env.get("CS_ENV", DEVELOPMENT).strip().lower()
+        if mode not in (DEVELOPMENT, PRODUCTION):
+            raise ConfigurationError("CS_ENV must be 'development' or 'production'")
+        instance = Path(env.get("CS_INSTANCE_PATH") or instance_path or Path.cwd() / "instance")
+        instance = instance.resolve()
+
+        def secret(name: str, generate: int) -> str:
+            value = env.get(name, "").strip()
+            if value:
+                return value
+            if mode == PRODUCTION:
+                raise ConfigurationError(
+                    f"{name} is not set; production refuses to start without it"
+                )
+            return _development_secret(instance, name, generate)
+
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'cs_register.sqlite3'}"
+        storage = env.get("RECORDING_STORAGE_PATH")
+        return cls(
+            env=mode,
+            secret_key=secret("SECRET_KEY", 32),
+            database_url=database_url,
+            instance_path=instance,
+            data_encryption_key=_decode_key("DATA_ENCRYPTION_KEY", secret("DATA_ENCRYPTION_KEY", 32)),
+            blind_index_key=_decode_key("BLIND_INDEX_KEY", secret("BLIND_INDEX_KEY", 32)),
+            redis_url=env.get("REDIS_URL") or None,
+            recording_storage_path=Path(storage) if storage else None,
+            session_idle_timeout=timedelta(
+                minutes=_int(env, "SESSION_IDLE_TIMEOUT_MINUTES", 30, minimum=1)
+            ),
+            session_absolute_lifetime=timedelta(
+                hours=_int(env, "SESSION_ABSOLUTE_LIFETIME_HOURS", 12, minimum=1)
+            ),
+            retention_months=_int(env, "RETENTION_MONTHS", 3, minimum=1),
+            hold_cap_months=_int(env, "HOLD_CAP_MONTHS", MAX_HOLD_CAP_MONTHS, minimum=1),
+            max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024),
+            sweep_interval_minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 5, minimum=1),
+            rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
+            rq_result_ttl_seconds=_int(env, "RQ_RESULT_TTL_SECONDS", 24 * 3600, minimum=0),
+            cookie_secure=env.get("COOKIE_SECURE", "1" if mode == PRODUCTION else "0") == "1",
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _decode_key(name: str, value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value.encode("ascii") + b"=" * (-len(value) % 4))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise ConfigurationError(f"{name} must be URL-safe base64") from None
+
+
+def generate_key(length: int = 32) -> str:
+    """A fresh random key in the encoding the settings expect."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(length)).decode("ascii").rstrip("=")
+
+
+def _development_secret(instance: Path, name: str, length: int) -> str:
+    """Read a development secret from the instance folder, creating it (0600) on first use."""
+    keys = instance / "keys"
+    keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = keys / name.lower()
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    value = generate_key(length)
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+    return value

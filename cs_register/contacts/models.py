@@ -1,0 +1,92 @@
+"""Contacts (one interaction each) and the identity checks the agent made during them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cs_register.db import Base, new_public_id, str_enum
+
+
+class Channel(enum.Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CHATBOT = "chatbot"
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class VerificationOutcome(enum.Enum):
+    VERIFIED = "verified"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+
+
+# The identifiers an agent can check, in the order the verification panel shows them.
+VERIFIABLE_IDENTIFIERS = ("name", "email", "phone", "identity_code", "address")
+
+
+class Contact(Base):
+    """One customer interaction. A contact may arrive unidentified and be linked later."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "contact_channel"))
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "contact_direction"))
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    handled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    linked_at: Mapped[datetime | None]
+    linked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    verifications: Mapped[list[IdentityVerification]] = relationship(
+        back_populates="contact", order_by="IdentityVerification.verified_at"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id} {self.channel.value}>"
+
+
+class IdentityVerification(Base):
+    """Which identifiers the agent actually checked on a contact, and with what outcome."""
+
+    __tablename__ = "identity_verifications"
+    __table_args__ = (
+        # "Not attempted" with boxes ticked, or an outcome with nothing checked, is a lie.
+        sa.CheckConstraint(
+            "(outcome = 'not_attempted') = NOT (checked_name OR checked_email OR checked_phone"
+            " OR checked_identity_code OR checked_address)",
+            name="outcome_matches_checks",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    checked_name: Mapped[bool] = mapped_column(default=False)
+    checked_email: Mapped[bool] = mapped_column(default=False)
+    checked_phone: Mapped[bool] = mapped_column(default=False)
+    checked_identity_code: Mapped[bool] = mapped_column(default=False)
+    checked_address: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[VerificationOutcome] = mapped_column(
+        str_enum(VerificationOutcome, "verification_outcome")
+    )
+    verified_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
+    verified_at: Mapped[datetime]
+
+    contact: Mapped[Contact] = relationship(back_populates="verifications")
+
+    @property
+    def checked(self) -> list[str]:
+        return [name for name in VERIFIABLE_IDENTIFIERS if getattr(self, f"checked_{name}")]

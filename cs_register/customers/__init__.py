@@ -1,0 +1,1 @@
+"""Customers (the data subjects) and the rectification history of their data."""

@@ -1,0 +1,68 @@
+"""The data subject and the history of corrections made to their data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_register.db import Base, new_public_id
+
+
+class Customer(Base):
+    """A person who has contacted customer service.
+
+    The identity code is never stored in clear: `identity_code_ciphertext` is AES-GCM bound to
+    this row's `public_id`, and `identity_code_index` is a truncated keyed hash used to find
+    candidates for an exact-match search (see cs_register.crypto).
+    """
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    given_names: Mapped[str] = mapped_column(sa.String(100))
+    family_name: Mapped[str] = mapped_column(sa.String(100))
+    # Folded (lower-case, accents stripped) for prefix search in either name order.
+    name_key_family_first: Mapped[str] = mapped_column(sa.String(201), index=True)
+    name_key_given_first: Mapped[str] = mapped_column(sa.String(201), index=True)
+    street_address: Mapped[str | None] = mapped_column(sa.String(200))
+    postal_code: Mapped[str | None] = mapped_column(sa.String(12))
+    city: Mapped[str | None] = mapped_column(sa.String(100))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    phone_e164: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
+    identity_code_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    identity_code_index: Mapped[int | None] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_contact_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.family_name}"
+
+    def __repr__(self) -> str:
+        # Deliberately no names: reprs end up in logs and tracebacks.
+        return f"<Customer {self.id}>"
+
+
+class CustomerRevision(Base):
+    """One field changed by a rectification: who, when, why, and the old and new values.
+
+    Values are encrypted (they are personal data, and for the identity code the most
+    sensitive kind), bound to the customer and field so they cannot be swapped around.
+    """
+
+    __tablename__ = "customer_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(32))
+    old_value_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    new_value_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    changed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
+    changed_at: Mapped[datetime]

@@ -1,0 +1,154 @@
+"""Domain errors, and the one place where errors become HTTP responses.
+
+Services raise these; they never call `abort()`. The handlers registered by `init_app` turn
+them (and every werkzeug HTTP error) into:
+- RFC 9457 problem details (`application/problem+json`) under `/api/`, with a per-field
+  `errors` map for validation failures;
+- a console error page in the console's look everywhere else.
+
+Messages are written for the person reading them and never echo personal data back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from cs_register.db import mark_request_failed
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ValidationFailed(DomainError):
+    """Input was rejected; `errors` maps each field to what was wrong with it."""
+
+    status = 422
+    title = "Validation failed"
+
+    def __init__(self, errors: Mapping[str, list[str] | str], detail: str | None = None) -> None:
+        self.errors: dict[str, list[str]] = {
+            name: [messages] if isinstance(messages, str) else list(messages)
+            for name, messages in errors.items()
+        }
+        super().__init__(detail or "Some fields were not accepted; see errors.")
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class PermissionDenied(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    title = "Gone"
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "request_id": g.get("request_id"),
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _html_error(status: int, title: str, detail: str) -> tuple[str, int]:
+    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> Any:
+        mark_request_failed()
+        if wants_problem_json():
+            errors = error.errors if isinstance(error, ValidationFailed) else None
+            return problem_response(error.status, error.title, error.detail, errors=errors)
+        return _html_error(error.status, error.title, error.detail)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError) -> Any:
+        mark_request_failed()
+        detail = "The form had expired or was not sent from this site. Reload the page and retry."
+        if wants_problem_json():
+            return problem_response(400, "Bad request", detail)
+        return _html_error(400, "Form expired", detail)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        mark_request_failed()
+        status = error.code or 500
+        title = error.name
+        # Werkzeug's default descriptions are fine to show; they never contain request data.
+        detail = error.description or title
+        headers: dict[str, str] = {}
+        valid_methods = getattr(error, "valid_methods", None)
+        if status == 405 and valid_methods:
+            headers["Allow"] = ", ".join(valid_methods)
+        if wants_problem_json():
+            return problem_response(status, title, detail, headers=headers)
+        body, code = _html_error(status, title, detail)
+        return body, code, headers
+
+    @app.errorhandler(Exception)
+    def _unexpected_error(error: Exception) -> Any:
+        mark_request_failed()
+        if app.testing and app.config.get("PROPAGATE_UNEXPECTED", True):
+            # Tests must fail loudly on bugs rather than read a polite 500 page.
+            raise error
+        # The traceback goes to the server log only; never to the user.
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        server_error = InternalServerError()
+        detail = (
+            "Something went wrong on our side. The error was logged"
+            f" with reference {g.get('request_id', '-')}."
+        )
+        if wants_problem_json():
+            return problem_response(500, server_error.name, detail)
+        return _html_error(500, "Internal server error", detail)

@@ -1,0 +1,8 @@
+"""One import that registers every table on `Base.metadata` (Alembic and tests use it)."""
+
+from cs_register.audit import models as audit_models
+from cs_register.contacts import models as contact_models
+from cs_register.customers import models as customer_models
+from cs_register.staff import models as staff_models
+
+ALL_MODEL_MODULES = (staff_models, customer_models, contact_models, audit_models)

@@ -1,0 +1,82 @@
+"""Staff accounts and their server-side login sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cs_register.db import Base, new_public_id, str_enum
+
+
+class Role(enum.Enum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    DPO = "dpo"
+
+    @property
+    def label(self) -> str:
+        return {"dpo": "Data-protection officer"}.get(self.value, self.value.capitalize())
+
+
+class StaffUser(Base):
+    """A personal staff account. Shared accounts are not a thing here."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    # Stored lower-case; login is case-insensitive on the username.
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # One-time passwords (demo accounts, admin resets) must be replaced at first login.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    deactivated_at: Mapped[datetime | None]
+
+    sessions: Mapped[list[StaffSession]] = relationship(back_populates="user")
+
+    # The interface Flask-Login expects of a user object.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.id} {self.username} {self.role.value}>"
+
+
+class StaffSession(Base):
+    """One login. The browser holds a random token; only its SHA-256 is stored here.
+
+    Flask's own cookie session cannot be revoked, so every request checks this row: logging out,
+    changing a password or deactivating the account revokes rows, and a replayed cookie finds
+    its row revoked.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+    user: Mapped[StaffUser] = relationship(back_populates="sessions")

@@ -1,0 +1,188 @@
+"""Request plumbing shared by every blueprint: login enforcement, roles, the clock, request ids,
+security headers and template helpers.
+
+Secure by default: every endpoint requires a logged-in staff member unless it is listed in
+`PUBLIC_ENDPOINTS`, or it is an `/api/` endpoint, which authenticates integrations itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user
+
+from cs_register.db import get_session
+from cs_register.errors import PermissionDenied
+from cs_register.staff.models import StaffSession, StaffUser
+from cs_register.staff.permissions import Permission, has_permission
+from cs_register.staff.services import SessionPolicy, resume_session
+
+# The short public list. Everything else needs a login (or, under /api/, an integration token).
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.health"})
+# Reachable while a one-time password is still waiting to be replaced.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
+
+CONSOLE_TIMEZONE = ZoneInfo("Europe/Helsinki")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def now() -> datetime:
+    """The application's clock. Tests replace it to stand at exact retention boundaries."""
+    clock = current_app.extensions["cs_register.clock"]
+    value: datetime = clock()
+    return value
+
+
+def request_id() -> str | None:
+    return cast("str | None", g.get("request_id"))
+
+
+def current_staff() -> StaffUser | None:
+    """The logged-in staff member, or None (anonymous or API request)."""
+    if current_user and current_user.is_authenticated:
+        return cast(StaffUser, current_user._get_current_object())
+    return None
+
+
+def require_staff() -> StaffUser:
+    staff = current_staff()
+    if staff is None:
+        raise PermissionDenied("You must be logged in.")
+    return staff
+
+
+def session_policy() -> SessionPolicy:
+    settings = current_app.extensions["cs_register.settings"]
+    return SessionPolicy(
+        idle_timeout=settings.session_idle_timeout,
+        absolute_lifetime=settings.session_absolute_lifetime,
+        lockout_threshold=settings.login_lockout_threshold,
+        lockout_duration=settings.login_lockout_duration,
+    )
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """View guard: 403 unless the logged-in staff member's role grants `permission`."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not has_permission(current_staff(), permission):
+                current_app.logger.warning(
+                    "permission denied: %s lacks %s for %s",
+                    getattr(current_staff(), "username", "anonymous"),
+                    permission.value,
+                    request.endpoint,
+                )
+                raise PermissionDenied("Your role does not allow this page or action.")
+            return view(*args, **kwargs)
+
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site relative paths: never an open redirect to another host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and "\\" not in target
+
+
+def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    """Console times are Helsinki wall-clock; storage is UTC."""
+    if value is None:
+        return ""
+    return value.astimezone(CONSOLE_TIMEZONE).strftime(fmt)
+
+
+def init_app(app: Flask) -> None:
+    login_manager = LoginManager()
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    # Our own server-side sessions replace Flask-Login's remember-me and session protection.
+    login_manager.session_protection = None
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> StaffUser | None:
+        token = session.get("sid")
+        if not isinstance(token, str):
+            return None
+        row: StaffSession | None = resume_session(
+            get_session(), token=token, now=now(), policy=session_policy()
+        )
+        if row is None or str(row.user_id) != user_id:
+            session.clear()
+            return None
+        g.staff_session = row
+        return row.user
+
+    @app.before_request
+    def _assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+
+    @app.before_request
+    def _enforce_login() -> Any:
+        endpoint = request.endpoint
+        if endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if request.path.startswith("/api/"):
+            # API blueprints authenticate with integration tokens in their own before_request.
+            return None
+        if endpoint is None:
+            # Unknown URL: let the 404 handler answer without revealing anything.
+            return None
+        staff = current_staff()
+        if staff is None:
+            target = request.full_path if request.method == "GET" else None
+            return redirect(
+                url_for("auth.login", next=target.rstrip("?") if target else None)
+            )
+        if staff.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        # Every console page shows personal data; nothing may be cached by browsers or proxies.
+        if request.endpoint != "static":
+            headers["Cache-Control"] = "no-store"
+        if current_app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if g.get("request_id"):
+            headers["X-Request-Id"] = g.request_id
+        return response
+
+    @app.context_processor
+    def _template_helpers() -> dict[str, Any]:
+        return {
+            "Permission": Permission,
+            "can": lambda permission: has_permission(current_staff(), permission),
+            "current_staff": current_staff(),
+        }
+
+    app.add_template_filter(local_time, "local_time")
