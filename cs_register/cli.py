@@ -6,4 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the command groups (filled in by the staff and migration work)."""
+    """Register the command groups."""
+    from cs_register.staff.cli import users_cli
+
+    app.cli.add_command(users_cli)
