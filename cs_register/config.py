@@ -55,6 +55,10 @@ class Settings:
     rq_failure_ttl_seconds: int = 7 * 24 * 3600
     rq_result_ttl_seconds: int = 24 * 3600
     sweep_interval_minutes: int = 5
+    # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 64 * 1024
+    password_hash_parallelism: int = 4
     # Secure cookies need HTTPS; development serves plain HTTP on 127.0.0.1.
     cookie_secure: bool = False
     testing: bool = False
@@ -71,7 +75,16 @@ class Settings:
             raise ConfigurationError("RETENTION_MONTHS must be between 1 and HOLD_CAP_MONTHS")
         if self.hold_cap_months > MAX_HOLD_CAP_MONTHS:
             raise ConfigurationError(
-                f"HOLD_CAP_MONTHS may not exceed {MAX_HOLD_CAP_MONTHS} (the privacy statement's cap)"
+                f"HOLD_CAP_MONTHS may not exceed {MAX_HOLD_CAP_MONTHS}"
+                " (the cap promised in the privacy statement)"
+            )
+        if self.env == PRODUCTION and (
+            self.password_hash_time_cost < 2 or self.password_hash_memory_kib < 19 * 1024
+        ):
+            # OWASP's floor for argon2id; anything cheaper is for test suites only.
+            raise ConfigurationError(
+                "production requires PASSWORD_HASH_TIME_COST >= 2 and"
+                " PASSWORD_HASH_MEMORY_KIB >= 19456"
             )
         if self.env == PRODUCTION and not self.cookie_secure:
             raise ConfigurationError("production requires COOKIE_SECURE=1 (HTTPS only)")
@@ -115,7 +128,9 @@ class Settings:
             secret_key=secret("SECRET_KEY", 32),
             database_url=database_url,
             instance_path=instance,
-            data_encryption_key=_decode_key("DATA_ENCRYPTION_KEY", secret("DATA_ENCRYPTION_KEY", 32)),
+            data_encryption_key=_decode_key(
+                "DATA_ENCRYPTION_KEY", secret("DATA_ENCRYPTION_KEY", 32)
+            ),
             blind_index_key=_decode_key("BLIND_INDEX_KEY", secret("BLIND_INDEX_KEY", 32)),
             redis_url=env.get("REDIS_URL") or None,
             recording_storage_path=Path(storage) if storage else None,
@@ -131,6 +146,9 @@ class Settings:
             sweep_interval_minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 5, minimum=1),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
             rq_result_ttl_seconds=_int(env, "RQ_RESULT_TTL_SECONDS", 24 * 3600, minimum=0),
+            password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
+            password_hash_memory_kib=_int(env, "PASSWORD_HASH_MEMORY_KIB", 64 * 1024, minimum=64),
+            password_hash_parallelism=_int(env, "PASSWORD_HASH_PARALLELISM", 4, minimum=1),
             cookie_secure=env.get("COOKIE_SECURE", "1" if mode == PRODUCTION else "0") == "1",
         )
 

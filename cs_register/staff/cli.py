@@ -1,7 +1,162 @@
-"""`flask users ...`: staff account administration for deployment administrators."""
+"""`flask users ...`: staff account administration for deployment administrators.
+
+These commands act as the deployment (the audit trail records the actor as "cli"), so they work
+before any admin account exists and can recover from every admin being locked out. Each command
+is one unit of work: it either commits completely or changes nothing.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import click
+from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+
+from cs_register.db import get_database, utcnow
+from cs_register.errors import DomainError, ValidationFailed
+from cs_register.staff import services
+from cs_register.staff.models import Role
+from cs_register.web import local_time, session_policy
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
+
+ROLE_CHOICE = click.Choice([role.value for role in Role], case_sensitive=False)
+
+
+def _now() -> datetime:
+    # The application's clock is utcnow() in every deployment; tests freeze it.
+    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
+    return clock()
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """The app's database session, with domain errors turned into a clean `Error:` exit 1."""
+    try:
+        with get_database(current_app).unit_of_work() as session:
+            yield session
+    except ValidationFailed as failure:
+        messages = [message for field in failure.errors.values() for message in field]
+        raise click.ClickException(" ".join(messages)) from None
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+
+
+def _echo_one_time_password(password: str) -> None:
+    click.echo(f"One-time password (shown once, must be changed at first login): {password}")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", "role_value", type=ROLE_CHOICE, required=True, help="The account's role.")
+@click.option("--display-name", default=None, help="Name shown in the console (default: username).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of stdin instead of generating a one-time one.",
+)
+def create_command(
+    username: str, role_value: str, display_name: str | None, password_stdin: bool
+) -> None:
+    """Create a staff account."""
+    role = Role(role_value.lower())
+    with _unit_of_work() as session:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+            user = services.create_user(
+                session,
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                password=password,
+                now=_now(),
+                must_change_password=False,
+                actor=None,
+            )
+            one_time_password = None
+        else:
+            user, one_time_password = services.create_user_with_one_time_password(
+                session,
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                now=_now(),
+                actor=None,
+            )
+    click.echo(f"Created {user.username} ({role.label}).")
+    if one_time_password is not None:
+        _echo_one_time_password(one_time_password)
+
+
+@users_cli.command("deactivate")
+@click.argument("username")
+def deactivate_command(username: str) -> None:
+    """Deactivate an account and end all of its sessions immediately."""
+    with _unit_of_work() as session:
+        user = services.get_user_by_username(session, username)
+        services.set_active(session, user=user, active=False, now=_now(), actor=None)
+    click.echo(f"Deactivated {user.username}; its sessions have ended.")
+
+
+@users_cli.command("reactivate")
+@click.argument("username")
+def reactivate_command(username: str) -> None:
+    """Allow a deactivated account to log in again."""
+    with _unit_of_work() as session:
+        user = services.get_user_by_username(session, username)
+        services.set_active(session, user=user, active=True, now=_now(), actor=None)
+    click.echo(f"Reactivated {user.username}.")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role_value", metavar="ROLE", type=ROLE_CHOICE)
+def set_role_command(username: str, role_value: str) -> None:
+    """Change an account's role (its sessions end; it logs in again under the new role)."""
+    role = Role(role_value.lower())
+    with _unit_of_work() as session:
+        user = services.get_user_by_username(session, username)
+        services.set_role(session, user=user, role=role, now=_now(), actor=None)
+    click.echo(f"{user.username} is now {role.label}.")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+def reset_password_command(username: str) -> None:
+    """Replace the password with a one-time one, lift any lockout and end all sessions."""
+    with _unit_of_work() as session:
+        user = services.get_user_by_username(session, username)
+        password = services.reset_password(session, user=user, now=_now(), actor=None)
+    click.echo(f"Reset the password of {user.username}; its sessions have ended.")
+    _echo_one_time_password(password)
+
+
+@users_cli.command("list")
+def list_command() -> None:
+    """List every staff account with its status, last login and live sessions."""
+    now = _now()
+    with _unit_of_work() as session:
+        overviews = services.staff_overviews(
+            session, actor=None, now=now, policy=session_policy()
+        )
+    if not overviews:
+        click.echo("No staff accounts.")
+        return
+    width = max(len(overview.user.username) for overview in overviews)
+    for overview in overviews:
+        user = overview.user
+        flags = [
+            "active" if user.is_active else "deactivated",
+            *(["locked"] if overview.locked else []),
+            *(["must-change-password"] if user.must_change_password else []),
+        ]
+        last_login = local_time(overview.last_login_at) if overview.last_login_at else "never"
+        click.echo(
+            f"{user.username:<{width}}  {user.role.value:<10}  last login {last_login:<16}  "
+            f"sessions {overview.live_sessions}  {', '.join(flags)}"
+        )

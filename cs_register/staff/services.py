@@ -12,23 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
-from cs_register.audit.models import AuditAction
+from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.audit.services import record_event
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.staff.models import Role, StaffSession, StaffUser
+from cs_register.staff.passwords import (
+    equalise_timing,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from cs_register.staff.permissions import Permission, require
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the username is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class LoginFailed(Exception):
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def check_password_policy(password: str, *, username: str = "") -> list[str]:
@@ -60,17 +61,32 @@ def check_password_policy(password: str, *, username: str = "") -> list[str]:
     return problems
 
 
-def generate_one_time_password() -> str:
-    return secrets.token_urlsafe(15)
+def generate_one_time_password(username: str = "") -> str:
+    """A random 20-character password that satisfies the policy for `username`."""
+    while True:
+        password = secrets.token_urlsafe(15)
+        # A random string can, very rarely, contain a short username; draw again then.
+        if not check_password_policy(password, username=username):
+            return password
+
+
+_USERNAME_RULE = "Use 3-64 characters: letters a-z, digits, dot, dash or underscore."
 
 
 def normalise_username(raw: str) -> str:
     username = raw.strip().lower()
     if not 3 <= len(username) <= 64 or not set(username) <= _USERNAME_CHARS:
-        raise ValidationFailed(
-            {"username": "Use 3-64 characters: letters a-z, digits, dot, dash or underscore."}
-        )
+        raise ValidationFailed({"username": _USERNAME_RULE})
     return username
+
+
+def parse_role(raw: str) -> Role:
+    """The role named by a form or command-line value, or a ValidationFailed on `role`."""
+    try:
+        return Role(raw.strip().lower())
+    except ValueError:
+        choices = ", ".join(role.value for role in Role)
+        raise ValidationFailed({"role": f"Choose one of: {choices}."}) from None
 
 
 def find_user_by_username(session: Session, username: str) -> StaffUser | None:
@@ -83,6 +99,14 @@ def get_user(session: Session, public_id: str) -> StaffUser:
     user = session.scalar(sa.select(StaffUser).where(StaffUser.public_id == public_id))
     if user is None:
         raise NotFound("No such staff account.")
+    return user
+
+
+def get_user_by_username(session: Session, username: str) -> StaffUser:
+    """For the command line, where administrators name accounts by username."""
+    user = find_user_by_username(session, username)
+    if user is None:
+        raise NotFound("No staff account has that username.")
     return user
 
 
@@ -101,8 +125,11 @@ def create_user(
     """Create a staff account. `actor` is None only for deployment CLI commands."""
     if actor is not None:
         require(actor, Permission.MANAGE_STAFF)
-    username = normalise_username(username)
     errors: dict[str, list[str]] = {}
+    try:
+        username = normalise_username(username)
+    except ValidationFailed as failure:
+        errors.update(failure.errors)
     display_name = " ".join(display_name.split())
     if not 1 <= len(display_name) <= 100:
         errors["display_name"] = ["Display name is required (at most 100 characters)."]
@@ -117,7 +144,7 @@ def create_user(
         username=username,
         display_name=display_name,
         role=role,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         must_change_password=must_change_password,
         password_changed_at=now,
         created_at=now,
@@ -149,9 +176,13 @@ def authenticate(
 ) -> StaffUser:
     """Check credentials. Failures are audited and counted per account (not globally, so one
     attacker cannot lock everyone out); the caller must commit even when this raises."""
+    # Hashing a megabyte "password" would be a cheap way to burn our CPU; an over-long one can
+    # never be right anyway, so the (equally costly) check runs on an empty string instead.
+    too_long = len(password) > MAX_PASSWORD_LENGTH
+    candidate = "" if too_long else password
     user = find_user_by_username(session, username) if username else None
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        equalise_timing(candidate)
         record_event(
             session,
             action=AuditAction.LOGIN_FAILED,
@@ -162,15 +193,17 @@ def authenticate(
             details={"reason": "unknown_user"},
         )
         raise LoginFailed()
-    locked = user.locked_until is not None and user.locked_until > now
-    password_ok = _verify(user.password_hash, password)
+    locked = is_locked(user, now=now)
+    password_ok = verify_password(user.password_hash, candidate) and not too_long
     if locked or not user.is_active or not password_ok:
         reason = "locked" if locked else "inactive" if not user.is_active else "bad_password"
+        details: dict[str, object] = {"reason": reason}
         if not password_ok and not locked:
             user.failed_login_count += 1
             if user.failed_login_count >= policy.lockout_threshold:
                 user.locked_until = now + policy.lockout_duration
                 user.failed_login_count = 0
+                details["account_locked"] = True
         record_event(
             session,
             action=AuditAction.LOGIN_FAILED,
@@ -179,21 +212,19 @@ def authenticate(
             subject_type="staff",
             subject_id=user.public_id,
             request_id=request_id,
-            details={"reason": reason},
+            details=details,
         )
         raise LoginFailed()
     user.failed_login_count = 0
     user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     return user
 
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+def is_locked(user: StaffUser, *, now: datetime) -> bool:
+    """Locked out by too many wrong passwords, until `locked_until` passes."""
+    return user.locked_until is not None and user.locked_until > now
 
 
 def start_session(
@@ -221,11 +252,17 @@ def start_session(
 _LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 
+def _find_session_row(session: Session, token: str) -> StaffSession | None:
+    return session.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token))
+    )
+
+
 def resume_session(
     session: Session, *, token: str, now: datetime, policy: SessionPolicy
 ) -> StaffSession | None:
     """The live session for a cookie token, or None if it was revoked, idle or too old."""
-    row = session.scalar(sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token)))
+    row = _find_session_row(session, token)
     if row is None or row.revoked_at is not None:
         return None
     if not row.user.is_active:
@@ -250,7 +287,7 @@ def _revoke(row: StaffSession, now: datetime, reason: str) -> None:
 def end_session(
     session: Session, *, token: str, now: datetime, request_id: str | None = None
 ) -> None:
-    row = session.scalar(sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token)))
+    row = _find_session_row(session, token)
     if row is None or row.revoked_at is not None:
         return
     _revoke(row, now, "logout")
@@ -294,16 +331,16 @@ def change_own_password(
 ) -> None:
     """Re-authenticates with the current password; ends every other session of the user."""
     errors: dict[str, list[str]] = {}
-    if not _verify(user.password_hash, current_password):
+    if not verify_password(user.password_hash, current_password):
         errors["current_password"] = ["Current password is not correct."]
     problems = check_password_policy(new_password, username=user.username)
     if problems:
         errors["new_password"] = problems
-    elif _verify(user.password_hash, new_password):
+    elif verify_password(user.password_hash, new_password):
         errors["new_password"] = ["The new password must differ from the current one."]
     if errors:
         raise ValidationFailed(errors)
-    user.password_hash = _hasher.hash(new_password)
+    user.password_hash = hash_password(new_password)
     user.password_changed_at = now
     user.must_change_password = False
     revoke_all_sessions(session, user=user, now=now, reason="password_changed",
@@ -320,8 +357,110 @@ def change_own_password(
 
 
 def list_users(session: Session, *, actor: StaffUser) -> Sequence[StaffUser]:
+    """Every account, by username (the admin pages use `staff_overviews`)."""
     require(actor, Permission.MANAGE_STAFF)
     return session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
+
+
+@dataclass(frozen=True)
+class StaffOverview:
+    """One account as the admin pages show it: the row plus facts derived from other tables."""
+
+    user: StaffUser
+    last_login_at: datetime | None
+    live_sessions: int
+    locked: bool
+
+
+def staff_overviews(
+    session: Session,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    policy: SessionPolicy,
+    public_id: str | None = None,
+) -> list[StaffOverview]:
+    """Every account (or the one with `public_id`) with its last login and live session count.
+    `actor` is None only for deployment CLI commands.
+
+    The last login comes from the audit trail because session rows are purged; two grouped
+    queries keep the page at three queries however many accounts there are.
+    """
+    if actor is not None:
+        require(actor, Permission.MANAGE_STAFF)
+    query = sa.select(StaffUser).order_by(StaffUser.username)
+    if public_id is not None:
+        query = query.where(StaffUser.public_id == public_id)
+    users = session.scalars(query).all()
+    if public_id is not None and not users:
+        raise NotFound("No such staff account.")
+    public_ids = [user.public_id for user in users]
+    last_logins = dict(
+        session.execute(
+            sa.select(AuditEvent.subject_id, sa.func.max(AuditEvent.occurred_at))
+            .where(
+                AuditEvent.action == AuditAction.LOGIN,
+                AuditEvent.subject_type == "staff",
+                AuditEvent.subject_id.in_(public_ids),
+            )
+            .group_by(AuditEvent.subject_id)
+        ).all()
+    )
+    live_counts = dict(
+        session.execute(
+            sa.select(StaffSession.user_id, sa.func.count())
+            .where(_live_session_condition(now, policy))
+            .group_by(StaffSession.user_id)
+        ).all()
+    )
+    return [
+        StaffOverview(
+            user=user,
+            last_login_at=last_logins.get(user.public_id),
+            live_sessions=int(live_counts.get(user.id, 0)),
+            locked=is_locked(user, now=now),
+        )
+        for user in users
+    ]
+
+
+def _live_session_condition(now: datetime, policy: SessionPolicy) -> sa.ColumnElement[bool]:
+    """Rows `resume_session` would still accept (the user's own active flag aside)."""
+    return sa.and_(
+        StaffSession.revoked_at.is_(None),
+        StaffSession.last_seen_at > now - policy.idle_timeout,
+        StaffSession.created_at > now - policy.absolute_lifetime,
+    )
+
+
+def create_user_with_one_time_password(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: Role,
+    now: datetime,
+    actor: StaffUser | None,
+    request_id: str | None = None,
+) -> tuple[StaffUser, str]:
+    """Create an account with a generated password that must be replaced at first login.
+
+    Returns the account and the password; the caller shows the password once and keeps it
+    nowhere.
+    """
+    password = generate_one_time_password(username.strip().lower())
+    user = create_user(
+        session,
+        username=username,
+        display_name=display_name,
+        role=role,
+        password=password,
+        now=now,
+        must_change_password=True,
+        actor=actor,
+        request_id=request_id,
+    )
+    return user, password
 
 
 def set_role(
@@ -333,6 +472,7 @@ def set_role(
     actor: StaffUser | None,
     request_id: str | None = None,
 ) -> None:
+    """Give the account another role and end its sessions, so it logs in again under it."""
     if actor is not None:
         require(actor, Permission.MANAGE_STAFF)
         if actor.id == user.id:
@@ -365,10 +505,11 @@ def set_active(
     actor: StaffUser | None,
     request_id: str | None = None,
 ) -> None:
+    """Deactivate (ending every session at once) or reactivate an account."""
     if actor is not None:
         require(actor, Permission.MANAGE_STAFF)
         if actor.id == user.id:
-            raise Conflict("You cannot deactivate your own account.")
+            raise Conflict("You cannot deactivate or reactivate your own account.")
     if user.is_active == active:
         return
     user.is_active = active
@@ -395,11 +536,15 @@ def reset_password(
     actor: StaffUser | None,
     request_id: str | None = None,
 ) -> str:
-    """Give the account a one-time password (returned once) and end all its sessions."""
+    """Give the account a one-time password (returned once), lift any lockout and end all its
+    sessions."""
     if actor is not None:
         require(actor, Permission.MANAGE_STAFF)
-    password = generate_one_time_password()
-    user.password_hash = _hasher.hash(password)
+        if actor.id == user.id:
+            # It would log the admin out mid-page; their own password has its own form.
+            raise Conflict("Use 'Change password' for your own account.")
+    password = generate_one_time_password(user.username)
+    user.password_hash = hash_password(password)
     user.password_changed_at = now
     user.must_change_password = True
     user.failed_login_count = 0
@@ -419,16 +564,16 @@ def reset_password(
 
 
 def purge_expired_sessions(session: Session, *, now: datetime, policy: SessionPolicy) -> int:
-    """Delete session rows that can never be used again (revoked, or past their lifetime).
+    """Delete session rows that can never be used again: revoked, idle past the timeout, or
+    past their absolute lifetime.
 
     They hold nothing personal, but there is no reason to keep them; the audit trail keeps the
     logins and logouts. Idempotent: run it as often as you like.
     """
-    cutoff = now - policy.absolute_lifetime
     result = session.execute(
-        sa.delete(StaffSession).where(
-            sa.or_(StaffSession.revoked_at.is_not(None), StaffSession.created_at < cutoff)
-        )
+        sa.delete(StaffSession)
+        .where(sa.not_(_live_session_condition(now, policy)))
+        .execution_options(synchronize_session=False)
     )
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

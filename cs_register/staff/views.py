@@ -8,17 +8,36 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import login_user, logout_user
 
 from cs_register.db import get_session
-from cs_register.errors import ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed
 from cs_register.staff import services
-from cs_register.web import is_safe_next, now, request_id, require_staff, session_policy
+from cs_register.staff.models import Role, StaffUser
+from cs_register.staff.permissions import Permission, has_permission
+from cs_register.web import (
+    is_safe_next,
+    now,
+    request_id,
+    require_staff,
+    requires,
+    session_policy,
+)
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
 admin_blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 
+def _safe_next(target: str | None) -> str | None:
+    """`target` if it is a same-site relative path, else None (never an open redirect)."""
+    try:
+        return target if is_safe_next(target) else None
+    except ValueError:
+        # urlsplit() refuses some malformed inputs (e.g. a bracketed "host"); not ours to follow.
+        return None
+
+
 @auth_blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    next_url = request.values.get("next")
+    # An unsafe `next` is dropped here, so it is not even carried along in the form.
+    next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("staff/login.html", next_url=next_url, error=None)
     db = get_session()
@@ -41,6 +60,11 @@ def login() -> Any:
             ),
             401,
         )
+    previous_token = session.get("sid")
+    if isinstance(previous_token, str):
+        # Logging in over an existing session (or a planted cookie) ends that one first, so no
+        # orphaned token stays usable in the background.
+        services.end_session(db, token=previous_token, now=now(), request_id=request_id())
     # A fresh cookie and a fresh server-side token at every login (no session fixation).
     session.clear()
     token = services.start_session(db, user=user, now=now(), request_id=request_id())
@@ -49,7 +73,7 @@ def login() -> Any:
     if user.must_change_password:
         flash("Please replace your one-time password before continuing.", "warning")
         return redirect(url_for("auth.change_password"))
-    return redirect(next_url if is_safe_next(next_url) else "/")
+    return redirect(next_url or "/")
 
 
 @auth_blueprint.post("/logout")
@@ -87,8 +111,6 @@ def change_password() -> Any:
 @auth_blueprint.get("/")
 def home() -> Any:
     """Send each role to where its work is."""
-    from cs_register.staff.permissions import Permission, has_permission
-
     user = require_staff()
     if has_permission(user, Permission.VIEW_CUSTOMERS):
         return redirect(url_for("customers.dashboard"))
@@ -97,7 +119,126 @@ def home() -> Any:
     return render_template("staff/no_access.html")
 
 
+def _overview(public_id: str) -> services.StaffOverview:
+    return services.staff_overviews(
+        get_session(),
+        actor=require_staff(),
+        now=now(),
+        policy=session_policy(),
+        public_id=public_id,
+    )[0]
+
+
+def _render_detail(public_id: str, *, error: str | None = None, status: int = 200) -> Any:
+    return (
+        render_template(
+            "staff/staff_detail.html", overview=_overview(public_id), roles=list(Role), error=error
+        ),
+        status,
+    )
+
+
+def _render_one_time_password(user: StaffUser, password: str, *, created: bool) -> Any:
+    # Rendered straight into the POST response: the password is in no URL, no flash message and
+    # no cookie, and the page is served no-store, so closing it is the end of it.
+    return render_template(
+        "staff/one_time_password.html", user=user, password=password, created=created
+    )
+
+
 @admin_blueprint.get("/staff")
+@requires(Permission.MANAGE_STAFF)
 def staff_list() -> Any:
-    """Placeholder until the staff administration pages land."""
-    raise NotImplementedError
+    overviews = services.staff_overviews(
+        get_session(), actor=require_staff(), now=now(), policy=session_policy()
+    )
+    return render_template("staff/staff_list.html", overviews=overviews)
+
+
+@admin_blueprint.route("/staff/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_STAFF)
+def new_staff() -> Any:
+    roles = list(Role)
+    if request.method == "GET":
+        return render_template("staff/staff_new.html", form={}, errors={}, roles=roles)
+    form = {name: request.form.get(name, "") for name in ("username", "display_name", "role")}
+    try:
+        role = services.parse_role(form["role"])
+        user, password = services.create_user_with_one_time_password(
+            get_session(),
+            username=form["username"],
+            display_name=form["display_name"],
+            role=role,
+            now=now(),
+            actor=require_staff(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return (
+            render_template("staff/staff_new.html", form=form, errors=failure.errors, roles=roles),
+            422,
+        )
+    except Conflict as conflict:
+        errors = {"username": [conflict.detail]}
+        return render_template("staff/staff_new.html", form=form, errors=errors, roles=roles), 409
+    return _render_one_time_password(user, password, created=True), 201
+
+
+@admin_blueprint.get("/staff/<public_id>")
+@requires(Permission.MANAGE_STAFF)
+def staff_detail(public_id: str) -> Any:
+    return _render_detail(public_id)
+
+
+@admin_blueprint.post("/staff/<public_id>/role")
+@requires(Permission.MANAGE_STAFF)
+def change_role(public_id: str) -> Any:
+    db = get_session()
+    user = services.get_user(db, public_id)
+    try:
+        role = services.parse_role(request.form.get("role", ""))
+        services.set_role(
+            db, user=user, role=role, now=now(), actor=require_staff(), request_id=request_id()
+        )
+    except ValidationFailed as failure:
+        return _render_detail(public_id, error=" ".join(failure.errors["role"]), status=422)
+    except Conflict as conflict:
+        return _render_detail(public_id, error=conflict.detail, status=409)
+    flash(f"Role is now {role.label}. The account's sessions were ended.", "success")
+    return redirect(url_for("admin.staff_detail", public_id=public_id))
+
+
+@admin_blueprint.post("/staff/<public_id>/active")
+@requires(Permission.MANAGE_STAFF)
+def set_active(public_id: str) -> Any:
+    db = get_session()
+    user = services.get_user(db, public_id)
+    raw = request.form.get("active", "")
+    if raw not in ("0", "1"):
+        return _render_detail(public_id, error="Choose to activate or deactivate.", status=422)
+    active = raw == "1"
+    try:
+        services.set_active(
+            db, user=user, active=active, now=now(), actor=require_staff(), request_id=request_id()
+        )
+    except Conflict as conflict:
+        return _render_detail(public_id, error=conflict.detail, status=409)
+    if active:
+        flash("The account was reactivated.", "success")
+    else:
+        flash("The account was deactivated and its sessions were ended.", "success")
+    return redirect(url_for("admin.staff_detail", public_id=public_id))
+
+
+@admin_blueprint.post("/staff/<public_id>/reset-password")
+@requires(Permission.MANAGE_STAFF)
+def reset_password(public_id: str) -> Any:
+    db = get_session()
+    user = services.get_user(db, public_id)
+    try:
+        password = services.reset_password(
+            db, user=user, now=now(), actor=require_staff(), request_id=request_id()
+        )
+    except Conflict as conflict:
+        return _render_detail(public_id, error=conflict.detail, status=409)
+    return _render_one_time_password(user, password, created=False)

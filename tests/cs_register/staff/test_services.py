@@ -1,0 +1,190 @@
+"""Staff services called directly: session purging, one-time passwords, role parsing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import sqlalchemy as sa
+
+from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
+from cs_register.staff import services
+from cs_register.staff.models import Role, StaffSession, StaffUser
+from tests.conftest import START
+
+POLICY = services.SessionPolicy(
+    idle_timeout=timedelta(minutes=30),
+    absolute_lifetime=timedelta(hours=12),
+    lockout_threshold=5,
+    lockout_duration=timedelta(minutes=15),
+)
+
+
+def _session_row(db_session, user, *, created, last_seen, revoked=None):
+    row = StaffSession(
+        token_hash=services.hash_token(f"token-{created}-{last_seen}-{revoked}"),
+        user_id=user.id,
+        created_at=created,
+        last_seen_at=last_seen,
+        revoked_at=revoked,
+        revoked_reason="logout" if revoked else None,
+    )
+    db_session.add(row)
+    return row
+
+
+def test_purge_expired_sessions_deletes_only_unusable_rows(db_session, make_staff):
+    user = make_staff("agent")
+    now = START + timedelta(days=1)
+    keep = {
+        "fresh": _session_row(db_session, user, created=now, last_seen=now),
+        "almost idle": _session_row(
+            db_session,
+            user,
+            created=now - timedelta(hours=1),
+            last_seen=now - timedelta(minutes=29),
+        ),
+        "almost too old": _session_row(
+            db_session, user, created=now - timedelta(hours=11, minutes=59), last_seen=now
+        ),
+    }
+    _session_row(db_session, user, created=now, last_seen=now, revoked=now)
+    _session_row(
+        db_session, user, created=now - timedelta(hours=1), last_seen=now - timedelta(minutes=30)
+    )
+    _session_row(db_session, user, created=now - timedelta(hours=12), last_seen=now)
+    db_session.commit()
+    kept_ids = {row.id for row in keep.values()}
+
+    assert services.purge_expired_sessions(db_session, now=now, policy=POLICY) == 3
+    db_session.commit()
+    remaining = set(db_session.scalars(sa.select(StaffSession.id)))
+    assert remaining == kept_ids
+    # Idempotent.
+    assert services.purge_expired_sessions(db_session, now=now, policy=POLICY) == 0
+
+
+def test_purged_rows_are_exactly_those_resume_session_refuses(db_session, make_staff):
+    # The purge must never delete a session the login check would still accept.
+    user = make_staff("agent")
+    now = START + timedelta(days=1)
+    tokens = {}
+    for minutes_idle in (0, 29, 30, 31):
+        token = f"idle-{minutes_idle}"
+        db_session.add(
+            StaffSession(
+                token_hash=services.hash_token(token),
+                user_id=user.id,
+                created_at=now - timedelta(hours=1),
+                last_seen_at=now - timedelta(minutes=minutes_idle),
+            )
+        )
+        tokens[token] = minutes_idle
+    db_session.commit()
+    accepted = {
+        token
+        for token in tokens
+        if services.resume_session(db_session, token=token, now=now, policy=POLICY) is not None
+    }
+    db_session.rollback()
+    services.purge_expired_sessions(db_session, now=now, policy=POLICY)
+    remaining = set(db_session.scalars(sa.select(StaffSession.token_hash)))
+    assert remaining == {services.hash_token(token) for token in accepted}
+    assert accepted == {"idle-0", "idle-29"}
+
+
+def test_one_time_password_never_contains_the_username():
+    draws = iter(["xxabcxxxxxxxxxxxxxxx", "ABC-yyyyyyyyyyyyyyyy", "zzzzzzzzzzzzzzzzzzzz"])
+    with mock.patch.object(services.secrets, "token_urlsafe", side_effect=lambda _n: next(draws)):
+        assert services.generate_one_time_password("abc") == "zzzzzzzzzzzzzzzzzzzz"
+
+
+def test_one_time_passwords_pass_the_policy_and_differ():
+    passwords = {services.generate_one_time_password("someone") for _ in range(20)}
+    assert len(passwords) == 20
+    assert all(not services.check_password_policy(p, username="someone") for p in passwords)
+
+
+@pytest.mark.parametrize(("raw", "role"), [("agent", Role.AGENT), (" DPO ", Role.DPO)])
+def test_parse_role(raw, role):
+    assert services.parse_role(raw) is role
+
+
+def test_parse_role_rejects_unknown_values():
+    with pytest.raises(ValidationFailed) as failure:
+        services.parse_role("root")
+    assert "agent, supervisor, admin, dpo" in failure.value.errors["role"][0]
+
+
+def test_create_user_reports_every_problem_at_once(db_session):
+    with pytest.raises(ValidationFailed) as failure:
+        services.create_user(
+            db_session,
+            username="x",
+            display_name=" ",
+            role=Role.AGENT,
+            password="short",
+            now=START,
+            must_change_password=True,
+            actor=None,
+        )
+    assert set(failure.value.errors) == {"username", "display_name", "password"}
+
+
+def test_admin_services_check_the_role_themselves(db_session, make_staff):
+    agent = db_session.get(StaffUser, make_staff("agent").id)
+    target = db_session.get(StaffUser, make_staff("agent").id)
+    calls = [
+        lambda: services.staff_overviews(db_session, actor=agent, now=START, policy=POLICY),
+        lambda: services.set_role(
+            db_session, user=target, role=Role.ADMIN, now=START, actor=agent
+        ),
+        lambda: services.set_active(db_session, user=target, active=False, now=START, actor=agent),
+        lambda: services.reset_password(db_session, user=target, now=START, actor=agent),
+        lambda: services.create_user_with_one_time_password(
+            db_session, username="new", display_name="New", role=Role.ADMIN, now=START, actor=agent
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(PermissionDenied):
+            call()
+    assert target.role == Role.AGENT
+
+
+def test_an_inactive_admin_can_do_nothing(db_session, make_staff):
+    admin = db_session.get(StaffUser, make_staff("admin", active=False).id)
+    target = db_session.get(StaffUser, make_staff("agent").id)
+    with pytest.raises(PermissionDenied):
+        services.set_role(db_session, user=target, role=Role.ADMIN, now=START, actor=admin)
+
+
+def test_self_service_guards(db_session, make_staff):
+    admin = db_session.get(StaffUser, make_staff("admin").id)
+    with pytest.raises(Conflict):
+        services.set_role(db_session, user=admin, role=Role.AGENT, now=START, actor=admin)
+    with pytest.raises(Conflict):
+        services.set_active(db_session, user=admin, active=False, now=START, actor=admin)
+    with pytest.raises(Conflict):
+        services.reset_password(db_session, user=admin, now=START, actor=admin)
+
+
+def test_resume_session_refuses_an_inactive_users_token(db_session, make_staff):
+    user = db_session.get(StaffUser, make_staff("agent").id)
+    token = services.start_session(db_session, user=user, now=START)
+    assert services.resume_session(db_session, token=token, now=START, policy=POLICY) is not None
+    user.is_active = False
+    assert services.resume_session(db_session, token=token, now=START, policy=POLICY) is None
+
+
+def test_resume_session_writes_last_seen_at_most_once_a_minute(db_session, make_staff):
+    user = db_session.get(StaffUser, make_staff("agent").id)
+    token = services.start_session(db_session, user=user, now=START)
+    row = services.resume_session(
+        db_session, token=token, now=START + timedelta(seconds=59), policy=POLICY
+    )
+    assert row.last_seen_at == START
+    row = services.resume_session(
+        db_session, token=token, now=START + timedelta(minutes=1), policy=POLICY
+    )
+    assert row.last_seen_at == START + timedelta(minutes=1)
