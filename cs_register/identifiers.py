@@ -23,8 +23,10 @@ from cs_register.errors import ValidationFailed
 # DDMMYY, century sign (the 2023 reform added Y X W V U for the 1900s and B-F for the 2000s),
 # individual number, check character. Checked before stdnum because stdnum's own compaction
 # also removes inner spaces, and we accept only trimming and upper-casing.
-_HETU_SHAPE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]")
-_POSTAL_CODE_FI = re.compile(r"\d{5}")
+# re.ASCII: without it \d also matches e.g. fullwidth digits, which stdnum's int() accepts too,
+# and the same code would be stored (and blind-indexed) in two spellings.
+_HETU_SHAPE = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]", re.ASCII)
+_POSTAL_CODE_FI = re.compile(r"\d{5}", re.ASCII)
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 MAX_NAME = 100
@@ -45,7 +47,8 @@ def normalise_identity_code(raw: str, *, today: date) -> str:
     value = raw.strip().upper()
     if not _HETU_SHAPE.fullmatch(value):
         raise IdentifierError(
-            "Identity code must look like DDMMYYCZZZQ, e.g. 131052-308T (century sign + - A-F U-Y)."
+            "Identity code must be a birth date DDMMYY, a century sign (+ - A-F U-Y),"
+            " three digits and a check character."
         )
     try:
         hetu.validate(value)
@@ -136,7 +139,12 @@ def normalise_postal_code(raw: str, *, country: str) -> str:
         if not _POSTAL_CODE_FI.fullmatch(value):
             raise IdentifierError("Finnish postal codes are five digits.")
         return value
-    if not value or len(value) > 12 or not value.replace("-", "").isalnum():
+    if (
+        not value
+        or len(value) > 12
+        or not value.isascii()
+        or not value.replace("-", "").isalnum()
+    ):
         raise IdentifierError("Postal code is not valid.")
     return value.upper()
 
@@ -194,9 +202,9 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
         if get("identity_code")
         else None
     )
-    if errors:
+    # Both names are required, so when they are None an error has been recorded above.
+    if errors or given is None or family is None:
         raise ValidationFailed(errors)
-    assert given is not None and family is not None  # noqa: S101 - guaranteed by the check above
     return CustomerFields(
         given_names=given,
         family_name=family,

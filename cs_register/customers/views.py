@@ -1,19 +1,321 @@
-"""Agent console: search, customer pages, create and edit (rectification)."""
+"""Agent console: search, customer pages, create and edit (rectification).
+
+Anything that carries personal data in the request (searches, identity code reveals) is a
+POST, so none of it lands in URLs, browser history or access logs. After a failed submit the
+form comes back with the user's input, except an identity code, which is never echoed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from cs_register.crypto import Keyring
+from cs_register.customers import services
+from cs_register.customers.models import Customer
+from cs_register.db import get_session
+from cs_register.errors import ValidationFailed
+from cs_register.identifiers import format_phone
+from cs_register.staff.permissions import Permission
+from cs_register.web import now, request_id, require_staff, requires
+from recordings.services import recording_statuses
+from recordings.web import current_policy
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
 
+SEARCH_KIND_LABELS = {
+    "name": "Name",
+    "phone": "Phone",
+    "email": "Email",
+    "identity_code": "Identity code",
+}
+FIELD_LABELS = {
+    "given_names": "Given names",
+    "family_name": "Family name",
+    "street_address": "Street address",
+    "postal_code": "Postal code",
+    "city": "City",
+    "country": "Country",
+    "phone": "Phone",
+    "email": "Email",
+    "identity_code": "Identity code",
+}
+
+
+def _keyring() -> Keyring:
+    keyring: Keyring = current_app.extensions["cs_register.keyring"]
+    return keyring
+
+
+def _contact_links() -> dict[str, bool]:
+    """Which contacts pages exist, so templates link to them only when they can."""
+    return {
+        "new_contact": "contacts.new_contact" in current_app.view_functions,
+        "contact_page": "contacts.contact_page" in current_app.view_functions,
+    }
+
+
+def _safe_echo(value: str) -> str:
+    """`value` to write back into a form, or "" if it holds something like an identity code."""
+    return "" if services.contains_identity_code(value) else value
+
+
+def _form_values(form: Mapping[str, str]) -> dict[str, str]:
+    """The submitted customer fields to put back into the form, without any identity code."""
+    return {
+        name: _safe_echo(form.get(name, ""))
+        for name in services.CUSTOMER_FIELDS
+        if name != "identity_code"
+    }
+
+
+def _render_dashboard(
+    *,
+    kind: str = "name",
+    value: str = "",
+    results: list[dict[str, Any]] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
+    return (
+        render_template(
+            "customers/dashboard.html",
+            kinds=SEARCH_KIND_LABELS,
+            kind=kind,
+            value=value,
+            results=results,
+            errors=errors or {},
+        ),
+        status,
+    )
+
 
 @blueprint.get("/customers")
+@requires(Permission.VIEW_CUSTOMERS)
 def dashboard() -> Any:
-    raise NotImplementedError
+    return _render_dashboard()
 
 
-@blueprint.get("/customers/new")
+@blueprint.post("/customers/search")
+@requires(Permission.VIEW_CUSTOMERS)
+def search() -> Any:
+    kind = request.form.get("kind", "name")
+    value = request.form.get("value", "")
+    # An identity code is never written back into a page, not even into the search box.
+    echo = "" if kind == "identity_code" else _safe_echo(value)
+    try:
+        customers = services.search_customers(
+            get_session(),
+            _keyring(),
+            kind=kind,
+            value=value,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return _render_dashboard(kind=kind, value=echo, errors=failure.errors, status=422)
+    results = [_result_row(customer) for customer in customers]
+    return _render_dashboard(kind=kind, value=echo, results=results)
+
+
+def _result_row(customer: Customer) -> dict[str, Any]:
+    return {
+        "customer": customer,
+        "masked_identity_code": services.masked_identity_code(_keyring(), customer),
+        "phone_display": format_phone(customer.phone_e164) if customer.phone_e164 else None,
+    }
+
+
+@blueprint.route("/customers/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_CUSTOMERS)
 def new_customer() -> Any:
-    raise NotImplementedError
+    if request.method == "GET":
+        return render_template(
+            "customers/form.html", mode="new", values={}, errors={}, code_dropped=False
+        )
+    try:
+        customer = services.create_customer(
+            get_session(),
+            _keyring(),
+            form=request.form,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return (
+            render_template(
+                "customers/form.html",
+                mode="new",
+                values=_form_values(request.form),
+                errors=failure.errors,
+                code_dropped=bool(request.form.get("identity_code", "").strip()),
+            ),
+            422,
+        )
+    flash("Customer created.", "success")
+    return redirect(url_for("customers.customer_page", public_id=customer.public_id))
+
+
+def _render_customer_page(
+    public_id: str,
+    *,
+    revealed_code: str | None = None,
+    purpose: str = "",
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
+    session = get_session()
+    current = now()
+    view = services.view_customer(
+        session,
+        _keyring(),
+        public_id=public_id,
+        actor=require_staff(),
+        now=current,
+        request_id=request_id(),
+    )
+    return (
+        render_template(
+            "customers/customer.html",
+            view=view,
+            customer=view.customer,
+            revealed_code=revealed_code,
+            purpose=purpose,
+            errors=errors or {},
+            links=_contact_links(),
+            # Contact id -> (recording, retention status) for the timeline's recording links.
+            recordings=recording_statuses(
+                session, [contact.id for contact in view.contacts], now=current,
+                policy=current_policy(),
+            ),
+        ),
+        status,
+    )
+
+
+@blueprint.get("/customers/<public_id>")
+@requires(Permission.VIEW_CUSTOMERS)
+def customer_page(public_id: str) -> Any:
+    return _render_customer_page(public_id)
+
+
+@blueprint.post("/customers/<public_id>/identity-code")
+@requires(Permission.REVEAL_IDENTITY_CODE)
+def reveal_identity_code(public_id: str) -> Any:
+    purpose = request.form.get("purpose", "")
+    try:
+        code = services.reveal_identity_code(
+            get_session(),
+            _keyring(),
+            public_id=public_id,
+            purpose=purpose,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return _render_customer_page(
+            public_id, purpose=_safe_echo(purpose), errors=failure.errors, status=422
+        )
+    # Shown once in this response only (no-store); a redirect would need it in the URL or
+    # in the session cookie.
+    return _render_customer_page(public_id, revealed_code=code)
+
+
+@blueprint.route("/customers/<public_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EDIT_CUSTOMERS)
+def edit_customer(public_id: str) -> Any:
+    db = get_session()
+    if request.method == "GET":
+        # Opening the form shows the customer's data, so it is audited like the page.
+        view = services.view_customer(
+            db,
+            _keyring(),
+            public_id=public_id,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+        return render_template(
+            "customers/form.html",
+            mode="edit",
+            customer=view.customer,
+            masked_identity_code=view.masked_identity_code,
+            values=_stored_values(view.customer, view.phone_display),
+            reason="",
+            errors={},
+            code_dropped=False,
+        )
+    customer = services.get_customer(db, public_id)
+    reason = request.form.get("reason", "")
+    try:
+        changed = services.update_customer(
+            db,
+            _keyring(),
+            public_id=public_id,
+            form=request.form,
+            reason=reason,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return (
+            render_template(
+                "customers/form.html",
+                mode="edit",
+                customer=customer,
+                masked_identity_code=services.masked_identity_code(_keyring(), customer),
+                values={
+                    **_form_values(request.form),
+                    "clear_identity_code": request.form.get("clear_identity_code", ""),
+                },
+                reason=_safe_echo(reason),
+                errors=failure.errors,
+                code_dropped=bool(request.form.get("identity_code", "").strip()),
+            ),
+            422,
+        )
+    if changed:
+        labels = ", ".join(FIELD_LABELS.get(name, name) for name in changed)
+        flash(f"Customer updated: {labels}.", "success")
+    else:
+        flash("Nothing was changed.", "info")
+    return redirect(url_for("customers.customer_page", public_id=public_id))
+
+
+def _stored_values(customer: Customer, phone_display: str | None) -> dict[str, str]:
+    return {
+        "given_names": customer.given_names,
+        "family_name": customer.family_name,
+        "street_address": customer.street_address or "",
+        "postal_code": customer.postal_code or "",
+        "city": customer.city or "",
+        "country": customer.country or "",
+        "phone": phone_display or "",
+        "email": customer.email or "",
+    }
+
+
+@blueprint.get("/customers/<public_id>/history")
+@requires(Permission.VIEW_CUSTOMERS)
+def customer_history(public_id: str) -> Any:
+    db = get_session()
+    revisions = services.customer_history(
+        db,
+        _keyring(),
+        public_id=public_id,
+        actor=require_staff(),
+        now=now(),
+        request_id=request_id(),
+    )
+    return render_template(
+        "customers/history.html",
+        customer=services.get_customer(db, public_id),
+        revisions=revisions,
+        field_labels=FIELD_LABELS,
+    )

@@ -1,0 +1,638 @@
+"""Customers: create, search, view, rectify, reveal the identity code, read the history.
+
+Every function takes the caller's session and only flushes; the request or job commits. Each
+one checks the actor's role itself and writes its audit row into the same session, so the
+change and its audit row stand or fall together.
+
+Identity codes exist in clear only in memory: stored encrypted (bound to the customer's
+`public_id`), found through a 16-bit blind index plus exact comparison of the decrypted
+candidates, and shown masked unless someone reveals one with a stated purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.contacts.models import Contact
+from cs_register.crypto import DecryptionError, Keyring
+from cs_register.customers.models import Customer, CustomerRevision
+from cs_register.db import new_public_id
+from cs_register.errors import NotFound, ValidationFailed
+from cs_register.identifiers import (
+    CustomerFields,
+    IdentifierError,
+    format_phone,
+    mask_identity_code,
+    normalise_email,
+    normalise_identity_code,
+    normalise_phone,
+    normalise_text,
+    search_key,
+    validate_customer_fields,
+)
+from cs_register.staff.models import StaffUser
+from cs_register.staff.permissions import Permission, require
+
+log = logging.getLogger(__name__)
+
+# Birth dates in identity codes are Finnish calendar dates, so "today" is Helsinki's today.
+LOCAL_TIMEZONE = ZoneInfo("Europe/Helsinki")
+
+SEARCH_KINDS = ("name", "phone", "email", "identity_code")
+MAX_SEARCH_RESULTS = 50
+MIN_NAME_PREFIX = 2
+MAX_SEARCH_VALUE = 254
+MAX_REASON = 500
+MIN_PURPOSE = 5
+MAX_PURPOSE = 200
+
+# The customer fields in form order; revisions and audit details use these names.
+CUSTOMER_FIELDS = (
+    "given_names",
+    "family_name",
+    "street_address",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "email",
+    "identity_code",
+)
+# Free text is stored in clear, so it must not become a side door for identity codes.
+# Digit lookarounds keep ticket numbers such as 20261123-0042 from looking like a code.
+_IDENTITY_CODE_IN_TEXT = re.compile(
+    r"(?<!\d)\d{6}\s*[-+A-FU-Y]\s*\d{3}\s*[0-9A-Y](?!\d)", re.IGNORECASE
+)
+_FREE_TEXT_FIELDS = ("given_names", "family_name", "street_address", "city")
+_EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Key for PostgreSQL advisory locks taken while checking identity codes for duplicates.
+_IDENTITY_CODE_LOCK_NAMESPACE = 0x43530001
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """What the customer page shows: masked code, display phone and the contact timeline."""
+
+    customer: Customer
+    masked_identity_code: str | None
+    phone_display: str | None
+    contacts: Sequence[Contact]
+
+    @property
+    def last_contact_at(self) -> datetime | None:
+        if self.customer.last_contact_at is not None:
+            return self.customer.last_contact_at
+        return self.contacts[0].occurred_at if self.contacts else None
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One rectified field, decrypted for display (identity codes stay masked)."""
+
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
+def local_today(now: datetime) -> date:
+    return now.astimezone(LOCAL_TIMEZONE).date()
+
+
+def contains_identity_code(text: str | None) -> bool:
+    """True if `text` holds something shaped like an identity code (also with stray spaces)."""
+    return text is not None and _IDENTITY_CODE_IN_TEXT.search(text) is not None
+
+
+def _validate_fields(form: Mapping[str, str | None], *, now: datetime) -> CustomerFields:
+    """`validate_customer_fields`, plus: no identity code hidden in a clear-text field."""
+    fields = validate_customer_fields(form, today=local_today(now))
+    misplaced = {
+        name: ["Identity codes belong in the identity code field only."]
+        for name in _FREE_TEXT_FIELDS
+        if contains_identity_code(getattr(fields, name))
+    }
+    if misplaced:
+        raise ValidationFailed(misplaced)
+    return fields
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def get_customer(session: Session, public_id: str) -> Customer:
+    """The customer with this public id, or NotFound. No permission check and no audit row:
+    callers that show the data to someone must use `view_customer`."""
+    customer = session.scalar(sa.select(Customer).where(Customer.public_id == public_id))
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def decrypt_identity_code(keyring: Keyring, customer: Customer) -> str | None:
+    """The customer's identity code in clear, or None if none is stored.
+
+    Raises DecryptionError when the ciphertext does not belong to this row (tampering or a
+    wrong key): showing someone else's code would be worse than failing.
+    """
+    if customer.identity_code_ciphertext is None:
+        return None
+    return keyring.identity_code.decrypt(
+        customer.identity_code_ciphertext, row_id=customer.public_id
+    )
+
+
+def masked_identity_code(keyring: Keyring, customer: Customer) -> str | None:
+    code = decrypt_identity_code(keyring, customer)
+    return mask_identity_code(code) if code is not None else None
+
+
+def _customers_with_identity_code(
+    session: Session, keyring: Keyring, identity_code: str
+) -> list[Customer]:
+    """Exact match through the blind index: a bucket of candidates, each decrypted and compared."""
+    bucket = keyring.identity_code.blind_index(identity_code)
+    candidates = session.scalars(
+        sa.select(Customer).where(Customer.identity_code_index == bucket).order_by(Customer.id)
+    ).all()
+    matches = []
+    for candidate in candidates:
+        try:
+            stored = decrypt_identity_code(keyring, candidate)
+        except DecryptionError:
+            # Only the row id goes to the log; the row needs an administrator's attention.
+            log.error("identity code of customer %s failed to decrypt", candidate.public_id)
+            continue
+        if stored == identity_code:
+            matches.append(candidate)
+    return matches
+
+
+def _lock_identity_code_bucket(session: Session, keyring: Keyring, identity_code: str) -> None:
+    """Serialise duplicate checks for one blind-index bucket until the transaction ends.
+
+    The index is deliberately truncated, so no unique constraint can catch two agents creating
+    the same person at the same moment. PostgreSQL gets a transaction-scoped advisory lock;
+    SQLite already serialises writers and fails the second one instead.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    bucket = keyring.identity_code.blind_index(identity_code)
+    session.execute(
+        sa.select(sa.func.pg_advisory_xact_lock(_IDENTITY_CODE_LOCK_NAMESPACE, bucket))
+    )
+
+
+def _refuse_duplicate_identity_code(
+    session: Session, keyring: Keyring, identity_code: str, *, except_customer: Customer | None
+) -> None:
+    _lock_identity_code_bucket(session, keyring, identity_code)
+    others = [
+        match
+        for match in _customers_with_identity_code(session, keyring, identity_code)
+        if except_customer is None or match.id != except_customer.id
+    ]
+    if others:
+        raise ValidationFailed(
+            {
+                "identity_code": [
+                    "Another customer already has this identity code. Search for it instead"
+                    " of creating a duplicate."
+                ]
+            }
+        )
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+def _given_field_names(fields: CustomerFields) -> list[str]:
+    return [name for name in CUSTOMER_FIELDS if getattr(fields, name) is not None]
+
+
+def _set_name_keys(customer: Customer) -> None:
+    customer.name_key_family_first = search_key(f"{customer.family_name} {customer.given_names}")
+    customer.name_key_given_first = search_key(f"{customer.given_names} {customer.family_name}")
+
+
+def create_customer(
+    session: Session,
+    keyring: Keyring,
+    *,
+    form: Mapping[str, str | None],
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+) -> Customer:
+    """Validate `form`, refuse a duplicate identity code, store the customer and audit it."""
+    require(actor, Permission.EDIT_CUSTOMERS)
+    fields = _validate_fields(form, now=now)
+    if fields.identity_code is not None:
+        _refuse_duplicate_identity_code(
+            session, keyring, fields.identity_code, except_customer=None
+        )
+    # The ciphertext is bound to the public id, so the id must exist before encrypting.
+    public_id = new_public_id()
+    customer = Customer(
+        public_id=public_id,
+        given_names=fields.given_names,
+        family_name=fields.family_name,
+        street_address=fields.street_address,
+        postal_code=fields.postal_code,
+        city=fields.city,
+        country=fields.country,
+        phone_e164=fields.phone,
+        email=fields.email,
+        created_at=now,
+        updated_at=now,
+        created_by_id=actor.id,
+    )
+    if fields.identity_code is not None:
+        customer.identity_code_ciphertext = keyring.identity_code.encrypt(
+            fields.identity_code, row_id=public_id
+        )
+        customer.identity_code_index = keyring.identity_code.blind_index(fields.identity_code)
+    _set_name_keys(customer)
+    session.add(customer)
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.CUSTOMER_CREATED,
+        actor=actor,
+        now=now,
+        subject_type="customer",
+        subject_id=customer.public_id,
+        request_id=request_id,
+        details={"fields": _given_field_names(fields)},
+    )
+    return customer
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_query(kind: str, value: str) -> sa.Select[Customer]:
+    """The query for a name, phone or email search; raises IdentifierError on bad input."""
+    query = sa.select(Customer).order_by(Customer.name_key_family_first, Customer.id)
+    if kind == "phone":
+        return query.where(Customer.phone_e164 == normalise_phone(value))
+    if kind == "email":
+        return query.where(Customer.email == normalise_email(value))
+    prefix = search_key(normalise_text(value, label="Name", max_length=200))
+    if len(prefix) < MIN_NAME_PREFIX:
+        raise IdentifierError(f"Type at least {MIN_NAME_PREFIX} letters of the name.")
+    pattern = _escape_like(prefix) + "%"
+    return query.where(
+        sa.or_(
+            Customer.name_key_family_first.like(pattern, escape="\\"),
+            Customer.name_key_given_first.like(pattern, escape="\\"),
+        )
+    )
+
+
+def search_customers(
+    session: Session,
+    keyring: Keyring,
+    *,
+    kind: str,
+    value: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+) -> list[Customer]:
+    """Find customers by name prefix, or exactly by phone, email or identity code.
+
+    Every match is returned (two people may share a phone); the caller chooses, never this
+    function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
+    records the kind of search and the number of results, never the searched value.
+    """
+    require(actor, Permission.VIEW_CUSTOMERS)
+    if kind not in SEARCH_KINDS:
+        raise ValidationFailed({"kind": ["Choose what to search by."]})
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed({kind: ["Type something to search for."]})
+    if len(value) > MAX_SEARCH_VALUE:
+        raise ValidationFailed({kind: ["The search text is too long."]})
+    try:
+        if kind == "identity_code":
+            code = normalise_identity_code(value, today=local_today(now))
+            results = _customers_with_identity_code(session, keyring, code)
+        else:
+            query = _search_query(kind, value).limit(MAX_SEARCH_RESULTS)
+            results = list(session.scalars(query).all())
+    except IdentifierError as problem:
+        raise ValidationFailed({kind: [str(problem)]}) from None
+    record_event(
+        session,
+        action=AuditAction.CUSTOMER_SEARCHED,
+        actor=actor,
+        now=now,
+        request_id=request_id,
+        details={"kind": kind, "results": len(results)},
+    )
+    return results
+
+
+# --- view ----------------------------------------------------------------------------------
+
+
+def view_customer(
+    session: Session,
+    keyring: Keyring,
+    *,
+    public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None,
+) -> CustomerView:
+    """The customer page's data (identity code masked), audited as a view."""
+    require(actor, Permission.VIEW_CUSTOMERS)
+    customer = get_customer(session, public_id)
+    contacts = session.scalars(
+        sa.select(Contact)
+        .where(Contact.customer_id == customer.id)
+        .order_by(Contact.occurred_at.desc(), Contact.id.desc())
+        .options(selectinload(Contact.verifications))
+    ).all()
+    view = CustomerView(
+        customer=customer,
+        masked_identity_code=masked_identity_code(keyring, customer),
+        phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
+        contacts=contacts,
+    )
+    record_event(
+        session,
+        action=AuditAction.CUSTOMER_VIEWED,
+        actor=actor,
+        now=now,
+        subject_type="customer",
+        subject_id=customer.public_id,
+        request_id=request_id,
+    )
+    return view
+
+
+# --- rectification -------------------------------------------------------------------------
+
+
+def _current_values(keyring: Keyring, customer: Customer) -> dict[str, str | None]:
+    return {
+        "given_names": customer.given_names,
+        "family_name": customer.family_name,
+        "street_address": customer.street_address,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": customer.country,
+        "phone": customer.phone_e164,
+        "email": customer.email,
+        "identity_code": decrypt_identity_code(keyring, customer),
+    }
+
+
+def _validate_free_text(
+    raw: str | None, *, field: str, label: str, min_length: int, max_length: int
+) -> str:
+    try:
+        text = normalise_text(raw or "", label=label, max_length=max_length)
+    except IdentifierError as problem:
+        raise ValidationFailed({field: [str(problem)]}) from None
+    if len(text) < min_length:
+        raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
+    if contains_identity_code(text) or _contains_contact_details(text):
+        raise ValidationFailed(
+            {
+                field: [
+                    f"{label} must not contain identity codes, phone numbers or email"
+                    " addresses."
+                ]
+            }
+        )
+    return text
+
+
+def _contains_contact_details(text: str) -> bool:
+    """Phone numbers (as people type them, spaces included) or email addresses in free text.
+
+    Reasons and purposes are stored in clear (revisions) or forever (audit trail), while the
+    values they talk about are encrypted or purged; they must not carry those values along.
+    """
+    if _EMAIL_IN_TEXT.search(text):
+        return True
+    return any(True for _ in phonenumbers.PhoneNumberMatcher(text, "FI"))
+
+
+def _revision_binding(customer: Customer, field: str, revision_id: int, which: str) -> str:
+    """Associated data for a revision value: the customer, field, revision and old/new side,
+    so a value cannot be moved to another customer, field, revision or side."""
+    return f"{customer.public_id}|{field}|{revision_id}|{which}"
+
+
+def update_customer(
+    session: Session,
+    keyring: Keyring,
+    *,
+    public_id: str,
+    form: Mapping[str, str | None],
+    reason: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None,
+) -> list[str]:
+    """Rectify a customer's data and return the names of the fields that changed.
+
+    The whole form is validated again. An empty identity code field keeps the stored code
+    unless `clear_identity_code` is "1". Every changed field gets a `CustomerRevision` with the
+    old and new value encrypted and the stated reason. Nothing changed means no revision and no
+    audit row, and an empty list.
+    """
+    require(actor, Permission.EDIT_CUSTOMERS)
+    customer = get_customer(session, public_id)
+    errors: dict[str, list[str]] = {}
+    try:
+        reason = _validate_free_text(
+            reason, field="reason", label="Reason", min_length=1, max_length=MAX_REASON
+        )
+    except ValidationFailed as failure:
+        errors.update(failure.errors)
+    try:
+        fields = _validate_fields(form, now=now)
+    except ValidationFailed as failure:
+        errors.update(failure.errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+    current = _current_values(keyring, customer)
+    wanted: dict[str, str | None] = {name: getattr(fields, name) for name in CUSTOMER_FIELDS}
+    if wanted["identity_code"] is None and form.get("clear_identity_code") != "1":
+        wanted["identity_code"] = current["identity_code"]
+    changed = [name for name in CUSTOMER_FIELDS if wanted[name] != current[name]]
+    if not changed:
+        return []
+    new_code = wanted["identity_code"]
+    if "identity_code" in changed and new_code is not None:
+        _refuse_duplicate_identity_code(session, keyring, new_code, except_customer=customer)
+
+    for name in changed:
+        revision = CustomerRevision(
+            customer_id=customer.id,
+            field=name,
+            reason=reason,
+            changed_by_id=actor.id,
+            changed_at=now,
+        )
+        session.add(revision)
+        # The revision's own id is part of the encryption binding, so it must exist first.
+        session.flush()
+        old, new = current[name], wanted[name]
+        if old is not None:
+            revision.old_value_ciphertext = keyring.revision_value.encrypt(
+                old, row_id=_revision_binding(customer, name, revision.id, "old")
+            )
+        if new is not None:
+            revision.new_value_ciphertext = keyring.revision_value.encrypt(
+                new, row_id=_revision_binding(customer, name, revision.id, "new")
+            )
+
+    customer.given_names = fields.given_names
+    customer.family_name = fields.family_name
+    customer.street_address = fields.street_address
+    customer.postal_code = fields.postal_code
+    customer.city = fields.city
+    customer.country = fields.country
+    customer.phone_e164 = fields.phone
+    customer.email = fields.email
+    if "identity_code" in changed:
+        if new_code is None:
+            customer.identity_code_ciphertext = None
+            customer.identity_code_index = None
+        else:
+            customer.identity_code_ciphertext = keyring.identity_code.encrypt(
+                new_code, row_id=customer.public_id
+            )
+            customer.identity_code_index = keyring.identity_code.blind_index(new_code)
+    _set_name_keys(customer)
+    customer.updated_at = now
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.CUSTOMER_UPDATED,
+        actor=actor,
+        now=now,
+        subject_type="customer",
+        subject_id=customer.public_id,
+        request_id=request_id,
+        details={"fields": changed},
+    )
+    return changed
+
+
+# --- identity code reveal ------------------------------------------------------------------
+
+
+def reveal_identity_code(
+    session: Session,
+    keyring: Keyring,
+    *,
+    public_id: str,
+    purpose: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None,
+) -> str:
+    """The full identity code, for a stated purpose that goes into the audit trail."""
+    require(actor, Permission.REVEAL_IDENTITY_CODE)
+    customer = get_customer(session, public_id)
+    purpose = _validate_free_text(
+        purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
+    )
+    code = decrypt_identity_code(keyring, customer)
+    if code is None:
+        raise NotFound("No identity code is stored for this customer.")
+    try:
+        record_event(
+            session,
+            action=AuditAction.IDENTITY_CODE_REVEALED,
+            actor=actor,
+            now=now,
+            subject_type="customer",
+            subject_id=customer.public_id,
+            request_id=request_id,
+            details={"purpose": purpose},
+        )
+    except AuditDetailsContainPersonalData:
+        # The audit trail's own, broader check; it runs before anything is added to the session.
+        raise ValidationFailed(
+            {"purpose": ["Describe the purpose without personal data."]}
+        ) from None
+    return code
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def customer_history(
+    session: Session,
+    keyring: Keyring,
+    *,
+    public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None,
+) -> list[RevisionView]:
+    """Every rectification of the customer, newest first, decrypted (identity codes masked)."""
+    require(actor, Permission.VIEW_CUSTOMERS)
+    customer = get_customer(session, public_id)
+    rows = session.execute(
+        sa.select(CustomerRevision, StaffUser)
+        .join(StaffUser, StaffUser.id == CustomerRevision.changed_by_id)
+        .where(CustomerRevision.customer_id == customer.id)
+        .order_by(CustomerRevision.changed_at.desc(), CustomerRevision.id.desc())
+    ).all()
+
+    def reveal(revision: CustomerRevision, ciphertext: bytes | None, which: str) -> str | None:
+        if ciphertext is None:
+            return None
+        value = keyring.revision_value.decrypt(
+            ciphertext, row_id=_revision_binding(customer, revision.field, revision.id, which)
+        )
+        return mask_identity_code(value) if revision.field == "identity_code" else value
+
+    history = [
+        RevisionView(
+            field=revision.field,
+            old_value=reveal(revision, revision.old_value_ciphertext, "old"),
+            new_value=reveal(revision, revision.new_value_ciphertext, "new"),
+            reason=revision.reason,
+            changed_by=f"{staff.display_name} ({staff.username})",
+            changed_at=revision.changed_at,
+        )
+        for revision, staff in rows
+    ]
+    record_event(
+        session,
+        action=AuditAction.CUSTOMER_HISTORY_VIEWED,
+        actor=actor,
+        now=now,
+        subject_type="customer",
+        subject_id=customer.public_id,
+        request_id=request_id,
+    )
+    return history
