@@ -2,18 +2,251 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from cs_register.contacts import services
+from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
+from cs_register.crypto import Keyring
+from cs_register.customers.models import Customer
+from cs_register.customers.services import get_customer, search_customers
+from cs_register.db import get_session
+from cs_register.errors import ValidationFailed
+from cs_register.staff.permissions import Permission
+from cs_register.web import CONSOLE_TIMEZONE, now, request_id, require_staff, requires
+from recordings.services import recording_statuses
+from recordings.web import current_policy
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
+IDENTIFIER_LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "identity_code": "Identity code",
+    "address": "Address",
+}
+SEARCH_KINDS = (
+    ("phone", "Phone"),
+    ("email", "Email"),
+    ("name", "Name"),
+    ("identity_code", "Identity code"),
+)
+# Form fields of the new-contact form that may be shown again after a failed submit.
+_CONTACT_FIELDS = ("channel", "direction", "occurred_at", "subject", "notes", "customer")
 
-@blueprint.get("/contacts/new")
+
+def _template_context() -> dict[str, Any]:
+    return {
+        "channels": list(Channel),
+        "directions": list(Direction),
+        "identifiers": [(name, IDENTIFIER_LABELS[name]) for name in VERIFIABLE_IDENTIFIERS],
+    }
+
+
+def _local_input_value(value: datetime) -> str:
+    """The value a `datetime-local` input expects, in the console's time zone."""
+    return value.astimezone(CONSOLE_TIMEZONE).strftime("%Y-%m-%dT%H:%M")
+
+
+def format_age(age: timedelta) -> str:
+    minutes = max(int(age.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def keyring() -> Keyring:
+    ring: Keyring = current_app.extensions["cs_register.keyring"]
+    return ring
+
+
+def _customer_for_form(public_id: str | None) -> Customer | None:
+    return get_customer(get_session(), public_id) if public_id else None
+
+
+@blueprint.route("/contacts/new", methods=["GET", "POST"])
+@requires(Permission.LOG_CONTACTS)
 def new_contact() -> Any:
-    raise NotImplementedError
+    actor = require_staff()
+    if request.method == "GET":
+        customer = _customer_for_form(request.args.get("customer"))
+        values = {
+            "channel": Channel.PHONE.value,
+            "direction": Direction.INBOUND.value,
+            "occurred_at": _local_input_value(now()),
+            "verification_outcome": "not_attempted",
+        }
+        return render_template(
+            "contacts/new.html",
+            customer=customer,
+            values=values,
+            errors={},
+            **_template_context(),
+        )
+    customer_public_id = request.form.get("customer") or None
+    try:
+        contact = services.log_contact(
+            get_session(),
+            form=request.form,
+            actor=actor,
+            now=now(),
+            request_id=request_id(),
+            customer_public_id=customer_public_id,
+        )
+    except ValidationFailed as failure:
+        values = {name: request.form.get(name, "") for name in _CONTACT_FIELDS}
+        values["verification_outcome"] = request.form.get("verification_outcome", "")
+        for name in VERIFIABLE_IDENTIFIERS:
+            values[f"verify_{name}"] = request.form.get(f"verify_{name}", "")
+        return (
+            render_template(
+                "contacts/new.html",
+                customer=_customer_for_form(customer_public_id),
+                values=values,
+                errors=failure.errors,
+                **_template_context(),
+            ),
+            422,
+        )
+    flash("Contact logged.", "success")
+    return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 
 
 @blueprint.get("/contacts/unlinked")
+@requires(Permission.VIEW_CUSTOMERS)
 def unlinked() -> Any:
-    raise NotImplementedError
+    contacts = services.list_unlinked_contacts(get_session(), actor=require_staff())
+    current = now()
+    rows = [(contact, format_age(current - contact.occurred_at)) for contact in contacts]
+    return render_template("contacts/unlinked.html", rows=rows)
+
+
+def render_contact_page(
+    public_id: str,
+    *,
+    errors: dict[str, list[str]],
+    values: dict[str, str],
+    upload_errors: dict[str, list[str]] | None = None,
+    upload_values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    """The contact page; `upload_*` carry a failed recording upload (recordings.views)."""
+    session = get_session()
+    current = now()
+    contact = services.view_contact(
+        session, public_id=public_id, actor=require_staff(), now=current, request_id=request_id()
+    )
+    overview = services.describe_contact(session, contact)
+    recording, recording_status = recording_statuses(
+        session, [contact.id], now=current, policy=current_policy()
+    ).get(contact.id, (None, None))
+    return (
+        render_template(
+            "contacts/contact.html",
+            overview=overview,
+            contact=contact,
+            errors=errors,
+            values=values,
+            labels=IDENTIFIER_LABELS,
+            recording=recording,
+            recording_status=recording_status,
+            upload_errors=upload_errors or {},
+            upload_values=upload_values or {},
+            **_template_context(),
+        ),
+        status,
+    )
+
+
+@blueprint.get("/contacts/<public_id>")
+@requires(Permission.VIEW_CUSTOMERS)
+def contact_page(public_id: str) -> Any:
+    return render_contact_page(public_id, errors={}, values={})
+
+
+@blueprint.post("/contacts/<public_id>/verifications")
+@requires(Permission.LOG_CONTACTS)
+def record_verification(public_id: str) -> Any:
+    try:
+        services.record_verification(
+            get_session(),
+            contact_public_id=public_id,
+            form=request.form,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        values = {name: request.form.get(name, "") for name in request.form}
+        return render_contact_page(public_id, errors=failure.errors, values=values, status=422)
+    flash("Verification recorded.", "success")
+    return redirect(url_for("contacts.contact_page", public_id=public_id))
+
+
+def _render_link_page(
+    contact: Any,
+    *,
+    search: dict[str, str],
+    candidates: list[services.CandidateCustomer] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
+    page = render_template(
+        "contacts/link.html",
+        contact=contact,
+        kinds=SEARCH_KINDS,
+        search=search,
+        candidates=candidates,
+        errors=errors or {},
+    )
+    return page, status
+
+
+@blueprint.route("/contacts/<public_id>/link", methods=["GET", "POST"])
+@requires(Permission.LOG_CONTACTS)
+def link_contact(public_id: str) -> Any:
+    session = get_session()
+    actor = require_staff()
+    if request.method == "GET":
+        contact = services.view_contact(
+            session, public_id=public_id, actor=actor, now=now(), request_id=request_id()
+        )
+        return _render_link_page(contact, search={"kind": "phone", "value": ""})
+    if request.form.get("action") == "link":
+        contact = services.link_contact(
+            session,
+            contact_public_id=public_id,
+            customer_public_id=request.form.get("customer", ""),
+            actor=actor,
+            now=now(),
+            request_id=request_id(),
+        )
+        # No name in the flash: flashes travel in the session cookie.
+        flash("Contact linked to the chosen customer.", "success")
+        return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
+
+    contact = services.get_contact(session, public_id=public_id, actor=actor)
+    kind = request.form.get("kind", "")
+    value = request.form.get("value", "")
+    # An identity code is never written back into the page, not even into its own input.
+    search = {"kind": kind, "value": "" if kind == "identity_code" else value}
+    try:
+        customers = search_customers(
+            session,
+            keyring(),
+            kind=kind,
+            value=value,
+            actor=actor,
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return _render_link_page(contact, search=search, errors=failure.errors, status=422)
+    return _render_link_page(
+        contact, search=search, candidates=services.describe_candidates(keyring(), customers)
+    )

@@ -1,0 +1,505 @@
+"""Contacts: logging an interaction, the identity checks made during it, and linking contacts
+that arrived unidentified to the customer they turned out to be.
+
+Every function takes the session plus keyword-only `actor`, `now` and `request_id`; it checks
+the actor's role, validates everything before writing anything, flushes but never commits, and
+writes its audit rows into the same session, so a change and its audit trail commit or roll back
+together.
+
+Verification before linking: an agent often checks the caller's identifiers against a customer
+record first and only then links the contact (or links it later from the unidentified queue).
+So a verification may be recorded on a contact that has no customer yet; it describes what was
+checked during that contact, and stays with the contact when it is linked.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import record_event
+from cs_register.contacts.models import (
+    VERIFIABLE_IDENTIFIERS,
+    Channel,
+    Contact,
+    Direction,
+    IdentityVerification,
+    VerificationOutcome,
+)
+from cs_register.crypto import Keyring
+from cs_register.customers.models import Customer
+from cs_register.customers.services import (
+    contains_identity_code,
+    get_customer,
+    masked_identity_code,
+)
+from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.identifiers import IdentifierError, format_phone, normalise_text
+from cs_register.staff.models import StaffUser
+from cs_register.staff.permissions import Permission, require
+from cs_register.web import CONSOLE_TIMEZONE
+
+MAX_SUBJECT = 200
+MAX_NOTES = 10_000
+# Clocks of agents' machines drift and forms are filled in quickly; beyond this it is a typo.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Contacts are logged as they happen; anything older than this is a typo in the year.
+MAX_BACKDATING = timedelta(days=365)
+
+_LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+_TICKED = frozenset({"1", "on", "true", "yes"})
+# Notes are multi-line free text: keep newlines and tabs, refuse other invisible characters.
+_NOTES_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
+
+CONTACT_SUBJECT_TYPE = "contact"
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VerificationInput:
+    """A validated verification panel: the outcome and the identifiers that were checked."""
+
+    outcome: VerificationOutcome
+    checked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CandidateCustomer:
+    """One search result on the link page: enough to tell people apart, the code masked."""
+
+    public_id: str
+    name: str
+    masked_identity_code: str | None
+    phone: str | None
+    email: str | None
+    city: str | None
+
+
+@dataclass(frozen=True)
+class ContactOverview:
+    """Everything the contact page shows, resolved once so templates need no queries."""
+
+    contact: Contact
+    customer: Customer | None
+    handled_by: str
+    linked_by: str | None
+    verified_by: dict[int, str]
+
+
+# --- validation helpers ------------------------------------------------------------------
+
+
+def _text(form: Mapping[str, str | None], name: str) -> str:
+    return (form.get(name) or "").strip()
+
+
+def _parse_choice(raw: str, enum_class: type[E], label: str) -> E:
+    try:
+        return enum_class(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_class)
+        raise IdentifierError(f"{label} must be one of: {allowed}.") from None
+
+
+def parse_local_datetime(raw: str) -> datetime:
+    """A `datetime-local` form value, read as Helsinki wall-clock time, returned in UTC.
+
+    Wall-clock times that do not exist (the hour skipped when summer time starts) are refused.
+    Times that occur twice (the hour repeated when it ends) are read as the first occurrence,
+    which is still summer time; agents log contacts as they happen, so the second one is rare.
+    """
+    if not _LOCAL_DATETIME.fullmatch(raw):
+        raise IdentifierError("Time must be a date and time such as 2026-11-23T14:30.")
+    try:
+        naive = datetime.fromisoformat(raw)
+    except ValueError:
+        raise IdentifierError("Time is not a real date and time.") from None
+    local = naive.replace(tzinfo=CONSOLE_TIMEZONE)
+    as_utc = local.astimezone(UTC)
+    if as_utc.astimezone(CONSOLE_TIMEZONE).replace(tzinfo=None) != naive:
+        raise IdentifierError(
+            "That time does not exist in Helsinki (clocks were moved forward); check the hour."
+        )
+    return as_utc
+
+
+def _validate_occurred_at(raw: str, *, now: datetime) -> datetime:
+    if not raw:
+        return now
+    occurred_at = parse_local_datetime(raw)
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise IdentifierError("Time of contact cannot be in the future.")
+    if occurred_at < now - MAX_BACKDATING:
+        raise IdentifierError("Time of contact is more than a year ago; check the date.")
+    return occurred_at
+
+
+def _validate_subject(raw: str) -> str:
+    value = normalise_text(raw, label="Subject", max_length=MAX_SUBJECT)
+    if contains_identity_code(value):
+        raise IdentifierError("The subject must not contain an identity code.")
+    return value
+
+
+def _validate_notes(raw: str) -> str:
+    value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if len(value) > MAX_NOTES:
+        raise IdentifierError(f"Notes may be at most {MAX_NOTES} characters.")
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _NOTES_ALLOWED_CONTROLS
+        for ch in value
+    ):
+        raise IdentifierError("Notes contain characters that are not allowed.")
+    if contains_identity_code(value):
+        # Notes are stored in clear; identity codes live encrypted on the customer only.
+        raise IdentifierError(
+            "Notes must not contain an identity code; it belongs in the customer's record."
+        )
+    return value
+
+
+def _parse_verification(
+    form: Mapping[str, str | None], errors: dict[str, list[str]], *, allow_not_attempted: bool
+) -> VerificationInput | None:
+    """Read the verification panel into `errors` or a VerificationInput.
+
+    The database has the same rule as a check constraint; checking here first gives the agent
+    a message instead of an integrity error.
+    """
+    checked: list[str] = []
+    for name in VERIFIABLE_IDENTIFIERS:
+        field = f"verify_{name}"
+        value = _text(form, field).lower()
+        if value in _TICKED:
+            checked.append(name)
+        elif value:
+            errors.setdefault(field, []).append("Checkbox value was not understood.")
+    raw_outcome = _text(form, "verification_outcome") or VerificationOutcome.NOT_ATTEMPTED.value
+    try:
+        outcome = _parse_choice(raw_outcome, VerificationOutcome, "Verification outcome")
+    except IdentifierError as exc:
+        errors.setdefault("verification_outcome", []).append(str(exc))
+        return None
+    if outcome is VerificationOutcome.NOT_ATTEMPTED:
+        if not allow_not_attempted:
+            errors.setdefault("verification_outcome", []).append(
+                "Choose whether the check succeeded or failed; 'not attempted' is only recorded"
+                " when the contact is logged."
+            )
+        elif checked:
+            errors.setdefault("verification_outcome", []).append(
+                "You ticked identifiers as checked but chose 'not attempted': choose"
+                " 'verified' or 'failed', or untick the identifiers."
+            )
+    elif not checked:
+        errors.setdefault("verification_outcome", []).append(
+            f"Outcome '{outcome.value}' needs at least one checked identifier: tick what you"
+            " checked, or choose 'not attempted'."
+        )
+    return VerificationInput(outcome=outcome, checked=tuple(checked))
+
+
+def validate_verification(
+    form: Mapping[str, str | None], *, allow_not_attempted: bool = True
+) -> VerificationInput:
+    """Validate a verification panel on its own; raises ValidationFailed naming the field."""
+    errors: dict[str, list[str]] = {}
+    verification = _parse_verification(form, errors, allow_not_attempted=allow_not_attempted)
+    if errors or verification is None:
+        raise ValidationFailed(errors)
+    return verification
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+
+def _find_contact(session: Session, public_id: str) -> Contact:
+    contact = session.scalar(sa.select(Contact).where(Contact.public_id == public_id))
+    if contact is None:
+        raise NotFound("No such contact.")
+    return contact
+
+
+def get_contact(session: Session, *, public_id: str, actor: StaffUser) -> Contact:
+    """A contact by public id, without an audit row: for pages that show no more than its
+    channel, time and subject (the full contact page goes through `view_contact`)."""
+    require(actor, Permission.VIEW_CUSTOMERS)
+    return _find_contact(session, public_id)
+
+
+def _touch_last_contact(customer: Customer, occurred_at: datetime) -> None:
+    # Contacts may be logged out of order (backdated); keep the latest, never move it back.
+    if customer.last_contact_at is None or occurred_at > customer.last_contact_at:
+        customer.last_contact_at = occurred_at
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _add_verification(
+    session: Session,
+    contact: Contact,
+    verification: VerificationInput,
+    *,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None,
+) -> IdentityVerification:
+    row = IdentityVerification(
+        contact=contact,
+        outcome=verification.outcome,
+        verified_by_id=actor.id,
+        verified_at=now,
+        **{f"checked_{name}": name in verification.checked for name in VERIFIABLE_IDENTIFIERS},
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.IDENTITY_VERIFIED,
+        actor=actor,
+        now=now,
+        subject_type=CONTACT_SUBJECT_TYPE,
+        subject_id=contact.public_id,
+        request_id=request_id,
+        details={"outcome": verification.outcome.value, "checked": list(verification.checked)},
+    )
+    return row
+
+
+def log_contact(
+    session: Session,
+    *,
+    form: Mapping[str, str | None],
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+    customer_public_id: str | None = None,
+) -> Contact:
+    """Log one contact handled by `actor`, with the verification panel's result.
+
+    Without `customer_public_id` the contact is logged unidentified and waits in the
+    unidentified queue. The panel is always recorded, 'not attempted' included: whether the
+    caller was verified before anything was disclosed is itself worth knowing later.
+    """
+    require(actor, Permission.LOG_CONTACTS)
+    errors: dict[str, list[str]] = {}
+
+    def check(field: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except IdentifierError as exc:
+            errors.setdefault(field, []).append(str(exc))
+            return None
+
+    channel = check("channel", lambda: _parse_choice(_text(form, "channel"), Channel, "Channel"))
+    direction = check(
+        "direction", lambda: _parse_choice(_text(form, "direction"), Direction, "Direction")
+    )
+    occurred_at = check(
+        "occurred_at", lambda: _validate_occurred_at(_text(form, "occurred_at"), now=now)
+    )
+    subject = check(
+        "subject",
+        lambda: _validate_subject(form.get("subject") or ""),
+    )
+    notes = check("notes", lambda: _validate_notes(form.get("notes") or ""))
+    verification = _parse_verification(form, errors, allow_not_attempted=True)
+    if (
+        errors
+        or channel is None
+        or direction is None
+        or occurred_at is None
+        or subject is None
+        or notes is None
+        or verification is None
+    ):
+        raise ValidationFailed(errors)
+
+    # Resolved before anything is added, so an unknown customer leaves nothing behind.
+    customer = get_customer(session, customer_public_id) if customer_public_id else None
+    contact = Contact(
+        channel=channel,
+        direction=direction,
+        occurred_at=occurred_at,
+        customer_id=customer.id if customer is not None else None,
+        handled_by_id=actor.id,
+        subject=subject,
+        notes=notes,
+        created_at=now,
+        created_by_id=actor.id,
+    )
+    session.add(contact)
+    session.flush()
+    details: dict[str, object] = {
+        "channel": channel.value,
+        "direction": direction.value,
+        "linked": customer is not None,
+    }
+    if customer is not None:
+        _touch_last_contact(customer, occurred_at)
+        details["customer"] = customer.public_id
+    record_event(
+        session,
+        action=AuditAction.CONTACT_CREATED,
+        actor=actor,
+        now=now,
+        subject_type=CONTACT_SUBJECT_TYPE,
+        subject_id=contact.public_id,
+        request_id=request_id,
+        details=details,
+    )
+    _add_verification(session, contact, verification, actor=actor, now=now, request_id=request_id)
+    return contact
+
+
+def record_verification(
+    session: Session,
+    *,
+    contact_public_id: str,
+    form: Mapping[str, str | None],
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+) -> IdentityVerification:
+    """Record a later identity check on an existing contact (e.g. a call-back).
+
+    Same rules as the panel, except that 'not attempted' is refused: adding a check that was
+    not made records nothing.
+    """
+    require(actor, Permission.LOG_CONTACTS)
+    contact = _find_contact(session, contact_public_id)
+    verification = validate_verification(form, allow_not_attempted=False)
+    return _add_verification(
+        session, contact, verification, actor=actor, now=now, request_id=request_id
+    )
+
+
+def link_contact(
+    session: Session,
+    *,
+    contact_public_id: str,
+    customer_public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+) -> Contact:
+    """Link an unidentified contact to the customer the agent chose.
+
+    A contact already linked to someone else cannot be moved here (409): that is a correction
+    of someone's history and needs its own reviewed procedure. Linking again to the same
+    customer is a harmless repeat (a double-clicked button) and changes nothing.
+    """
+    require(actor, Permission.LOG_CONTACTS)
+    contact = _find_contact(session, contact_public_id)
+    customer = get_customer(session, customer_public_id)
+    if contact.customer_id is not None:
+        if contact.customer_id == customer.id:
+            return contact
+        raise Conflict("This contact is already linked to a customer and cannot be re-linked.")
+    contact.customer_id = customer.id
+    contact.linked_at = now
+    contact.linked_by_id = actor.id
+    _touch_last_contact(customer, contact.occurred_at)
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.CONTACT_LINKED,
+        actor=actor,
+        now=now,
+        subject_type=CONTACT_SUBJECT_TYPE,
+        subject_id=contact.public_id,
+        request_id=request_id,
+        details={"customer": customer.public_id},
+    )
+    return contact
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def view_contact(
+    session: Session,
+    *,
+    public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    request_id: str | None = None,
+) -> Contact:
+    """A contact for its full page (notes, verifications, customer); the viewing is audited."""
+    require(actor, Permission.VIEW_CUSTOMERS)
+    contact = _find_contact(session, public_id)
+    record_event(
+        session,
+        action=AuditAction.CONTACT_VIEWED,
+        actor=actor,
+        now=now,
+        subject_type=CONTACT_SUBJECT_TYPE,
+        subject_id=contact.public_id,
+        request_id=request_id,
+    )
+    return contact
+
+
+def describe_contact(session: Session, contact: Contact) -> ContactOverview:
+    """Resolve the customer and staff names a contact page shows (no audit: the caller has
+    already audited the view through `view_contact`)."""
+    staff_ids = {contact.handled_by_id, contact.linked_by_id} | {
+        row.verified_by_id for row in contact.verifications
+    }
+    names = {
+        user.id: user.display_name
+        for user in session.scalars(
+            sa.select(StaffUser).where(StaffUser.id.in_([i for i in staff_ids if i is not None]))
+        )
+    }
+    customer = session.get(Customer, contact.customer_id) if contact.customer_id else None
+    return ContactOverview(
+        contact=contact,
+        customer=customer,
+        handled_by=names.get(contact.handled_by_id or -1, "unknown"),
+        linked_by=names.get(contact.linked_by_id) if contact.linked_by_id else None,
+        verified_by={
+            row.id: names.get(row.verified_by_id, "unknown") for row in contact.verifications
+        },
+    )
+
+
+def list_unlinked_contacts(
+    session: Session, *, actor: StaffUser, limit: int = 100
+) -> list[Contact]:
+    """The unidentified queue: contacts with no customer yet, oldest first."""
+    require(actor, Permission.VIEW_CUSTOMERS)
+    query = (
+        sa.select(Contact)
+        .where(Contact.customer_id.is_(None))
+        .order_by(Contact.occurred_at, Contact.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def describe_candidates(keyring: Keyring, customers: list[Customer]) -> list[CandidateCustomer]:
+    """Search results for the link page. The agent picks one; nothing is chosen here."""
+    return [
+        CandidateCustomer(
+            public_id=customer.public_id,
+            name=customer.full_name,
+            masked_identity_code=masked_identity_code(keyring, customer),
+            phone=format_phone(customer.phone_e164) if customer.phone_e164 else None,
+            email=customer.email,
+            city=customer.city,
+        )
+        for customer in customers
+    ]
