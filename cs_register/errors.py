@@ -69,6 +69,23 @@ class Gone(DomainError):
     title = "Gone"
 
 
+class Unauthenticated(DomainError):
+    """An API client presented no valid credentials (sent with a WWW-Authenticate challenge)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
 def wants_problem_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -109,7 +126,10 @@ def init_app(app: Flask) -> None:
         mark_request_failed()
         if wants_problem_json():
             errors = error.errors if isinstance(error, ValidationFailed) else None
-            return problem_response(error.status, error.title, error.detail, errors=errors)
+            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            return problem_response(
+                error.status, error.title, error.detail, errors=errors, headers=headers
+            )
         return _html_error(error.status, error.title, error.detail)
 
     @app.errorhandler(CSRFError)

@@ -12,16 +12,33 @@ import re
 from typing import Any
 
 _REDACTIONS = (
-    (re.compile(r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b", re.IGNORECASE), "[identity-code]"),
+    # Letters or an underscore glued in front ("hetu_131052-308T") must not hide a code.
+    (
+        re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-Za-z])", re.IGNORECASE),
+        "[identity-code]",
+    ),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
-    (re.compile(r"\+\d{7,15}\b"), "[phone]"),
+    # E.164 as stored, and the spaced international form the console displays.
+    (re.compile(r"\+\d{1,3}(?:[ -]?\d){6,14}\b"), "[phone]"),
 )
+# Everything str.splitlines() would break on: a log reader may split on any of them.
+_LINE_BREAKS = {
+    ord(ch): f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+    for ch in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+} | {ord("\r"): "\\r", ord("\n"): "\\n"}
+_EXCEPTION_FORMATTER = logging.Formatter()
+
+
+def redact_personal_data(text: str) -> str:
+    """Replace identity codes, email addresses and phone numbers; line breaks are kept."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def redact(text: str) -> str:
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """One safe log line: personal data replaced, line breaks shown as escapes."""
+    return redact_personal_data(text).translate(_LINE_BREAKS)
 
 
 class RedactingFilter(logging.Filter):
@@ -33,20 +50,41 @@ class RedactingFilter(logging.Filter):
         # Format once here, so handlers see only the redacted text.
         record.msg = redact(message)
         record.args = None
+        # Exception messages quote data too (PostgreSQL's "Key (email)=(...) already
+        # exists"). Tracebacks keep their line breaks; the formatter uses exc_text as given.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _EXCEPTION_FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_personal_data(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_personal_data(record.stack_info)
         if not hasattr(record, "request_id"):
             record.request_id = "-"
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Formats a redacted copy of each record.
+
+    The record itself is left as it was, because other handlers in the same process (a test's
+    log capture, for instance) must see what our code actually logged. A leak must show there,
+    not be hidden by this filter.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        copy = logging.makeLogRecord(record.__dict__)
+        RedactingFilter().filter(copy)
+        return super().format(copy)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Configure the root logger once per process (web, worker, CLI)."""
     root = logging.getLogger()
-    if any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
+    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
         return
     handler = logging.StreamHandler()
-    handler.addFilter(RedactingFilter())
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     )
     root.addHandler(handler)
     root.setLevel(level)

@@ -97,8 +97,14 @@ def is_safe_next(target: str | None) -> bool:
     """Only same-site relative paths: never an open redirect to another host."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc and "\\" not in target
+    # Control characters and backslashes are what browsers "repair" into other hosts.
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return False
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return False
+    return not parts.scheme and not parts.netloc
 
 
 def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:

@@ -18,12 +18,12 @@ class AuditAction(enum.Enum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
-    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a password
     STAFF_CREATED = "staff_created"
     STAFF_ROLE_CHANGED = "staff_role_changed"
     STAFF_DEACTIVATED = "staff_deactivated"
     STAFF_REACTIVATED = "staff_reactivated"
-    STAFF_PASSWORD_RESET = "staff_password_reset"
+    STAFF_PASSWORD_RESET = "staff_password_reset"  # noqa: S105 - an action name
     CUSTOMER_SEARCHED = "customer_searched"
     CUSTOMER_VIEWED = "customer_viewed"
     CUSTOMER_CREATED = "customer_created"
@@ -35,6 +35,15 @@ class AuditAction(enum.Enum):
     CONTACT_LINKED = "contact_linked"
     IDENTITY_VERIFIED = "identity_verified"
     AUDIT_VIEWED = "audit_viewed"
+    INTEGRATION_TOKEN_CREATED = "integration_token_created"  # noqa: S105 - an action name
+    INTEGRATION_TOKEN_REVOKED = "integration_token_revoked"  # noqa: S105 - an action name
+    CALL_REGISTERED = "call_registered"
+    RECORDING_STORED = "recording_stored"
+    RECORDING_VIEWED = "recording_viewed"
+    RECORDING_PLAYED = "recording_played"
+    RECORDING_DOWNLOADED = "recording_downloaded"
+    HOLD_PLACED = "hold_placed"
+    HOLD_RELEASED = "hold_released"
 
 
 class AuditEvent(Base):
@@ -47,12 +56,18 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    # 64-bit on PostgreSQL: the trail is append-only and never pruned. SQLite's rowid alias
+    # must be spelled INTEGER, and is 64-bit anyway.
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
     # Snapshot of who acted, so the row reads correctly after renames or for system actors.
     actor_label: Mapped[str] = mapped_column(sa.String(100))
-    action: Mapped[AuditAction] = mapped_column(str_enum(AuditAction, "audit_action"), index=True)
+    action: Mapped[AuditAction] = mapped_column(
+        str_enum(AuditAction, "audit_action", checked=False, length=64), index=True
+    )
     subject_type: Mapped[str | None] = mapped_column(sa.String(32))
     subject_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))

@@ -32,6 +32,9 @@ _PII_PATTERNS = (
     re.compile(r"\+\d{7,15}"),
     re.compile(r"(?<![\w-])0\d{6,11}(?![\w-])"),
 )
+# Public ids (UUIDs) are fine in details, but a few percent of them contain a run such as
+# "131052a308f" or "123456-7890" that the identity-code pattern above would reject.
+_PUBLIC_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class AuditDetailsContainPersonalData(ValueError):
@@ -41,6 +44,8 @@ class AuditDetailsContainPersonalData(ValueError):
 def _check_details(details: Mapping[str, Any]) -> None:
     def walk(value: Any) -> None:
         if isinstance(value, str):
+            if _PUBLIC_ID.fullmatch(value):
+                return
             if any(pattern.search(value) for pattern in _PII_PATTERNS):
                 raise AuditDetailsContainPersonalData("audit details look like personal data")
         elif isinstance(value, Mapping):
