@@ -33,7 +33,13 @@ def create_app(
     from cs_register.audit.views import blueprint as audit_blueprint
     from cs_register.contacts.views import blueprint as contacts_blueprint
     from cs_register.customers.views import blueprint as customers_blueprint
+    from cs_register.integrations.views import blueprint as integrations_blueprint
+    from cs_register.staff import passwords
+    from cs_register.staff.passwords import HashingCost
     from cs_register.staff.views import admin_blueprint, auth_blueprint
+    from recordings.api import blueprint as telephony_api
+    from recordings.storage import LocalStorage
+    from recordings.views import blueprint as recordings_blueprint
 
     settings = config or Settings.from_env(instance_path=PROJECT_ROOT / "instance")
     if not settings.testing:
@@ -59,14 +65,26 @@ def create_app(
         WTF_CSRF_SSL_STRICT=settings.cookie_secure,
     )
     app.config.update(settings.extra)
+    passwords.configure(
+        HashingCost(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+    )
     app.extensions["cs_register.settings"] = settings
     app.extensions["cs_register.clock"] = clock
     app.extensions["cs_register.keyring"] = Keyring(
         encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
     )
 
+    app.extensions["cs_register.storage"] = LocalStorage(settings.storage_root)
+
     db.init_app(app, database or Database(settings.database_url))
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    # Integrations authenticate every API request with a bearer token, not a cookie, so a
+    # forged cross-site request has nothing to ride on.
+    csrf.exempt(telephony_api)
     web.init_app(app)
     errors.init_app(app)
     for blueprint in (
@@ -76,6 +94,9 @@ def create_app(
         customers_blueprint,
         contacts_blueprint,
         audit_blueprint,
+        integrations_blueprint,
+        recordings_blueprint,
+        telephony_api,
     ):
         app.register_blueprint(blueprint)
     cli.init_app(app)

@@ -1,12 +1,159 @@
-"""`flask ...` commands for deployment administrators."""
+"""`flask ...` commands for deployment administrators.
+
+- `flask db upgrade [REVISION]`, `flask db downgrade REVISION`, `flask db current`: schema
+  migrations (Alembic, see cs_register.migrate).
+- `flask seed-demo-staff`: one account per role on an empty development database.
+- `flask users ...`: staff account administration (cs_register.staff.cli).
+- `flask integrations ...`: integration tokens (cs_register.integrations.cli).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from cs_register import migrate
+from cs_register.config import Settings
+from cs_register.db import Database, get_database
+from cs_register.staff.models import Role
+from cs_register.staff.services import (
+    check_password_policy,
+    count_staff,
+    create_user,
+    generate_one_time_password,
+)
+
+db_cli = AppGroup("db", help="Apply or inspect database schema migrations.")
+
+# (username, role, display name): one account per role, so every screen can be tried out.
+DEMO_STAFF = (
+    ("agent", Role.AGENT, "Demo Agent"),
+    ("supervisor", Role.SUPERVISOR, "Demo Supervisor"),
+    ("admin", Role.ADMIN, "Demo Admin"),
+    ("dpo", Role.DPO, "Demo Data-Protection Officer"),
+)
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What `seed_demo_staff` did: the one-time passwords it set, or why it did nothing."""
+
+    passwords: Mapping[str, str] = field(default_factory=dict)
+    skipped_because: str | None = None
+
+    @property
+    def seeded(self) -> bool:
+        return bool(self.passwords)
+
+
+def _one_time_password_for(username: str) -> str:
+    # A random password may, rarely, contain a short username such as "dpo"; draw again then.
+    while True:
+        password = generate_one_time_password()
+        if not check_password_policy(password, username=username):
+            return password
+
+
+def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) -> SeedOutcome:
+    """Create the demo accounts (one per role) if the staff table is empty and this is not
+    production. Passwords are one-time: each must be changed at first login."""
+    if settings.is_production:
+        return SeedOutcome(skipped_because="this is a production deployment")
+    passwords: dict[str, str] = {}
+    with database.unit_of_work() as session:
+        if count_staff(session) > 0:
+            return SeedOutcome(skipped_because="staff accounts already exist")
+        for username, role, display_name in DEMO_STAFF:
+            password = _one_time_password_for(username)
+            create_user(
+                session,
+                username=username,
+                display_name=display_name,
+                role=role,
+                password=password,
+                now=now,
+                must_change_password=True,
+                actor=None,
+            )
+            passwords[username] = password
+    return SeedOutcome(passwords=passwords)
+
+
+def format_password_box(passwords: Mapping[str, str]) -> str:
+    """The one-time passwords in a box that stands out in a scrolling terminal."""
+    lines = [
+        "Demo staff accounts (one-time passwords, shown only this once):",
+        "",
+        *(f"  {username:<12} {password}" for username, password in passwords.items()),
+        "",
+        "Each password must be changed at first login.",
+    ]
+    width = max(len(line) for line in lines)
+    border = "+" + "-" * (width + 2) + "+"
+    return "\n".join([border, *(f"| {line:<{width}} |" for line in lines), border])
+
+
+def _database() -> Database:
+    return get_database(current_app)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: the newest)."""
+    url = _database().url
+    migrate.upgrade(url, revision)
+    click.echo(f"Database schema is at {_describe(migrate.current_revisions(url))}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION ("base" removes every table)."""
+    url = _database().url
+    migrate.downgrade(url, revision)
+    click.echo(f"Database schema is at {_describe(migrate.current_revisions(url))}.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and whether it is the newest."""
+    current = migrate.current_revisions(_database().url)
+    heads = migrate.head_revisions()
+    status = "up to date" if set(current) == set(heads) else f"newest is {_describe(heads)}"
+    click.echo(f"Database schema is at {_describe(current)} ({status}).")
+
+
+def _describe(revisions: tuple[str, ...]) -> str:
+    # The URL is never printed: it may carry a password.
+    return ", ".join(revisions) if revisions else "no revision (empty database)"
+
+
+@click.command("seed-demo-staff")
+@with_appcontext
+def seed_demo_staff_command() -> None:
+    """Create demo accounts agent, supervisor, admin and dpo on an empty, non-production
+    database and print their one-time passwords once."""
+    settings: Settings = current_app.extensions["cs_register.settings"]
+    now: datetime = current_app.extensions["cs_register.clock"]()
+    outcome = seed_demo_staff(_database(), settings=settings, now=now)
+    if outcome.seeded:
+        click.echo(format_password_box(outcome.passwords))
+    else:
+        click.echo(f"No demo accounts were created: {outcome.skipped_because}.")
 
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from cs_register.integrations.cli import integrations_cli
     from cs_register.staff.cli import users_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_demo_staff_command)
+    app.cli.add_command(integrations_cli)

@@ -8,6 +8,7 @@ leaves no half-written rows behind.
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,14 +57,20 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def str_enum(enum_class: type[enum.Enum], name: str) -> sa.Enum:
-    """Persist an enum by value as a checked VARCHAR: portable and migration-friendly."""
+def str_enum(
+    enum_class: type[enum.Enum], name: str, *, checked: bool = True, length: int | None = None
+) -> sa.Enum:
+    """Persist an enum by value as a VARCHAR: portable and migration-friendly.
+
+    `checked=False` leaves out the CHECK constraint for enums that grow with every feature
+    (audit actions), so adding a member never needs a table rebuild.
+    """
     return sa.Enum(
         enum_class,
         name=name,
         native_enum=False,
-        create_constraint=True,
-        length=max(len(str(member.value)) for member in enum_class),
+        create_constraint=checked,
+        length=length or max(len(str(member.value)) for member in enum_class),
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
@@ -106,6 +113,8 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        event.listen(self.session_factory, "after_commit", _forget_rollback_actions)
+        event.listen(self.session_factory, "after_rollback", _run_rollback_actions)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -122,6 +131,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_ROLLBACK_ACTIONS = "cs_register.on_rollback"
+
+
+def on_rollback(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` if the session's transaction rolls back instead of committing.
+
+    Used to remove a file written during a unit of work whose rows never made it to the
+    database, so a failed request leaves no orphan files behind.
+    """
+    session.info.setdefault(_ROLLBACK_ACTIONS, []).append(action)
+
+
+def _forget_rollback_actions(session: Session) -> None:
+    session.info.pop(_ROLLBACK_ACTIONS, None)
+
+
+def _run_rollback_actions(session: Session) -> None:
+    for action in session.info.pop(_ROLLBACK_ACTIONS, []):
+        try:
+            action()
+        except Exception:
+            # The rollback itself must still complete; reconciliation finds what is left.
+            logging.getLogger(__name__).exception("rollback clean-up action failed")
 
 
 def get_database(app: Flask) -> Database:

@@ -3,6 +3,15 @@
 from cs_register.audit import models as audit_models
 from cs_register.contacts import models as contact_models
 from cs_register.customers import models as customer_models
+from cs_register.integrations import models as integration_models
 from cs_register.staff import models as staff_models
+from recordings import models as recording_models
 
-ALL_MODEL_MODULES = (staff_models, customer_models, contact_models, audit_models)
+ALL_MODEL_MODULES = (
+    staff_models,
+    customer_models,
+    contact_models,
+    audit_models,
+    integration_models,
+    recording_models,
+)

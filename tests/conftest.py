@@ -27,13 +27,17 @@ from cs_register.config import DEVELOPMENT, Settings, generate_key
 from cs_register.config import _decode_key as decode_key
 from cs_register.crypto import Keyring
 from cs_register.db import Base, Database
+from cs_register.staff import passwords
 from cs_register.staff import services as staff_services
 from cs_register.staff.models import Role, StaffUser
+from cs_register.staff.passwords import HashingCost
 
 # Importing the models registers every table on Base.metadata.
 from tests.support import models_registry  # noqa: F401
 
 DEFAULT_PASSWORD = "correct horse battery staple"
+# Real argon2id at a fraction of the production cost: hundreds of tests create accounts.
+TEST_HASHING_COST = HashingCost(time_cost=1, memory_kib=1024, parallelism=1)
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
@@ -157,6 +161,11 @@ def database(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing() -> None:
+    passwords.configure(TEST_HASHING_COST)
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
@@ -172,6 +181,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_encryption_key=decode_key("k", generate_key()),
         blind_index_key=decode_key("k", generate_key()),
         testing=True,
+        password_hash_time_cost=TEST_HASHING_COST.time_cost,
+        password_hash_memory_kib=TEST_HASHING_COST.memory_kib,
+        password_hash_parallelism=TEST_HASHING_COST.parallelism,
         # CSRF is switched off for ordinary tests and proven separately (test_csrf.py).
         extra={"WTF_CSRF_ENABLED": False},
     )

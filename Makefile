@@ -1,0 +1,61 @@
+# cs-register: the two commands a developer needs.
+#
+#   make run    create .venv if needed, install requirements.txt, start the whole stack
+#   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite
+#               and (when PostgreSQL server binaries exist) on PostgreSQL
+#   make lint   ruff and mypy
+#
+# VENV and PYTHON can be overridden, e.g. `make test VENV=/tmp/venvcheck`.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Stamp files: pip runs again only when a requirements file is newer than its stamp.
+RUNTIME_STAMP := $(VENV)/.installed-requirements
+DEV_STAMP := $(VENV)/.installed-requirements-dev
+
+.PHONY: run test lint venv
+
+venv: $(BIN)/python
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# requirements-dev.txt includes requirements.txt, so both stamps are fresh afterwards.
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(RUNTIME_STAMP) $@
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/python app.py
+
+# SQLite first; then PostgreSQL, found by the same lookup the suite uses
+# (tests/support/postgres.py: find_pg_bin). Either leg failing fails the target.
+test: $(DEV_STAMP)
+	$(BIN)/pytest
+	@$(BIN)/python -c "import sys; from tests.support.postgres import find_pg_bin; \
+		sys.exit(0 if find_pg_bin() else 3)"; status=$$?; \
+	if [ $$status -eq 0 ]; then \
+		echo "$(BIN)/pytest --db=postgresql"; \
+		$(BIN)/pytest --db=postgresql; \
+	elif [ $$status -eq 3 ]; then \
+		echo ""; \
+		echo "##################################################################"; \
+		echo "#  WARNING: the PostgreSQL test leg was SKIPPED.                 #"; \
+		echo "#  No PostgreSQL server binaries (pg_ctl, initdb) were found on  #"; \
+		echo "#  PATH or in /usr/lib/postgresql/*/bin. Only SQLite was tested, #"; \
+		echo "#  but production runs on PostgreSQL. Install the postgresql     #"; \
+		echo "#  package (apt-get install postgresql) and run make test again. #"; \
+		echo "##################################################################"; \
+		echo ""; \
+	else \
+		exit $$status; \
+	fi
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy

@@ -1,0 +1,71 @@
+"""What a job needs from the application, built lazily inside the job process.
+
+Nothing happens at import: the worker imports entry points before it knows which job it runs,
+and the web app imports this package only to enqueue. Settings are read from the environment
+each time a job starts (cheap, and picks up the job process's own environment); the database
+engine is cached per process and URL, so a long-lived worker reuses its connection pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from cs_register import logs
+from cs_register.config import Settings
+from cs_register.db import Database
+from cs_register.staff.services import SessionPolicy
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_databases: dict[str, Database] = {}
+_lock = threading.Lock()
+
+
+def job_settings() -> Settings:
+    """Settings from this process's environment (instance folder: repo/instance by default).
+
+    Also puts the redacting log handler in place, once per process: what a job logs must pass
+    the same personal-data filter as the web app's logs.
+    """
+    logs.configure_logging()
+    return Settings.from_env(instance_path=PROJECT_ROOT / "instance")
+
+
+def job_database(settings: Settings | None = None) -> Database:
+    """The database of `settings` (default: from the environment), one per process and URL."""
+    url = (settings or job_settings()).database_url
+    with _lock:
+        database = _databases.get(url)
+        if database is None:
+            database = _databases[url] = Database(url)
+        return database
+
+
+@contextmanager
+def unit_of_work(settings: Settings | None = None) -> Iterator[Session]:
+    """A session that commits once when the job's work succeeded, else rolls back."""
+    with job_database(settings).unit_of_work() as session:
+        yield session
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    """The staff session rules of this deployment (the same ones the web console enforces)."""
+    return SessionPolicy(
+        idle_timeout=settings.session_idle_timeout,
+        absolute_lifetime=settings.session_absolute_lifetime,
+        lockout_threshold=settings.login_lockout_threshold,
+        lockout_duration=settings.login_lockout_duration,
+    )
+
+
+def dispose_job_databases() -> None:
+    """Close every cached engine (tests, and a worker shutting down)."""
+    with _lock:
+        for database in _databases.values():
+            database.dispose()
+        _databases.clear()

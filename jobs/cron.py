@@ -1,0 +1,71 @@
+"""The periodic-job scheduler: `python -m jobs.cron --url REDIS_URL`.
+
+RQ 3.0's own `rq cron` command enqueues every cron job with the pickle serializer, whatever
+`--serializer` says, so our JSON-only worker would fail each tick with a DeserializationError.
+This runner is RQ's CronScheduler with one change: jobs are enqueued on the JSON queue. The
+schedule itself stays a standard RQ cron config file (`jobs/cron_config.py`, `rq.cron.register`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from redis import Redis
+from rq import Queue, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from jobs.queue import redis_connection
+
+DEFAULT_CONFIG = "jobs.cron_config"
+
+
+class JSONCronJob(CronJob):
+    """A cron job that is enqueued with the JSON serializer."""
+
+    def enqueue(self, connection: Redis) -> Job:
+        if self.func is None:
+            raise ValueError(f"cron job {self.name} has no function to enqueue")
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        job = queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
+        # Lets `rq info` and dashboards list the cron job by name.
+        enqueued_at = job.enqueued_at.timestamp() if job.enqueued_at else None
+        cron_job_registry.add(self.name, connection, enqueue_timestamp=enqueued_at)
+        return job
+
+
+class JSONCronScheduler(CronScheduler):
+    """RQ's cron scheduler, creating `JSONCronJob`s for the jobs in its config file."""
+
+    def register(self, *args: Any, **kwargs: Any) -> CronJob:
+        # load_config_from_file() passes everything by keyword; CronJob takes the same names.
+        if args:
+            raise TypeError("register cron jobs with keyword arguments")
+        cron_job = JSONCronJob(**kwargs)
+        self._cron_jobs.append(cron_job)
+        return cron_job
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.cron", description="Enqueue cs-register's periodic jobs."
+    )
+    parser.add_argument("--url", help="Redis URL (default: $REDIS_URL)")
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="cron config module or file")
+    options = parser.parse_args(argv)
+    url = options.url or os.environ.get("REDIS_URL")
+    if not url:
+        parser.error("no Redis URL: pass --url or set REDIS_URL")
+    scheduler = JSONCronScheduler(connection=redis_connection(url))
+    scheduler.load_config_from_file(options.config)
+    # Runs until SIGINT/SIGTERM; RQ's handlers turn either into a clean stop.
+    scheduler.start()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

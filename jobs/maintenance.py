@@ -1,0 +1,23 @@
+"""Housekeeping jobs. Each entry point opens its own unit of work and returns counts only."""
+
+from __future__ import annotations
+
+import logging
+
+from cs_register.db import utcnow
+from cs_register.staff.services import purge_expired_sessions
+from jobs.context import job_settings, session_policy, unit_of_work
+
+log = logging.getLogger(__name__)
+
+
+def purge_expired_staff_sessions_job() -> dict[str, int]:
+    """Delete staff session rows that are revoked or past their absolute lifetime.
+
+    Idempotent, so a duplicate or retried run is harmless. Returns `{"purged": n}`.
+    """
+    settings = job_settings()
+    with unit_of_work(settings) as session:
+        purged = purge_expired_sessions(session, now=utcnow(), policy=session_policy(settings))
+    log.info("purged %d expired staff sessions", purged)
+    return {"purged": purged}
