@@ -1,0 +1,85 @@
+"""`flask integrations ...`: integration tokens for deployment administrators.
+
+The commands act as the deployment (the audit trail records the actor as "cli"), so the first
+PBX token can be issued before anyone has logged in. Each command is one unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+
+from cs_register.db import get_database, utcnow
+from cs_register.errors import DomainError, ValidationFailed
+from cs_register.integrations import services
+from cs_register.web import local_time
+
+integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
+    return clock()
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """The app's database session, with domain errors turned into a clean `Error:` exit 1."""
+    try:
+        with get_database(current_app).unit_of_work() as session:
+            yield session
+    except ValidationFailed as failure:
+        messages = [message for field in failure.errors.values() for message in field]
+        raise click.ClickException(" ".join(messages)) from None
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+
+
+@integrations_cli.command("create-token")
+@click.argument("name")
+def create_token_command(name: str) -> None:
+    """Create a token called NAME and print it (the only time it is shown)."""
+    with _unit_of_work() as session:
+        token, raw = services.create_token(session, name=name, actor=None, now=_now())
+    click.echo(f"Created integration token {token.name}.")
+    click.echo(f"Token (shown once; configure it as 'Authorization: Bearer <token>'): {raw}")
+
+
+@integrations_cli.command("list")
+def list_command() -> None:
+    """List every token: name, prefix, creator, last use and state. Never the token itself."""
+    with _unit_of_work() as session:
+        overviews = services.list_tokens(session, actor=None)
+    if not overviews:
+        click.echo("No integration tokens.")
+        return
+    width = max(len(overview.token.name) for overview in overviews)
+    for overview in overviews:
+        token = overview.token
+        last_used = local_time(token.last_used_at) if token.last_used_at else "never"
+        state = (
+            "active"
+            if token.is_active
+            else f"revoked {local_time(token.revoked_at)} by {overview.revoked_by}"
+        )
+        click.echo(
+            f"{token.name:<{width}}  csr_{token.token_prefix}...  "
+            f"created {local_time(token.created_at)} by {overview.created_by}  "
+            f"last used {last_used:<16}  {state}"
+        )
+
+
+@integrations_cli.command("revoke")
+@click.argument("name")
+def revoke_command(name: str) -> None:
+    """Revoke the token called NAME; requests presenting it are refused from now on."""
+    with _unit_of_work() as session:
+        token = services.get_token_by_name(session, name)
+        services.revoke_token(session, public_id=token.public_id, actor=None, now=_now())
+    click.echo(f"Revoked integration token {token.name}.")

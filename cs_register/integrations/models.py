@@ -1,0 +1,35 @@
+"""API tokens for integrations. Only a SHA-256 of each token is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_register.db import Base, new_public_id
+
+
+class IntegrationToken(Base):
+    """A named bearer token for one integration (e.g. "pbx-primary").
+
+    The token itself is shown once when created. `token_prefix` (its first characters, which
+    carry no secret on their own) lets an admin match a configured token to its row.
+    """
+
+    __tablename__ = "integration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(sa.String(12))
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

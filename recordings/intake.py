@@ -1,0 +1,294 @@
+"""What the telephony system reports: calls as they end, and their recordings.
+
+The PBX is a machine client authenticated by an integration token, not a staff member, so the
+phone contact of a call is created here rather than through `contacts.services.log_contact`
+(which needs an agent and a verification panel). Each call is linked to a customer only when
+the caller's number belongs to exactly one customer; otherwise it waits in the unidentified
+queue for an agent, because guessing between two people would attach a recording to the wrong
+person.
+
+Both operations are idempotent: the PBX retries after timeouts, and a retry must neither
+duplicate a call nor replace a recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import record_event
+from cs_register.contacts.models import Channel, Contact, Direction
+from cs_register.customers.models import Customer
+from cs_register.errors import (
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from cs_register.identifiers import IdentifierError, normalise_phone
+from cs_register.integrations.models import IntegrationToken
+from cs_register.staff.models import StaffUser
+from cs_register.staff.services import find_user_by_username
+from recordings import services
+from recordings.audio import AudioRejected, inspect_audio
+from recordings.models import Call, Recording
+from recordings.retention import RetentionPolicy
+from recordings.storage import RecordingStorage, UploadTooLarge
+
+log = logging.getLogger(__name__)
+
+_EXTERNAL_CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+EXTERNAL_CALL_ID_RULE = "Use 1-128 characters: letters, digits and . _ : @ -"
+SUBJECTS = {Direction.INBOUND: "Inbound call", Direction.OUTBOUND: "Outbound call"}
+CALL_SUBJECT_TYPE = "call"
+MAX_CONTENT_TYPE = 100
+
+
+def _integration_label(token: IntegrationToken) -> str:
+    return f"integration:{token.name}"
+
+
+def find_call(session: Session, external_call_id: str) -> Call | None:
+    return session.scalar(sa.select(Call).where(Call.external_call_id == external_call_id))
+
+
+def parse_timestamp(value: object, *, field: str, errors: dict[str, list[str]]) -> datetime | None:
+    """An ISO 8601 timestamp with a UTC offset, or a message in `errors[field]`."""
+    if not isinstance(value, str):
+        errors[field] = ["Must be an ISO 8601 timestamp string, e.g. 2026-11-23T09:00:00+02:00."]
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        errors[field] = ["Not an ISO 8601 timestamp; use e.g. 2026-11-23T09:00:00+02:00."]
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        # A wall-clock time without an offset is ambiguous twice a year in Finland.
+        errors[field] = ["The timestamp needs a UTC offset (e.g. +02:00 or Z)."]
+        return None
+    return parsed
+
+
+def _validated_call_fields(
+    session: Session, payload: Mapping[str, object], *, now: datetime
+) -> tuple[Direction, str, StaffUser | None, datetime, datetime | None]:
+    errors: dict[str, list[str]] = {}
+
+    direction: Direction | None = None
+    raw_direction = payload.get("direction")
+    if isinstance(raw_direction, str) and raw_direction.strip().lower() in ("inbound", "outbound"):
+        direction = Direction(raw_direction.strip().lower())
+    else:
+        errors["direction"] = ['Must be "inbound" or "outbound".']
+
+    number = ""
+    raw_number = payload.get("customer_number")
+    if not isinstance(raw_number, str):
+        errors["customer_number"] = ["Must be the caller's phone number as a string."]
+    else:
+        try:
+            number = normalise_phone(raw_number)
+        except IdentifierError as exc:
+            # The message never quotes the number back.
+            errors["customer_number"] = [str(exc)]
+
+    agent: StaffUser | None = None
+    raw_agent = payload.get("agent_username")
+    if raw_agent is not None:
+        if not isinstance(raw_agent, str):
+            errors["agent_username"] = ["Must be a staff username as a string, or null."]
+        elif raw_agent.strip():
+            agent = find_user_by_username(session, raw_agent)
+            if agent is None:
+                errors["agent_username"] = ["No staff account has that username."]
+
+    started_at = parse_timestamp(payload.get("started_at"), field="started_at", errors=errors)
+    if started_at is not None and started_at > now + services.CLOCK_SKEW:
+        errors["started_at"] = ["The call cannot start in the future."]
+    ended_at = None
+    if payload.get("ended_at") is not None:
+        ended_at = parse_timestamp(payload.get("ended_at"), field="ended_at", errors=errors)
+        if ended_at is not None and started_at is not None and ended_at < started_at:
+            errors["ended_at"] = ["The call cannot end before it started."]
+        elif ended_at is not None and ended_at > now + services.CLOCK_SKEW:
+            errors["ended_at"] = ["The call cannot end in the future."]
+
+    if errors or direction is None or started_at is None:
+        raise ValidationFailed(errors)
+    return direction, number, agent, started_at, ended_at
+
+
+def _external_call_id(payload: Mapping[str, object]) -> str:
+    value = payload.get("external_call_id")
+    if not isinstance(value, str) or not _EXTERNAL_CALL_ID.fullmatch(value):
+        raise ValidationFailed({"external_call_id": EXTERNAL_CALL_ID_RULE})
+    return value
+
+
+def _only_customer_with_number(session: Session, number: str) -> Customer | None:
+    # Two rows are enough to know the match is ambiguous.
+    matches = session.scalars(
+        sa.select(Customer).where(Customer.phone_e164 == number).limit(2)
+    ).all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def register_call(
+    session: Session,
+    *,
+    token: IntegrationToken,
+    payload: Mapping[str, object],
+    now: datetime,
+    request_id: str | None = None,
+) -> tuple[Call, bool]:
+    """Register a call reported by the PBX and create its phone contact.
+
+    `external_call_id` is the idempotency key: a call already registered under it is returned
+    as it is (`created` False), even if this payload says something else; the first report wins.
+    """
+    external_call_id = _external_call_id(payload)
+    existing = find_call(session, external_call_id)
+    if existing is not None:
+        return existing, False
+    direction, number, agent, started_at, ended_at = _validated_call_fields(
+        session, payload, now=now
+    )
+    customer = _only_customer_with_number(session, number)
+    contact = Contact(
+        channel=Channel.PHONE,
+        direction=direction,
+        occurred_at=started_at,
+        customer_id=customer.id if customer is not None else None,
+        handled_by_id=agent.id if agent is not None else None,
+        subject=SUBJECTS[direction],
+        notes="",
+        created_at=now,
+        created_by_id=None,
+    )
+    session.add(contact)
+    try:
+        session.flush()
+        call = Call(
+            external_call_id=external_call_id,
+            direction=direction,
+            customer_number=number,
+            agent_id=agent.id if agent is not None else None,
+            started_at=started_at,
+            ended_at=ended_at,
+            contact_id=contact.id,
+            created_at=now,
+            integration_token_id=token.id,
+        )
+        session.add(call)
+        session.flush()
+    except IntegrityError:
+        # Another request registered the same call a moment ago; its retry will get a 200.
+        raise Conflict("This call is being registered by another request; retry.") from None
+    if customer is not None and (
+        customer.last_contact_at is None or started_at > customer.last_contact_at
+    ):
+        customer.last_contact_at = started_at
+    record_event(
+        session,
+        action=AuditAction.CALL_REGISTERED,
+        actor=None,
+        actor_label=_integration_label(token),
+        now=now,
+        subject_type=CALL_SUBJECT_TYPE,
+        subject_id=call.public_id,
+        request_id=request_id,
+        details={
+            "contact": contact.public_id,
+            "direction": direction.value,
+            "customer_linked": customer is not None,
+            **({"customer": customer.public_id} if customer is not None else {}),
+        },
+    )
+    return call, True
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare media type of a Content-Type header (no parameters), lower-case."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _require_audio_type(content_type: str | None) -> str:
+    bare = media_type(content_type)
+    kind, _, subtype = bare.partition("/")
+    if kind != "audio" or not subtype or len(bare) > MAX_CONTENT_TYPE:
+        raise UnsupportedMediaType("Send the recording with an audio/* Content-Type.")
+    return bare
+
+
+def _contact_of(session: Session, call_or_contact: Call | Contact) -> Contact:
+    if isinstance(call_or_contact, Contact):
+        return call_or_contact
+    contact = session.get(Contact, call_or_contact.contact_id)
+    assert contact is not None  # noqa: S101 - calls.contact_id is a non-null foreign key
+    return contact
+
+
+def receive_recording(
+    session: Session,
+    storage: RecordingStorage,
+    *,
+    call_or_contact: Call | Contact,
+    chunks: Iterable[bytes],
+    content_type: str | None,
+    recorded_at: datetime,
+    max_bytes: int,
+    now: datetime,
+    policy: RetentionPolicy,
+    token: IntegrationToken | None = None,
+    uploaded_by: StaffUser | None = None,
+    request_id: str | None = None,
+) -> tuple[Recording, bool]:
+    """Stream an upload to a staged file, validate it as audio and keep it.
+
+    415 for a non-audio Content-Type, 413 beyond `max_bytes`, 422 when the bytes are not
+    complete, decodable audio, 409 when the call already has a different recording; the same
+    bytes again return the existing recording (`created` False). On any failure nothing stays
+    behind: the staged file is removed on leaving, and stored files are removed again if the
+    transaction rolls back.
+    """
+    bare_type = _require_audio_type(content_type)
+    contact = _contact_of(session, call_or_contact)
+    with storage.staged_upload() as staged:
+        try:
+            storage.receive(staged, chunks, max_bytes=max_bytes)
+        except UploadTooLarge as exc:
+            raise PayloadTooLarge(
+                f"The recording is larger than the limit of {exc.limit} bytes."
+            ) from None
+        existing = session.scalar(sa.select(Recording).where(Recording.contact_id == contact.id))
+        if existing is not None:
+            # A retry of a finished upload: answer from the hash, without decoding it again.
+            if existing.sha256 == staged.sha256:
+                return existing, False
+            raise Conflict("This call already has a different recording.")
+        try:
+            info = inspect_audio(staged.path)
+            return services.store_recording(
+                session,
+                storage,
+                contact=contact,
+                staged=staged,
+                info=info,
+                content_type=bare_type,
+                recorded_at=recorded_at,
+                now=now,
+                policy=policy,
+                uploaded_by=uploaded_by,
+                token=token,
+                request_id=request_id,
+            )
+        except AudioRejected as rejected:
+            # The message is written for the uploader; ffmpeg's own output never reaches it.
+            raise ValidationFailed({"audio": [str(rejected)]}) from None

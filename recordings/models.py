@@ -1,0 +1,126 @@
+"""Calls reported by the telephony system, their recordings, and supervisor holds."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cs_register.contacts.models import Direction
+from cs_register.db import Base, new_public_id, str_enum
+
+
+class RecordingState(enum.Enum):
+    ACTIVE = "active"
+    # Set (under a row lock) by the purge before the audio is deleted; a hold can no longer
+    # be placed from this moment on.
+    PURGING = "purging"
+    PURGED = "purged"
+
+
+class HoldReason(enum.Enum):
+    QUALITY_DEVELOPMENT = "quality_development"
+    COMPLAINT = "complaint"
+
+    @property
+    def label(self) -> str:
+        return {"quality_development": "Quality development", "complaint": "Complaint"}[
+            self.value
+        ]
+
+
+class Call(Base):
+    """A call as the PBX reported it. `external_call_id` is the PBX's id and our idempotency key."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    external_call_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    direction: Mapped[Direction] = mapped_column(str_enum(Direction, "call_direction"))
+    customer_number: Mapped[str] = mapped_column(sa.String(16))
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
+    created_at: Mapped[datetime]
+    integration_token_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("integration_tokens.id")
+    )
+
+
+class Recording(Base):
+    """The audio of one call, kept unaltered, with the facts needed to prove what it was.
+
+    `due_at` is derived from `recorded_at` and the holds by `recordings.retention` and is kept
+    up to date by every hold change. It is stored so the purge sweep can find due recordings
+    with an index. The read path still applies the rules module itself.
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        sa.Index("ix_recordings_state_due_at", "state", "due_at"),
+        # Audio references exist exactly while the audio does.
+        sa.CheckConstraint(
+            "(state = 'purged') = (storage_key IS NULL)", name="storage_key_matches_state"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
+    state: Mapped[RecordingState] = mapped_column(
+        str_enum(RecordingState, "recording_state"), default=RecordingState.ACTIVE
+    )
+    storage_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # A browser-playable copy for codecs browsers cannot play (GSM, G.711); deleted with the
+    # original.
+    playback_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    container: Mapped[str] = mapped_column(sa.String(32))
+    codec: Mapped[str] = mapped_column(sa.String(32))
+    sample_rate: Mapped[int]
+    channels: Mapped[int]
+    duration_seconds: Mapped[float]
+    recorded_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    uploaded_at: Mapped[datetime]
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    integration_token_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("integration_tokens.id")
+    )
+    purged_at: Mapped[datetime | None]
+    purge_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+    holds: Mapped[list[RecordingHold]] = relationship(
+        back_populates="recording", order_by="RecordingHold.placed_at"
+    )
+
+
+class RecordingHold(Base):
+    """A supervisor's decision to keep one recording longer, never past its 12-month cap."""
+
+    __tablename__ = "recording_holds"
+    __table_args__ = (sa.Index("ix_recording_holds_active_ends", "released_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    recording_id: Mapped[int] = mapped_column(sa.ForeignKey("recordings.id"), index=True)
+    reason: Mapped[HoldReason] = mapped_column(str_enum(HoldReason, "hold_reason"))
+    reference: Mapped[str] = mapped_column(sa.String(100))
+    justification: Mapped[str] = mapped_column(sa.String(2000))
+    placed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
+    placed_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    release_note: Mapped[str | None] = mapped_column(sa.String(2000))
+
+    recording: Mapped[Recording] = relationship(back_populates="holds")
+
+    def is_active(self, now: datetime) -> bool:
+        return self.released_at is None and self.ends_at > now

@@ -1,0 +1,107 @@
+"""Retention rules for call recordings: pure functions, the one place they are defined.
+
+The privacy statement promises: recordings are kept 3 months; a supervisor may keep an
+individual recording longer for a quality-development project or a complaint process, but
+never more than 12 months. In code:
+
+- `retain_until = recorded_at + RETENTION_MONTHS calendar months`. Month ends are clamped
+  (30 Nov + 3 months = 28 Feb, or 29 Feb in a leap year).
+- `hold_cap = recorded_at + HOLD_CAP_MONTHS calendar months`. It is counted from the recording,
+  never from when a hold was placed, so no sequence of holds can stretch it.
+- `due_at = min(hold_cap, max(retain_until, end of every active hold))`.
+- "Due" includes the boundary instant: at `now == due_at` the recording is due.
+
+Times are stored and compared as UTC instants. Months are counted on the company's calendar
+(Europe/Helsinki): a call recorded at 00:30 on 1 March Helsinki time is kept until 00:30 on
+1 June Helsinki time, as a customer reading "3 months" would expect, whatever the server's own
+time zone is. When the wall-clock result falls in a daylight-saving gap or overlap, the later of
+the possible instants is used, so the rules never purge early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from cs_register.config import MAX_HOLD_CAP_MONTHS
+
+CALENDAR = ZoneInfo("Europe/Helsinki")
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    retention_months: int = 3
+    hold_cap_months: int = MAX_HOLD_CAP_MONTHS
+
+    def __post_init__(self) -> None:
+        if self.hold_cap_months > MAX_HOLD_CAP_MONTHS:
+            raise ValueError(f"the hold cap may not exceed {MAX_HOLD_CAP_MONTHS} months")
+        if not 1 <= self.retention_months <= self.hold_cap_months:
+            raise ValueError("retention must be at least 1 month and at most the hold cap")
+
+
+@dataclass(frozen=True)
+class HoldPeriod:
+    """The part of a hold that matters to retention: when it ends (it is active until then)."""
+
+    ends_at: datetime
+    released_at: datetime | None = None
+
+    def end(self) -> datetime:
+        """A released hold ends when it was released, if that came before its end date."""
+        if self.released_at is not None and self.released_at < self.ends_at:
+            return self.released_at
+        return self.ends_at
+
+
+def _require_aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def add_months(instant: datetime, months: int) -> datetime:
+    """`months` calendar months later on the Helsinki calendar, clamped at month ends."""
+    local = _require_aware(instant, "instant").astimezone(CALENDAR)
+    wall_clock = local.replace(tzinfo=None) + relativedelta(months=months)
+    candidates = (
+        wall_clock.replace(tzinfo=CALENDAR, fold=fold).astimezone(UTC) for fold in (0, 1)
+    )
+    return max(candidates)
+
+
+def retain_until(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
+    return add_months(recorded_at, policy.retention_months)
+
+
+def hold_cap(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
+    return add_months(recorded_at, policy.hold_cap_months)
+
+
+def due_at(
+    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy
+) -> datetime:
+    """The instant from which the recording must no longer exist."""
+    keep_until = retain_until(recorded_at, policy)
+    for hold in holds:
+        keep_until = max(keep_until, _require_aware(hold.end(), "hold end"))
+    return min(keep_until, hold_cap(recorded_at, policy))
+
+
+def is_due(
+    recorded_at: datetime,
+    holds: Iterable[HoldPeriod],
+    policy: RetentionPolicy,
+    *,
+    now: datetime,
+) -> bool:
+    return _require_aware(now, "now") >= due_at(recorded_at, holds, policy)
+
+
+def latest_hold_end(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
+    """The latest end date a new hold may have: the cap."""
+    return hold_cap(recorded_at, policy)

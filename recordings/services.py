@@ -1,0 +1,628 @@
+"""The recording lifecycle: storing audio, retention state, holds, and who may hear what.
+
+Every function takes the session and `now`, flushes and never commits. Retention arithmetic
+comes from `recordings.retention` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.audit.services import _check_details as check_audit_details
+from cs_register.config import Settings
+from cs_register.contacts.models import Channel, Contact
+from cs_register.customers.models import Customer
+from cs_register.db import on_rollback
+from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
+from cs_register.identifiers import normalise_text
+from cs_register.integrations.models import IntegrationToken
+from cs_register.staff.models import StaffUser
+from cs_register.staff.permissions import Permission, has_permission, require
+from recordings import retention
+from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
+from recordings.models import Call, HoldReason, Recording, RecordingHold, RecordingState
+from recordings.retention import CALENDAR, HoldPeriod, RetentionPolicy
+from recordings.storage import RecordingStorage, StagedUpload, new_key
+
+log = logging.getLogger(__name__)
+
+# A PBX clock a little ahead of ours must not make an honest upload fail.
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_REFERENCE = 100
+MAX_JUSTIFICATION = 2000
+
+
+def policy_from_settings(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        retention_months=settings.retention_months, hold_cap_months=settings.hold_cap_months
+    )
+
+
+def hold_periods(recording: Recording) -> list[HoldPeriod]:
+    return [HoldPeriod(ends_at=h.ends_at, released_at=h.released_at) for h in recording.holds]
+
+
+def compute_due_at(recording: Recording, policy: RetentionPolicy) -> datetime:
+    return retention.due_at(recording.recorded_at, hold_periods(recording), policy)
+
+
+@dataclass(frozen=True)
+class RetentionStatus:
+    """What the console shows about a recording's retention, computed by the rules module."""
+
+    label: str  # "kept", "held", "expired", "purging", "purged"
+    retain_until: datetime
+    cap: datetime
+    due_at: datetime
+    active_holds: tuple[RecordingHold, ...]
+
+    @property
+    def servable(self) -> bool:
+        return self.label in ("kept", "held")
+
+
+def retention_status(
+    recording: Recording, *, now: datetime, policy: RetentionPolicy
+) -> RetentionStatus:
+    due = compute_due_at(recording, policy)
+    active = tuple(h for h in recording.holds if h.is_active(now))
+    if recording.state is RecordingState.PURGED:
+        label = "purged"
+    elif recording.state is RecordingState.PURGING:
+        label = "purging"
+    elif now >= due:
+        # Past its time even if the purge has not run yet: treated as gone everywhere.
+        label = "expired"
+    elif active and due > retention.retain_until(recording.recorded_at, policy):
+        label = "held"
+    else:
+        label = "kept"
+    return RetentionStatus(
+        label=label,
+        retain_until=retention.retain_until(recording.recorded_at, policy),
+        cap=retention.hold_cap(recording.recorded_at, policy),
+        due_at=due,
+        active_holds=active,
+    )
+
+
+def get_recording(session: Session, public_id: str) -> Recording:
+    recording = session.scalar(
+        sa.select(Recording)
+        .where(Recording.public_id == public_id)
+        .options(selectinload(Recording.holds))
+    )
+    if recording is None:
+        raise NotFound("No such recording.")
+    return recording
+
+
+def store_recording(
+    session: Session,
+    storage: RecordingStorage,
+    *,
+    contact: Contact,
+    staged: StagedUpload,
+    info: AudioInfo,
+    content_type: str,
+    recorded_at: datetime,
+    now: datetime,
+    policy: RetentionPolicy,
+    uploaded_by: StaffUser | None = None,
+    token: IntegrationToken | None = None,
+    request_id: str | None = None,
+) -> tuple[Recording, bool]:
+    """Keep a validated upload as the recording of `contact`.
+
+    Idempotent: the same bytes again return the existing recording (`created` False); other
+    bytes for a contact that already has a recording are a Conflict. The stored file is removed
+    again if the transaction rolls back, so a failed request leaves no orphan.
+    """
+    if uploaded_by is not None:
+        require(uploaded_by, Permission.LOG_CONTACTS)
+    if contact.channel is not Channel.PHONE:
+        raise Conflict("Recordings can only be attached to phone contacts.")
+    existing = session.scalar(sa.select(Recording).where(Recording.contact_id == contact.id))
+    if existing is not None:
+        if existing.sha256 == staged.sha256:
+            return existing, False
+        raise Conflict("This call already has a different recording.")
+    if recorded_at > now + CLOCK_SKEW:
+        raise ValidationFailed({"recorded_at": "The recording start time is in the future."})
+    if retention.is_due(recorded_at, [], policy, now=now):
+        # Storing it would break the retention promise the moment it was written.
+        raise ValidationFailed(
+            {"recorded_at": "The recording is older than the retention period; it was not kept."}
+        )
+    key = new_key()
+    playback_key = new_key(".mp3") if needs_playback_copy(info) else None
+    with storage.staged_upload() as playback_copy:
+        if playback_key is not None:
+            make_playback_copy(staged.path, playback_copy)
+        storage.put(key, staged)
+        on_rollback(session, lambda: storage.delete(key))
+        if playback_key is not None:
+            storage.put(playback_key, playback_copy)
+            on_rollback(session, lambda: storage.delete(playback_key))
+    recording = Recording(
+        contact_id=contact.id,
+        storage_key=key,
+        playback_key=playback_key,
+        sha256=staged.sha256,
+        size_bytes=staged.size,
+        content_type=content_type,
+        container=info.container,
+        codec=info.codec,
+        sample_rate=info.sample_rate,
+        channels=info.channels,
+        duration_seconds=info.duration_seconds,
+        recorded_at=recorded_at,
+        due_at=retention.due_at(recorded_at, [], policy),
+        uploaded_at=now,
+        uploaded_by_id=uploaded_by.id if uploaded_by else None,
+        integration_token_id=token.id if token else None,
+    )
+    session.add(recording)
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.RECORDING_STORED,
+        actor=uploaded_by,
+        actor_label=None if uploaded_by else f"integration:{token.name if token else '-'}",
+        now=now,
+        subject_type="recording",
+        subject_id=recording.public_id,
+        request_id=request_id,
+        details={
+            "contact": contact.public_id,
+            "codec": info.codec,
+            "duration_seconds": info.duration_seconds,
+            "bytes": staged.size,
+        },
+    )
+    return recording, True
+
+
+def _lock_recording(session: Session, public_id: str) -> Recording:
+    """Load the recording with a row lock, so a hold and a purge can never interleave."""
+    recording = session.scalar(
+        sa.select(Recording).where(Recording.public_id == public_id).with_for_update()
+    )
+    if recording is None:
+        raise NotFound("No such recording.")
+    session.refresh(recording, attribute_names=["holds"])
+    return recording
+
+
+def hold_end_from_date(
+    ends_on: date | None, *, recorded_at: datetime, policy: RetentionPolicy
+) -> datetime:
+    """A hold kept 'through' a Helsinki calendar day ends at the next midnight; on the cap's
+    own day it ends exactly at the cap. No date means the cap."""
+    cap = retention.hold_cap(recorded_at, policy)
+    if ends_on is None:
+        return cap
+    cap_day = cap.astimezone(CALENDAR).date()
+    if ends_on == cap_day:
+        return cap
+    next_midnight = datetime.combine(ends_on + timedelta(days=1), time(0), tzinfo=CALENDAR)
+    return next_midnight.astimezone(cap.tzinfo)
+
+
+def place_hold(
+    session: Session,
+    *,
+    recording_public_id: str,
+    reason: str,
+    reference: str,
+    justification: str,
+    ends_on: date | None,
+    actor: StaffUser,
+    now: datetime,
+    policy: RetentionPolicy,
+    request_id: str | None = None,
+) -> RecordingHold:
+    """Keep one recording beyond the normal period, at most until its 12-month cap."""
+    require(actor, Permission.MANAGE_HOLDS)
+    errors: dict[str, list[str]] = {}
+    try:
+        hold_reason = HoldReason(reason)
+    except ValueError:
+        errors["reason"] = ["Choose quality development or complaint."]
+    clean_reference = _text(errors, "reference", reference, "Reference", MAX_REFERENCE)
+    clean_justification = _text(
+        errors, "justification", justification, "Justification", MAX_JUSTIFICATION
+    )
+    if clean_reference and "reference" not in errors:
+        try:
+            # The reference goes into the audit trail, which refuses personal data. Checked
+            # before anything is written: a refusal later would leave a hold without its row.
+            check_audit_details({"reference": clean_reference})
+        except AuditDetailsContainPersonalData:
+            errors["reference"] = [
+                "The reference looks like personal data (a phone number, email address or"
+                " identity code); use a project or case number instead."
+            ]
+    if errors:
+        raise ValidationFailed(errors)
+    recording = _lock_recording(session, recording_public_id)
+    if recording.state is not RecordingState.ACTIVE:
+        raise Conflict("The recording has been purged or is being purged; it cannot be held.")
+    if retention.is_due(recording.recorded_at, hold_periods(recording), policy, now=now):
+        raise Conflict("The recording's retention period has ended; it can no longer be held.")
+    cap = retention.hold_cap(recording.recorded_at, policy)
+    ends_at = hold_end_from_date(ends_on, recorded_at=recording.recorded_at, policy=policy)
+    if ends_at > cap:
+        raise ValidationFailed(
+            {
+                "ends_on": (
+                    "A hold cannot last beyond 12 months from the recording: the latest end is"
+                    f" {cap.astimezone(CALENDAR):%d.%m.%Y %H:%M} (Helsinki time)."
+                )
+            }
+        )
+    if ends_at <= now:
+        raise ValidationFailed({"ends_on": "The end date must be in the future."})
+    hold = RecordingHold(
+        recording=recording,
+        reason=hold_reason,
+        reference=clean_reference,
+        justification=clean_justification,
+        placed_by_id=actor.id,
+        placed_at=now,
+        ends_at=ends_at,
+    )
+    session.add(hold)
+    session.flush()
+    recording.due_at = compute_due_at(recording, policy)
+    record_event(
+        session,
+        action=AuditAction.HOLD_PLACED,
+        actor=actor,
+        now=now,
+        subject_type="recording",
+        subject_id=recording.public_id,
+        request_id=request_id,
+        details={
+            "hold": hold.public_id,
+            "reason": hold_reason.value,
+            "reference": clean_reference,
+            "ends_at": ends_at.isoformat(),
+        },
+    )
+    return hold
+
+
+def release_hold(
+    session: Session,
+    *,
+    hold_public_id: str,
+    note: str,
+    actor: StaffUser,
+    now: datetime,
+    policy: RetentionPolicy,
+    request_id: str | None = None,
+) -> RecordingHold:
+    """End a hold early; the recording falls back to the normal rule (due at once if past it)."""
+    require(actor, Permission.MANAGE_HOLDS)
+    errors: dict[str, list[str]] = {}
+    clean_note = _text(errors, "note", note, "Release note", MAX_JUSTIFICATION)
+    if errors:
+        raise ValidationFailed(errors)
+    recording_id = session.scalar(
+        sa.select(RecordingHold.recording_id).where(RecordingHold.public_id == hold_public_id)
+    )
+    if recording_id is None:
+        raise NotFound("No such hold.")
+    recording = _lock_recording(
+        session,
+        session.scalar(sa.select(Recording.public_id).where(Recording.id == recording_id)) or "",
+    )
+    hold = next(h for h in recording.holds if h.public_id == hold_public_id)
+    if not hold.is_active(now):
+        raise Conflict("This hold has already ended.")
+    hold.released_at = now
+    hold.released_by_id = actor.id
+    hold.release_note = clean_note
+    recording.due_at = compute_due_at(recording, policy)
+    session.flush()
+    record_event(
+        session,
+        action=AuditAction.HOLD_RELEASED,
+        actor=actor,
+        now=now,
+        subject_type="recording",
+        subject_id=recording.public_id,
+        request_id=request_id,
+        details={"hold": hold.public_id, "reason": hold.reason.value, "reference": hold.reference},
+    )
+    return hold
+
+
+def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit: int) -> str:
+    try:
+        return normalise_text(raw or "", label=label, max_length=limit)
+    except ValueError as exc:
+        errors[field] = [str(exc)]
+        return ""
+
+
+def servable_recording(
+    session: Session,
+    *,
+    public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    policy: RetentionPolicy,
+    download: bool,
+) -> Recording:
+    """The recording if `actor` may hear (or download) it now; Gone once retention has passed."""
+    require(actor, Permission.DOWNLOAD_RECORDINGS if download else Permission.PLAY_RECORDINGS)
+    recording = get_recording(session, public_id)
+    if not retention_status(recording, now=now, policy=policy).servable:
+        raise Gone("This recording's retention period has ended; it is no longer available.")
+    return recording
+
+
+def record_listening(
+    session: Session,
+    *,
+    recording: Recording,
+    actor: StaffUser,
+    now: datetime,
+    download: bool,
+    request_id: str | None = None,
+) -> None:
+    """Audit a play or a download (separately: the issue asks to tell them apart)."""
+    record_event(
+        session,
+        action=AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
+        actor=actor,
+        now=now,
+        subject_type="recording",
+        subject_id=recording.public_id,
+        request_id=request_id,
+    )
+
+
+def recordings_for_contacts(
+    session: Session, contact_ids: Sequence[int]
+) -> dict[int, Recording]:
+    if not contact_ids:
+        return {}
+    rows = session.scalars(
+        sa.select(Recording)
+        .where(Recording.contact_id.in_(contact_ids))
+        .options(selectinload(Recording.holds))
+    ).all()
+    return {r.contact_id: r for r in rows}
+
+
+def call_for_contact(session: Session, contact_id: int) -> Call | None:
+    return session.scalar(sa.select(Call).where(Call.contact_id == contact_id))
+
+
+# --- console reads ------------------------------------------------------------------------
+# Queries behind the console pages (recordings.views). Whatever they show about retention comes
+# from `retention_status`, so a page can never disagree with the purge.
+
+RECORDING_LIST_LABELS = ("kept", "held")
+
+
+@dataclass(frozen=True)
+class RecordingOverview:
+    """What the recording page shows: the recording, its retention, and the names around it."""
+
+    recording: Recording
+    status: RetentionStatus
+    contact: Contact
+    customer: Customer | None
+    uploaded_by: str
+    staff_names: dict[int, str]
+
+    def name_of(self, staff_id: int | None) -> str:
+        return self.staff_names.get(staff_id, "unknown") if staff_id is not None else "—"
+
+
+def _may_see_recording_page(actor: StaffUser) -> bool:
+    return has_permission(actor, Permission.PLAY_RECORDINGS) or has_permission(
+        actor, Permission.MANAGE_HOLDS
+    )
+
+
+def view_recording(
+    session: Session,
+    *,
+    public_id: str,
+    actor: StaffUser,
+    now: datetime,
+    policy: RetentionPolicy,
+    request_id: str | None = None,
+) -> RecordingOverview:
+    """The recording page's content, also for expired and purged recordings (their facts stay
+    visible); the viewing is audited as RECORDING_VIEWED."""
+    if not _may_see_recording_page(actor):
+        raise PermissionDenied("Your role does not allow this action.")
+    recording = get_recording(session, public_id)
+    contact = session.get(Contact, recording.contact_id)
+    if contact is None:
+        raise NotFound("No such contact.")
+    customer = session.get(Customer, contact.customer_id) if contact.customer_id else None
+    staff_ids = {recording.uploaded_by_id}
+    for hold in recording.holds:
+        staff_ids |= {hold.placed_by_id, hold.released_by_id}
+    names = {
+        user.id: user.display_name
+        for user in session.scalars(
+            sa.select(StaffUser).where(StaffUser.id.in_([i for i in staff_ids if i is not None]))
+        )
+    }
+    if recording.uploaded_by_id is not None:
+        uploaded_by = names.get(recording.uploaded_by_id, "unknown")
+    elif recording.integration_token_id is not None:
+        token = session.get(IntegrationToken, recording.integration_token_id)
+        uploaded_by = f"Integration {token.name}" if token is not None else "Integration"
+    else:
+        uploaded_by = "unknown"
+    record_event(
+        session,
+        action=AuditAction.RECORDING_VIEWED,
+        actor=actor,
+        now=now,
+        subject_type="recording",
+        subject_id=recording.public_id,
+        request_id=request_id,
+    )
+    return RecordingOverview(
+        recording=recording,
+        status=retention_status(recording, now=now, policy=policy),
+        contact=contact,
+        customer=customer,
+        uploaded_by=uploaded_by,
+        staff_names=names,
+    )
+
+
+def get_hold(session: Session, public_id: str) -> RecordingHold:
+    hold = session.scalar(sa.select(RecordingHold).where(RecordingHold.public_id == public_id))
+    if hold is None:
+        raise NotFound("No such hold.")
+    return hold
+
+
+@dataclass(frozen=True)
+class RecordingListPage:
+    rows: list[tuple[Recording, RetentionStatus]]
+    # Public id of the last row shown when more may follow; the next page starts after it.
+    next_after: str | None
+
+
+def list_recordings(
+    session: Session,
+    *,
+    actor: StaffUser,
+    now: datetime,
+    policy: RetentionPolicy,
+    label: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> RecordingListPage:
+    """Recordings still within retention, newest first, optionally only "kept" or "held".
+
+    Keyset-paginated on (recorded_at, id); `after` is the public id of the previous page's last
+    row, so URLs carry no counters. Expired recordings are left out even before the purge has
+    run: they are gone as far as anyone is concerned.
+    """
+    require(actor, Permission.MANAGE_HOLDS)
+    if label is not None and label not in RECORDING_LIST_LABELS:
+        raise ValidationFailed({"state": "Choose kept or held."})
+    query = (
+        sa.select(Recording)
+        .where(Recording.state == RecordingState.ACTIVE, Recording.due_at > now)
+        .order_by(Recording.recorded_at.desc(), Recording.id.desc())
+        .options(selectinload(Recording.holds))
+    )
+    if label == "held":
+        # Narrows the scan; the exact label is still decided by retention_status below.
+        query = query.where(
+            sa.exists().where(
+                RecordingHold.recording_id == Recording.id,
+                RecordingHold.released_at.is_(None),
+                RecordingHold.ends_at > now,
+            )
+        )
+    cursor = (
+        session.scalar(sa.select(Recording).where(Recording.public_id == after)) if after else None
+    )
+    matches: list[tuple[Recording, RetentionStatus]] = []
+    # Rows whose exact label does not match are skipped, so read batches until one more row
+    # than a page has been found (that extra row only proves a next page exists).
+    while len(matches) <= limit:
+        batch_query = query.limit(limit + 1)
+        if cursor is not None:
+            batch_query = batch_query.where(
+                sa.or_(
+                    Recording.recorded_at < cursor.recorded_at,
+                    sa.and_(
+                        Recording.recorded_at == cursor.recorded_at, Recording.id < cursor.id
+                    ),
+                )
+            )
+        batch = session.scalars(batch_query).all()
+        for recording in batch:
+            status = retention_status(recording, now=now, policy=policy)
+            if status.servable and (label is None or status.label == label):
+                matches.append((recording, status))
+        if len(batch) <= limit:
+            break
+        cursor = batch[-1]
+    has_more = len(matches) > limit
+    rows = matches[:limit]
+    return RecordingListPage(
+        rows=rows, next_after=rows[-1][0].public_id if has_more and rows else None
+    )
+
+
+@dataclass(frozen=True)
+class ActiveHold:
+    hold: RecordingHold
+    recording: Recording
+    status: RetentionStatus
+    placed_by: str
+
+
+def list_active_holds(
+    session: Session, *, actor: StaffUser, now: datetime, policy: RetentionPolicy
+) -> list[ActiveHold]:
+    """Every hold in force on a recording that still exists, the soonest to end first."""
+    require(actor, Permission.MANAGE_HOLDS)
+    holds = session.scalars(
+        sa.select(RecordingHold)
+        .join(Recording, RecordingHold.recording_id == Recording.id)
+        .where(
+            RecordingHold.released_at.is_(None),
+            RecordingHold.ends_at > now,
+            Recording.state == RecordingState.ACTIVE,
+            Recording.due_at > now,
+        )
+        .order_by(RecordingHold.ends_at, RecordingHold.id)
+        .options(selectinload(RecordingHold.recording).selectinload(Recording.holds))
+    ).all()
+    names = {
+        user.id: user.display_name
+        for user in session.scalars(
+            sa.select(StaffUser).where(StaffUser.id.in_({h.placed_by_id for h in holds}))
+        )
+    }
+    rows = []
+    for hold in holds:
+        status = retention_status(hold.recording, now=now, policy=policy)
+        if status.servable:
+            rows.append(
+                ActiveHold(
+                    hold=hold,
+                    recording=hold.recording,
+                    status=status,
+                    placed_by=names.get(hold.placed_by_id, "unknown"),
+                )
+            )
+    return rows
+
+
+def recording_statuses(
+    session: Session, contact_ids: Sequence[int], *, now: datetime, policy: RetentionPolicy
+) -> dict[int, tuple[Recording, RetentionStatus]]:
+    """Contact id -> its recording and retention status, for links on contact and customer
+    pages (no audit: those pages audit their own viewing)."""
+    return {
+        contact_id: (recording, retention_status(recording, now=now, policy=policy))
+        for contact_id, recording in recordings_for_contacts(session, contact_ids).items()
+    }

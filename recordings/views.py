@@ -1,0 +1,512 @@
+"""Console pages for call recordings: the recording page, playback with byte ranges, download,
+supervisor holds and their overview pages, and uploading a recording to a phone contact.
+
+Who may hear what is decided by `recordings.services` (and, first, by the `@requires` guards):
+agents and supervisors play, only supervisors download and manage holds. Audio is streamed from
+storage in chunks, never read into memory, and never cached by the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from cs_register.contacts.services import get_contact, parse_local_datetime
+from cs_register.contacts.views import render_contact_page
+from cs_register.customers.services import contains_identity_code
+from cs_register.db import get_session
+from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from cs_register.identifiers import IdentifierError
+from cs_register.staff.permissions import Permission
+from cs_register.web import now, request_id, require_staff, requires
+from recordings import services
+from recordings.intake import receive_recording
+from recordings.models import HoldReason, Recording, RecordingHold
+from recordings.retention import CALENDAR
+from recordings.storage import CHUNK_BYTES, RecordingStorage, StorageError
+from recordings.web import current_policy, current_storage
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("recordings", __name__, template_folder="templates")
+
+PAGE_SIZE = 50
+ENDING_SOON_DAYS = 14
+HOLD_FIELDS = ("reason", "reference", "justification", "ends_on")
+PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
+# Download file name extensions where ffmpeg's container name is not the usual one; other
+# containers (wav, mp3, gsm, flac, ogg...) are their own extension.
+_CONTAINER_EXTENSIONS = {"mp4": "m4a", "matroska": "mka"}
+_EXTENSION = re.compile(r"[a-z0-9]{1,8}")
+_RANGE = re.compile(r"bytes=(.*)", re.IGNORECASE)
+_RANGE_SPEC = re.compile(r"(\d*)-(\d*)")
+_UPLOAD_TYPES_BY_EXTENSION = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "gsm": "audio/gsm",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "flac": "audio/flac",
+}
+
+
+# --- byte ranges ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive, as in HTTP
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+class RangeNotSatisfiable(Exception):
+    """A syntactically valid range that lies wholly outside the file (answered with 416)."""
+
+
+def requested_range(header: str | None, size: int) -> ByteRange | None:
+    """The single byte range a `Range` header asks for, or None to send the whole file.
+
+    RFC 9110 lets a server ignore a Range header it does not want to honour, so headers in
+    another unit, malformed ones and requests for several ranges (`bytes=0-1,5-6`) get the
+    whole file with 200: media players never ask for several ranges, and answering them with
+    multipart/byteranges would only add code nobody uses.
+    """
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or "," in match.group(1):
+        return None
+    spec = _RANGE_SPEC.fullmatch(match.group(1).strip())
+    if spec is None or spec.group(1) == spec.group(2) == "":
+        return None
+    first, last = spec.groups()
+    if first == "":
+        # A suffix: the last N bytes (all of them if the file is shorter).
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return ByteRange(max(size - suffix, 0), size - 1)
+    start = int(first)
+    if last != "" and int(last) < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    return ByteRange(start, end)
+
+
+def _stream(storage: RecordingStorage, key: str, start: int, end: int) -> Iterator[bytes]:
+    # Opened only when the body is actually sent, so a HEAD request never touches the file.
+    yield from storage.open(key, start, end)
+
+
+def _stored_size(storage: RecordingStorage, recording: Recording, key: str) -> int:
+    try:
+        return storage.size(key)
+    except StorageError:
+        # The row says the audio exists but the file does not: reconciliation must look.
+        log.error("audio of recording %s is missing from storage", recording.public_id)
+        raise NotFound("The audio of this recording could not be found.") from None
+
+
+def file_extension(recording: Recording) -> str:
+    extension = _CONTAINER_EXTENSIONS.get(recording.container, recording.container)
+    return extension if _EXTENSION.fullmatch(extension) else "bin"
+
+
+def _audio_headers(disposition: str, filename: str) -> dict[str, str]:
+    return {
+        "Content-Disposition": f'{disposition}; filename="{filename}"',
+        # Recordings are personal data: never kept in browser or proxy caches.
+        "Cache-Control": "no-store",
+    }
+
+
+# --- playback and download --------------------------------------------------------------------
+
+
+@blueprint.get("/recordings/<public_id>/audio")
+@requires(Permission.PLAY_RECORDINGS)
+def audio(public_id: str) -> Any:
+    """The audio for the page's player: the MP3 copy if there is one, else the original."""
+    session = get_session()
+    actor = require_staff()
+    current = now()
+    recording = services.servable_recording(
+        session, public_id=public_id, actor=actor, now=current, policy=current_policy(),
+        download=False,
+    )
+    storage = current_storage()
+    if recording.playback_key is not None:
+        key, content_type, extension = (
+            recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3"
+        )
+    else:
+        key = recording.storage_key or ""
+        content_type, extension = recording.content_type, file_extension(recording)
+    size = _stored_size(storage, recording, key)
+    headers = _audio_headers("inline", f"recording-{recording.public_id}.{extension}")
+    headers["Accept-Ranges"] = "bytes"
+    if request.headers.get("If-Range"):
+        # We send no validators, so an If-Range can never match: the whole file it is.
+        byte_range = None
+    else:
+        try:
+            byte_range = requested_range(request.headers.get("Range"), size)
+        except RangeNotSatisfiable:
+            headers["Content-Range"] = f"bytes */{size}"
+            return Response(b"", status=416, headers=headers)
+    # A player fetches one play in many range requests (seeking, buffering). Only a request
+    # from the start of the file (no Range, or a range starting at byte 0) begins a play, so
+    # only that one is audited: one RECORDING_PLAYED per play, not one per chunk. HEAD requests
+    # deliver no audio and are not audited.
+    if request.method == "GET" and (byte_range is None or byte_range.start == 0):
+        services.record_listening(
+            session, recording=recording, actor=actor, now=current, download=False,
+            request_id=request_id(),
+        )
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        body = _stream(storage, key, 0, size - 1)
+        return Response(body, status=200, headers=headers, content_type=content_type)
+    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    headers["Content-Length"] = str(byte_range.length)
+    body = _stream(storage, key, byte_range.start, byte_range.end)
+    return Response(body, status=206, headers=headers, content_type=content_type)
+
+
+@blueprint.get("/recordings/<public_id>/download")
+@requires(Permission.DOWNLOAD_RECORDINGS)
+def download(public_id: str) -> Any:
+    """The original file, byte for byte as it was received; every download is audited."""
+    session = get_session()
+    actor = require_staff()
+    current = now()
+    recording = services.servable_recording(
+        session, public_id=public_id, actor=actor, now=current, policy=current_policy(),
+        download=True,
+    )
+    storage = current_storage()
+    key = recording.storage_key or ""
+    size = _stored_size(storage, recording, key)
+    services.record_listening(
+        session, recording=recording, actor=actor, now=current, download=True,
+        request_id=request_id(),
+    )
+    headers = _audio_headers(
+        "attachment", f"recording-{recording.public_id}.{file_extension(recording)}"
+    )
+    headers["Content-Length"] = str(size)
+    return Response(
+        _stream(storage, key, 0, size - 1),
+        status=200,
+        headers=headers,
+        content_type=recording.content_type,
+    )
+
+
+# --- the recording page and holds -------------------------------------------------------------
+
+
+def calendar_days_until(instant: datetime, current: datetime) -> int:
+    """Whole Helsinki calendar days from today to the day of `instant` (0 = today)."""
+    return (instant.astimezone(CALENDAR).date() - current.astimezone(CALENDAR).date()).days
+
+
+def format_duration(seconds: float) -> str:
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("MB", 1024 * 1024), ("kB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def render_recording_page(
+    public_id: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    failed_hold: str | None = None,
+    status: int = 200,
+) -> Any:
+    current = now()
+    overview = services.view_recording(
+        get_session(),
+        public_id=public_id,
+        actor=require_staff(),
+        now=current,
+        policy=current_policy(),
+        request_id=request_id(),
+    )
+    cap_day = overview.status.cap.astimezone(CALENDAR).date()
+    return (
+        render_template(
+            "recordings/recording.html",
+            overview=overview,
+            recording=overview.recording,
+            retention=overview.status,
+            holds=sorted(overview.recording.holds, key=lambda h: h.placed_at, reverse=True),
+            now=current,
+            days_left=calendar_days_until(overview.status.due_at, current),
+            duration=format_duration(overview.recording.duration_seconds),
+            size=format_size(overview.recording.size_bytes),
+            reasons=list(HoldReason),
+            cap_day=cap_day,
+            min_day=current.astimezone(CALENDAR).date(),
+            errors=errors or {},
+            values=values or {},
+            failed_hold=failed_hold,
+        ),
+        status,
+    )
+
+
+@blueprint.get("/recordings/<public_id>")
+@requires(Permission.PLAY_RECORDINGS)
+def recording_page(public_id: str) -> Any:
+    # The guard names PLAY_RECORDINGS; the service also admits MANAGE_HOLDS. Today both are
+    # held by exactly agents and supervisors.
+    return render_recording_page(public_id)
+
+
+def _parse_end_date(raw: str) -> date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed({"ends_on": "End date must be a date such as 2027-03-31."}) from None
+
+
+def _hold_form_values() -> dict[str, str]:
+    values = {name: request.form.get(name, "") for name in HOLD_FIELDS}
+    for name in ("reference", "justification"):
+        if contains_identity_code(values[name]):
+            # Identity codes are never written back into a page; the field says so instead.
+            values[name] = ""
+            values[f"{name}_dropped"] = "1"
+    return values
+
+
+@blueprint.post("/recordings/<public_id>/holds")
+@requires(Permission.MANAGE_HOLDS)
+def place_hold(public_id: str) -> Any:
+    form = request.form
+    try:
+        services.place_hold(
+            get_session(),
+            recording_public_id=public_id,
+            reason=form.get("reason", ""),
+            reference=form.get("reference", ""),
+            justification=form.get("justification", ""),
+            ends_on=_parse_end_date(form.get("ends_on", "")),
+            actor=require_staff(),
+            now=now(),
+            policy=current_policy(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return render_recording_page(
+            public_id, errors=failure.errors, values=_hold_form_values(), status=422
+        )
+    flash("Hold placed.", "success")
+    return redirect(url_for("recordings.recording_page", public_id=public_id))
+
+
+@blueprint.post("/holds/<hold_public_id>/release")
+@requires(Permission.MANAGE_HOLDS)
+def release_hold(hold_public_id: str) -> Any:
+    session = get_session()
+    try:
+        hold = services.release_hold(
+            session,
+            hold_public_id=hold_public_id,
+            note=request.form.get("note", ""),
+            actor=require_staff(),
+            now=now(),
+            policy=current_policy(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        hold = services.get_hold(session, hold_public_id)
+        note = request.form.get("note", "")
+        return render_recording_page(
+            hold.recording.public_id,
+            errors=failure.errors,
+            values={"note": "" if contains_identity_code(note) else note},
+            failed_hold=hold.public_id,
+            status=422,
+        )
+    flash("Hold released.", "success")
+    return redirect(url_for("recordings.recording_page", public_id=hold.recording.public_id))
+
+
+# --- supervisor overviews ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    hold: RecordingHold
+    recording: Recording
+    placed_by: str
+    cap: datetime
+    days_to_end: int
+    days_to_cap: int
+
+
+@blueprint.get("/holds")
+@requires(Permission.MANAGE_HOLDS)
+def holds_dashboard() -> Any:
+    current = now()
+    holds = services.list_active_holds(
+        get_session(), actor=require_staff(), now=current, policy=current_policy()
+    )
+    rows = [
+        HoldRow(
+            hold=row.hold,
+            recording=row.recording,
+            placed_by=row.placed_by,
+            cap=row.status.cap,
+            days_to_end=calendar_days_until(row.hold.ends_at, current),
+            days_to_cap=calendar_days_until(row.status.cap, current),
+        )
+        for row in holds
+    ]
+    soon = current + timedelta(days=ENDING_SOON_DAYS)
+    ending_soon = [row for row in rows if row.hold.ends_at <= soon]
+    return render_template(
+        "recordings/holds.html",
+        rows=rows,
+        ending_soon=ending_soon,
+        ending_soon_days=ENDING_SOON_DAYS,
+    )
+
+
+@blueprint.get("/recordings")
+@requires(Permission.MANAGE_HOLDS)
+def recording_list() -> Any:
+    current = now()
+    label = request.args.get("state") or None
+    after = request.args.get("after") or None
+    page = services.list_recordings(
+        get_session(),
+        actor=require_staff(),
+        now=current,
+        policy=current_policy(),
+        label=label,
+        after=after,
+        limit=PAGE_SIZE,
+    )
+    rows = [
+        {
+            "recording": recording,
+            "status": status,
+            "days_left": calendar_days_until(status.due_at, current),
+            "duration": format_duration(recording.duration_seconds),
+        }
+        for recording, status in page.rows
+    ]
+    next_url = (
+        url_for("recordings.recording_list", state=label, after=page.next_after)
+        if page.next_after
+        else None
+    )
+    return render_template(
+        "recordings/list.html",
+        rows=rows,
+        label=label,
+        labels=services.RECORDING_LIST_LABELS,
+        paged=after is not None,
+        next_url=next_url,
+    )
+
+
+# --- console upload -------------------------------------------------------------------------
+
+
+def upload_content_type(mimetype: str | None, filename: str) -> str | None:
+    """The Content-Type to hand to intake: the browser's if it says audio, else one from the
+    file name's extension (browsers send application/octet-stream for e.g. `.gsm`). Intake still
+    decodes the bytes whatever the type claims."""
+    if mimetype and mimetype.lower().startswith("audio/"):
+        return mimetype
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return _UPLOAD_TYPES_BY_EXTENSION.get(extension, mimetype)
+
+
+def _upload_failed(public_id: str, errors: dict[str, list[str]], status: int = 422) -> Any:
+    values = {"recorded_at": request.form.get("recorded_at", "")}
+    return render_contact_page(
+        public_id, errors={}, values={}, upload_errors=errors, upload_values=values, status=status
+    )
+
+
+@blueprint.post("/contacts/<contact_public_id>/recording")
+@requires(Permission.LOG_CONTACTS)
+def upload_for_contact(contact_public_id: str) -> Any:
+    """Attach a recording to a phone contact from the console, through the same intake (and
+    the same checks) as the PBX API."""
+    session = get_session()
+    actor = require_staff()
+    contact = get_contact(session, public_id=contact_public_id, actor=actor)
+    upload = request.files.get("audio")
+    if upload is None or not upload.filename:
+        return _upload_failed(contact.public_id, {"audio": ["Choose the audio file to upload."]})
+    raw_recorded_at = request.form.get("recorded_at", "").strip()
+    try:
+        recorded_at = parse_local_datetime(raw_recorded_at) if raw_recorded_at else None
+    except IdentifierError as exc:
+        return _upload_failed(contact.public_id, {"recorded_at": [str(exc)]})
+    try:
+        recording, created = receive_recording(
+            session,
+            current_storage(),
+            call_or_contact=contact,
+            # werkzeug has already spooled the part to a temporary file; it is read on in
+            # chunks, so memory use stays at one chunk whatever the size.
+            chunks=iter(lambda: upload.stream.read(CHUNK_BYTES), b""),
+            content_type=upload_content_type(upload.mimetype, upload.filename),
+            # A recording starts with its call unless the agent says otherwise.
+            recorded_at=recorded_at or contact.occurred_at,
+            max_bytes=current_app.extensions["cs_register.settings"].max_upload_bytes,
+            now=now(),
+            policy=current_policy(),
+            uploaded_by=actor,
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return _upload_failed(contact.public_id, failure.errors)
+    except UnsupportedMediaType:
+        message = "The file is not an audio file; choose the call's recording (WAV, MP3, GSM...)."
+        return _upload_failed(contact.public_id, {"audio": [message]}, status=415)
+    except PayloadTooLarge as too_large:
+        return _upload_failed(contact.public_id, {"audio": [too_large.detail]}, status=413)
+    flash("Recording stored." if created else "This recording was already stored.", "success")
+    return redirect(url_for("recordings.recording_page", public_id=recording.public_id))

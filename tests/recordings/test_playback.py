@@ -1,0 +1,303 @@
+"""Playback and download over real HTTP: byte ranges compared byte for byte with the stored
+file, the exact retention boundary, who may hear what, and what the audit trail records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cs_register.audit.models import AuditAction
+from recordings.views import ByteRange, RangeNotSatisfiable, requested_range
+
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def recording(make_recording):
+    return make_recording("wav_pcm16")
+
+
+@pytest.fixture
+def stored_bytes(storage, recording) -> bytes:
+    return storage.path_for(recording.storage_key).read_bytes()
+
+
+def audio_url(recording) -> str:
+    return f"/recordings/{recording.public_id}/audio"
+
+
+def download_url(recording) -> str:
+    return f"/recordings/{recording.public_id}/download"
+
+
+# --- whole file and ranges ------------------------------------------------------------------
+
+
+def test_a_request_without_range_streams_the_whole_original(
+    client, logged_in, recording, stored_bytes, sample_file
+):
+    logged_in("agent")
+    response = client.get(audio_url(recording))
+    assert response.status_code == 200
+    assert response.get_data() == stored_bytes
+    # The stored file is the upload itself: same bytes as a freshly generated copy.
+    assert stored_bytes == sample_file("wav_pcm16").read_bytes()
+    assert response.headers["Content-Length"] == str(len(stored_bytes))
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Type"] == "audio/wav"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"] == (
+        f'inline; filename="recording-{recording.public_id}.wav"'
+    )
+    assert "Content-Range" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("bytes=0-99", 0, 99),  # the first bytes
+        ("bytes=1000-4999", 1000, 4999),  # the middle
+        ("bytes=-300", -300, None),  # a suffix: the last 300 bytes
+        ("bytes=5000-", 5000, None),  # open-ended
+        ("bytes=0-", 0, None),  # what browsers send first
+        ("bytes=100-99999999", 100, None),  # an end beyond the file is clamped
+        ("BYTES=10-19", 10, 19),  # the unit is case-insensitive
+    ],
+)
+def test_a_single_range_is_answered_with_206_and_exactly_those_bytes(
+    client, logged_in, recording, stored_bytes, header, first, last
+):
+    logged_in("agent")
+    size = len(stored_bytes)
+    start = first if first >= 0 else size + first
+    end = size - 1 if last is None else last
+    response = client.get(audio_url(recording), headers={"Range": header})
+    assert response.status_code == 206
+    assert response.get_data() == stored_bytes[start : end + 1]
+    assert response.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+    assert response.headers["Content-Length"] == str(end - start + 1)
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == "audio/wav"
+
+
+def test_a_suffix_longer_than_the_file_gives_the_whole_file(
+    client, logged_in, recording, stored_bytes
+):
+    logged_in("agent")
+    response = client.get(audio_url(recording), headers={"Range": "bytes=-99999999"})
+    assert response.status_code == 206
+    assert response.get_data() == stored_bytes
+    size = len(stored_bytes)
+    assert response.headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+
+
+@pytest.mark.parametrize("header", ["bytes={size}-", "bytes={size}-{size}", "bytes=-0"])
+def test_an_unsatisfiable_range_is_416_with_the_size(
+    client, logged_in, recording, stored_bytes, audit_rows, header
+):
+    logged_in("agent")
+    size = len(stored_bytes)
+    response = client.get(audio_url(recording), headers={"Range": header.format(size=size)})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{size}"
+    assert response.get_data() == b""
+    assert response.headers["Cache-Control"] == "no-store"
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=0-1,5-6",  # several ranges: we answer with the whole file (documented)
+        "bytes=20-10",  # last before first: invalid, so ignored
+        "items=0-10",  # another unit
+        "bytes=abc",  # malformed
+        "bytes=-",
+    ],
+)
+def test_ranges_we_do_not_honour_get_the_whole_file(
+    client, logged_in, recording, stored_bytes, header
+):
+    logged_in("agent")
+    response = client.get(audio_url(recording), headers={"Range": header})
+    assert response.status_code == 200
+    assert response.get_data() == stored_bytes
+    assert "Content-Range" not in response.headers
+
+
+def test_if_range_cannot_match_so_the_whole_file_is_sent(
+    client, logged_in, recording, stored_bytes
+):
+    logged_in("agent")
+    response = client.get(
+        audio_url(recording), headers={"Range": "bytes=10-20", "If-Range": '"some-etag"'}
+    )
+    assert response.status_code == 200
+    assert response.get_data() == stored_bytes
+
+
+def test_range_parsing_edge_cases():
+    assert requested_range(None, 100) is None
+    assert requested_range("bytes=0-0", 100) == ByteRange(0, 0)
+    assert requested_range("bytes=99-", 100) == ByteRange(99, 99)
+    assert requested_range("bytes=-1", 100) == ByteRange(99, 99)
+    with pytest.raises(RangeNotSatisfiable):
+        requested_range("bytes=100-", 100)
+    with pytest.raises(RangeNotSatisfiable):
+        requested_range("bytes=-5", 0)
+
+
+def test_telephony_codecs_play_from_the_mp3_copy_and_download_the_original(
+    client, logged_in, make_recording, storage
+):
+    recording = make_recording("wav_mulaw")
+    assert recording.playback_key is not None
+    copy = storage.path_for(recording.playback_key).read_bytes()
+    original = storage.path_for(recording.storage_key).read_bytes()
+    logged_in("supervisor")
+
+    played = client.get(audio_url(recording))
+    assert played.status_code == 200
+    assert played.headers["Content-Type"] == "audio/mpeg"
+    assert played.get_data() == copy
+    assert played.headers["Content-Disposition"].endswith(f'recording-{recording.public_id}.mp3"')
+    ranged = client.get(audio_url(recording), headers={"Range": "bytes=100-199"})
+    assert ranged.headers["Content-Range"] == f"bytes 100-199/{len(copy)}"
+    assert ranged.get_data() == copy[100:200]
+
+    downloaded = client.get(download_url(recording))
+    assert downloaded.status_code == 200
+    assert downloaded.get_data() == original
+    assert downloaded.headers["Content-Type"] == "audio/wav"
+
+
+def test_a_missing_audio_file_is_a_404_not_a_crash(client, logged_in, recording, storage):
+    storage.delete(recording.storage_key)
+    logged_in("agent")
+    response = client.get(audio_url(recording))
+    assert response.status_code == 404
+    assert "could not be found" in response.get_data(as_text=True)
+
+
+# --- download -------------------------------------------------------------------------------
+
+
+def test_supervisors_download_the_original_as_an_attachment_every_time_audited(
+    client, logged_in, recording, stored_bytes, audit_rows
+):
+    supervisor = logged_in("supervisor")
+    for _ in range(2):
+        response = client.get(download_url(recording))
+        assert response.status_code == 200
+        assert response.get_data() == stored_bytes
+        assert response.headers["Content-Disposition"] == (
+            f'attachment; filename="recording-{recording.public_id}.wav"'
+        )
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Content-Length"] == str(len(stored_bytes))
+    downloads = audit_rows(AuditAction.RECORDING_DOWNLOADED, recording.public_id)
+    assert [row.actor_id for row in downloads] == [supervisor.id, supervisor.id]
+    # A download is not a play: the two are told apart.
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+
+
+def test_agents_play_but_cannot_download(client, logged_in, recording, audit_rows):
+    logged_in("agent")
+    assert client.get(audio_url(recording)).status_code == 200
+    assert client.get(download_url(recording)).status_code == 403
+    assert audit_rows(AuditAction.RECORDING_DOWNLOADED) == []
+
+
+@pytest.mark.parametrize("role", ["admin", "dpo"])
+def test_admins_and_dpos_cannot_play_download_or_open_recordings(
+    client, logged_in, recording, audit_rows, role
+):
+    logged_in(role)
+    assert client.get(audio_url(recording)).status_code == 403
+    assert client.get(download_url(recording)).status_code == 403
+    assert client.get(f"/recordings/{recording.public_id}").status_code == 403
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+    assert audit_rows(AuditAction.RECORDING_VIEWED) == []
+
+
+def test_anonymous_requests_for_audio_go_to_login(client, recording):
+    response = client.get(audio_url(recording))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+# --- one audit row per play ---------------------------------------------------------------
+
+
+def test_a_play_is_audited_once_not_once_per_range_chunk(
+    client, logged_in, recording, stored_bytes, audit_rows
+):
+    agent = logged_in("agent")
+    size = len(stored_bytes)
+    # One play in a browser: the first request from byte 0, then the rest in ranges.
+    client.get(audio_url(recording), headers={"Range": "bytes=0-"})
+    client.get(audio_url(recording), headers={"Range": "bytes=4096-"})
+    client.get(audio_url(recording), headers={"Range": f"bytes=8192-{size - 1}"})
+    client.get(audio_url(recording), headers={"Range": "bytes=-100"})
+    plays = audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)
+    assert len(plays) == 1
+    assert plays[0].actor_id == agent.id
+    assert plays[0].subject_type == "recording"
+
+    # Playing again from the start (or fetching it whole) is a new play.
+    client.get(audio_url(recording))
+    client.get(audio_url(recording), headers={"Range": "bytes=0-1"})
+    assert len(audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)) == 3
+
+
+def test_a_head_request_delivers_no_audio_and_is_not_audited(
+    client, logged_in, recording, stored_bytes, audit_rows
+):
+    logged_in("agent")
+    response = client.head(audio_url(recording))
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == str(len(stored_bytes))
+    assert response.get_data() == b""
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+
+
+# --- the retention boundary ---------------------------------------------------------------
+
+
+def test_audio_is_gone_at_exactly_the_due_instant_and_served_one_second_before(
+    client, make_staff, login, recording, clock, stored_bytes
+):
+    supervisor = make_staff("supervisor")
+    due = recording.due_at
+    clock.set(due - SECOND)
+    # Months have passed: log in afresh (a login session idles out after 30 minutes).
+    login(client, supervisor)
+    assert client.get(audio_url(recording)).status_code == 200
+    assert client.get(audio_url(recording), headers={"Range": "bytes=10-20"}).status_code == 206
+    assert client.get(download_url(recording)).status_code == 200
+
+    clock.set(due)
+    # Before any purge has run, the audio still exists on disk, yet nobody may hear it.
+    for url, headers in (
+        (audio_url(recording), {}),
+        (audio_url(recording), {"Range": "bytes=10-20"}),
+        (download_url(recording), {}),
+    ):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 410
+        assert "retention period has ended" in response.get_data(as_text=True)
+        assert response.get_data() != stored_bytes
+
+
+def test_gone_audio_is_not_audited_as_played(client, logged_in, recording, clock, audit_rows):
+    clock.set(recording.due_at + timedelta(days=1))
+    logged_in("agent")
+    assert client.get(audio_url(recording)).status_code == 410
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+
+
+def test_an_unknown_recording_is_404(client, logged_in):
+    logged_in("agent")
+    assert client.get("/recordings/00000000-0000-4000-8000-000000000000/audio").status_code == 404
