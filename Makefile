@@ -1,8 +1,9 @@
 # cs-register: the two commands a developer needs.
 #
 #   make run    create .venv if needed, install requirements.txt, start the whole stack
-#   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite
-#               and (when PostgreSQL server binaries exist) on PostgreSQL
+#   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite,
+#               on PostgreSQL (when its server binaries exist) and the browser tests (when
+#               Chromium and chromedriver exist); a leg that cannot run says so loudly
 #   make lint   ruff and mypy
 #
 # VENV and PYTHON can be overridden, e.g. `make test VENV=/tmp/venvcheck`.
@@ -50,6 +51,23 @@ test: $(DEV_STAMP)
 		echo "#  PATH or in /usr/lib/postgresql/*/bin. Only SQLite was tested, #"; \
 		echo "#  but production runs on PostgreSQL. Install the postgresql     #"; \
 		echo "#  package (apt-get install postgresql) and run make test again. #"; \
+		echo "##################################################################"; \
+		echo ""; \
+	else \
+		exit $$status; \
+	fi
+	@$(BIN)/python -c "import sys; from tests.support.webdriver import find_browser; \
+		sys.exit(0 if find_browser() else 3)"; status=$$?; \
+	if [ $$status -eq 0 ]; then \
+		echo "$(BIN)/pytest -m browser"; \
+		$(BIN)/pytest -m browser; \
+	elif [ $$status -eq 3 ]; then \
+		echo ""; \
+		echo "##################################################################"; \
+		echo "#  WARNING: the BROWSER test leg was SKIPPED.                    #"; \
+		echo "#  Chromium and chromedriver were not found on PATH, so the      #"; \
+		echo "#  console was not exercised in a real browser. Install them     #"; \
+		echo "#  (apt-get install chromium chromium-driver) and run make test. #"; \
 		echo "##################################################################"; \
 		echo ""; \
 	else \

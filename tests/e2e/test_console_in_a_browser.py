@@ -1,0 +1,160 @@
+"""The agent console in a real browser (headless Chromium) against a real server process.
+
+What the Flask test client cannot show: that the pages work as a person uses them. Forms post
+and redirect, the CSRF tokens round-trip, the security policy blocks nothing the console
+needs, and the masked and revealed identity code appear where they should.
+
+Run with `pytest -m browser`. `make test` runs this leg when Chromium and chromedriver are
+installed (CI installs them) and says loudly when it cannot.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cs_register.config import generate_key
+from tests.support.webdriver import Browser, chromium_session, find_browser
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a browser-typed passphrase"
+IDENTITY_CODE = "131052-308T"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`flask run` in its own process, on a fresh SQLite database with one agent account."""
+    instance = tmp_path_factory.mktemp("browser-instance")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CS_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'console.sqlite3'}",
+        "SECRET_KEY": generate_key(),
+        "DATA_ENCRYPTION_KEY": generate_key(),
+        "BLIND_INDEX_KEY": generate_key(),
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*flask, "users", "create", "aino", "--role", "agent", "--password-stdin"],
+        cwd=ROOT, env=env, input=f"{PASSWORD}\n", text=True, check=True, capture_output=True,
+    )
+    log = (instance / "server.log").open("wb")
+    process = subprocess.Popen(
+        [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the console server did not start") from None
+                time.sleep(0.2)  # a real process starting up
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    found = find_browser()
+    if found is None:
+        pytest.fail("Chromium and chromedriver are required for the browser tests (-m browser)")
+    with chromium_session(*found) as session:
+        yield session
+
+
+def test_an_agent_logs_in_creates_a_customer_and_reveals_the_code(server, browser, tmp_path):
+    browser.get(f"{server}/customers")
+    # Not logged in: the console sends the browser to the login page.
+    assert "/login" in browser.current_url
+    browser.type("#username", "aino")
+    browser.type("#password", PASSWORD)
+    browser.click("form button[type=submit]")
+    browser.wait_for("nav.mainnav")
+    assert browser.current_url.endswith("/customers")
+
+    browser.click("nav.mainnav a[href='/customers/new']")
+    browser.wait_for("#given_names")
+    browser.type("#given_names", "Aino")
+    browser.type("#family_name", "Äijälä")
+    browser.type("#identity_code", IDENTITY_CODE.lower() + " ")
+    browser.type("#phone", "040 123 4567")
+    browser.type("#email", "Aino.Aijala@Example.FI")
+    browser.click("form.stacked button[type=submit]")
+    browser.wait_for("dl.facts")
+
+    page = browser.text()
+    assert "Aino Äijälä" in page
+    assert "131052-****" in page
+    assert IDENTITY_CODE not in page
+    assert IDENTITY_CODE not in browser.current_url
+
+    browser.type("#purpose", "Verify identity on a contract call")
+    browser.click("form[action$='/identity-code'] button[type=submit]")
+    browser.wait_for("#revealed-identity-code")
+    assert browser.text("#revealed-identity-code") == IDENTITY_CODE
+    # The reveal is a POST answered in place: the code is never part of an address.
+    assert IDENTITY_CODE not in browser.current_url
+    browser.screenshot(tmp_path / "customer.png")
+    assert (tmp_path / "customer.png").stat().st_size > 10_000
+
+
+def test_search_by_accent_free_prefix_finds_the_customer(server, browser):
+    browser.get(f"{server}/customers")
+    browser.wait_for("#value")
+    browser.select("#kind", "name")
+    browser.type("#value", "aija")
+    browser.click("form[action$='/customers/search'] button[type=submit]")
+    browser.wait_for("table")
+    assert "Äijälä" in browser.text("table")
+    # Searches are POSTs: nothing typed ends up in the address bar or history.
+    assert "aija" not in browser.current_url
+
+
+def test_the_console_loads_without_security_policy_violations(server, browser):
+    browser.console_messages()  # drop what earlier tests left
+    for path in ("/customers", "/customers/new", "/contacts/new", "/contacts/unlinked"):
+        browser.get(f"{server}{path}")
+        browser.wait_for("main.page")
+    problems = [
+        entry["message"]
+        for entry in browser.console_messages()
+        if entry.get("level") == "SEVERE" or "Content Security Policy" in entry.get("message", "")
+    ]
+    assert problems == []
+    # The stylesheet really applied (a blocked or missing one would leave the default colour).
+    assert browser.css_value("header.topbar", "background-color") == "rgba(23, 49, 79, 1)"
+
+
+def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, browser):
+    browser.get(f"{server}/customers")
+    browser.wait_for("nav.mainnav")
+    browser.click("form[action='/logout'] button")
+    browser.wait_for("#username")
+    browser.get(f"{server}/customers")
+    assert "/login" in browser.current_url

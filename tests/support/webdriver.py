@@ -1,0 +1,166 @@
+"""A small W3C WebDriver client for the browser tests: chromedriver driving Debian's Chromium.
+
+Only the handful of commands the console tests need, over the standard library's HTTP client,
+so the suite needs no extra package to talk to a real browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
+# Without the background-networking switches Chromium keeps dialling hosts this closed
+# network refuses; none of them matter to a page served from 127.0.0.1.
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+]
+
+
+class WebDriverError(RuntimeError):
+    pass
+
+
+def find_browser() -> tuple[str, str] | None:
+    """(chromium, chromedriver) paths, or None when either is missing."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Browser:
+    def __init__(self, endpoint: str, session_id: str) -> None:
+        self._endpoint = endpoint
+        self.session_id = session_id
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self._endpoint}/session/{self.session_id}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as error:
+            raise WebDriverError(error.read().decode(errors="replace")) from None
+
+    def get(self, url: str) -> None:
+        self._call("POST", "/url", {"url": url})
+
+    @property
+    def current_url(self) -> str:
+        return str(self._call("GET", "/url"))
+
+    @property
+    def title(self) -> str:
+        return str(self._call("GET", "/title"))
+
+    def find(self, css: str) -> str:
+        found = self._call("POST", "/element", {"using": "css selector", "value": css})
+        return str(found[ELEMENT_KEY])
+
+    def find_all(self, css: str) -> list[str]:
+        found = self._call("POST", "/elements", {"using": "css selector", "value": css})
+        return [str(item[ELEMENT_KEY]) for item in found]
+
+    def type(self, css: str, text: str) -> None:
+        self._call("POST", f"/element/{self.find(css)}/value", {"text": text})
+
+    def select(self, css: str, value: str) -> None:
+        self.click(f"{css} option[value='{value}']")
+
+    def click(self, css: str) -> None:
+        self._call("POST", f"/element/{self.find(css)}/click", {})
+
+    def text(self, css: str = "body") -> str:
+        return str(self._call("GET", f"/element/{self.find(css)}/text"))
+
+    def css_value(self, css: str, prop: str) -> str:
+        return str(self._call("GET", f"/element/{self.find(css)}/css/{prop}"))
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
+
+    def console_messages(self) -> list[dict[str, Any]]:
+        """Browser console entries since the last call (CSP violations show up here)."""
+        entries: list[dict[str, Any]] = self._call("POST", "/se/log", {"type": "browser"})
+        return entries
+
+    def wait_for(self, css: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            elements = self.find_all(css)
+            if elements:
+                return elements[0]
+            if time.monotonic() > deadline:
+                raise WebDriverError(f"no element matches {css!r}")
+            time.sleep(0.1)  # polling a real browser, not waiting on our own clock
+
+
+@contextlib.contextmanager
+def chromium_session(browser_path: str, driver_path: str) -> Iterator[Browser]:
+    port = _free_port()
+    driver = subprocess.Popen(
+        [driver_path, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{endpoint}/status", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # chromedriver is a real process starting up
+        capabilities = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": browser_path, "args": CHROMIUM_ARGS},
+                    "goog:loggingPrefs": {"browser": "ALL"},
+                }
+            }
+        }
+        request = urllib.request.Request(
+            f"{endpoint}/session",
+            data=json.dumps(capabilities).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+            session_id = json.loads(response.read())["value"]["sessionId"]
+        browser = Browser(endpoint, session_id)
+        try:
+            yield browser
+        finally:
+            with contextlib.suppress(OSError, WebDriverError):
+                browser._call("DELETE", "")
+    finally:
+        driver.terminate()
+        try:
+            driver.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            driver.kill()
