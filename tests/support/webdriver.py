@@ -53,7 +53,7 @@ class Browser:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - loopback only
             f"{self._endpoint}/session/{self.session_id}{path}",
             data=data,
             method=method,
@@ -144,7 +144,7 @@ def chromium_session(browser_path: str, driver_path: str) -> Iterator[Browser]:
                 }
             }
         }
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - loopback only
             f"{endpoint}/session",
             data=json.dumps(capabilities).encode(),
             method="POST",
