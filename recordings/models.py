@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy import DDL, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.contacts.models import Direction
@@ -95,6 +96,8 @@ class Recording(Base):
     )
     purged_at: Mapped[datetime | None]
     purge_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    # Set by reconciliation when the row is stored but its audio file is gone.
+    audio_missing_at: Mapped[datetime | None]
 
     holds: Mapped[list[RecordingHold]] = relationship(
         back_populates="recording", order_by="RecordingHold.placed_at"
@@ -119,8 +122,71 @@ class RecordingHold(Base):
     released_at: Mapped[datetime | None]
     released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     release_note: Mapped[str | None] = mapped_column(sa.String(2000))
+    # When the purge sweep noticed the end date had passed and closed the hold.
+    ended_at: Mapped[datetime | None]
 
     recording: Mapped[Recording] = relationship(back_populates="holds")
 
     def is_active(self, now: datetime) -> bool:
         return self.released_at is None and self.ends_at > now
+
+
+class PurgeReason(enum.Enum):
+    RETENTION_EXPIRED = "retention_expired"
+    HOLD_CAP_REACHED = "hold_cap_reached"
+    ORPHAN_FILE = "orphan_file"
+    ERASURE_REQUEST = "erasure_request"
+
+
+class PurgeReceipt(Base):
+    """Proof that one recording's audio (or one orphan file) was deleted, and why.
+
+    Receipts form a hash chain: `receipt_hash` covers every other field plus the previous
+    receipt's hash, so altering or removing a receipt breaks the chain (see
+    `recordings.ledger.verify_ledger`). No personal data: ids, digests, dates and reasons only.
+    """
+
+    __tablename__ = "purge_receipts"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    # 1, 2, 3, ... without gaps: a missing number is a removed receipt.
+    sequence: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    # At most one receipt per recording; NULL for orphan files (unique ignores NULLs).
+    recording_id: Mapped[int | None] = mapped_column(sa.ForeignKey("recordings.id"), unique=True)
+    recording_public_id: Mapped[str | None] = mapped_column(sa.String(36))
+    audio_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    reason: Mapped[PurgeReason] = mapped_column(str_enum(PurgeReason, "purge_reason"))
+    recorded_at: Mapped[datetime | None]
+    retain_until: Mapped[datetime | None]
+    cap: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime] = mapped_column(index=True)
+    job_id: Mapped[str | None] = mapped_column(sa.String(128))
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    receipt_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+# The ledger is append-only in the database too, like the audit trail.
+_RECEIPTS_APPEND_ONLY_SQLITE = [
+    """CREATE TRIGGER purge_receipts_no_update BEFORE UPDATE ON purge_receipts
+    BEGIN SELECT RAISE(ABORT, 'purge_receipts is append-only'); END""",
+    """CREATE TRIGGER purge_receipts_no_delete BEFORE DELETE ON purge_receipts
+    BEGIN SELECT RAISE(ABORT, 'purge_receipts is append-only'); END""",
+]
+_RECEIPTS_APPEND_ONLY_POSTGRESQL = [
+    """CREATE FUNCTION purge_receipts_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'purge_receipts is append-only'; END $$""",
+    """CREATE TRIGGER purge_receipts_append_only BEFORE UPDATE OR DELETE ON purge_receipts
+    FOR EACH ROW EXECUTE FUNCTION purge_receipts_append_only()""",
+]
+for _statement in _RECEIPTS_APPEND_ONLY_SQLITE:
+    event.listen(
+        PurgeReceipt.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
+    )
+for _statement in _RECEIPTS_APPEND_ONLY_POSTGRESQL:
+    event.listen(
+        PurgeReceipt.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )

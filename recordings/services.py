@@ -193,6 +193,13 @@ def store_recording(
 
 def _lock_recording(session: Session, public_id: str) -> Recording:
     """Load the recording with a row lock, so a hold and a purge can never interleave."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE; a write first takes its database-wide write lock, so the
+        # read below cannot be overtaken by a purge (see recordings.purge).
+        session.execute(
+            sa.text("UPDATE recordings SET state = state WHERE public_id = :public_id"),
+            {"public_id": public_id},
+        )
     recording = session.scalar(
         sa.select(Recording).where(Recording.public_id == public_id).with_for_update()
     )

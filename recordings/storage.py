@@ -19,6 +19,7 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -81,6 +82,8 @@ class RecordingStorage(Protocol):
     def delete(self, key: str) -> bool: ...
 
     def iter_keys(self) -> Iterator[str]: ...
+
+    def modified_at(self, key: str) -> datetime: ...
 
 
 class LocalStorage:
@@ -176,6 +179,13 @@ class LocalStorage:
         except FileNotFoundError:
             return False
         return True
+
+    def modified_at(self, key: str) -> datetime:
+        """When the object was last written (reconciliation dates orphan files by it)."""
+        try:
+            return datetime.fromtimestamp(self.path_for(key).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            raise StorageError("stored object is missing") from None
 
     def iter_keys(self) -> Iterator[str]:
         if not self.root.exists():

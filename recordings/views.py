@@ -32,11 +32,13 @@ from cs_register.customers.services import contains_identity_code
 from cs_register.db import get_session
 from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from cs_register.identifiers import IdentifierError
-from cs_register.staff.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.staff.permissions import Permission, has_permission
+from cs_register.web import current_staff, now, request_id, require_staff, requires
 from recordings import services
 from recordings.intake import receive_recording
+from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
+from recordings.monitor import check_invariants
 from recordings.retention import CALENDAR
 from recordings.storage import CHUNK_BYTES, RecordingStorage, StorageError
 from recordings.web import current_policy, current_storage
@@ -510,3 +512,44 @@ def upload_for_contact(contact_public_id: str) -> Any:
         return _upload_failed(contact.public_id, {"audio": [too_large.detail]}, status=413)
     flash("Recording stored." if created else "This recording was already stored.", "success")
     return redirect(url_for("recordings.recording_page", public_id=recording.public_id))
+
+
+@blueprint.get("/recordings/purges")
+@requires(Permission.VIEW_PURGE_HISTORY)
+def purge_history() -> Any:
+    before_arg = request.args.get("before", "")
+    before = int(before_arg) if before_arg.isdigit() else None
+    history = view_purge_history(
+        get_session(), actor=require_staff(), before=before, limit=PAGE_SIZE
+    )
+    next_before = history.page.next_before
+    return render_template(
+        "recordings/purges.html",
+        verification=history.verification,
+        receipts=history.page.receipts,
+        paged=before is not None,
+        next_url=url_for("recordings.purge_history", before=next_before) if next_before else None,
+    )
+
+
+@blueprint.app_context_processor
+def purge_backlog_banner() -> dict[str, Any]:
+    """`purge_violations`: how many recordings break the retention promise, for base.html's
+    banner. Only for roles that can act on it; the query reads due rows through the index."""
+    staff = current_staff()
+    if staff is None or not has_permission(staff, Permission.VIEW_PURGE_HISTORY):
+        return {"purge_violations": 0}
+    try:
+        settings = current_app.extensions["cs_register.settings"]
+        violations = check_invariants(
+            get_session(),
+            now=now(),
+            policy=current_policy(),
+            sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
+            log_errors=False,
+        )
+    except Exception:
+        # A banner must never turn a working page (or an error page) into a failure.
+        log.exception("purge invariant check for the banner failed")
+        return {"purge_violations": 0}
+    return {"purge_violations": len(violations)}

@@ -192,7 +192,8 @@ def test_flask_db_commands_upgrade_report_and_downgrade(
 
         upgraded = runner.invoke(args=["db", "upgrade"])
         assert upgraded.exit_code == 0, upgraded.output
-        assert "0001_initial" in upgraded.output
+        (head,) = migrate.head_revisions()
+        assert head in upgraded.output
         assert "staff_users" in sa.inspect(engine_for(empty_database)).get_table_names()
 
         current = runner.invoke(args=["db", "current"])

@@ -25,6 +25,7 @@ class Permission(enum.Enum):
     DOWNLOAD_RECORDINGS = "download_recordings"
     MANAGE_HOLDS = "manage_holds"
     MANAGE_INTEGRATIONS = "manage_integrations"
+    VIEW_PURGE_HISTORY = "view_purge_history"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLAY_RECORDINGS,
             Permission.DOWNLOAD_RECORDINGS,
             Permission.MANAGE_HOLDS,
+            Permission.VIEW_PURGE_HISTORY,
         }
     ),
     Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_INTEGRATIONS}),
@@ -56,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EDIT_CUSTOMERS,
             Permission.REVEAL_IDENTITY_CODE,
             Permission.VIEW_AUDIT,
+            Permission.VIEW_PURGE_HISTORY,
         }
     ),
 }

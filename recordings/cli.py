@@ -1,0 +1,199 @@
+"""`flask retention ...`: run and inspect the recording purge from the command line.
+
+- `sweep [--dry-run]`: end expired holds and purge everything due (the dry run lists what would
+  be purged and why, and changes nothing).
+- `status`: counts by state, next due, holds ending soon, invariant violations. Exits 2 when a
+  recording is overdue or past its cap, so an operator's alerting can run it.
+- `verify`: check the receipt ledger's hash chain; exits 1 at the first broken link.
+- `reconcile [--repair]`: compare rows and stored files.
+
+Output carries recording public ids and counts only, never personal data.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from cs_register.config import Settings
+from cs_register.db import get_database, utcnow
+from cs_register.web import local_time
+from recordings.ledger import verify_ledger
+from recordings.models import Recording, RecordingHold, RecordingState
+from recordings.monitor import check_invariants
+from recordings.purge import SweepReport, count_due, run_sweep
+from recordings.reconcile import reconcile
+from recordings.retention import RetentionPolicy
+from recordings.services import policy_from_settings
+from recordings.storage import RecordingStorage
+
+retention_cli = AppGroup("retention", help="Purge recordings when due, and prove it.")
+
+# Exit status of `status` when the retention promise is broken (1 is click's own errors).
+EXIT_INVARIANT_VIOLATED = 2
+EXIT_LEDGER_BROKEN = 1
+HOLDS_ENDING_SOON = timedelta(days=14)
+# Batches (of the sweep's batch size) from which a progress bar is worth drawing.
+PROGRESS_BAR_FROM = 2
+BATCH_SIZE = 200
+
+
+def _now() -> datetime:
+    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
+    return clock()
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["cs_register.settings"]
+    return settings
+
+
+def _policy() -> RetentionPolicy:
+    return policy_from_settings(_settings())
+
+
+def _storage() -> RecordingStorage:
+    storage: RecordingStorage = current_app.extensions["cs_register.storage"]
+    return storage
+
+
+@retention_cli.command("sweep")
+@click.option("--dry-run", is_flag=True, help="List what would be purged and why; change nothing.")
+@click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
+def sweep_command(dry_run: bool, batch_size: int) -> None:
+    """End expired holds and purge every recording that is due."""
+    database = get_database(current_app)
+    now = _now()
+    with database.session_factory() as session:
+        due = count_due(session, now=now)
+    batches = -(-due // batch_size)
+
+    def sweep(on_batch: Callable[[int], None] | None = None) -> SweepReport:
+        return run_sweep(
+            database,
+            _storage(),
+            now=now,
+            policy=_policy(),
+            batch_size=batch_size,
+            dry_run=dry_run,
+            on_batch=on_batch,
+        )
+
+    if batches >= PROGRESS_BAR_FROM:
+        with click.progressbar(length=due, label="Recordings", file=sys.stderr) as bar:
+            report = sweep(bar.update)
+    else:
+        report = sweep()
+    if dry_run:
+        for planned in report.would_purge:
+            click.echo(
+                f"{planned.recording_public_id}  {planned.reason}  due {local_time(planned.due_at)}"
+            )
+        click.echo(
+            f"Dry run: {len(report.would_purge)} recordings would be purged,"
+            f" {report.kept} kept, {report.holds_ended} holds would end. Nothing was changed."
+        )
+        return
+    click.echo(
+        f"Purged {report.purged}, kept {report.kept}, already purged {report.already},"
+        f" failed {report.failed}; ended {report.holds_ended} holds; {report.batches} batches;"
+        f" still due {report.due_remaining}."
+    )
+
+
+@retention_cli.command("status")
+def status_command() -> None:
+    """Counts, next due, holds ending soon; exit 2 if any recording is overdue or past its cap."""
+    database = get_database(current_app)
+    now = _now()
+    settings = _settings()
+    with database.session_factory() as session:
+        by_state = dict(
+            session.execute(
+                sa.select(Recording.state, sa.func.count()).group_by(Recording.state)
+            ).all()
+        )
+        held = session.scalar(
+            sa.select(sa.func.count(sa.distinct(Recording.id)))
+            .join(RecordingHold, RecordingHold.recording_id == Recording.id)
+            .where(
+                Recording.state == RecordingState.ACTIVE,
+                Recording.due_at > now,
+                RecordingHold.released_at.is_(None),
+                RecordingHold.ends_at > now,
+            )
+        ) or 0
+        due = count_due(session, now=now)
+        next_due = session.scalar(
+            sa.select(sa.func.min(Recording.due_at)).where(
+                Recording.state == RecordingState.ACTIVE, Recording.due_at > now
+            )
+        )
+        ending_soon = session.scalar(
+            sa.select(sa.func.count(RecordingHold.id)).where(
+                RecordingHold.released_at.is_(None),
+                RecordingHold.ends_at > now,
+                RecordingHold.ends_at <= now + HOLDS_ENDING_SOON,
+            )
+        ) or 0
+        violations = check_invariants(
+            session,
+            now=now,
+            policy=_policy(),
+            sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
+        )
+    for state in RecordingState:
+        click.echo(f"{state.value:>8}: {by_state.get(state, 0)}")
+    click.echo(f"    held: {held} (active, under a hold)")
+    click.echo(f"     due: {due} (stored, waiting for the next sweep)")
+    click.echo(f"Next due: {local_time(next_due) if next_due else '-'}")
+    click.echo(f"Holds ending within 14 days: {ending_soon}")
+    if violations:
+        for violation in violations:
+            click.echo(
+                f"VIOLATION {violation.kind}: {violation.recording_public_id}"
+                f" due {local_time(violation.due_at)}",
+                err=True,
+            )
+        click.echo(
+            f"{len(violations)} recordings are overdue for deletion: the purge is not keeping up.",
+            err=True,
+        )
+        raise SystemExit(EXIT_INVARIANT_VIOLATED)
+    click.echo("Invariants: OK")
+
+
+@retention_cli.command("verify")
+def verify_command() -> None:
+    """Check the purge receipt ledger's hash chain."""
+    with get_database(current_app).session_factory() as session:
+        result = verify_ledger(session)
+    if not result.ok:
+        click.echo(f"Ledger BROKEN at receipt {result.first_broken}: {result.problem}", err=True)
+        raise SystemExit(EXIT_LEDGER_BROKEN)
+    click.echo(f"Ledger OK: {result.receipts} receipts, every link verified.")
+
+
+@retention_cli.command("reconcile")
+@click.option("--repair", is_flag=True, help="Mark missing audio and delete orphans past the cap.")
+def reconcile_command(repair: bool) -> None:
+    """Find recordings whose audio is missing and stored files with no recording."""
+    report = reconcile(
+        get_database(current_app), _storage(), now=_now(), policy=_policy(), repair=repair
+    )
+    for public_id in report.missing_audio:
+        click.echo(f"missing audio: recording {public_id}")
+    for key in report.orphan_files:
+        click.echo(f"orphan file: {key}")
+    for item in report.repaired:
+        click.echo(f"repaired: {item}")
+    click.echo(
+        f"{len(report.missing_audio)} missing audio, {len(report.orphan_files)} orphan files,"
+        f" {len(report.repaired)} repaired."
+    )
