@@ -29,10 +29,12 @@ def create_app(
     database: Database | None = None,
 ) -> Flask:
     """Build the web application for `config` (default: read from the environment)."""
-    from cs_register import cli, db, errors, health, logs, web
+    from cs_register import cli, db, errors, health, logs, openapi, web
     from cs_register.audit.views import blueprint as audit_blueprint
     from cs_register.contacts.views import blueprint as contacts_blueprint
     from cs_register.customers.views import blueprint as customers_blueprint
+    from cs_register.intake.api import blueprint as intake_api
+    from cs_register.intake.views import blueprint as intake_blueprint
     from cs_register.integrations.views import blueprint as integrations_blueprint
     from cs_register.staff import passwords
     from cs_register.staff.passwords import HashingCost
@@ -85,6 +87,8 @@ def create_app(
     # Integrations authenticate every API request with a bearer token, not a cookie, so a
     # forged cross-site request has nothing to ride on.
     csrf.exempt(telephony_api)
+    # Signed webhooks (intake API) authenticate every request by signature or token instead.
+    csrf.exempt(intake_api)
     web.init_app(app)
     errors.init_app(app)
     for blueprint in (
@@ -97,6 +101,9 @@ def create_app(
         integrations_blueprint,
         recordings_blueprint,
         telephony_api,
+        intake_blueprint,
+        intake_api,
+        openapi.blueprint,
     ):
         app.register_blueprint(blueprint)
     cli.init_app(app)

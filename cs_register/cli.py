@@ -5,6 +5,9 @@
 - `flask seed-demo-staff`: one account per role on an empty development database.
 - `flask users ...`: staff account administration (cs_register.staff.cli).
 - `flask integrations ...`: integration tokens (cs_register.integrations.cli).
+- `flask retention ...`: purge sweep, status, ledger verification, reconciliation
+  (recordings.cli).
+- `flask intake email < message.eml`: pipe a raw email in (cs_register.intake.cli).
 """
 
 from __future__ import annotations
@@ -150,10 +153,14 @@ def seed_demo_staff_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from cs_register.intake.cli import intake_cli
     from cs_register.integrations.cli import integrations_cli
     from cs_register.staff.cli import users_cli
+    from recordings.cli import retention_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_staff_command)
     app.cli.add_command(integrations_cli)
+    app.cli.add_command(retention_cli)
+    app.cli.add_command(intake_cli)

@@ -77,3 +77,8 @@ class Keyring:
         self.revision_value = FieldCipher(
             encryption_key=encryption_key, index_key=index_key, purpose="customer_revision.value"
         )
+        # Shared secrets of signed webhooks (the chatbot platform): the server must be able to
+        # recompute signatures, so they are encrypted rather than hashed.
+        self.webhook_secret = FieldCipher(
+            encryption_key=encryption_key, index_key=index_key, purpose="webhook_secret.secret"
+        )

@@ -3,6 +3,8 @@
 from cs_register.audit import models as audit_models
 from cs_register.contacts import models as contact_models
 from cs_register.customers import models as customer_models
+from cs_register.intake import email_models
+from cs_register.intake import models as intake_models
 from cs_register.integrations import models as integration_models
 from cs_register.staff import models as staff_models
 from recordings import models as recording_models
@@ -14,4 +16,6 @@ ALL_MODEL_MODULES = (
     audit_models,
     integration_models,
     recording_models,
+    email_models,
+    intake_models,
 )

@@ -44,6 +44,15 @@ class AuditAction(enum.Enum):
     RECORDING_DOWNLOADED = "recording_downloaded"
     HOLD_PLACED = "hold_placed"
     HOLD_RELEASED = "hold_released"
+    CHATBOT_CONTACT_RECEIVED = "chatbot_contact_received"
+    WEBHOOK_SECRET_CREATED = "webhook_secret_created"  # noqa: S105 - an action name
+    WEBHOOK_SECRET_RETIRED = "webhook_secret_retired"  # noqa: S105 - an action name
+    HANDOVER_CLOSED = "handover_closed"
+    HOLD_EXPIRED = "hold_expired"
+    RECORDING_PURGED = "recording_purged"
+    RECORDING_AUDIO_MISSING = "recording_audio_missing"
+    ORPHAN_FILE_PURGED = "orphan_file_purged"
+    EMAIL_CONTACT_RECEIVED = "email_contact_received"
 
 
 class AuditEvent(Base):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cs_register.db import get_database, utcnow
 from cs_register.errors import DomainError, ValidationFailed
-from cs_register.integrations import services
+from cs_register.integrations import services, webhooks
 from cs_register.web import local_time
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
@@ -83,3 +83,34 @@ def revoke_command(name: str) -> None:
         token = services.get_token_by_name(session, name)
         services.revoke_token(session, public_id=token.public_id, actor=None, now=_now())
     click.echo(f"Revoked integration token {token.name}.")
+
+
+@integrations_cli.group("webhook-secret")
+def webhook_secret_cli() -> None:
+    """Manage the secrets that sign incoming webhooks (the chatbot)."""
+
+
+@webhook_secret_cli.command("create")
+@click.argument("name")
+def create_webhook_secret_command(name: str) -> None:
+    """Create a webhook secret called NAME and print it (the only time it is shown).
+
+    Existing secrets stay active, so this is also the first step of a rotation.
+    """
+    keyring = current_app.extensions["cs_register.keyring"]
+    with _unit_of_work() as session:
+        secret, raw = webhooks.create_webhook_secret(
+            session, keyring, name=name, actor=None, now=_now()
+        )
+    click.echo(f"Created webhook secret {secret.name}.")
+    click.echo(f"Secret (shown once; configure it on the chatbot platform): {raw}")
+
+
+@webhook_secret_cli.command("retire")
+@click.argument("name")
+def retire_webhook_secret_command(name: str) -> None:
+    """Retire the webhook secret called NAME; webhooks signed only with it are refused."""
+    with _unit_of_work() as session:
+        secret = webhooks.get_webhook_secret_by_name(session, name)
+        webhooks.retire_webhook_secret(session, public_id=secret.public_id, actor=None, now=_now())
+    click.echo(f"Retired webhook secret {secret.name}.")

@@ -33,3 +33,27 @@ class IntegrationToken(Base):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class WebhookSecret(Base):
+    """A shared secret that signs incoming webhooks (Standard Webhooks, e.g. the chatbot).
+
+    Unlike a bearer token the server must recompute signatures with the secret itself, so it
+    is stored AES-GCM encrypted (bound to `public_id`), never hashed. Several may be active at
+    once: that is how a rotation works without dropping deliveries.
+    """
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    secret_ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    retired_at: Mapped[datetime | None] = mapped_column(index=True)
+    retired_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    @property
+    def is_active(self) -> bool:
+        return self.retired_at is None

@@ -1,14 +1,17 @@
-"""Admin pages for integration tokens: list, create (token shown once), revoke."""
+"""Admin pages for integration tokens (list, create shown once, revoke) and webhook secrets
+(list, create shown once, rotate, retire)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
-from cs_register.integrations import services
+from cs_register.integrations import services, webhooks
+from cs_register.integrations.models import WebhookSecret
 from cs_register.staff.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
 
@@ -67,3 +70,105 @@ def revoke(public_id: str) -> Any:
         return redirect(url_for("integrations.token_list"))
     flash(f"Token {token.name} was revoked; requests presenting it are now refused.", "success")
     return redirect(url_for("integrations.token_list"))
+
+
+# --- webhook secrets (Standard Webhooks signing, e.g. the chatbot) ------------------------
+
+
+def _keyring() -> Keyring:
+    keyring: Keyring = current_app.extensions["cs_register.keyring"]
+    return keyring
+
+
+@blueprint.get("/webhook-secrets/")
+@requires(Permission.MANAGE_INTEGRATIONS)
+def webhook_secret_list() -> Any:
+    overviews = webhooks.list_webhook_secrets(get_session(), actor=require_staff())
+    return render_template("integrations/webhook_secrets.html", overviews=overviews)
+
+
+def _created_page(secret: WebhookSecret, raw: str, replaced: WebhookSecret | None) -> Any:
+    # Rendered into this POST response only (no-store): the secret is in no URL, flash
+    # message or cookie, and cannot be shown again.
+    return (
+        render_template(
+            "integrations/webhook_secret_created.html",
+            secret=secret,
+            raw_secret=raw,
+            replaced=replaced,
+        ),
+        201,
+    )
+
+
+@blueprint.route("/webhook-secrets/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_INTEGRATIONS)
+def new_webhook_secret() -> Any:
+    template = "integrations/new_webhook_secret.html"
+    if request.method == "GET":
+        return render_template(template, form={}, errors={}, replaces=None)
+    form = {"name": request.form.get("name", "")}
+    try:
+        secret, raw = webhooks.create_webhook_secret(
+            get_session(),
+            _keyring(),
+            name=form["name"],
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return render_template(template, form=form, errors=failure.errors, replaces=None), 422
+    except Conflict as conflict:
+        errors = {"name": [conflict.detail]}
+        return render_template(template, form=form, errors=errors, replaces=None), 409
+    return _created_page(secret, raw, None)
+
+
+@blueprint.route("/webhook-secrets/<public_id>/rotate", methods=["GET", "POST"])
+@requires(Permission.MANAGE_INTEGRATIONS)
+def rotate_webhook_secret(public_id: str) -> Any:
+    template = "integrations/new_webhook_secret.html"
+    session = get_session()
+    old = webhooks.get_webhook_secret(session, public_id)
+    if request.method == "GET":
+        suggestion = {"name": f"{old.name}-{now().strftime('%Y%m%d')}"}
+        return render_template(template, form=suggestion, errors={}, replaces=old)
+    form = {"name": request.form.get("name", "")}
+    try:
+        _, secret, raw = webhooks.rotate_webhook_secret(
+            session,
+            _keyring(),
+            public_id=public_id,
+            name=form["name"],
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except ValidationFailed as failure:
+        return render_template(template, form=form, errors=failure.errors, replaces=old), 422
+    except Conflict as conflict:
+        errors = {"name": [conflict.detail]}
+        return render_template(template, form=form, errors=errors, replaces=old), 409
+    return _created_page(secret, raw, old)
+
+
+@blueprint.post("/webhook-secrets/<public_id>/retire")
+@requires(Permission.MANAGE_INTEGRATIONS)
+def retire_webhook_secret(public_id: str) -> Any:
+    try:
+        secret = webhooks.retire_webhook_secret(
+            get_session(),
+            public_id=public_id,
+            actor=require_staff(),
+            now=now(),
+            request_id=request_id(),
+        )
+    except Conflict as conflict:
+        flash(conflict.detail, "warning")
+        return redirect(url_for("integrations.webhook_secret_list"))
+    flash(
+        f"Webhook secret {secret.name} was retired; webhooks signed only with it are now refused.",
+        "success",
+    )
+    return redirect(url_for("integrations.webhook_secret_list"))

@@ -63,6 +63,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "recordings.holds_dashboard": RECORDING_KEEPERS,
     "recordings.place_hold": RECORDING_KEEPERS,
     "recordings.release_hold": RECORDING_KEEPERS,
+    # Receipts of purged recordings: no personal data, for oversight (supervisor) and the DPO.
+    "recordings.purge_history": AUDIT_READERS,
     # Oversight.
     "audit.browse": AUDIT_READERS,
     # Staff administration.
@@ -76,6 +78,14 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "integrations.token_list": STAFF_ADMINS,
     "integrations.new_token": STAFF_ADMINS,
     "integrations.revoke": STAFF_ADMINS,
+    # Webhook secrets (the chatbot webhook's signing keys).
+    "integrations.webhook_secret_list": STAFF_ADMINS,
+    "integrations.new_webhook_secret": STAFF_ADMINS,
+    "integrations.rotate_webhook_secret": STAFF_ADMINS,
+    "integrations.retire_webhook_secret": STAFF_ADMINS,
+    # Chatbot handovers: front-line work, like logging contacts.
+    "intake.handover_queue": CONTACT_LOGGERS,
+    "intake.close_handover": CONTACT_LOGGERS,
 }
 
 # Reachable by any logged-in staff member without a role permission (see the matrix above).

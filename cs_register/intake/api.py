@@ -1,0 +1,101 @@
+"""Intake API: contacts delivered by machines (`/api/v1/intake/...`).
+
+- `POST /api/v1/intake/chatbot` (JSON), signed per Standard Webhooks with a webhook secret
+  (see cs_register.integrations.webhooks): 201 with the new contact, 200 for a repeat (the same
+  webhook id, or the same conversation again). Checks run in this order, and each failure
+  stores nothing: body over 256 KiB 413, bad or missing signature 401, not JSON content type
+  415, not JSON 400, invalid fields 422.
+
+Every error is an RFC 9457 problem+json (see cs_register.errors). Intake needs only the
+database: no Redis, no job queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from cs_register.db import get_session
+from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
+from cs_register.intake import chatbot
+from cs_register.intake import email as email_intake
+from cs_register.integrations.auth import require_integration
+from cs_register.integrations.webhooks import (
+    WEBHOOK_HEADERS,
+    active_webhook_keys,
+    verify_webhook,
+)
+from cs_register.web import now, request_id
+
+blueprint = Blueprint("intake_api", __name__, url_prefix="/api/v1/intake")
+
+# A long conversation is well under 150 KiB of JSON; the cap keeps signature checks cheap.
+MAX_CHATBOT_BODY_BYTES = 256 * 1024
+_JSON_CHARSETS = frozenset({"utf-8", "utf8"})
+
+
+def _read_capped_body(limit: int) -> bytes:
+    """The raw body, refusing anything over `limit` before reading it whole."""
+    too_large = PayloadTooLarge(f"The request body may be at most {limit // 1024} KiB.")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    # Bodies without a Content-Length (chunked): werkzeug stops reading one byte past the
+    # limit, so an endless stream is never buffered, and that extra byte proves it too large.
+    request.max_content_length = limit + 1
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+@blueprint.post("/chatbot")
+def chatbot_webhook() -> Any:
+    raw = _read_capped_body(MAX_CHATBOT_BODY_BYTES)
+    session = get_session()
+    keys = active_webhook_keys(session, current_app.extensions["cs_register.keyring"])
+    # Authenticity first, on the exact bytes received: nothing is parsed before it is proven.
+    signed_headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
+    webhook_id = verify_webhook(headers=signed_headers, body=raw, keys=keys, now=now())
+    if request.mimetype != "application/json" or (
+        request.mimetype_params.get("charset", "utf-8").lower() not in _JSON_CHARSETS
+    ):
+        raise UnsupportedMediaType("Send the conversation as application/json (UTF-8).")
+    payload = chatbot.parse_json_body(raw)
+    result = chatbot.receive_chatbot_conversation(
+        session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()
+    )
+    response = jsonify(result.body)
+    response.status_code = result.status_code
+    return response
+
+
+# --- email intake ---
+# `POST /api/v1/intake/email`: a raw RFC 5322 message (Content-Type: message/rfc822) from a
+# mail relay, authenticated with an integration token. 201 new contact, 200 the same
+# Message-ID again, 401 bad token, 415 other content type, 413 over 25 MB, 422 not a usable
+# email. Token auth is per route: the chatbot route on this blueprint uses signatures instead.
+
+EMAIL_MEDIA_TYPE = "message/rfc822"
+
+
+@blueprint.post("/email")
+def email_intake_message() -> Any:
+    token = require_integration()
+    if request.mimetype != EMAIL_MEDIA_TYPE:
+        raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
+    raw = _read_capped_body(email_intake.MAX_MESSAGE_BYTES)
+    email_row, contact, created = email_intake.receive_email(
+        get_session(), raw=raw, now=now(), token=token, request_id=request_id()
+    )
+    response = jsonify(
+        {
+            "email_id": email_row.public_id,
+            "contact_id": contact.public_id,
+            "customer_linked": contact.customer_id is not None,
+            "threaded": email_row.parent_contact_id is not None,
+            "created": created,
+        }
+    )
+    response.status_code = 201 if created else 200
+    return response

@@ -1,0 +1,324 @@
+"""Webhook secrets and Standard Webhooks signature verification.
+
+A secret is `whsec_` followed by the base64 of 32 random bytes, the form of the Standard
+Webhooks specification that chatbot platforms already accept. The HMAC key is the decoded
+part after `whsec_`. Secrets are stored encrypted (`Keyring.webhook_secret`); the secret itself
+is returned once, by `create_webhook_secret`, and never shown again.
+
+Rotation: create a new secret while the old one stays active, configure the platform with the
+new one, then retire the old. Every active secret is accepted, so nothing is dropped meanwhile.
+
+`actor` is None only for the deployment's own `flask integrations webhook-secret ...` commands.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import record_event
+from cs_register.crypto import Keyring
+from cs_register.db import new_public_id
+from cs_register.errors import Conflict, NotFound, Unauthenticated
+from cs_register.integrations.models import WebhookSecret
+from cs_register.integrations.services import normalise_token_name
+from cs_register.staff.models import StaffUser
+from cs_register.staff.permissions import Permission, require
+
+log = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the public scheme prefix, not a secret
+SECRET_BYTES = 32
+# Standard Webhooks: reject timestamps further than this from our clock, in either direction.
+TIMESTAMP_TOLERANCE = timedelta(minutes=5)
+SIGNATURE_VERSION = "v1"
+SIGNATURE_BYTES = 32  # HMAC-SHA256
+# Bounds on attacker-controlled header work: a few signatures are a rotation, hundreds are not.
+MAX_SIGNATURES = 8
+MAX_SIGNATURE_HEADER = 1024
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,256}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+SUBJECT_TYPE = "webhook_secret"
+BAD_SIGNATURE_DETAIL = (
+    "The webhook signature is missing or not valid (check the secret, the webhook-id,"
+    " webhook-timestamp and webhook-signature headers, and the clock)."
+)
+
+
+# --- secret management -------------------------------------------------------------------
+
+
+def _audit(
+    session: Session,
+    action: AuditAction,
+    secret: WebhookSecret,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    request_id: str | None,
+    details: Mapping[str, object] | None = None,
+) -> None:
+    record_event(
+        session,
+        action=action,
+        actor=actor,
+        now=now,
+        subject_type=SUBJECT_TYPE,
+        subject_id=secret.public_id,
+        request_id=request_id,
+        details={"name": secret.name, **(details or {})},
+        # The CLI acts as the deployment; the audit trail names it so.
+        actor_label=None if actor is not None else "cli",
+    )
+
+
+def find_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret | None:
+    return session.scalar(
+        sa.select(WebhookSecret).where(WebhookSecret.name == name.strip().lower())
+    )
+
+
+def get_webhook_secret(session: Session, public_id: str) -> WebhookSecret:
+    secret = session.scalar(sa.select(WebhookSecret).where(WebhookSecret.public_id == public_id))
+    if secret is None:
+        raise NotFound("No such webhook secret.")
+    return secret
+
+
+def get_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret:
+    """For the command line, where administrators name secrets rather than use ids."""
+    secret = find_webhook_secret_by_name(session, name)
+    if secret is None:
+        raise NotFound("No webhook secret has that name.")
+    return secret
+
+
+def create_webhook_secret(
+    session: Session,
+    keyring: Keyring,
+    *,
+    name: str,
+    actor: StaffUser | None,
+    now: datetime,
+    request_id: str | None = None,
+    replaces: WebhookSecret | None = None,
+) -> tuple[WebhookSecret, str]:
+    """Create a named, active secret. Returns the row and the `whsec_...` secret (shown once).
+
+    `replaces` only records in the audit trail which secret this one rotates; the old one
+    stays active until it is retired.
+    """
+    if actor is not None:
+        require(actor, Permission.MANAGE_INTEGRATIONS)
+    clean_name = normalise_token_name(name)
+    if find_webhook_secret_by_name(session, clean_name) is not None:
+        # Retired secrets keep their name, so the audit trail stays unambiguous.
+        raise Conflict("A webhook secret with that name already exists.")
+    raw = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+    # The ciphertext is bound to the row's public id, so the id is chosen up front.
+    public_id = new_public_id()
+    secret = WebhookSecret(
+        public_id=public_id,
+        name=clean_name,
+        secret_ciphertext=keyring.webhook_secret.encrypt(raw, row_id=public_id),
+        created_at=now,
+        created_by_id=actor.id if actor is not None else None,
+    )
+    session.add(secret)
+    session.flush()
+    _audit(
+        session,
+        AuditAction.WEBHOOK_SECRET_CREATED,
+        secret,
+        actor=actor,
+        now=now,
+        request_id=request_id,
+        details={"rotates": replaces.public_id} if replaces is not None else None,
+    )
+    return secret, raw
+
+
+def rotate_webhook_secret(
+    session: Session,
+    keyring: Keyring,
+    *,
+    public_id: str,
+    name: str,
+    actor: StaffUser | None,
+    now: datetime,
+    request_id: str | None = None,
+) -> tuple[WebhookSecret, WebhookSecret, str]:
+    """Start a rotation: a new secret called `name` next to the active one `public_id`.
+
+    Returns (old, new, new secret). Both sign-checks pass until the old one is retired.
+    """
+    if actor is not None:
+        require(actor, Permission.MANAGE_INTEGRATIONS)
+    old = get_webhook_secret(session, public_id)
+    if not old.is_active:
+        raise Conflict("A retired webhook secret cannot be rotated; create a new one instead.")
+    new, raw = create_webhook_secret(
+        session, keyring, name=name, actor=actor, now=now, request_id=request_id, replaces=old
+    )
+    return old, new, raw
+
+
+def retire_webhook_secret(
+    session: Session,
+    *,
+    public_id: str,
+    actor: StaffUser | None,
+    now: datetime,
+    request_id: str | None = None,
+) -> WebhookSecret:
+    """Retire a secret: webhooks signed only with it are refused from the next request on."""
+    if actor is not None:
+        require(actor, Permission.MANAGE_INTEGRATIONS)
+    secret = get_webhook_secret(session, public_id)
+    if secret.retired_at is not None:
+        raise Conflict("This webhook secret has already been retired.")
+    secret.retired_at = now
+    secret.retired_by_id = actor.id if actor is not None else None
+    session.flush()
+    _audit(
+        session,
+        AuditAction.WEBHOOK_SECRET_RETIRED,
+        secret,
+        actor=actor,
+        now=now,
+        request_id=request_id,
+    )
+    return secret
+
+
+@dataclass(frozen=True)
+class WebhookSecretOverview:
+    secret: WebhookSecret
+    created_by: str  # a username, or "cli"
+    retired_by: str | None
+
+
+def list_webhook_secrets(
+    session: Session, *, actor: StaffUser | None
+) -> Sequence[WebhookSecretOverview]:
+    """Every secret, active ones first (newest first), with who created and retired it."""
+    if actor is not None:
+        require(actor, Permission.MANAGE_INTEGRATIONS)
+    creator = aliased(StaffUser)
+    retirer = aliased(StaffUser)
+    rows = session.execute(
+        sa.select(WebhookSecret, creator.username, retirer.username)
+        .outerjoin(creator, creator.id == WebhookSecret.created_by_id)
+        .outerjoin(retirer, retirer.id == WebhookSecret.retired_by_id)
+        .order_by(
+            WebhookSecret.retired_at.is_not(None),
+            WebhookSecret.created_at.desc(),
+            WebhookSecret.id.desc(),
+        )
+    ).all()
+    return [
+        WebhookSecretOverview(
+            secret=secret,
+            created_by=created_by or "cli",
+            retired_by=(retired_by or "cli") if secret.retired_at is not None else None,
+        )
+        for secret, created_by, retired_by in rows
+    ]
+
+
+def secret_key(raw: str) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret."""
+    return base64.b64decode(raw.removeprefix(SECRET_PREFIX), validate=True)
+
+
+def active_webhook_keys(session: Session, keyring: Keyring) -> list[bytes]:
+    """The HMAC keys of every active secret (usually one; two during a rotation)."""
+    rows = session.scalars(
+        sa.select(WebhookSecret)
+        .where(WebhookSecret.retired_at.is_(None))
+        .order_by(WebhookSecret.id)
+    ).all()
+    return [
+        secret_key(keyring.webhook_secret.decrypt(row.secret_ciphertext, row_id=row.public_id))
+        for row in rows
+    ]
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+def _presented_signatures(header: str) -> list[bytes]:
+    """The well-formed v1 signatures of a `webhook-signature` header; others are ignored."""
+    found: list[bytes] = []
+    for item in header.split()[:MAX_SIGNATURES]:
+        version, _, encoded = item.partition(",")
+        if version != SIGNATURE_VERSION or not encoded:
+            continue
+        try:
+            decoded = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if len(decoded) == SIGNATURE_BYTES:
+            found.append(decoded)
+    return found
+
+
+def _refuse(reason: str) -> Unauthenticated:
+    # The reason goes to the log only; the client learns nothing about which check failed.
+    log.warning("webhook signature refused: %s", reason)
+    return Unauthenticated(BAD_SIGNATURE_DETAIL)
+
+
+def verify_webhook(
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    keys: Sequence[bytes],
+    now: datetime,
+) -> str:
+    """Check a Standard Webhooks signature over the raw `body`; returns the webhook id.
+
+    Signed content is `"{id}.{timestamp}." + body`. Every (active key x presented v1
+    signature) pair is compared in constant time, and the loop never stops early, so timing
+    reveals neither which key nor which signature matched. Any failure is `Unauthenticated`.
+    """
+    webhook_id = headers.get("webhook-id") or ""
+    timestamp = headers.get("webhook-timestamp") or ""
+    signature_header = headers.get("webhook-signature") or ""
+    if not _WEBHOOK_ID.fullmatch(webhook_id):
+        raise _refuse("missing or malformed webhook-id")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise _refuse("missing or malformed webhook-timestamp")
+    if not signature_header or len(signature_header) > MAX_SIGNATURE_HEADER:
+        raise _refuse("missing or oversized webhook-signature")
+    skew = abs(now.timestamp() - int(timestamp))
+    if skew > TIMESTAMP_TOLERANCE.total_seconds():
+        raise _refuse("timestamp outside the tolerance")
+    presented = _presented_signatures(signature_header)
+    if not presented:
+        raise _refuse("no well-formed v1 signature")
+    if not keys:
+        raise _refuse("no active webhook secret")
+    signed_content = f"{webhook_id}.{timestamp}.".encode("ascii") + body
+    matched = False
+    for key in keys:
+        expected = hmac.new(key, signed_content, hashlib.sha256).digest()
+        for candidate in presented:
+            matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise _refuse("no signature matches an active secret")
+    return webhook_id

@@ -1,0 +1,437 @@
+"""The chatbot webhook: contacts, linking, per-field validation, duplicates and handovers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.contacts.models import Channel, Contact, Direction
+from cs_register.intake import chatbot
+from cs_register.intake.models import ChatbotConversation, WebhookDelivery
+from tests.cs_register.intake.conftest import (
+    PostChatbot,
+    contacts,
+    conversation,
+    count_rows,
+)
+
+
+def audit_rows(database, action: AuditAction) -> list[AuditEvent]:
+    with database.unit_of_work() as session:
+        return list(
+            session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
+
+
+def conversation_row(database, contact_id: int) -> ChatbotConversation:
+    with database.unit_of_work() as session:
+        row = session.scalar(
+            sa.select(ChatbotConversation).where(ChatbotConversation.contact_id == contact_id)
+        )
+        assert row is not None
+        return row
+
+
+# --- the contact -------------------------------------------------------------------------
+
+
+def test_a_conversation_becomes_an_inbound_chatbot_contact(
+    post_chatbot: PostChatbot, secret, database
+):
+    payload = conversation(conversation_id="conv-42", handover=True)
+    response = post_chatbot(payload, secret=secret)
+
+    assert response.status_code == 201
+    assert response.get_json() == {
+        "contact_id": response.get_json()["contact_id"],
+        "linked": False,
+        "handover": True,
+    }
+    [contact] = contacts(database)
+    assert contact.public_id == response.get_json()["contact_id"]
+    assert contact.channel is Channel.CHATBOT
+    assert contact.direction is Direction.INBOUND
+    assert contact.occurred_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    assert contact.subject == "Chatbot conversation (fi)"
+    assert contact.customer_id is None
+    assert contact.handled_by_id is None
+    assert "Summary:\nAsks about an invoice." in contact.notes
+    assert "customer: Hei, laskussani on virhe.\nbot: Kerro laskun numero" in contact.notes
+    assert "Name: Maija Virtanen" in contact.notes
+    row = conversation_row(database, contact.id)
+    assert row.conversation_id == "conv-42"
+    assert row.needs_handover is True
+    assert row.language == "fi"
+    assert row.ended_at == datetime(2026, 11, 23, 8, 41, tzinfo=UTC)
+
+
+def test_the_contact_is_audited_without_personal_data(post_chatbot: PostChatbot, secret, database):
+    payload = conversation(customer={"name": "Maija", "email": "maija@example.fi"})
+    contact_id = post_chatbot(payload, secret=secret).get_json()["contact_id"]
+    [event] = audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)
+    assert event.actor_id is None
+    assert event.actor_label == "integration:chatbot"
+    assert event.subject_id == contact_id
+    assert event.details == {"contact": contact_id, "linked": False, "handover": False}
+    assert "maija" not in str(event.details).lower()
+
+
+def test_unknown_fields_are_ignored_and_optional_ones_may_be_left_out(
+    post_chatbot: PostChatbot, secret, database
+):
+    payload = {
+        "conversation_id": "minimal-1",
+        "started_at": "2026-11-23T08:00:00Z",
+        "bot_version": "7.1",
+        "customer": {"shoe_size": 42},
+    }
+    response = post_chatbot(payload, secret=secret)
+    assert response.status_code == 201
+    [contact] = contacts(database)
+    assert contact.subject == "Chatbot conversation"
+    assert contact.notes == ""
+    assert response.get_json()["handover"] is False
+
+
+def test_identity_codes_typed_to_the_bot_are_redacted_from_the_notes(
+    post_chatbot: PostChatbot, secret, database
+):
+    payload = conversation(
+        summary="Customer gave 131052-308T.",
+        transcript=[{"speaker": "customer", "text": "hetuni on 131052 - 308t"}],
+    )
+    assert post_chatbot(payload, secret=secret).status_code == 201
+    [contact] = contacts(database)
+    assert "308" not in contact.notes
+    assert contact.notes.count(chatbot.IDENTITY_CODE_REDACTED) == 2
+
+
+# --- linking -----------------------------------------------------------------------------
+
+
+def test_links_to_the_one_customer_with_the_email(
+    post_chatbot: PostChatbot, secret, database, make_customer
+):
+    customer = make_customer(email="Maija.Virtanen@Example.fi", phone="040 123 4567")
+    make_customer(email="someone.else@example.fi", phone="040 765 4321")
+    payload = conversation(customer={"email": "maija.virtanen@example.fi", "phone": "0407654321"})
+    response = post_chatbot(payload, secret=secret)
+    assert response.status_code == 201
+    assert response.get_json()["linked"] is True
+    [contact] = contacts(database)
+    assert contact.customer_id == customer.id
+    [event] = audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)
+    assert event.details["customer"] == customer.public_id
+
+
+def test_links_by_phone_when_the_email_matches_nobody(
+    post_chatbot: PostChatbot, secret, database, make_customer
+):
+    customer = make_customer(phone="+358 40 123 4567")
+    payload = conversation(customer={"email": "new@example.fi", "phone": "040 1234567"})
+    assert post_chatbot(payload, secret=secret).get_json()["linked"] is True
+    [contact] = contacts(database)
+    assert contact.customer_id == customer.id
+
+
+def test_an_email_shared_by_two_customers_leaves_the_contact_unlinked(
+    post_chatbot: PostChatbot, secret, database, make_customer
+):
+    make_customer(email="family@example.fi")
+    make_customer(email="family@example.fi", given_names="Pekka")
+    only_phone = make_customer(phone="040 111 2222")
+    payload = conversation(customer={"email": "family@example.fi", "phone": "0401112222"})
+    assert post_chatbot(payload, secret=secret).get_json()["linked"] is False
+    [contact] = contacts(database)
+    assert contact.customer_id is None
+    assert only_phone.id != contact.customer_id
+
+
+def test_a_phone_shared_by_two_customers_leaves_the_contact_unlinked(
+    post_chatbot: PostChatbot, secret, database, make_customer
+):
+    make_customer(phone="040 111 2222")
+    make_customer(phone="040 111 2222", given_names="Pekka")
+    payload = conversation(customer={"phone": "0401112222"})
+    assert post_chatbot(payload, secret=secret).get_json()["linked"] is False
+
+
+def test_linking_updates_the_customers_last_contact(
+    post_chatbot: PostChatbot, secret, database, make_customer
+):
+    from cs_register.customers.models import Customer
+
+    customer = make_customer(email="maija@example.fi")
+    post_chatbot(conversation(customer={"email": "maija@example.fi"}), secret=secret)
+    with database.unit_of_work() as session:
+        stored = session.get(Customer, customer.id)
+        assert stored is not None
+        assert stored.last_contact_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+
+
+# --- duplicates --------------------------------------------------------------------------
+
+
+def test_the_same_conversation_under_a_new_webhook_id_is_one_contact(
+    post_chatbot: PostChatbot, secret, database
+):
+    payload = conversation(conversation_id="conv-dup", handover=True)
+    first = post_chatbot(payload, secret=secret, webhook_id="msg_a")
+    second = post_chatbot(payload, secret=secret, webhook_id="msg_b")
+    assert first.status_code == 201
+    assert second.status_code == 200
+    assert second.get_json() == first.get_json()
+    assert count_rows(database, Contact) == 1
+    assert len(audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)) == 1
+    # And a retry of the second delivery repeats the second answer.
+    third = post_chatbot(payload, secret=secret, webhook_id="msg_b")
+    assert third.status_code == 200
+    assert count_rows(database, WebhookDelivery) == 2
+
+
+def test_a_replayed_webhook_id_answers_the_original_even_with_another_body(
+    post_chatbot: PostChatbot, secret, database
+):
+    first = post_chatbot(conversation(), secret=secret, webhook_id="msg_same")
+    # Correctly signed again by the platform, but a retry is a retry: the first answer stands.
+    second = post_chatbot(conversation(), secret=secret, webhook_id="msg_same")
+    assert (second.status_code, second.get_json()) == (201, first.get_json())
+    assert count_rows(database, Contact) == 1
+
+
+def test_a_lost_race_on_the_webhook_id_answers_from_the_winner(app, database, clock, monkeypatch):
+    from cs_register.db import Database
+
+    payload = conversation(conversation_id="conv-race")
+    with database.unit_of_work() as session:
+        winner = chatbot.receive_chatbot_conversation(
+            session, webhook_id="msg_race", payload=payload, now=clock.now
+        )
+    # The loser looked before the winner committed: its first lookup finds nothing.
+    real_find = chatbot.find_delivery
+    calls: list[str] = []
+
+    def find_late(session: Any, webhook_id: str) -> WebhookDelivery | None:
+        calls.append(webhook_id)
+        return None if len(calls) == 1 else real_find(session, webhook_id)
+
+    monkeypatch.setattr(chatbot, "find_delivery", find_late)
+    monkeypatch.setattr(chatbot, "_find_conversation", lambda session, conversation_id: None)
+    assert isinstance(database, Database)
+    with database.unit_of_work() as session:
+        loser = chatbot.receive_chatbot_conversation(
+            session, webhook_id="msg_race", payload=payload, now=clock.now
+        )
+    assert loser == winner
+    assert count_rows(database, Contact) == 1
+
+
+def test_old_delivery_records_are_purged_after_the_retention_window(
+    post_chatbot: PostChatbot, secret, database, clock
+):
+    post_chatbot(conversation(), secret=secret)
+    with database.unit_of_work() as session:
+        kept = chatbot.purge_webhook_deliveries(session, now=clock.now + chatbot.DELIVERY_RETENTION)
+        assert kept == 0
+        purged = chatbot.purge_webhook_deliveries(
+            session, now=clock.now + chatbot.DELIVERY_RETENTION + timedelta(seconds=1)
+        )
+        assert purged == 1
+    assert count_rows(database, Contact) == 1
+
+
+# --- validation --------------------------------------------------------------------------
+
+LONG = "x" * 4_001
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"conversation_id": None}, "conversation_id"),
+        ({"conversation_id": 42}, "conversation_id"),
+        ({"conversation_id": ""}, "conversation_id"),
+        ({"conversation_id": "c" * 129}, "conversation_id"),
+        ({"conversation_id": "bad\u0000id"}, "conversation_id"),
+        ({"started_at": None}, "started_at"),
+        ({"started_at": "yesterday"}, "started_at"),
+        ({"started_at": "2026-11-23T10:30:00"}, "started_at"),
+        ({"started_at": "2026-11-23T11:06:00+00:00"}, "started_at"),
+        ({"started_at": "2025-11-01T00:00:00+00:00"}, "started_at"),
+        ({"started_at": "0001-01-01T00:00:00+14:00"}, "started_at"),
+        ({"started_at": "9999-12-31T23:00:00-05:00"}, "started_at"),
+        ({"conversation_id": "   "}, "conversation_id"),
+        (
+            {"transcript": [{"speaker": "bot", "text": "hi", "at": "0001-01-01T00:00+14:00"}]},
+            "transcript.0.at",
+        ),
+        ({"ended_at": "2026-11-23T10:00:00+02:00"}, "ended_at"),
+        ({"ended_at": 5}, "ended_at"),
+        ({"customer": "Maija"}, "customer"),
+        ({"customer": {"name": 7}}, "customer.name"),
+        ({"customer": {"name": "n" * 201}}, "customer.name"),
+        ({"customer": {"email": "not an email"}}, "customer.email"),
+        ({"customer": {"email": ""}}, "customer.email"),
+        ({"customer": {"phone": "12"}}, "customer.phone"),
+        ({"customer": {"phone": ["040"]}}, "customer.phone"),
+        ({"language": "f"}, "language"),
+        ({"language": "fi_FI"}, "language"),
+        ({"language": 1}, "language"),
+        ({"summary": "s" * 2_001}, "summary"),
+        ({"summary": ["a"]}, "summary"),
+        ({"summary": "bad \ud800 surrogate"}, "summary"),
+        ({"transcript": "hello"}, "transcript"),
+        ({"transcript": [{"speaker": "customer", "text": "hi"}] * 501}, "transcript"),
+        ({"transcript": [{"speaker": "customer", "text": "t" * 4_000}] * 26}, "transcript"),
+        ({"transcript": ["hello"]}, "transcript.0"),
+        ({"transcript": [{"speaker": "human", "text": "hi"}]}, "transcript.0.speaker"),
+        (
+            {"transcript": [{"speaker": "bot", "text": "ok"}] * 3 + [{"speaker": "bot"}]},
+            "transcript.3.text",
+        ),
+        ({"transcript": [{"speaker": "bot", "text": LONG}]}, "transcript.0.text"),
+        ({"transcript": [{"speaker": "bot", "text": "a\u0000b"}]}, "transcript.0.text"),
+        ({"transcript": [{"speaker": "bot", "text": "hi", "at": "noon"}]}, "transcript.0.at"),
+        ({"handover": "yes"}, "handover"),
+        ({"handover": 1}, "handover"),
+    ],
+)
+def test_invalid_fields_are_422_with_a_dotted_path_and_store_nothing(
+    post_chatbot: PostChatbot, secret, database, changes, field
+):
+    response = post_chatbot(conversation(**changes), secret=secret)
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert field in problem["errors"], problem["errors"]
+    for model in (Contact, ChatbotConversation, WebhookDelivery):
+        assert count_rows(database, model) == 0
+    assert audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED) == []
+
+
+@pytest.mark.parametrize("body", [[], "text", 3, None], ids=repr)
+def test_a_json_body_that_is_not_an_object_is_422(post_chatbot: PostChatbot, secret, body):
+    response = post_chatbot(body, secret=secret)
+    assert response.status_code == 422
+    assert "body" in response.get_json()["errors"]
+
+
+def test_every_bad_field_is_reported_at_once(post_chatbot: PostChatbot, secret):
+    payload = conversation(conversation_id="", customer={"email": "x", "phone": "1"}, handover="no")
+    errors = post_chatbot(payload, secret=secret).get_json()["errors"]
+    assert {"conversation_id", "customer.email", "customer.phone", "handover"} <= errors.keys()
+
+
+def test_error_messages_do_not_echo_the_values(post_chatbot: PostChatbot, secret):
+    payload = conversation(customer={"email": "maija@@example", "phone": "+999 secret-number"})
+    text = post_chatbot(payload, secret=secret).get_data(as_text=True)
+    assert "maija" not in text
+    assert "secret-number" not in text
+
+
+def test_null_optional_fields_are_accepted(post_chatbot: PostChatbot, secret):
+    payload = conversation(
+        ended_at=None, customer=None, language=None, summary=None, transcript=None, handover=None
+    )
+    assert post_chatbot(payload, secret=secret).status_code == 201
+
+
+# --- the handover queue ------------------------------------------------------------------
+
+
+def test_handovers_queue_oldest_first_and_close(
+    post_chatbot: PostChatbot, secret, database, client, clock, logged_in
+):
+    first = post_chatbot(conversation(handover=True, language="sv"), secret=secret).get_json()
+    clock.advance(timedelta(minutes=10))
+    second = post_chatbot(conversation(handover=True), secret=secret).get_json()
+    post_chatbot(conversation(handover=False), secret=secret)
+    clock.advance(timedelta(minutes=5))
+
+    agent = logged_in("agent")
+    page = client.get("/handovers")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.index(first["contact_id"]) < html.index(second["contact_id"])
+    assert "15 min" in html
+    assert "5 min" in html
+    assert html.count("/close") == 2
+    assert "Chatbot conversation (sv)" in html
+
+    response = client.post(f"/handovers/{first['contact_id']}/close")
+    assert response.status_code == 302
+    html = client.get("/handovers").get_data(as_text=True)
+    assert first["contact_id"] not in html
+    assert second["contact_id"] in html
+
+    with database.unit_of_work() as session:
+        row = session.scalar(
+            sa.select(ChatbotConversation)
+            .join(Contact, Contact.id == ChatbotConversation.contact_id)
+            .where(Contact.public_id == first["contact_id"])
+        )
+        assert row is not None
+        assert row.handover_closed_by_id == agent.id
+        assert row.handover_closed_at == clock.now
+    [event] = audit_rows(database, AuditAction.HANDOVER_CLOSED)
+    assert event.actor_id == agent.id
+    assert event.subject_id == first["contact_id"]
+    assert event.details == {"waited_seconds": 15 * 60}
+
+
+def test_closing_twice_is_refused_politely(
+    post_chatbot: PostChatbot, secret, client, logged_in, database
+):
+    contact_id = post_chatbot(conversation(handover=True), secret=secret).get_json()["contact_id"]
+    logged_in("agent")
+    client.post(f"/handovers/{contact_id}/close")
+    again = client.post(f"/handovers/{contact_id}/close", follow_redirects=True)
+    assert "already been closed" in again.get_data(as_text=True)
+    assert len(audit_rows(database, AuditAction.HANDOVER_CLOSED)) == 1
+
+
+def test_a_contact_without_a_handover_cannot_be_closed(
+    post_chatbot: PostChatbot, secret, client, logged_in
+):
+    contact_id = post_chatbot(conversation(handover=False), secret=secret).get_json()["contact_id"]
+    logged_in("agent")
+    assert client.post(f"/handovers/{contact_id}/close").status_code == 404
+    assert client.post("/handovers/00000000-0000-4000-8000-000000000000/close").status_code == 404
+
+
+def test_the_empty_queue_says_so(client, logged_in):
+    logged_in("supervisor")
+    assert "no open chatbot handovers" in client.get("/handovers").get_data(as_text=True)
+
+
+def test_agents_see_the_handovers_link(client, logged_in):
+    logged_in("agent")
+    assert 'href="/handovers"' in client.get("/contacts/unlinked").get_data(as_text=True)
+
+
+def test_the_service_refuses_roles_without_log_contacts(db_session, make_staff, clock):
+    from cs_register.errors import PermissionDenied
+
+    dpo = make_staff("dpo")
+    with pytest.raises(PermissionDenied):
+        chatbot.open_handovers(db_session, actor=dpo, now=clock.now)
+    with pytest.raises(PermissionDenied):
+        chatbot.close_handover(db_session, contact_public_id="whatever", actor=dpo, now=clock.now)
+
+
+def test_the_contact_page_shows_the_conversation(
+    post_chatbot: PostChatbot, secret, client, logged_in
+):
+    contact_id = post_chatbot(conversation(), secret=secret).get_json()["contact_id"]
+    logged_in("agent")
+    page = client.get(f"/contacts/{contact_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Chatbot conversation (fi)" in html
+    assert "Hei, laskussani on virhe." in html
