@@ -90,17 +90,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, sqlite_write_lock_at_begin: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            if sqlite_write_lock_at_begin:
+                # We issue BEGIN ourselves (below), so pysqlite's implicit one must stay out.
+                dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL lets the worker purge while the console reads.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        if sqlite_write_lock_at_begin:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection: Any) -> None:
+                # Nearly every unit of work writes (if only its audit row). A transaction that
+                # reads first cannot later become a writer while another process (the web app
+                # and the RQ worker share the file) has written: SQLite fails it at once with
+                # "database is locked" instead of waiting. Taking the write lock at BEGIN makes
+                # writers queue on the 30-second busy timeout instead.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
@@ -109,9 +123,12 @@ def create_db_engine(url: str) -> Engine:
 class Database:
     """The engine and session factory of one application (or one job process)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_write_lock_at_begin: bool = True) -> None:
+        """`sqlite_write_lock_at_begin=False` keeps pysqlite's own transaction handling, for
+        inspection sessions (tests) that must not hold SQLite's single write lock while the
+        application works."""
         self.url = url
-        self.engine = create_db_engine(url)
+        self.engine = create_db_engine(url, sqlite_write_lock_at_begin=sqlite_write_lock_at_begin)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         event.listen(self.session_factory, "after_commit", _forget_rollback_actions)
         event.listen(self.session_factory, "after_rollback", _run_rollback_actions)

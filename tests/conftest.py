@@ -205,12 +205,18 @@ def keyring(app: Flask) -> Keyring:
 
 
 @pytest.fixture
-def db_session(database: Database) -> Iterator[Session]:
-    """A session for arranging and inspecting data directly; commit it yourself."""
-    session = database.session_factory()
+def db_session(database_url: str) -> Iterator[Session]:
+    """A session for arranging and inspecting data directly; commit it yourself.
+
+    Its SQLite transactions begin deferred, so a test that reads through it while the app
+    writes through `database` does not hold the write lock the app is waiting for.
+    """
+    inspection = Database(database_url, sqlite_write_lock_at_begin=False)
+    session = inspection.session_factory()
     yield session
     session.rollback()
     session.close()
+    inspection.dispose()
 
 
 @pytest.fixture
