@@ -4,24 +4,43 @@ RQ 3.0's own `rq cron` command enqueues every cron job with the pickle serialize
 `--serializer` says, so our JSON-only worker would fail each tick with a DeserializationError.
 This runner is RQ's CronScheduler with one change: jobs are enqueued on the JSON queue. The
 schedule itself stays a standard RQ cron config file (`jobs/cron_config.py`, `rq.cron.register`).
+
+One addition: a cron job registered with `meta=per_tick("retention-sweep")` is enqueued with a
+fixed job id per tick (`retention-sweep-20261123T1005`, the UTC start of the current interval)
+and `unique=True`, and gets the tick as its last argument. A second scheduler, or a restarted
+one, asking for the same tick finds the job already there and enqueues nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
 from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.utils import now as rq_now
 
 from jobs.queue import redis_connection
+from jobs.retention import tick_for
 
 DEFAULT_CONFIG = "jobs.cron_config"
+# The key in a cron job's `meta` that asks for a job id per tick; removed before enqueueing.
+PER_TICK_META_KEY = "cs_register_job_id_prefix"
+
+log = logging.getLogger(__name__)
+
+
+def per_tick(job_id_prefix: str) -> dict[str, Any]:
+    """`meta` for `cron.register` (whose options are fixed) asking for one job per tick."""
+    return {PER_TICK_META_KEY: job_id_prefix}
 
 
 class JSONCronJob(CronJob):
@@ -31,7 +50,24 @@ class JSONCronJob(CronJob):
         if self.func is None:
             raise ValueError(f"cron job {self.name} has no function to enqueue")
         queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
-        job = queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **self.job_options)
+        options = dict(self.job_options)
+        meta = dict(options.pop("meta", None) or {})
+        prefix = meta.pop(PER_TICK_META_KEY, None)
+        if meta:
+            options["meta"] = meta
+        args = self.args
+        if prefix is not None:
+            if not self.interval:
+                raise ValueError(f"cron job {self.name}: a job id per tick needs an interval")
+            tick = tick_for(rq_now(), timedelta(seconds=self.interval))
+            args = (*args, tick)
+            options.update(job_id=f"{prefix}-{tick}", unique=True)
+        try:
+            job = queue.enqueue(self.func, args=args, kwargs=self.kwargs, **options)
+        except DuplicateJobError:
+            # Another scheduler (or this one before a restart) already enqueued this tick.
+            log.info("cron job %s: %s is already enqueued", self.name, options["job_id"])
+            return Job.fetch(options["job_id"], connection=connection, serializer=JSONSerializer)
         # Lets `rq info` and dashboards list the cron job by name.
         enqueued_at = job.enqueued_at.timestamp() if job.enqueued_at else None
         cron_job_registry.add(self.name, connection, enqueue_timestamp=enqueued_at)

@@ -1,0 +1,186 @@
+"""The retention engine's jobs: the sweep, reconciliation and the invariant monitor.
+
+The database is the schedule: each recording row carries its `due_at`, and a periodic sweep
+purges whatever is due at that moment (`recordings.purge.run_sweep`). Redis only carries the
+request "sweep now", never a per-recording job scheduled months ahead, so losing Redis loses
+nothing: the next sweep catches up.
+
+Each sweep has a fixed job id per tick (`retention-sweep-20261123T1005`, the UTC start of its
+interval) and is enqueued with `unique=True`, so two schedulers or a double trigger produce
+one job. Even if two sweeps do overlap, the purge itself locks each row and is idempotent.
+
+Results are counts only; recordings' public ids (random UUIDs, identifying no person) appear in
+the log only when an invariant is violated, because an operator needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sized
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rq import get_current_job
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+
+from cs_register.db import utcnow
+from jobs.context import job_database, job_settings
+from jobs.queue import JobQueue
+from recordings.purge import check_invariants, reconcile, run_sweep
+from recordings.services import policy_from_settings
+from recordings.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB_PREFIX = "retention-sweep"
+RECONCILIATION_JOB_PREFIX = "retention-reconciliation"
+INVARIANT_JOB_PREFIX = "retention-invariants"
+TICK_FORMAT = "%Y%m%dT%H%M"
+# RQ kills a job after 180 s by default; a catch-up sweep after a long outage may take longer.
+# An interrupted sweep is harmless (the next one resumes), but finishing in one go is better.
+SWEEP_JOB_TIMEOUT_SECONDS = 3600
+# Enough ids in an alert to start investigating; the full list is `flask retention status`.
+LOGGED_IDS = 20
+
+
+def tick_for(moment: datetime, interval: timedelta) -> str:
+    """The UTC start of the interval containing `moment`, as `20261123T1005`.
+
+    Intervals are counted from the Unix epoch, so every scheduler computes the same tick for
+    the same moment whatever time it started.
+    """
+    seconds = int(interval.total_seconds())
+    if seconds <= 0:
+        raise ValueError("the interval must be positive")
+    epoch_seconds = int(moment.astimezone(UTC).timestamp())
+    start = datetime.fromtimestamp(epoch_seconds - epoch_seconds % seconds, UTC)
+    return start.strftime(TICK_FORMAT)
+
+
+def sweep_job_id(tick: str) -> str:
+    return f"{SWEEP_JOB_PREFIX}-{tick}"
+
+
+def enqueue_retention_sweep(job_queue: JobQueue, *, tick: str) -> Job | None:
+    """Enqueue the sweep of `tick` unless a job for that tick exists already.
+
+    Returns the new job, or None when the tick was enqueued before (by another scheduler, a
+    retry or an operator): that is the point of the per-tick id, not an error.
+    """
+    datetime.strptime(tick, TICK_FORMAT)  # refuses anything that is not a tick
+    try:
+        return job_queue.queue.enqueue(
+            retention_sweep_job,
+            args=(tick,),
+            job_id=sweep_job_id(tick),
+            unique=True,
+            job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
+            result_ttl=job_queue.result_ttl,
+            failure_ttl=job_queue.failure_ttl,
+        )
+    except DuplicateJobError:
+        log.info("retention sweep for tick %s is already enqueued", tick)
+        return None
+
+
+def _current_job_id() -> str | None:
+    job = get_current_job()
+    return job.id if job is not None else None
+
+
+def counts_of(report: Any) -> dict[str, int]:
+    """A report dataclass as plain counts: numbers kept, collections replaced by their size.
+
+    Reports may list recording ids; a job result only says how many, so Redis never holds
+    more than it needs.
+    """
+    counts: dict[str, int] = {}
+    for field in dataclasses.fields(report):
+        value = getattr(report, field.name)
+        if isinstance(value, bool):
+            counts[field.name] = int(value)
+        elif isinstance(value, int):
+            counts[field.name] = value
+        elif isinstance(value, Sized) and not isinstance(value, str):
+            counts[field.name] = len(value)
+    return counts
+
+
+def retention_sweep_job(tick: str) -> dict[str, int]:
+    """Purge every recording due now and end the holds that have run out (idempotent)."""
+    now = utcnow()
+    settings = job_settings()
+    report = run_sweep(
+        job_database(settings),
+        LocalStorage(settings.storage_root),
+        now=now,
+        policy=policy_from_settings(settings),
+        job_id=_current_job_id(),
+    )
+    result = counts_of(report)
+    log.info("retention sweep %s: %s", tick, _format_counts(result))
+    return result
+
+
+def reconciliation_job(tick: str | None = None) -> dict[str, int]:
+    """Compare rows and stored files, and repair what is safe to repair."""
+    now = utcnow()
+    settings = job_settings()
+    report = reconcile(
+        job_database(settings),
+        LocalStorage(settings.storage_root),
+        now=now,
+        policy=policy_from_settings(settings),
+        repair=True,
+        job_id=_current_job_id(),
+    )
+    result = counts_of(report)
+    log.info("retention reconciliation %s: %s", tick or "-", _format_counts(result))
+    return result
+
+
+def invariant_check_job(tick: str | None = None) -> dict[str, int]:
+    """Look for recordings kept past their due time or cap; log an ERROR if there are any.
+
+    The ERROR line carries counts and internal row ids only: enough for an operator's alert
+    and investigation, nothing about a person.
+    """
+    now = utcnow()
+    settings = job_settings()
+    with job_database(settings).unit_of_work() as session:
+        violations = check_invariants(
+            session,
+            now=now,
+            policy=policy_from_settings(settings),
+            sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
+            log_errors=False,  # one ERROR line, written here with the job's tick
+        )
+    by_kind: dict[str, list[str]] = {}
+    for violation in violations:
+        by_kind.setdefault(violation.kind.lower(), []).append(violation.recording_public_id)
+    if by_kind:
+        log.error(
+            "retention invariant violated at tick %s: %d recording(s) still stored; %s",
+            tick or "-",
+            len(violations),
+            "; ".join(
+                f"{kind}: {len(ids)} (first ids {', '.join(ids[:LOGGED_IDS])})"
+                for kind, ids in sorted(by_kind.items())
+            ),
+        )
+    return {"violations": len(violations), **{kind: len(ids) for kind, ids in by_kind.items()}}
+
+
+def _format_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in counts.items())
+
+
+__all__ = [
+    "enqueue_retention_sweep",
+    "invariant_check_job",
+    "reconciliation_job",
+    "retention_sweep_job",
+    "tick_for",
+]

