@@ -12,7 +12,7 @@ from rq import cron
 
 from jobs.context import job_settings
 from jobs.cron import per_tick
-from jobs.maintenance import purge_expired_staff_sessions_job
+from jobs.maintenance import purge_expired_staff_sessions_job, purge_webhook_deliveries_job
 from jobs.queue import QUEUE_NAME
 from jobs.retention import (
     INVARIANT_JOB_PREFIX,
@@ -37,6 +37,14 @@ def register_jobs() -> None:
         QUEUE_NAME,
         name="purge-expired-staff-sessions",
         interval=sweep_interval,
+        result_ttl=result_ttl,
+        failure_ttl=failure_ttl,
+    )
+    cron.register(
+        purge_webhook_deliveries_job,
+        QUEUE_NAME,
+        name="purge-webhook-deliveries",
+        interval=RECONCILIATION_INTERVAL_SECONDS,
         result_ttl=result_ttl,
         failure_ttl=failure_ttl,
     )

@@ -21,3 +21,18 @@ def purge_expired_staff_sessions_job() -> dict[str, int]:
         purged = purge_expired_sessions(session, now=utcnow(), policy=session_policy(settings))
     log.info("purged %d expired staff sessions", purged)
     return {"purged": purged}
+
+
+def purge_webhook_deliveries_job() -> dict[str, int]:
+    """Forget chatbot webhook deliveries older than the replay window.
+
+    A delivery record only exists to answer a replayed webhook id with the original result;
+    after the window it is dead weight. Idempotent. Returns `{"purged": n}`.
+    """
+    from cs_register.intake.chatbot import purge_webhook_deliveries
+
+    settings = job_settings()
+    with unit_of_work(settings) as session:
+        purged = purge_webhook_deliveries(session, now=utcnow())
+    log.info("purged %d old webhook delivery records", purged)
+    return {"purged": purged}

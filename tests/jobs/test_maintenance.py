@@ -185,3 +185,28 @@ def test_job_database_is_built_lazily_and_cached_per_url(job_env: Settings) -> N
     assert first.url == job_env.database_url
     context.dispose_job_databases()
     assert context.job_database() is not first
+
+
+def test_webhook_delivery_records_are_forgotten_after_the_replay_window(
+    job_env: Settings, database: Database
+) -> None:
+    from cs_register.intake.chatbot import DELIVERY_RETENTION
+    from cs_register.intake.models import WebhookDelivery
+    from jobs.maintenance import purge_webhook_deliveries_job
+
+    now = utcnow()
+    with database.unit_of_work() as session:
+        for webhook_id, age in (
+            ("msg_old", DELIVERY_RETENTION + timedelta(hours=1)),
+            ("msg_recent", DELIVERY_RETENTION - timedelta(hours=1)),
+        ):
+            session.add(
+                WebhookDelivery(
+                    webhook_id=webhook_id, received_at=now - age, status_code=201, response={}
+                )
+            )
+
+    assert purge_webhook_deliveries_job() == {"purged": 1}
+    assert purge_webhook_deliveries_job() == {"purged": 0}
+    with database.unit_of_work() as session:
+        assert list(session.scalars(sa.select(WebhookDelivery.webhook_id))) == ["msg_recent"]
