@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
@@ -22,8 +22,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from cs_register.config import Settings
-from cs_register.db import get_database, utcnow
+from cs_register.db import get_database
 from cs_register.web import local_time
+from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import check_invariants
@@ -43,10 +44,6 @@ HOLDS_ENDING_SOON = timedelta(days=14)
 PROGRESS_BAR_FROM = 2
 BATCH_SIZE = 200
 
-
-def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
-    return clock()
 
 
 def _settings() -> Settings:
@@ -69,7 +66,7 @@ def _storage() -> RecordingStorage:
 def sweep_command(dry_run: bool, batch_size: int) -> None:
     """End expired holds and purge every recording that is due."""
     database = get_database(current_app)
-    now = _now()
+    now = app_now()
     with database.session_factory() as session:
         due = count_due(session, now=now)
     batches = -(-due // batch_size)
@@ -111,7 +108,7 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
 def status_command() -> None:
     """Counts, next due, holds ending soon; exit 2 if any recording is overdue or past its cap."""
     database = get_database(current_app)
-    now = _now()
+    now = app_now()
     settings = _settings()
     with database.session_factory() as session:
         by_state = dict(
@@ -185,7 +182,7 @@ def verify_command() -> None:
 def reconcile_command(repair: bool) -> None:
     """Find recordings whose audio is missing and stored files with no recording."""
     report = reconcile(
-        get_database(current_app), _storage(), now=_now(), policy=_policy(), repair=repair
+        get_database(current_app), _storage(), now=app_now(), policy=_policy(), repair=repair
     )
     for public_id in report.missing_audio:
         click.echo(f"missing audio: recording {public_id}")

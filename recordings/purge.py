@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
+from cs_register.audit.services import job_actor_label, job_request_id, record_event
 from cs_register.db import Database
 from recordings import retention
 from recordings.ledger import append_receipt
@@ -133,13 +133,6 @@ def purge_reason(recording: Recording, policy: RetentionPolicy) -> PurgeReason:
     return PurgeReason.RETENTION_EXPIRED
 
 
-def _actor_label(job_id: str | None) -> str:
-    return f"job:{job_id}"[:100] if job_id else "system"
-
-
-def _audit_request_id(job_id: str | None) -> str | None:
-    # The job id stands in for a request id in the audit trail (a 64-character column).
-    return job_id[:64] if job_id else None
 
 
 def purge_recording(
@@ -204,11 +197,11 @@ def purge_recording(
             session,
             action=AuditAction.RECORDING_PURGED,
             actor=None,
-            actor_label=_actor_label(job_id),
+            actor_label=job_actor_label(job_id),
             now=now,
             subject_type="recording",
             subject_id=recording.public_id,
-            request_id=_audit_request_id(job_id),
+            request_id=job_request_id(job_id),
             details={"reason": reason.value, "due_at": recording.due_at.isoformat()},
         )
         return PurgeOutcome(recording_id, "purged", reason.value, recording.due_at)
@@ -241,11 +234,11 @@ def end_expired_holds(
                     session,
                     action=AuditAction.HOLD_EXPIRED,
                     actor=None,
-                    actor_label=_actor_label(job_id),
+                    actor_label=job_actor_label(job_id),
                     now=now,
                     subject_type="recording",
                     subject_id=hold.recording.public_id,
-                    request_id=_audit_request_id(job_id),
+                    request_id=job_request_id(job_id),
                     details={"hold": hold.public_id, "ends_at": hold.ends_at.isoformat()},
                 )
             ended += len(holds)

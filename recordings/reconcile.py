@@ -25,7 +25,7 @@ from itertools import islice
 import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
+from cs_register.audit.services import job_actor_label, job_request_id, record_event
 from cs_register.db import Database
 from recordings import retention
 from recordings.ledger import append_receipt
@@ -69,12 +69,6 @@ def _sha256(storage: RecordingStorage, key: str) -> str:
     return digest.hexdigest()
 
 
-def _actor_label(job_id: str | None) -> str:
-    return f"job:{job_id}"[:100] if job_id else "system"
-
-
-def _audit_request_id(job_id: str | None) -> str | None:
-    return job_id[:64] if job_id else None
 
 
 def _find_missing_audio(
@@ -121,11 +115,11 @@ def _find_missing_audio(
                     session,
                     action=AuditAction.RECORDING_AUDIO_MISSING,
                     actor=None,
-                    actor_label=_actor_label(job_id),
+                    actor_label=job_actor_label(job_id),
                     now=now,
                     subject_type="recording",
                     subject_id=recording.public_id,
-                    request_id=_audit_request_id(job_id),
+                    request_id=job_request_id(job_id),
                 )
             report.marked_missing.append(row.public_id)
 
@@ -185,11 +179,11 @@ def _find_orphans(
                     session,
                     action=AuditAction.ORPHAN_FILE_PURGED,
                     actor=None,
-                    actor_label=_actor_label(job_id),
+                    actor_label=job_actor_label(job_id),
                     now=now,
                     subject_type="storage_file",
                     subject_id=key,
-                    request_id=_audit_request_id(job_id),
+                    request_id=job_request_id(job_id),
                     details={"receipt": receipt.sequence},
                 )
                 # Deleted before the commit: if the commit then fails the file is gone without

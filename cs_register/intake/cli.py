@@ -7,23 +7,18 @@ prints the reason to stderr and exits non-zero, so the MTA can bounce or retry t
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from datetime import datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from cs_register.db import get_database, utcnow
+from cs_register.db import get_database
 from cs_register.errors import DomainError, ValidationFailed
 from cs_register.intake.email import MAX_MESSAGE_BYTES, receive_email
+from cs_register.web import now as app_now
 
 intake_cli = AppGroup("intake", help="Receive contacts from the command line (mail pipes).")
 
-
-def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
-    return clock()
 
 
 @intake_cli.command("email")
@@ -35,7 +30,7 @@ def email_command() -> None:
         raise click.ClickException("The message is too large.")
     try:
         with get_database(current_app).unit_of_work() as session:
-            _, contact, created = receive_email(session, raw=raw, now=_now())
+            _, contact, created = receive_email(session, raw=raw, now=app_now())
             contact_id = contact.public_id
     except ValidationFailed as failure:
         messages = [message for field in failure.errors.values() for message in field]

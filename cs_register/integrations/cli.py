@@ -6,47 +6,26 @@ PBX token can be issued before anyone has logged in. Each command is one unit of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
 
-from cs_register.db import get_database, utcnow
-from cs_register.errors import DomainError, ValidationFailed
+from cs_register.cli_support import command_unit_of_work
 from cs_register.integrations import services, webhooks
 from cs_register.web import local_time
+from cs_register.web import now as app_now
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
 
 
-def _now() -> datetime:
-    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
-    return clock()
-
-
-@contextmanager
-def _unit_of_work() -> Iterator[Session]:
-    """The app's database session, with domain errors turned into a clean `Error:` exit 1."""
-    try:
-        with get_database(current_app).unit_of_work() as session:
-            yield session
-    except ValidationFailed as failure:
-        messages = [message for field in failure.errors.values() for message in field]
-        raise click.ClickException(" ".join(messages)) from None
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
 
 
 @integrations_cli.command("create-token")
 @click.argument("name")
 def create_token_command(name: str) -> None:
     """Create a token called NAME and print it (the only time it is shown)."""
-    with _unit_of_work() as session:
-        token, raw = services.create_token(session, name=name, actor=None, now=_now())
+    with command_unit_of_work() as session:
+        token, raw = services.create_token(session, name=name, actor=None, now=app_now())
     click.echo(f"Created integration token {token.name}.")
     click.echo(f"Token (shown once; configure it as 'Authorization: Bearer <token>'): {raw}")
 
@@ -54,7 +33,7 @@ def create_token_command(name: str) -> None:
 @integrations_cli.command("list")
 def list_command() -> None:
     """List every token: name, prefix, creator, last use and state. Never the token itself."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         overviews = services.list_tokens(session, actor=None)
     if not overviews:
         click.echo("No integration tokens.")
@@ -79,9 +58,9 @@ def list_command() -> None:
 @click.argument("name")
 def revoke_command(name: str) -> None:
     """Revoke the token called NAME; requests presenting it are refused from now on."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         token = services.get_token_by_name(session, name)
-        services.revoke_token(session, public_id=token.public_id, actor=None, now=_now())
+        services.revoke_token(session, public_id=token.public_id, actor=None, now=app_now())
     click.echo(f"Revoked integration token {token.name}.")
 
 
@@ -98,9 +77,9 @@ def create_webhook_secret_command(name: str) -> None:
     Existing secrets stay active, so this is also the first step of a rotation.
     """
     keyring = current_app.extensions["cs_register.keyring"]
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         secret, raw = webhooks.create_webhook_secret(
-            session, keyring, name=name, actor=None, now=_now()
+            session, keyring, name=name, actor=None, now=app_now()
         )
     click.echo(f"Created webhook secret {secret.name}.")
     click.echo(f"Secret (shown once; configure it on the chatbot platform): {raw}")
@@ -110,7 +89,9 @@ def create_webhook_secret_command(name: str) -> None:
 @click.argument("name")
 def retire_webhook_secret_command(name: str) -> None:
     """Retire the webhook secret called NAME; webhooks signed only with it are refused."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         secret = webhooks.get_webhook_secret_by_name(session, name)
-        webhooks.retire_webhook_secret(session, public_id=secret.public_id, actor=None, now=_now())
+        webhooks.retire_webhook_secret(
+            session, public_id=secret.public_id, actor=None, now=app_now()
+        )
     click.echo(f"Retired webhook secret {secret.name}.")

@@ -8,43 +8,21 @@ is one unit of work: it either commits completely or changes nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
 
-from cs_register.db import get_database, utcnow
-from cs_register.errors import DomainError, ValidationFailed
+from cs_register.cli_support import command_unit_of_work
 from cs_register.staff import services
 from cs_register.staff.models import Role
 from cs_register.web import local_time, session_policy
+from cs_register.web import now as app_now
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 
 ROLE_CHOICE = click.Choice([role.value for role in Role], case_sensitive=False)
 
 
-def _now() -> datetime:
-    # The application's clock is utcnow() in every deployment; tests freeze it.
-    clock: Callable[[], datetime] = current_app.extensions.get("cs_register.clock", utcnow)
-    return clock()
-
-
-@contextmanager
-def _unit_of_work() -> Iterator[Session]:
-    """The app's database session, with domain errors turned into a clean `Error:` exit 1."""
-    try:
-        with get_database(current_app).unit_of_work() as session:
-            yield session
-    except ValidationFailed as failure:
-        messages = [message for field in failure.errors.values() for message in field]
-        raise click.ClickException(" ".join(messages)) from None
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
 
 
 def _echo_one_time_password(password: str) -> None:
@@ -65,7 +43,7 @@ def create_command(
 ) -> None:
     """Create a staff account."""
     role = Role(role_value.lower())
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
             user = services.create_user(
@@ -74,7 +52,7 @@ def create_command(
                 display_name=display_name or username,
                 role=role,
                 password=password,
-                now=_now(),
+                now=app_now(),
                 must_change_password=False,
                 actor=None,
             )
@@ -85,7 +63,7 @@ def create_command(
                 username=username,
                 display_name=display_name or username,
                 role=role,
-                now=_now(),
+                now=app_now(),
                 actor=None,
             )
     click.echo(f"Created {user.username} ({role.label}).")
@@ -97,9 +75,9 @@ def create_command(
 @click.argument("username")
 def deactivate_command(username: str) -> None:
     """Deactivate an account and end all of its sessions immediately."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         user = services.get_user_by_username(session, username)
-        services.set_active(session, user=user, active=False, now=_now(), actor=None)
+        services.set_active(session, user=user, active=False, now=app_now(), actor=None)
     click.echo(f"Deactivated {user.username}; its sessions have ended.")
 
 
@@ -107,9 +85,9 @@ def deactivate_command(username: str) -> None:
 @click.argument("username")
 def reactivate_command(username: str) -> None:
     """Allow a deactivated account to log in again."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         user = services.get_user_by_username(session, username)
-        services.set_active(session, user=user, active=True, now=_now(), actor=None)
+        services.set_active(session, user=user, active=True, now=app_now(), actor=None)
     click.echo(f"Reactivated {user.username}.")
 
 
@@ -119,9 +97,9 @@ def reactivate_command(username: str) -> None:
 def set_role_command(username: str, role_value: str) -> None:
     """Change an account's role (its sessions end; it logs in again under the new role)."""
     role = Role(role_value.lower())
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         user = services.get_user_by_username(session, username)
-        services.set_role(session, user=user, role=role, now=_now(), actor=None)
+        services.set_role(session, user=user, role=role, now=app_now(), actor=None)
     click.echo(f"{user.username} is now {role.label}.")
 
 
@@ -129,9 +107,9 @@ def set_role_command(username: str, role_value: str) -> None:
 @click.argument("username")
 def reset_password_command(username: str) -> None:
     """Replace the password with a one-time one, lift any lockout and end all sessions."""
-    with _unit_of_work() as session:
+    with command_unit_of_work() as session:
         user = services.get_user_by_username(session, username)
-        password = services.reset_password(session, user=user, now=_now(), actor=None)
+        password = services.reset_password(session, user=user, now=app_now(), actor=None)
     click.echo(f"Reset the password of {user.username}; its sessions have ended.")
     _echo_one_time_password(password)
 
@@ -139,8 +117,8 @@ def reset_password_command(username: str) -> None:
 @users_cli.command("list")
 def list_command() -> None:
     """List every staff account with its status, last login and live sessions."""
-    now = _now()
-    with _unit_of_work() as session:
+    now = app_now()
+    with command_unit_of_work() as session:
         overviews = services.staff_overviews(
             session, actor=None, now=now, policy=session_policy()
         )

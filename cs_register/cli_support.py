@@ -1,0 +1,27 @@
+"""What every `flask ...` command group shares: one unit of work per command, domain errors
+shown as a clean `Error: ...` with exit status 1 instead of a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from cs_register.db import get_database
+from cs_register.errors import DomainError, ValidationFailed
+
+
+@contextmanager
+def command_unit_of_work() -> Iterator[Session]:
+    """The app's database session, committed once when the command's work is done."""
+    try:
+        with get_database(current_app).unit_of_work() as session:
+            yield session
+    except ValidationFailed as failure:
+        messages = [message for field in failure.errors.values() for message in field]
+        raise click.ClickException(" ".join(messages)) from None
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
