@@ -243,3 +243,43 @@ def test_the_reconciliation_job_reports_and_repairs_counts(
     assert result["marked_missing"] == 1
     # Repaired: a second run finds nothing.
     assert reconciliation_job()["missing_audio"] == 0
+
+
+def test_a_sweep_that_could_not_purge_everything_fails_after_doing_the_rest(
+    retention_env: Settings,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seed_recordings(database, storage, due=5)
+    with database.unit_of_work() as session:
+        stuck_key = session.scalars(
+            sa.select(Recording.storage_key).order_by(Recording.id).limit(1)
+        ).one()
+    real_delete = LocalStorage.delete
+
+    def failing_delete(self: LocalStorage, key: str) -> bool:
+        if key == stuck_key:
+            raise OSError("storage unavailable")
+        return real_delete(self, key)
+
+    monkeypatch.setattr(LocalStorage, "delete", failing_delete)
+    job_queue = get_queue(redis, retention_env)
+    job = enqueue_retention_sweep(job_queue, tick=TICK)
+    assert job is not None
+    _run_worker(job_queue, redis)
+
+    job = Job.fetch(job.id, connection=redis, serializer=JSONSerializer)
+    # The job ends in RQ's failed registry, where alerting sees it...
+    assert job.get_status() == JobStatus.FAILED
+    assert job.id in job_queue.queue.failed_job_registry.get_job_ids()
+    # ...after purging everything else that was due.
+    with database.unit_of_work() as session:
+        states = session.execute(
+            sa.select(Recording.storage_key, Recording.state).order_by(Recording.id)
+        ).all()
+    assert [state for _key, state in states].count(RecordingState.PURGED) == 4
+    # Storage is back: the next sweep finishes the job.
+    monkeypatch.setattr(LocalStorage, "delete", real_delete)
+    assert retention_sweep_job("20261123T1010")["purged"] == 1
