@@ -216,5 +216,3 @@ def init_app(app: Flask, database: Database) -> None:
             session.rollback()
             session.close()
 
-
-Clock = Callable[[], datetime]

@@ -91,7 +91,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def redacting_filter_for(logger: logging.Logger) -> Any:
-    """Attach the filter to a specific logger (used by tests and the RQ worker)."""
+    """Attach the filter to one logger whose records must be redacted in place."""
     flt = RedactingFilter()
     logger.addFilter(flt)
     return flt

@@ -134,7 +134,6 @@ def init_app(app: Flask) -> None:
         if row is None or str(row.user_id) != user_id:
             session.clear()
             return None
-        g.staff_session = row
         return row.user
 
     @app.before_request
