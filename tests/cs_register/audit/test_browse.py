@@ -22,7 +22,7 @@ def add_event(database, clock):
     def _add(action=AuditAction.CUSTOMER_VIEWED, *, actor=None, when=None, **fields):
         with database.unit_of_work() as session:
             actor_row = session.get(StaffUser, actor.id) if actor is not None else None
-            event = record_event(
+            return record_event(
                 session,
                 action=action,
                 actor=actor_row,
@@ -30,7 +30,6 @@ def add_event(database, clock):
                 actor_label=None if actor_row else "system",
                 **fields,
             )
-            return event.id
 
     return _add
 
