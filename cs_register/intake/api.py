@@ -62,9 +62,16 @@ def chatbot_webhook() -> Any:
     ):
         raise UnsupportedMediaType("Send the conversation as application/json (UTF-8).")
     payload = chatbot.parse_json_body(raw)
-    result = chatbot.receive_chatbot_conversation(
-        session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()
-    )
+    try:
+        result = chatbot.receive_chatbot_conversation(
+            session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()
+        )
+    except chatbot.LostRace as race:
+        # The failed INSERT voided this unit of work; answer from the winner's rows instead.
+        session.rollback()
+        result = chatbot.answer_repeat(
+            session, webhook_id=webhook_id, conversation_id=race.conversation_id
+        )
     response = jsonify(result.body)
     response.status_code = result.status_code
     return response

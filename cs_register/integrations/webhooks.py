@@ -245,16 +245,22 @@ def secret_key(raw: str) -> bytes:
     return base64.b64decode(raw.removeprefix(SECRET_PREFIX), validate=True)
 
 
+_ACTIVE_SECRETS = (
+    sa.select(WebhookSecret.public_id, WebhookSecret.secret_ciphertext)
+    .where(WebhookSecret.retired_at.is_(None))
+    .order_by(WebhookSecret.id)
+)
+
+
 def active_webhook_keys(session: Session, keyring: Keyring) -> list[bytes]:
-    """The HMAC keys of every active secret (usually one; two during a rotation)."""
-    rows = session.scalars(
-        sa.select(WebhookSecret)
-        .where(WebhookSecret.retired_at.is_(None))
-        .order_by(WebhookSecret.id)
-    ).all()
+    """The HMAC keys of every active secret (usually one; two during a rotation).
+
+    Read on every webhook, so a retired secret is refused from the next request on.
+    """
+    rows = session.connection().execute(_ACTIVE_SECRETS).all()
     return [
-        secret_key(keyring.webhook_secret.decrypt(row.secret_ciphertext, row_id=row.public_id))
-        for row in rows
+        secret_key(keyring.webhook_secret.decrypt(ciphertext, row_id=public_id))
+        for public_id, ciphertext in rows
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -205,31 +206,67 @@ def test_a_replayed_webhook_id_answers_the_original_even_with_another_body(
     assert count_rows(database, Contact) == 1
 
 
-def test_a_lost_race_on_the_webhook_id_answers_from_the_winner(app, database, clock, monkeypatch):
-    from cs_register.db import Database
+def _lose_the_first_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the next request's first replay and conversation lookups miss, as if it had
+    looked just before a concurrent request committed the same delivery."""
+    real_stored, real_existing = chatbot.stored_response, chatbot._existing_conversation
+    calls: list[str] = []
 
+    def stored_late(session: Any, webhook_id: str) -> chatbot.IntakeResult | None:
+        calls.append("stored")
+        return None if calls.count("stored") == 1 else real_stored(session, webhook_id)
+
+    def existing_late(session: Any, conversation_id: str) -> Any:
+        calls.append("existing")
+        if calls.count("existing") == 1:
+            return None
+        return real_existing(session, conversation_id)
+
+    monkeypatch.setattr(chatbot, "stored_response", stored_late)
+    monkeypatch.setattr(chatbot, "_existing_conversation", existing_late)
+    return calls
+
+
+def test_a_lost_race_on_the_webhook_id_answers_from_the_winner(
+    post_chatbot: PostChatbot, secret, database, clock, monkeypatch
+):
     payload = conversation(conversation_id="conv-race")
     with database.unit_of_work() as session:
         winner = chatbot.receive_chatbot_conversation(
             session, webhook_id="msg_race", payload=payload, now=clock.now
         )
-    # The loser looked before the winner committed: its first lookup finds nothing.
-    real_find = chatbot.find_delivery
-    calls: list[str] = []
+    calls = _lose_the_first_lookups(monkeypatch)
 
-    def find_late(session: Any, webhook_id: str) -> WebhookDelivery | None:
-        calls.append(webhook_id)
-        return None if len(calls) == 1 else real_find(session, webhook_id)
+    loser = post_chatbot(payload, secret=secret, webhook_id="msg_race")
 
-    monkeypatch.setattr(chatbot, "find_delivery", find_late)
-    monkeypatch.setattr(chatbot, "_find_conversation", lambda session, conversation_id: None)
-    assert isinstance(database, Database)
-    with database.unit_of_work() as session:
-        loser = chatbot.receive_chatbot_conversation(
-            session, webhook_id="msg_race", payload=payload, now=clock.now
-        )
-    assert loser == winner
+    assert (loser.status_code, loser.get_json()) == (winner.status_code, winner.body)
+    # It did try to store, hit the unique key, and answered from the winner's delivery row.
+    assert calls == ["stored", "existing", "stored"]
     assert count_rows(database, Contact) == 1
+    assert count_rows(database, WebhookDelivery) == 1
+    assert len(audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)) == 1
+
+
+def test_a_lost_race_on_the_conversation_answers_200_with_the_winners_contact(
+    post_chatbot: PostChatbot, secret, database, clock, monkeypatch
+):
+    payload = conversation(conversation_id="conv-race-2", handover=True)
+    with database.unit_of_work() as session:
+        winner = chatbot.receive_chatbot_conversation(
+            session, webhook_id="msg_first", payload=payload, now=clock.now
+        )
+    calls = _lose_the_first_lookups(monkeypatch)
+
+    loser = post_chatbot(payload, secret=secret, webhook_id="msg_second")
+
+    assert loser.status_code == 200
+    assert loser.get_json() == winner.body
+    assert calls == ["stored", "existing", "stored", "existing"]
+    assert count_rows(database, Contact) == 1
+    assert count_rows(database, ChatbotConversation) == 1
+    # Nothing of the loser's attempt was kept: no contact, no audit row, no delivery row.
+    assert count_rows(database, WebhookDelivery) == 1
+    assert len(audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)) == 1
 
 
 def test_old_delivery_records_are_purged_after_the_retention_window(
@@ -435,3 +472,14 @@ def test_the_contact_page_shows_the_conversation(
     html = page.get_data(as_text=True)
     assert "Chatbot conversation (fi)" in html
     assert "Hei, laskussani on virhe." in html
+
+
+def test_the_text_filter_refuses_exactly_control_characters_and_surrogates():
+    # The filter is a regex for speed; this pins it to the Unicode categories it stands for.
+    refused = {code for code in range(0x110000) if chatbot._FORBIDDEN_IN_TEXT.match(chr(code))}
+    expected = {
+        code
+        for code in range(0x110000)
+        if unicodedata.category(chr(code)) in ("Cc", "Cs") and chr(code) not in "\n\t"
+    }
+    assert refused == expected
