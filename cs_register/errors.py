@@ -70,10 +70,18 @@ class Gone(DomainError):
 
 
 class Unauthenticated(DomainError):
-    """An API client presented no valid credentials (sent with a WWW-Authenticate challenge)."""
+    """An API client presented no valid credentials (sent with a WWW-Authenticate challenge).
+
+    `challenge` names the scheme the route expects: a bearer token, or for the signed chatbot
+    webhook the signature scheme (HTTP requires some challenge on every 401).
+    """
 
     status = 401
     title = "Unauthorized"
+
+    def __init__(self, detail: str, *, challenge: str = "Bearer") -> None:
+        super().__init__(detail)
+        self.challenge = challenge
 
 
 class PayloadTooLarge(DomainError):
@@ -126,7 +134,11 @@ def init_app(app: Flask) -> None:
         mark_request_failed()
         if wants_problem_json():
             errors = error.errors if isinstance(error, ValidationFailed) else None
-            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            headers = (
+                {"WWW-Authenticate": error.challenge}
+                if isinstance(error, Unauthenticated)
+                else None
+            )
             return problem_response(
                 error.status, error.title, error.detail, errors=errors, headers=headers
             )

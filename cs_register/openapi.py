@@ -43,7 +43,11 @@ def _problem(status: int) -> dict[str, Any]:
     }
     if status == 401:
         response["headers"] = {
-            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}
+            "WWW-Authenticate": {
+                "schema": {"type": "string"},
+                "description": "`Bearer` on token routes; `Webhook-Signature` on the signed"
+                " chatbot webhook.",
+            }
         }
     return response
 

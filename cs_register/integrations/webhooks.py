@@ -53,6 +53,9 @@ _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,256}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 SUBJECT_TYPE = "webhook_secret"
+# The 401 challenge: no registered HTTP scheme covers Standard Webhooks signatures, and
+# "Bearer" would send a client looking for a token this route never accepts.
+SIGNATURE_CHALLENGE = "Webhook-Signature"
 BAD_SIGNATURE_DETAIL = (
     "The webhook signature is missing or not valid (check the secret, the webhook-id,"
     " webhook-timestamp and webhook-signature headers, and the clock)."
@@ -286,7 +289,7 @@ def _presented_signatures(header: str) -> list[bytes]:
 def _refuse(reason: str) -> Unauthenticated:
     # The reason goes to the log only; the client learns nothing about which check failed.
     log.warning("webhook signature refused: %s", reason)
-    return Unauthenticated(BAD_SIGNATURE_DETAIL)
+    return Unauthenticated(BAD_SIGNATURE_DETAIL, challenge=SIGNATURE_CHALLENGE)
 
 
 def verify_webhook(

@@ -40,6 +40,8 @@ def assert_unauthorized(response) -> None:
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 401
+    # The challenge names the signature scheme; a token would never be accepted here.
+    assert response.headers["WWW-Authenticate"] == "Webhook-Signature"
 
 
 def test_a_valid_signature_is_accepted(post_chatbot: PostChatbot, secret, database):
