@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from cs_register.db import get_session
+from cs_register.db import get_database, get_session
 from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
 from cs_register.intake import chatbot
 from cs_register.intake import email as email_intake
@@ -52,8 +52,11 @@ def _read_capped_body(limit: int) -> bytes:
 @blueprint.post("/chatbot")
 def chatbot_webhook() -> Any:
     raw = _read_capped_body(MAX_CHATBOT_BODY_BYTES)
-    session = get_session()
-    keys = active_webhook_keys(session, current_app.extensions["cs_register.keyring"])
+    # Read outside the request's unit of work: on SQLite that one holds the single write lock
+    # from its first statement, and nothing is written before the delivery is proven
+    # authentic and valid (see receive_chatbot_conversation).
+    with get_database(current_app).read_only() as reader:
+        keys = active_webhook_keys(reader, current_app.extensions["cs_register.keyring"])
     # Authenticity first, on the exact bytes received: nothing is parsed before it is proven.
     signed_headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
     webhook_id = verify_webhook(headers=signed_headers, body=raw, keys=keys, now=now())
@@ -62,6 +65,7 @@ def chatbot_webhook() -> Any:
     ):
         raise UnsupportedMediaType("Send the conversation as application/json (UTF-8).")
     payload = chatbot.parse_json_body(raw)
+    session = get_session()
     try:
         result = chatbot.receive_chatbot_conversation(
             session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()

@@ -600,14 +600,21 @@ def receive_chatbot_conversation(
     """Store one verified chatbot delivery as a contact (201), or answer a repeat (200).
 
     Call only after the signature was verified. A known `webhook_id` returns the stored
-    response unchanged, before the payload is even validated; invalid payloads raise
-    `ValidationFailed` and store nothing. `LostRace` means a concurrent request stored
+    response unchanged, even if the payload would no longer pass validation; invalid payloads
+    raise `ValidationFailed` and store nothing. `LostRace` means a concurrent request stored
     the same webhook or conversation first: roll back, then call `answer_repeat`.
     """
+    # Validated before the first statement opens the transaction (on SQLite, that takes the
+    # single write lock); the verdict waits until the replay check has had its say.
+    try:
+        valid = validate_payload(payload, now=now)
+    except ValidationFailed as invalid:
+        if (delivered := stored_response(session, webhook_id)) is not None:
+            return delivered
+        raise invalid from None
     delivered = stored_response(session, webhook_id)
     if delivered is not None:
         return delivered
-    valid = validate_payload(payload, now=now)
     try:
         return _store(session, valid, webhook_id=webhook_id, now=now, request_id=request_id)
     except IntegrityError as error:

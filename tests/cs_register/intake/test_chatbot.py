@@ -206,6 +206,17 @@ def test_a_replayed_webhook_id_answers_the_original_even_with_another_body(
     assert count_rows(database, Contact) == 1
 
 
+def test_a_replayed_webhook_id_answers_the_original_even_if_the_body_is_now_invalid(
+    post_chatbot: PostChatbot, secret, database
+):
+    first = post_chatbot(conversation(), secret=secret, webhook_id="msg_kept")
+    # Validation runs first, but a known webhook id still gets its stored answer, not a 422.
+    second = post_chatbot({"conversation_id": 42}, secret=secret, webhook_id="msg_kept")
+    assert (second.status_code, second.get_json()) == (201, first.get_json())
+    assert post_chatbot({"conversation_id": 42}, secret=secret).status_code == 422
+    assert count_rows(database, Contact) == 1
+
+
 def _lose_the_first_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make the next request's first replay and conversation lookups miss, as if it had
     looked just before a concurrent request committed the same delivery."""
