@@ -2,8 +2,9 @@
 
 The script:
 
-1. prepares a throw-away deployment in a temporary folder (SQLite, the schema created from the
-   models, one webhook secret from the real service),
+1. prepares a throw-away deployment in a temporary folder (SQLite, or with
+   `--database postgresql` a local throw-away cluster with fsync and synchronous commit on;
+   the schema created from the models; one webhook secret from the real service),
 2. starts gunicorn on 127.0.0.1 twice with the SAME configuration (`--workers/--threads`, sync
    workers by default): once with the application (`app:create_app()`), once with a bare Flask
    app whose only endpoint parses the JSON body and answers 201 with a small JSON object,
@@ -19,6 +20,7 @@ measurement, not a test. Run from the repository root:
 
     .venv/bin/python benchmarks/webhook_throughput.py
     .venv/bin/python benchmarks/webhook_throughput.py --seconds 20 --workers 2 --threads 1
+    .venv/bin/python benchmarks/webhook_throughput.py --database postgresql
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,13 +250,15 @@ def gunicorn(
             server.wait(timeout=30)
 
 
-def prepare_deployment(instance: Path) -> tuple[dict[str, str], str]:
-    """Environment of a throw-away deployment and its webhook secret."""
+def prepare_deployment(
+    instance: Path, database_url: str | None = None
+) -> tuple[dict[str, str], str]:
+    """Environment of a throw-away deployment and its webhook secret (SQLite by default)."""
     env = {
         **os.environ,
         "CS_ENV": "development",
         "CS_INSTANCE_PATH": str(instance),
-        "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{instance / 'bench.sqlite3'}",
     }
     script = (
         "import sys\n"
@@ -285,14 +289,26 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help=">1 uses gthread workers")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: a throw-away local cluster with fsync and synchronous commit on",
+    )
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="webhook-bench-") as folder:
+    with ExitStack() as stack:
+        database_url = None
+        if args.database == "postgresql":
+            from tests.support.postgres import throwaway_cluster
+
+            database_url = stack.enter_context(throwaway_cluster(durable=True))
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="webhook-bench-"))
         instance = Path(folder)
-        env, secret = prepare_deployment(instance)
+        env, secret = prepare_deployment(instance, database_url)
         log = instance / "gunicorn.log"
         common = {"processes": args.client_processes, "connections": args.connections}
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads; "
+        print(f"{args.database}; gunicorn: {args.workers} workers x {args.threads} threads; "
               f"{args.connections} connections from {args.client_processes} client processes; "
               f"{args.seconds:.0f} s per measurement")  # fmt: skip
 

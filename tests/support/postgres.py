@@ -37,8 +37,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh, empty cluster's `postgres` database."""
+def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
+    """Yield a SQLAlchemy URL of a fresh, empty cluster's `postgres` database.
+
+    `durable=True` keeps PostgreSQL's default fsync and synchronous commit, as a production
+    server has them (for benchmarks); tests run faster without.
+    """
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL server binaries (pg_ctl, initdb) were not found")
@@ -57,9 +61,10 @@ def throwaway_cluster() -> Iterator[str]:
              "--auth=trust", "--encoding=UTF8", "--no-sync", "--locale=C.UTF-8"],
             check=True, capture_output=True,
         )
-        # fsync off: a test cluster that dies is thrown away anyway.
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        options += " -c synchronous_commit=off -c full_page_writes=off"
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            # fsync off: a test cluster that dies is thrown away anyway.
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
              "-w", "-t", "60", "start"],
