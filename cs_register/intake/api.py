@@ -70,11 +70,11 @@ def chatbot_webhook() -> Any:
         result = chatbot.receive_chatbot_conversation(
             session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()
         )
-    except chatbot.LostRace as race:
-        # The failed INSERT voided this unit of work; answer from the winner's rows instead.
+    except chatbot.Repeat as repeat:
+        # The failed INSERT voided this unit of work; answer from the stored rows instead.
         session.rollback()
         result = chatbot.answer_repeat(
-            session, webhook_id=webhook_id, conversation_id=race.conversation_id
+            session, webhook_id=webhook_id, conversation_id=repeat.conversation_id, now=now()
         )
     response = jsonify(result.body)
     response.status_code = result.status_code

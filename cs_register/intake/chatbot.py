@@ -504,15 +504,6 @@ def _store(
     request_id: str | None,
 ) -> IntakeResult:
     connection = session.connection()
-    existing = _existing_conversation(session, payload.conversation_id)
-    if existing is not None:
-        # The same conversation under a new webhook id: answer with what exists, add nothing.
-        result = _conversation_response(existing)
-        _record_delivery(
-            connection, webhook_id=webhook_id, now=now, contact_id=existing.id, result=result
-        )
-        return result
-
     customer = match_customer(session, email=payload.customer_email, phone=payload.customer_phone)
     subject = "Chatbot conversation" + (f" ({payload.language})" if payload.language else "")
     contact_public_id = new_public_id()
@@ -574,18 +565,15 @@ def _store(
     return result
 
 
-class LostRace(Exception):
-    """Another transaction stored this webhook id or conversation first (a unique key fired).
+class Repeat(Exception):
+    """This webhook id or conversation is already stored: a unique key fired on INSERT.
 
     The failed INSERT leaves the caller's transaction unusable (PostgreSQL aborts it), so the
-    caller rolls the unit of work back and asks `answer_repeat` in a fresh one. Cheaper than
-    a savepoint around every delivery for a race that needs two deliveries of the same
-    conversation within milliseconds (and cannot happen at all on SQLite, whose writers
-    take turns from their first statement).
+    caller rolls the unit of work back and asks `answer_repeat` in a fresh one.
     """
 
     def __init__(self, conversation_id: str) -> None:
-        super().__init__("another request stored this delivery first")
+        super().__init__("this webhook or conversation is already stored")
         self.conversation_id = conversation_id
 
 
@@ -597,39 +585,61 @@ def receive_chatbot_conversation(
     now: datetime,
     request_id: str | None = None,
 ) -> IntakeResult:
-    """Store one verified chatbot delivery as a contact (201), or answer a repeat (200).
+    """Store one verified chatbot delivery as a contact (201).
 
-    Call only after the signature was verified. A known `webhook_id` returns the stored
-    response unchanged, even if the payload would no longer pass validation; invalid payloads
-    raise `ValidationFailed` and store nothing. `LostRace` means a concurrent request stored
-    the same webhook or conversation first: roll back, then call `answer_repeat`.
+    Call only after the signature was verified. Invalid payloads raise `ValidationFailed` and
+    store nothing, unless the webhook id is known: a retry gets its stored answer even if the
+    body would no longer pass. A webhook id or conversation id that is already stored raises
+    `Repeat`: roll back, then call `answer_repeat`.
+
+    Nothing is looked up first: the unique keys on the webhook id and the conversation id
+    decide. Repeats are rare, and a lookup before every insert would cost every delivery two
+    queries (and, on SQLite, hold the writers' turn for them) to spare the rare repeat a
+    rollback. A concurrent duplicate is the same case and gets the same answer.
     """
     # Validated before the first statement opens the transaction (on SQLite, that takes the
-    # single write lock); the verdict waits until the replay check has had its say.
+    # writers' turn); a known webhook id still has the last word.
     try:
         valid = validate_payload(payload, now=now)
     except ValidationFailed as invalid:
         if (delivered := stored_response(session, webhook_id)) is not None:
             return delivered
         raise invalid from None
-    delivered = stored_response(session, webhook_id)
-    if delivered is not None:
-        return delivered
     try:
         return _store(session, valid, webhook_id=webhook_id, now=now, request_id=request_id)
     except IntegrityError as error:
-        raise LostRace(valid.conversation_id) from error
+        raise Repeat(valid.conversation_id) from error
 
 
-def answer_repeat(session: Session, *, webhook_id: str, conversation_id: str) -> IntakeResult:
-    """After a `LostRace`, in a fresh transaction: the answer the winner's committed rows give."""
+def answer_repeat(
+    session: Session, *, webhook_id: str, conversation_id: str, now: datetime
+) -> IntakeResult:
+    """After `Repeat`, in a fresh transaction: the answer for a delivery already stored.
+
+    A known webhook id (a retry) gets its original status and body. A known conversation
+    under a new webhook id gets 200 with the existing contact, and that webhook id is
+    remembered, so its own retries get the same answer. Nothing else is written.
+    """
     delivered = stored_response(session, webhook_id)
     if delivered is not None:
         return delivered
     existing = _existing_conversation(session, conversation_id)
-    if existing is not None:
-        return _conversation_response(existing)
-    raise Conflict("This conversation is being stored by another request; retry.")
+    if existing is None:
+        # The unique key fired for a row this transaction cannot see yet.
+        raise Conflict("This conversation is being stored by another request; retry.")
+    result = _conversation_response(existing)
+    try:
+        _record_delivery(
+            session.connection(),
+            webhook_id=webhook_id,
+            now=now,
+            contact_id=existing.id,
+            result=result,
+        )
+    except IntegrityError:
+        # The same webhook id, stored by a concurrent request a moment ago.
+        raise Conflict("This delivery is being stored by another request; retry.") from None
+    return result
 
 
 def purge_webhook_deliveries(session: Session, *, now: datetime) -> int:

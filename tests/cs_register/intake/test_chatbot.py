@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,11 +16,13 @@ from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.intake import chatbot
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from tests.cs_register.intake.conftest import (
+    CHATBOT_URL,
     PostChatbot,
     contacts,
     conversation,
     count_rows,
 )
+from tests.cs_register.intake.signing import sign
 
 
 def audit_rows(database, action: AuditAction) -> list[AuditEvent]:
@@ -217,66 +221,39 @@ def test_a_replayed_webhook_id_answers_the_original_even_if_the_body_is_now_inva
     assert count_rows(database, Contact) == 1
 
 
-def _lose_the_first_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make the next request's first replay and conversation lookups miss, as if it had
-    looked just before a concurrent request committed the same delivery."""
-    real_stored, real_existing = chatbot.stored_response, chatbot._existing_conversation
-    calls: list[str] = []
-
-    def stored_late(session: Any, webhook_id: str) -> chatbot.IntakeResult | None:
-        calls.append("stored")
-        return None if calls.count("stored") == 1 else real_stored(session, webhook_id)
-
-    def existing_late(session: Any, conversation_id: str) -> Any:
-        calls.append("existing")
-        if calls.count("existing") == 1:
-            return None
-        return real_existing(session, conversation_id)
-
-    monkeypatch.setattr(chatbot, "stored_response", stored_late)
-    monkeypatch.setattr(chatbot, "_existing_conversation", existing_late)
-    return calls
-
-
-def test_a_lost_race_on_the_webhook_id_answers_from_the_winner(
-    post_chatbot: PostChatbot, secret, database, clock, monkeypatch
+def test_concurrent_deliveries_of_one_conversation_make_one_contact(
+    app, secret, database, clock
 ):
-    payload = conversation(conversation_id="conv-race")
-    with database.unit_of_work() as session:
-        winner = chatbot.receive_chatbot_conversation(
-            session, webhook_id="msg_race", payload=payload, now=clock.now
+    # Real concurrency: eight threads deliver the same conversation under their own webhook
+    # ids at once. The unique key decides; every loser answers from the winner's contact.
+    payload = json.dumps(conversation(conversation_id="conv-race", handover=True)).encode()
+    start = threading.Barrier(8)
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def deliver(index: int) -> None:
+        headers = sign(
+            secret, payload, webhook_id=f"msg_race_{index}", timestamp=int(clock.now.timestamp())
         )
-    calls = _lose_the_first_lookups(monkeypatch)
-
-    loser = post_chatbot(payload, secret=secret, webhook_id="msg_race")
-
-    assert (loser.status_code, loser.get_json()) == (winner.status_code, winner.body)
-    # It did try to store, hit the unique key, and answered from the winner's delivery row.
-    assert calls == ["stored", "existing", "stored"]
-    assert count_rows(database, Contact) == 1
-    assert count_rows(database, WebhookDelivery) == 1
-    assert len(audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)) == 1
-
-
-def test_a_lost_race_on_the_conversation_answers_200_with_the_winners_contact(
-    post_chatbot: PostChatbot, secret, database, clock, monkeypatch
-):
-    payload = conversation(conversation_id="conv-race-2", handover=True)
-    with database.unit_of_work() as session:
-        winner = chatbot.receive_chatbot_conversation(
-            session, webhook_id="msg_first", payload=payload, now=clock.now
+        client = app.test_client()
+        start.wait(timeout=10)
+        response = client.post(
+            CHATBOT_URL, data=payload, headers={**headers, "Content-Type": "application/json"}
         )
-    calls = _lose_the_first_lookups(monkeypatch)
+        answers.append((response.status_code, response.get_json()))
 
-    loser = post_chatbot(payload, secret=secret, webhook_id="msg_second")
+    threads = [threading.Thread(target=deliver, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
 
-    assert loser.status_code == 200
-    assert loser.get_json() == winner.body
-    assert calls == ["stored", "existing", "stored", "existing"]
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * 7 + [201]
+    assert len({body["contact_id"] for _, body in answers}) == 1
     assert count_rows(database, Contact) == 1
     assert count_rows(database, ChatbotConversation) == 1
-    # Nothing of the loser's attempt was kept: no contact, no audit row, no delivery row.
-    assert count_rows(database, WebhookDelivery) == 1
+    # Every webhook id is remembered, so each sender's retry gets its own answer back.
+    assert count_rows(database, WebhookDelivery) == 8
     assert len(audit_rows(database, AuditAction.CHATBOT_CONTACT_RECEIVED)) == 1
 
 
