@@ -248,7 +248,7 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, sqlite_write_lock_at_begin=sqlite_write_lock_at_begin)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        event.listen(self.session_factory, "after_commit", _forget_rollback_actions)
+        event.listen(self.session_factory, "after_commit", _run_commit_actions)
         event.listen(self.session_factory, "after_rollback", _run_rollback_actions)
         self._read_only_factory = sessionmaker(
             bind=self.engine.execution_options(**{READ_ONLY_OPTION: True}),
@@ -287,6 +287,7 @@ class Database:
 
 
 _ROLLBACK_ACTIONS = "cs_register.on_rollback"
+_COMMIT_ACTIONS = "cs_register.on_commit"
 
 
 def on_rollback(session: Session, action: Callable[[], object]) -> None:
@@ -298,11 +299,27 @@ def on_rollback(session: Session, action: Callable[[], object]) -> None:
     session.info.setdefault(_ROLLBACK_ACTIONS, []).append(action)
 
 
-def _forget_rollback_actions(session: Session) -> None:
+def on_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` once the session's transaction has committed; never if it rolls back.
+
+    Used for log lines that report a change: they must not claim what was rolled back, and
+    on SQLite they are written after the writers' turn has passed on.
+    """
+    session.info.setdefault(_COMMIT_ACTIONS, []).append(action)
+
+
+def _run_commit_actions(session: Session) -> None:
     session.info.pop(_ROLLBACK_ACTIONS, None)
+    for action in session.info.pop(_COMMIT_ACTIONS, []):
+        try:
+            action()
+        except Exception:
+            # The transaction is committed; a failed follow-up must not turn it into an error.
+            logging.getLogger(__name__).exception("after-commit action failed")
 
 
 def _run_rollback_actions(session: Session) -> None:
+    session.info.pop(_COMMIT_ACTIONS, None)
     for action in session.info.pop(_ROLLBACK_ACTIONS, []):
         try:
             action()

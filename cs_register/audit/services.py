@@ -7,6 +7,7 @@ change without its audit row.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.db import on_commit
 from cs_register.staff.models import StaffUser
 from cs_register.staff.permissions import Permission, require
 
@@ -97,13 +99,18 @@ def record_event(
         )
         .scalar_one()
     )
-    log.info(
-        "audit %s by %s on %s %s",
-        action.value,
-        label,
-        subject_type or "-",
-        subject_id or "-",
-        extra={"request_id": request_id},
+    # Logged once the row is committed: a log line must not report what was rolled back.
+    on_commit(
+        session,
+        functools.partial(
+            log.info,
+            "audit %s by %s on %s %s",
+            action.value,
+            label,
+            subject_type or "-",
+            subject_id or "-",
+            extra={"request_id": request_id},
+        ),
     )
     return event_id
 

@@ -1,0 +1,71 @@
+"""record_event: the row shares the caller's transaction, and so does its log line."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+
+
+def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "cs_register.audit"]
+
+
+def test_a_committed_event_is_stored_and_logged_after_the_commit(database, clock, caplog):
+    caplog.set_level(logging.INFO, logger="cs_register.audit")
+    subject = str(uuid.uuid4())
+    with database.unit_of_work() as session:
+        event_id = record_event(
+            session,
+            action=AuditAction.CONTACT_VIEWED,
+            actor=None,
+            now=clock.now,
+            subject_type="contact",
+            subject_id=subject,
+            request_id="req-1",
+            details={"count": 1},
+        )
+        # Nothing is logged while the transaction could still roll back.
+        assert _audit_lines(caplog) == []
+    assert _audit_lines(caplog) == [f"audit contact_viewed by system on contact {subject}"]
+    with database.unit_of_work() as session:
+        row = session.get(AuditEvent, event_id)
+        assert row is not None
+        assert (row.action, row.subject_id, row.request_id, row.details) == (
+            AuditAction.CONTACT_VIEWED,
+            subject,
+            "req-1",
+            {"count": 1},
+        )
+
+
+def test_a_rolled_back_event_leaves_neither_a_row_nor_a_log_line(database, clock, caplog):
+    caplog.set_level(logging.INFO, logger="cs_register.audit")
+    session = database.session_factory()
+    try:
+        record_event(session, action=AuditAction.CONTACT_VIEWED, actor=None, now=clock.now)
+        # The change it describes failed: the unit of work rolls back.
+        session.rollback()
+    finally:
+        session.close()
+    assert _audit_lines(caplog) == []
+    with database.unit_of_work() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+def test_details_that_look_like_personal_data_are_refused(database, clock):
+    with pytest.raises(AuditDetailsContainPersonalData), database.unit_of_work() as session:
+        record_event(
+            session,
+            action=AuditAction.CONTACT_VIEWED,
+            actor=None,
+            now=clock.now,
+            details={"note": "reach me at maija@example.fi"},
+        )
+    with database.unit_of_work() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
