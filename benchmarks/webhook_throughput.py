@@ -21,6 +21,7 @@ measurement, not a test. Run from the repository root:
     .venv/bin/python benchmarks/webhook_throughput.py
     .venv/bin/python benchmarks/webhook_throughput.py --seconds 20 --workers 2 --threads 1
     .venv/bin/python benchmarks/webhook_throughput.py --database postgresql
+    .venv/bin/python benchmarks/webhook_throughput.py --with-raw   # + benchmarks/raw_webhook.py
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from typing import Any
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from tests.cs_register.intake.signing import sign  # noqa: E402 - after the path set-up
+from benchmarks.raw_webhook import RAW_PATH  # noqa: E402 - after the path set-up
+from tests.cs_register.intake.signing import sign  # noqa: E402
 
 CHATBOT_PATH = "/api/v1/intake/chatbot"
 BARE_PATH = "/webhook"
@@ -295,7 +297,15 @@ def main() -> int:
         default="sqlite",
         help="postgresql: a throw-away local cluster with fsync and synchronous commit on",
     )
+    parser.add_argument(
+        "--with-raw",
+        action="store_true",
+        help="SQLite only: also measure the hand-written handler of raw_webhook.py, with"
+        " PRAGMA synchronous FULL (the product's setting) and NORMAL",
+    )
     args = parser.parse_args()
+    if args.with_raw and args.database != "sqlite":
+        parser.error("--with-raw measures SQLite only")
 
     with ExitStack() as stack:
         database_url = None
@@ -331,18 +341,36 @@ def main() -> int:
                 port, CHATBOT_PATH, secret, **common, seconds=args.seconds, total_rate=half
             )
 
-        for name, result in (("bare", bare), ("app max", app_max), ("app @half", paced)):
+        raw: list[tuple[str, Measurement]] = []
+        if args.with_raw:
+            database_file = str(instance / "bench.sqlite3")
+            for synchronous in ("FULL", "NORMAL"):
+                spec = f"raw_webhook:create_raw_app({database_file!r}, {secret!r}, {synchronous!r})"
+                with gunicorn(
+                    spec, env, log, workers=args.workers, threads=args.threads
+                ) as port:  # fmt: skip
+                    measure(port, RAW_PATH, secret, **common, seconds=2, total_rate=None)
+                    raw.append((
+                        f"raw {synchronous.lower()}",
+                        measure(port, RAW_PATH, secret, **common, seconds=args.seconds,
+                                total_rate=None),
+                    ))  # fmt: skip
+
+        results = [("bare", bare), ("app max", app_max), ("app @half", paced), *raw]
+        for name, result in results:
             print(
                 f"{name:>10}: {result.rate:8.1f} req/s  ok {result.ok} failed {result.failed}  "
                 f"p50 {result.percentile(0.5):6.1f} ms  p99 {result.percentile(0.99):6.1f} ms"
             )
         print(f"ratio app/bare: {app_max.rate / bare.rate:.1%} (target >= 35%)")
+        for name, result in raw:
+            print(f"ratio {name}/bare: {result.rate / bare.rate:.1%}")
         print(
             f"at {half:.0f} req/s (half of max): p50 {paced.percentile(0.5):.1f} ms, "
             f"p99 {paced.percentile(0.99):.1f} ms, mean "
             f"{statistics.fmean(paced.latencies) * 1000:.1f} ms (target p99 < 25 ms)"
         )
-        if bare.failed or app_max.failed or paced.failed:
+        if any(result.failed for _, result in results):
             print("Some requests failed; the server log ends with:", file=sys.stderr)
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             return 1
