@@ -363,8 +363,8 @@ def render_notes(payload: ChatbotPayload) -> str:
 
 # The webhook is the internet-facing hot path: a chatbot platform may deliver hundreds of
 # conversations a second. So it reads and writes with prebuilt Core statements on the
-# session's connection instead of ORM units of work (about a third of the cost); the
-# transaction is still the request's, committed once.
+# session's connection instead of ORM units of work (less than half the cost per delivery,
+# see docs/benchmarks.md); the transaction is still the request's, committed once.
 _contacts = cast(sa.Table, Contact.__table__)
 _conversations = cast(sa.Table, ChatbotConversation.__table__)
 _deliveries = cast(sa.Table, WebhookDelivery.__table__)
