@@ -14,6 +14,8 @@ from cs_register.customers.models import Customer
 from cs_register.customers.services import get_customer, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.intake.chatbot import conversation_details
+from cs_register.intake.email import email_details
 from cs_register.staff.permissions import Permission
 from cs_register.web import CONSOLE_TIMEZONE, now, request_id, require_staff, requires
 from recordings.services import recording_statuses
@@ -145,6 +147,11 @@ def render_contact_page(
     recording, recording_status = recording_statuses(
         session, [contact.id], now=current, policy=current_policy()
     ).get(contact.id, (None, None))
+    # The channel's own record of the contact: the email it came as, or the bot conversation.
+    email = email_details(session, contact.id) if contact.channel is Channel.EMAIL else None
+    chatbot = (
+        conversation_details(session, contact.id) if contact.channel is Channel.CHATBOT else None
+    )
     return (
         render_template(
             "contacts/contact.html",
@@ -155,6 +162,8 @@ def render_contact_page(
             labels=IDENTIFIER_LABELS,
             recording=recording,
             recording_status=recording_status,
+            email_details=email,
+            chatbot_details=chatbot,
             upload_errors=upload_errors or {},
             upload_values=upload_values or {},
             **_template_context(),

@@ -750,3 +750,23 @@ def close_handover(
         details={"waited_seconds": int((now - conversation.received_at).total_seconds())},
     )
     return conversation
+
+
+@dataclass(frozen=True)
+class ConversationDetails:
+    """What the contact page shows about the conversation behind a chatbot contact."""
+
+    conversation: ChatbotConversation
+    handover_closed_by: str | None  # a username
+
+
+def conversation_details(session: Session, contact_id: int) -> ConversationDetails | None:
+    """The chatbot conversation behind contact `contact_id`, or None for other contacts."""
+    row = session.execute(
+        sa.select(ChatbotConversation, StaffUser.username)
+        .outerjoin(StaffUser, StaffUser.id == ChatbotConversation.handover_closed_by_id)
+        .where(ChatbotConversation.contact_id == contact_id)
+    ).first()
+    if row is None:
+        return None
+    return ConversationDetails(conversation=row[0], handover_closed_by=row[1])

@@ -443,3 +443,57 @@ def receive_email(
         },
     )
     return email_row, contact, True
+
+
+# --- the console's view of a received email -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailDetails:
+    """What the contact page shows about the email behind an email contact."""
+
+    message: EmailMessage
+    # Public ids of the contact this one replies to, and of the thread's first contact.
+    reply_to_contact: str | None
+    thread_root_contact: str | None
+
+    @property
+    def attachment_notes(self) -> list[AttachmentNote]:
+        return [
+            AttachmentNote(
+                filename=str(item.get("filename", "")),
+                content_type=str(item.get("content_type", "")),
+                size_bytes=int(item.get("size_bytes", 0)),
+            )
+            for item in self.message.attachments
+        ]
+
+    @staticmethod
+    def size_text(note: AttachmentNote) -> str:
+        return _format_size(note.size_bytes)
+
+
+def email_details(session: Session, contact_id: int) -> EmailDetails | None:
+    """The received email behind contact `contact_id`, or None for other contacts.
+
+    Shown only on the contact page, whose view is already audited and permission-checked.
+    """
+    message = session.scalar(sa.select(EmailMessage).where(EmailMessage.contact_id == contact_id))
+    if message is None:
+        return None
+    linked_ids = [
+        contact
+        for contact in (message.parent_contact_id, message.thread_root_contact_id)
+        if contact is not None
+    ]
+    public_ids: dict[int, str] = {
+        contact_id: public_id
+        for contact_id, public_id in session.execute(
+            sa.select(Contact.id, Contact.public_id).where(Contact.id.in_(linked_ids))
+        )
+    }
+    return EmailDetails(
+        message=message,
+        reply_to_contact=public_ids.get(message.parent_contact_id or 0),
+        thread_root_contact=public_ids.get(message.thread_root_contact_id or 0),
+    )

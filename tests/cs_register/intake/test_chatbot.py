@@ -471,3 +471,25 @@ def test_the_text_filter_refuses_exactly_control_characters_and_surrogates():
         if unicodedata.category(chr(code)) in ("Cc", "Cs") and chr(code) not in "\n\t"
     }
     assert refused == expected
+
+
+def test_the_contact_page_shows_the_conversation_and_its_handover(
+    post_chatbot: PostChatbot, secret, client, logged_in, clock
+):
+    body = post_chatbot(
+        conversation(conversation_id="conv-page", handover=True), secret=secret
+    ).get_json()
+    agent = logged_in("agent")
+
+    page = client.get(f"/contacts/{body['contact_id']}").text
+    assert "<h2>Chatbot conversation</h2>" in page
+    assert "conv-page" in page
+    assert "Waiting for an agent" in page
+    assert 'href="/handovers"' in page
+    assert "<h2>Email</h2>" not in page
+
+    closed = client.post(f"/handovers/{body['contact_id']}/close")
+    assert closed.status_code in (302, 303)
+    page = client.get(f"/contacts/{body['contact_id']}").text
+    assert "Waiting for an agent" not in page
+    assert f"by {agent.username}" in page

@@ -463,3 +463,39 @@ def test_the_cli_fails_with_the_reason_and_stores_nothing(app: Flask, database: 
     assert result.exit_code != 0
     assert "From" in result.output
     assert_nothing_stored(database)
+
+
+# --- the console --------------------------------------------------------------------------
+
+
+def test_the_contact_page_shows_the_email_its_thread_and_attachment_notes(
+    relay, client, logged_in
+):
+    first = relay.post(build_message()).get_json()
+    reply = OutgoingMessage()
+    reply["From"] = "Matti Meikäläinen <matti@example.fi>"
+    reply["Subject"] = "Re: Laskuni on väärin"
+    reply["Message-ID"] = "<second@mail.example.fi>"
+    reply["In-Reply-To"] = "<first@mail.example.fi>"
+    reply.set_content("Liitteenä kuitti.")
+    reply.add_attachment(
+        b"%PDF-1.7 " + b"x" * 2039, maintype="application", subtype="pdf", filename="kuitti.pdf"
+    )
+    second = relay.post(reply.as_bytes()).get_json()
+    logged_in("agent")
+
+    page = client.get(f"/contacts/{second['contact_id']}")
+
+    assert page.status_code == 200
+    html = page.text
+    assert "<h2>Email</h2>" in html
+    assert "Matti Meikäläinen &lt;matti@example.fi&gt;" in html
+    assert "&lt;second@mail.example.fi&gt;" in html
+    assert f'href="/contacts/{first["contact_id"]}"' in html
+    assert "kuitti.pdf" in html
+    assert "application/pdf" in html
+    assert "2.0 KB" in html
+    assert "Attachments are not stored" in html
+    first_page = client.get(f"/contacts/{first['contact_id']}").text
+    assert "A new conversation." in first_page
+    assert "kuitti.pdf" not in first_page
