@@ -101,6 +101,8 @@ def utcnow() -> datetime:
 
 # Execution option marking the connections of `Database.read_only` sessions.
 READ_ONLY_OPTION = "cs_register_read_only"
+# The writers' lock file sits beside the database file: `<database>-writers.lock`.
+WRITER_LOCK_SUFFIX = "-writers.lock"
 # How long a SQLite writer waits for its turn: SQLite's own busy timeout, which it replaces.
 SQLITE_WRITER_TIMEOUT_SECONDS = 30.0
 _WRITER_POLL_FIRST = 0.00005
@@ -200,7 +202,7 @@ def create_db_engine(url: str, *, sqlite_write_lock_at_begin: bool = True) -> En
             if database_file is not None:
                 # Never a second descriptor on the database file itself: closing it would
                 # drop the POSIX locks SQLite holds on that file.
-                dbapi_connection.attach_writer_lock(database_file + "-writers.lock")
+                dbapi_connection.attach_writer_lock(database_file + WRITER_LOCK_SUFFIX)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL lets the worker purge while the console reads.

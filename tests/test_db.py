@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import db as db_module
-from cs_register.db import Base, Database
+from cs_register.db import WRITER_LOCK_SUFFIX, Base, Database
 
 INSERT_AUDIT_ROW = sa.text(
     "INSERT INTO audit_events (occurred_at, actor_label, action, details)"
@@ -85,7 +85,7 @@ def sqlite_database(tmp_path: Path) -> Iterator[Database]:
 
 def _queue_is_free(database: Database) -> bool:
     """Whether another process could take the writers' turn right now."""
-    path = f"{sa.engine.make_url(database.url).database}-writers.lock"
+    path = f"{sa.engine.make_url(database.url).database}{WRITER_LOCK_SUFFIX}"
     fd = os.open(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -151,7 +151,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(sqlite_database, tmp_path
 
 def test_a_writer_that_gets_no_turn_fails_as_locked(sqlite_database, monkeypatch):
     monkeypatch.setattr(db_module, "SQLITE_WRITER_TIMEOUT_SECONDS", 0.2)
-    path = f"{sa.engine.make_url(sqlite_database.url).database}-writers.lock"
+    path = f"{sa.engine.make_url(sqlite_database.url).database}{WRITER_LOCK_SUFFIX}"
     with sqlite_database.unit_of_work() as session:
         session.execute(sa.text("SELECT 1"))  # creates the lock file with the first connection
     fd = os.open(path, os.O_RDWR)

@@ -80,6 +80,23 @@ class AttachmentNote:
             "size_bytes": self.size_bytes,
         }
 
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> AttachmentNote:
+        return cls(
+            filename=str(item.get("filename", "")),
+            content_type=str(item.get("content_type", "")),
+            size_bytes=int(item.get("size_bytes", 0)),
+        )
+
+    @property
+    def size_text(self) -> str:
+        size = self.size_bytes
+        if size < 1024:
+            return f"{size} B"
+        if size < 1024 * 1024:
+            return f"{size / 1024:.1f} KB"
+        return f"{size / (1024 * 1024):.1f} MB"
+
 
 @dataclass(frozen=True)
 class ParsedEmail:
@@ -331,19 +348,11 @@ def _only_customer_with_email(session: Session, address: str) -> Customer | None
     return matches[0] if len(matches) == 1 else None
 
 
-def _format_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def _notes(parsed: ParsedEmail) -> str:
     notes = parsed.body
     if parsed.attachments:
         listed = "\n".join(
-            f"- {note.filename} ({note.content_type}, {_format_size(note.size_bytes)})"
+            f"- {note.filename} ({note.content_type}, {note.size_text})"
             for note in parsed.attachments
         )
         notes = f"{notes}\n\nAttachments (not stored):\n{listed}".strip()
@@ -459,18 +468,7 @@ class EmailDetails:
 
     @property
     def attachment_notes(self) -> list[AttachmentNote]:
-        return [
-            AttachmentNote(
-                filename=str(item.get("filename", "")),
-                content_type=str(item.get("content_type", "")),
-                size_bytes=int(item.get("size_bytes", 0)),
-            )
-            for item in self.message.attachments
-        ]
-
-    @staticmethod
-    def size_text(note: AttachmentNote) -> str:
-        return _format_size(note.size_bytes)
+        return [AttachmentNote.from_json(item) for item in self.message.attachments]
 
 
 def email_details(session: Session, contact_id: int) -> EmailDetails | None:
