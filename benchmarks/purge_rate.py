@@ -92,23 +92,48 @@ def bulk_insert(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(body)
             contacts.append(
-                {"id": row_id, "public_id": f"c-{row_id}", "channel": "phone",
-                 "direction": "inbound", "occurred_at": recorded_at, "subject": "Phone call",
-                 "notes": "", "created_at": recorded_at}
+                {
+                    "id": row_id,
+                    "public_id": f"c-{row_id}",
+                    "channel": "phone",
+                    "direction": "inbound",
+                    "occurred_at": recorded_at,
+                    "subject": "Phone call",
+                    "notes": "",
+                    "created_at": recorded_at,
+                }
             )
             calls.append(
-                {"id": row_id, "public_id": f"k-{row_id}", "external_call_id": f"pbx-{row_id}",
-                 "direction": "inbound", "customer_number": "+358500000000",
-                 "started_at": recorded_at, "contact_id": row_id, "created_at": recorded_at}
+                {
+                    "id": row_id,
+                    "public_id": f"k-{row_id}",
+                    "external_call_id": f"pbx-{row_id}",
+                    "direction": "inbound",
+                    "customer_number": "+358500000000",
+                    "started_at": recorded_at,
+                    "contact_id": row_id,
+                    "created_at": recorded_at,
+                }
             )
             recordings.append(
-                {"id": row_id, "public_id": f"r-{row_id}", "contact_id": row_id,
-                 "state": RecordingState.ACTIVE, "storage_key": key,
-                 "sha256": hashlib.sha256(body).hexdigest(), "size_bytes": len(body),
-                 "content_type": "audio/wav", "container": "wav", "codec": "pcm_s16le",
-                 "sample_rate": 8000, "channels": 1, "duration_seconds": 180.0,
-                 "recorded_at": recorded_at, "due_at": due_at + step * row_id,
-                 "uploaded_at": recorded_at}
+                {
+                    "id": row_id,
+                    "public_id": f"r-{row_id}",
+                    "contact_id": row_id,
+                    "state": RecordingState.ACTIVE,
+                    "storage_key": key,
+                    "sha256": hashlib.sha256(body).hexdigest(),
+                    "size_bytes": len(body),
+                    "content_type": "audio/wav",
+                    "container": "wav",
+                    "codec": "pcm_s16le",
+                    "sample_rate": 8000,
+                    "channels": 1,
+                    "duration_seconds": 180.0,
+                    "recorded_at": recorded_at,
+                    "due_at": due_at + step * row_id,
+                    "uploaded_at": recorded_at,
+                }
             )
         with database.unit_of_work() as session:
             session.execute(sa.insert(contacts_table), contacts)
@@ -143,13 +168,17 @@ def main() -> int:
         with throwaway_database(options.db, folder) as database:
             seeded = time.perf_counter()
             bulk_insert(
-                database, count=options.count, storage=storage,
-                recorded_at=now - timedelta(days=125), due_at=now - timedelta(days=30),
+                database,
+                count=options.count,
+                storage=storage,
+                recorded_at=now - timedelta(days=125),
+                due_at=now - timedelta(days=30),
             )
             print(f"seeded {options.count} due recordings in {time.perf_counter() - seeded:.1f} s")
             started = time.perf_counter()
-            report = run_sweep(database, storage, now=now, policy=RetentionPolicy(),
-                               job_id="benchmark")
+            report = run_sweep(
+                database, storage, now=now, policy=RetentionPolicy(), job_id="benchmark"
+            )
             elapsed = time.perf_counter() - started
             if report.purged != options.count:
                 raise SystemExit(f"expected {options.count} purged: {report}")
@@ -160,8 +189,10 @@ def main() -> int:
         sweep_rate = options.count / elapsed
         unlink_rate = bare_unlink_rate(folder / "bare", options.count)
     print(f"database: {options.db}")
-    print(f"sweep: {options.count} purged with receipts in {elapsed:.1f} s"
-          f" = {sweep_rate:,.0f} recordings/s")
+    print(
+        f"sweep: {options.count} purged with receipts in {elapsed:.1f} s"
+        f" = {sweep_rate:,.0f} recordings/s"
+    )
     print(f"bare unlink loop: {unlink_rate:,.0f} files/s")
     print(f"ratio (sweep / bare unlink): 1 : {unlink_rate / sweep_rate:,.0f}")
     return 0

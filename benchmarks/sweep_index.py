@@ -78,13 +78,18 @@ def main() -> int:
     ):
         started = time.perf_counter()
         bulk_insert(
-            database, count=options.count, recorded_at=now - timedelta(days=30),
-            due_at=now + timedelta(days=30), spread=timedelta(days=60),
+            database,
+            count=options.count,
+            recorded_at=now - timedelta(days=30),
+            due_at=now + timedelta(days=30),
+            spread=timedelta(days=60),
         )
         with database.engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
-        print(f"database: {options.db}; inserted {options.count:,} recordings in"
-              f" {time.perf_counter() - started:.0f} s, none due")
+        print(
+            f"database: {options.db}; inserted {options.count:,} recordings in"
+            f" {time.perf_counter() - started:.0f} s, none due"
+        )
         print("plan:\n" + explain(database, now))
 
         def find() -> object:
@@ -104,8 +109,10 @@ def main() -> int:
 
         for name, action in (("find_recordings_due_for_purge", find), ("run_sweep", sweep)):
             results = timings(action, options.repeat)
-            print(f"{name}: median {statistics.median(results):.2f} ms,"
-                  f" worst {max(results):.2f} ms over {options.repeat} runs")
+            print(
+                f"{name}: median {statistics.median(results):.2f} ms,"
+                f" worst {max(results):.2f} ms over {options.repeat} runs"
+            )
     return 0
 
 

@@ -113,8 +113,16 @@ def generate(profile: Profile, minutes: float, target: Path) -> float:
     )
     subprocess.run(
         [
-            ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-            "-filter_complex", source, *profile.encode, str(target),
+            ffmpeg(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-filter_complex",
+            source,
+            *profile.encode,
+            str(target),
         ],
         check=True,
     )
@@ -149,12 +157,19 @@ def deployment_environment(workdir: Path, max_upload_bytes: int) -> dict[str, st
 def prepare_deployment(environment: dict[str, str]) -> str:
     """Migrate the database and create an integration token; returns the token."""
     subprocess.run(
-        flask_command("db", "upgrade"), cwd=REPOSITORY, env=environment, check=True,
+        flask_command("db", "upgrade"),
+        cwd=REPOSITORY,
+        env=environment,
+        check=True,
         capture_output=True,
     )
     created = subprocess.run(
         flask_command("integrations", "create-token", "benchmark-pbx"),
-        cwd=REPOSITORY, env=environment, check=True, capture_output=True, text=True,
+        cwd=REPOSITORY,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     match = re.search(r"Token \(shown once[^)]*\): (\S+)", created.stdout)
     if match is None:
@@ -167,7 +182,10 @@ def running_server(environment: dict[str, str], port: int, log: Path) -> Iterato
     with log.open("wb") as log_file:
         server = subprocess.Popen(
             flask_command("run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"),
-            cwd=REPOSITORY, env=environment, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=REPOSITORY,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until_listening(port, server)
@@ -244,7 +262,9 @@ def api_request(
 ) -> tuple[int, dict[str, object]]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     connection.request(
-        method, path, body=body,
+        method,
+        path,
+        body=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )
     response = connection.getresponse()
@@ -305,7 +325,10 @@ def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, ob
         sampler.start()
         try:
             status, body, sent_seconds, total_seconds = upload(
-                port, f"/api/v1/calls/{call_id}/recording", token, recording,
+                port,
+                f"/api/v1/calls/{call_id}/recording",
+                token,
+                recording,
                 profile.content_type,
             )
         finally:
@@ -341,9 +364,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     arguments = parser.parse_args()
 
-    chosen = list(PROFILES.values()) if arguments.profile == "all" else [
-        PROFILES[arguments.profile]
-    ]
+    chosen = (
+        list(PROFILES.values()) if arguments.profile == "all" else [PROFILES[arguments.profile]]
+    )
     workdir = Path(tempfile.mkdtemp(prefix="cs-upload-benchmark-"))
     print(
         f"machine: {os.cpu_count()} CPUs, "

@@ -184,7 +184,13 @@ class Measurement:
 
 
 def measure(
-    port: int, path: str, secret: str, *, processes: int, connections: int, seconds: float,
+    port: int,
+    path: str,
+    secret: str,
+    *,
+    processes: int,
+    connections: int,
+    seconds: float,
     total_rate: float | None,
 ) -> Measurement:
     per_process = max(1, connections // processes)

@@ -139,12 +139,7 @@ def normalise_postal_code(raw: str, *, country: str) -> str:
         if not _POSTAL_CODE_FI.fullmatch(value):
             raise IdentifierError("Finnish postal codes are five digits.")
         return value
-    if (
-        not value
-        or len(value) > 12
-        or not value.isascii()
-        or not value.replace("-", "").isalnum()
-    ):
+    if not value or len(value) > 12 or not value.isascii() or not value.replace("-", "").isalnum():
         raise IdentifierError("Postal code is not valid.")
     return value.upper()
 
@@ -178,10 +173,14 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
             errors.setdefault(name, []).append(str(exc))
             return None
 
-    given = check("given_names", lambda: normalise_text(get("given_names"), label="Given names",
-                                                        max_length=MAX_NAME))
-    family = check("family_name", lambda: normalise_text(get("family_name"), label="Family name",
-                                                         max_length=MAX_NAME))
+    given = check(
+        "given_names",
+        lambda: normalise_text(get("given_names"), label="Given names", max_length=MAX_NAME),
+    )
+    family = check(
+        "family_name",
+        lambda: normalise_text(get("family_name"), label="Family name", max_length=MAX_NAME),
+    )
     country_raw = get("country").upper() or None
     has_address = any(get(name) for name in ("street_address", "postal_code", "city"))
     street = postal = city = country = None
@@ -189,12 +188,17 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
         country = country_raw or "FI"
         if not _COUNTRY.fullmatch(country):
             errors["country"] = ["Country must be a two-letter code such as FI."]
-        street = check("street_address", lambda: normalise_text(
-            get("street_address"), label="Street address", max_length=MAX_STREET))
-        postal = check("postal_code", lambda: normalise_postal_code(
-            get("postal_code"), country=country or "FI"))
-        city = check("city", lambda: normalise_text(get("city"), label="City",
-                                                    max_length=MAX_CITY))
+        street = check(
+            "street_address",
+            lambda: normalise_text(
+                get("street_address"), label="Street address", max_length=MAX_STREET
+            ),
+        )
+        postal = check(
+            "postal_code",
+            lambda: normalise_postal_code(get("postal_code"), country=country or "FI"),
+        )
+        city = check("city", lambda: normalise_text(get("city"), label="City", max_length=MAX_CITY))
     phone = check("phone", lambda: normalise_phone(get("phone"))) if get("phone") else None
     email = check("email", lambda: normalise_email(get("email"))) if get("email") else None
     code = (

@@ -155,9 +155,7 @@ def init_app(app: Flask) -> None:
         staff = current_staff()
         if staff is None:
             target = request.full_path if request.method == "GET" else None
-            return redirect(
-                url_for("auth.login", next=target.rstrip("?") if target else None)
-            )
+            return redirect(url_for("auth.login", next=target.rstrip("?") if target else None))
         if staff.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
             return redirect(url_for("auth.change_password"))
         return None

@@ -35,9 +35,7 @@ EXCERPT_SECONDS = 5
 
 _INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^ ,]+)*), from ", re.MULTILINE)
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_AUDIO_STREAM = re.compile(
-    r"Stream #0:\d+[^:]*: Audio: ([a-z0-9_]+)[^,]*, (\d+) Hz, ([^,]+),"
-)
+_AUDIO_STREAM = re.compile(r"Stream #0:\d+[^:]*: Audio: ([a-z0-9_]+)[^,]*, (\d+) Hz, ([^,]+),")
 _CHANNEL_WORDS = {"mono": 1, "stereo": 2}
 
 
@@ -109,9 +107,24 @@ def _read_header(path: Path, timeout: float) -> tuple[str, str, int, int, float 
 def _decoded_seconds(path: Path, timeout: float) -> float:
     """Decode the whole first audio stream through a pipe, counting samples, failing on errors."""
     command = [
-        ffmpeg_executable(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
-        "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1",
-        "-ar", str(_COUNT_RATE), "pipe:1",
+        ffmpeg_executable(),
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "s16le",
+        "-acodec",
+        "pcm_s16le",
+        "-ac",
+        "1",
+        "-ar",
+        str(_COUNT_RATE),
+        "pipe:1",
     ]
     total = 0
     # Diagnostics go to a file, not a pipe: a corrupt file makes ffmpeg write a line per bad
@@ -336,9 +349,23 @@ def make_playback_copy(source: Path, target: StagedUpload, *, timeout: float = 1
     """Transcode `source` to MP3 into the staged file `target` (file to file, streamed)."""
     result = subprocess.run(
         [
-            ffmpeg_executable(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-            "-i", str(source), "-map", "0:a:0", "-c:a", "libmp3lame", "-b:a", "64k",
-            "-f", "mp3", str(target.path),
+            ffmpeg_executable(),
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-map",
+            "0:a:0",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            "-f",
+            "mp3",
+            str(target.path),
         ],
         capture_output=True,
         timeout=timeout,

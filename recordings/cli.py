@@ -45,7 +45,6 @@ PROGRESS_BAR_FROM = 2
 BATCH_SIZE = 200
 
 
-
 def _settings() -> Settings:
     settings: Settings = current_app.extensions["cs_register.settings"]
     return settings
@@ -116,29 +115,35 @@ def status_command() -> None:
                 sa.select(Recording.state, sa.func.count()).group_by(Recording.state)
             ).all()
         )
-        held = session.scalar(
-            sa.select(sa.func.count(sa.distinct(Recording.id)))
-            .join(RecordingHold, RecordingHold.recording_id == Recording.id)
-            .where(
-                Recording.state == RecordingState.ACTIVE,
-                Recording.due_at > now,
-                RecordingHold.released_at.is_(None),
-                RecordingHold.ends_at > now,
+        held = (
+            session.scalar(
+                sa.select(sa.func.count(sa.distinct(Recording.id)))
+                .join(RecordingHold, RecordingHold.recording_id == Recording.id)
+                .where(
+                    Recording.state == RecordingState.ACTIVE,
+                    Recording.due_at > now,
+                    RecordingHold.released_at.is_(None),
+                    RecordingHold.ends_at > now,
+                )
             )
-        ) or 0
+            or 0
+        )
         due = count_due(session, now=now)
         next_due = session.scalar(
             sa.select(sa.func.min(Recording.due_at)).where(
                 Recording.state == RecordingState.ACTIVE, Recording.due_at > now
             )
         )
-        ending_soon = session.scalar(
-            sa.select(sa.func.count(RecordingHold.id)).where(
-                RecordingHold.released_at.is_(None),
-                RecordingHold.ends_at > now,
-                RecordingHold.ends_at <= now + HOLDS_ENDING_SOON,
+        ending_soon = (
+            session.scalar(
+                sa.select(sa.func.count(RecordingHold.id)).where(
+                    RecordingHold.released_at.is_(None),
+                    RecordingHold.ends_at > now,
+                    RecordingHold.ends_at <= now + HOLDS_ENDING_SOON,
+                )
             )
-        ) or 0
+            or 0
+        )
         violations = check_invariants(
             session,
             now=now,

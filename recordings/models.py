@@ -27,9 +27,7 @@ class HoldReason(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"quality_development": "Quality development", "complaint": "Complaint"}[
-            self.value
-        ]
+        return {"quality_development": "Quality development", "complaint": "Complaint"}[self.value]
 
 
 class Call(Base):
@@ -47,9 +45,7 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
     created_at: Mapped[datetime]
-    integration_token_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("integration_tokens.id")
-    )
+    integration_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("integration_tokens.id"))
 
 
 class Recording(Base):
@@ -91,9 +87,7 @@ class Recording(Base):
     due_at: Mapped[datetime]
     uploaded_at: Mapped[datetime]
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
-    integration_token_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("integration_tokens.id")
-    )
+    integration_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("integration_tokens.id"))
     purged_at: Mapped[datetime | None]
     purge_reason: Mapped[str | None] = mapped_column(sa.String(32))
     # Set by reconciliation when the row is stored but its audio file is gone.

@@ -133,8 +133,6 @@ def purge_reason(recording: Recording, policy: RetentionPolicy) -> PurgeReason:
     return PurgeReason.RETENTION_EXPIRED
 
 
-
-
 def purge_recording(
     database: Database,
     storage: RecordingStorage,
@@ -247,21 +245,27 @@ def end_expired_holds(
 
 
 def count_expired_holds(session: Session, *, now: datetime) -> int:
-    return session.scalar(
-        sa.select(sa.func.count(RecordingHold.id)).where(
-            RecordingHold.released_at.is_(None),
-            RecordingHold.ended_at.is_(None),
-            RecordingHold.ends_at <= now,
+    return (
+        session.scalar(
+            sa.select(sa.func.count(RecordingHold.id)).where(
+                RecordingHold.released_at.is_(None),
+                RecordingHold.ended_at.is_(None),
+                RecordingHold.ends_at <= now,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def count_due(session: Session, *, now: datetime) -> int:
-    return session.scalar(
-        sa.select(sa.func.count(Recording.id)).where(
-            Recording.state.in_(STORED_STATES), Recording.due_at <= now
+    return (
+        session.scalar(
+            sa.select(sa.func.count(Recording.id)).where(
+                Recording.state.in_(STORED_STATES), Recording.due_at <= now
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def plan_sweep(
@@ -286,9 +290,7 @@ def plan_sweep(
                 .options(selectinload(Recording.holds))
             )
             if after is not None:
-                query = query.where(
-                    sa.tuple_(Recording.due_at, Recording.id) > sa.tuple_(*after)
-                )
+                query = query.where(sa.tuple_(Recording.due_at, Recording.id) > sa.tuple_(*after))
             batch = list(session.scalars(query))
             if not batch:
                 break
@@ -340,9 +342,7 @@ def run_sweep(
     failed: set[int] = set()
     while True:
         with database.session_factory() as session:
-            ids = find_recordings_due_for_purge(
-                session, now=now, limit=batch_size + len(failed)
-            )
+            ids = find_recordings_due_for_purge(session, now=now, limit=batch_size + len(failed))
         batch = [recording_id for recording_id in ids if recording_id not in failed][:batch_size]
         if not batch:
             break

@@ -69,8 +69,6 @@ def _sha256(storage: RecordingStorage, key: str) -> str:
     return digest.hexdigest()
 
 
-
-
 def _find_missing_audio(
     database: Database,
     storage: RecordingStorage,
@@ -204,9 +202,7 @@ def reconcile(
     """Compare rows and files; with `repair`, mark missing audio and delete old orphans."""
     report = ReconciliationReport()
     _find_missing_audio(database, storage, report, now=now, repair=repair, job_id=job_id)
-    _find_orphans(
-        database, storage, report, now=now, policy=policy, repair=repair, job_id=job_id
-    )
+    _find_orphans(database, storage, report, now=now, policy=policy, repair=repair, job_id=job_id)
     if not report.clean:
         log.warning(
             "reconciliation: %d recordings with missing audio, %d orphan files (%d repaired)",

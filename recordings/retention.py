@@ -68,9 +68,7 @@ def add_months(instant: datetime, months: int) -> datetime:
     """`months` calendar months later on the Helsinki calendar, clamped at month ends."""
     local = _require_aware(instant, "instant").astimezone(CALENDAR)
     wall_clock = local.replace(tzinfo=None) + relativedelta(months=months)
-    candidates = (
-        wall_clock.replace(tzinfo=CALENDAR, fold=fold).astimezone(UTC) for fold in (0, 1)
-    )
+    candidates = (wall_clock.replace(tzinfo=CALENDAR, fold=fold).astimezone(UTC) for fold in (0, 1))
     return max(candidates)
 
 
@@ -82,9 +80,7 @@ def hold_cap(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
     return add_months(recorded_at, policy.hold_cap_months)
 
 
-def due_at(
-    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy
-) -> datetime:
+def due_at(recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy) -> datetime:
     """The instant from which the recording must no longer exist."""
     keep_until = retain_until(recorded_at, policy)
     for hold in holds:

@@ -400,9 +400,7 @@ def record_listening(
     )
 
 
-def recordings_for_contacts(
-    session: Session, contact_ids: Sequence[int]
-) -> dict[int, Recording]:
+def recordings_for_contacts(session: Session, contact_ids: Sequence[int]) -> dict[int, Recording]:
     if not contact_ids:
         return {}
     rows = session.scalars(
@@ -558,9 +556,7 @@ def list_recordings(
             batch_query = batch_query.where(
                 sa.or_(
                     Recording.recorded_at < cursor.recorded_at,
-                    sa.and_(
-                        Recording.recorded_at == cursor.recorded_at, Recording.id < cursor.id
-                    ),
+                    sa.and_(Recording.recorded_at == cursor.recorded_at, Recording.id < cursor.id),
                 )
             )
         batch = session.scalars(batch_query).all()

@@ -155,14 +155,16 @@ def audio(public_id: str) -> Any:
     actor = require_staff()
     current = now()
     recording = services.servable_recording(
-        session, public_id=public_id, actor=actor, now=current, policy=current_policy(),
+        session,
+        public_id=public_id,
+        actor=actor,
+        now=current,
+        policy=current_policy(),
         download=False,
     )
     storage = current_storage()
     if recording.playback_key is not None:
-        key, content_type, extension = (
-            recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3"
-        )
+        key, content_type, extension = (recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3")
     else:
         key = recording.storage_key or ""
         content_type, extension = recording.content_type, file_extension(recording)
@@ -184,7 +186,11 @@ def audio(public_id: str) -> Any:
     # deliver no audio and are not audited.
     if request.method == "GET" and (byte_range is None or byte_range.start == 0):
         services.record_listening(
-            session, recording=recording, actor=actor, now=current, download=False,
+            session,
+            recording=recording,
+            actor=actor,
+            now=current,
+            download=False,
             request_id=request_id(),
         )
     if byte_range is None:
@@ -205,14 +211,22 @@ def download(public_id: str) -> Any:
     actor = require_staff()
     current = now()
     recording = services.servable_recording(
-        session, public_id=public_id, actor=actor, now=current, policy=current_policy(),
+        session,
+        public_id=public_id,
+        actor=actor,
+        now=current,
+        policy=current_policy(),
         download=True,
     )
     storage = current_storage()
     key = recording.storage_key or ""
     size = _stored_size(storage, recording, key)
     services.record_listening(
-        session, recording=recording, actor=actor, now=current, download=True,
+        session,
+        recording=recording,
+        actor=actor,
+        now=current,
+        download=True,
         request_id=request_id(),
     )
     headers = _audio_headers(

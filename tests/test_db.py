@@ -24,7 +24,11 @@ INSERT_AUDIT_ROW = sa.text(
 
 
 def _read_then_write(
-    database: Database, label: str, *, after_read: threading.Event, before_write: threading.Event,
+    database: Database,
+    label: str,
+    *,
+    after_read: threading.Event,
+    before_write: threading.Event,
     errors: list[BaseException],
 ) -> None:
     try:
@@ -46,14 +50,16 @@ def test_two_units_of_work_that_read_then_write_both_commit(database_url):
     errors: list[BaseException] = []
 
     def run_first() -> None:
-        _read_then_write(first, "first", after_read=first_read, before_write=second_read,
-                         errors=errors)
+        _read_then_write(
+            first, "first", after_read=first_read, before_write=second_read, errors=errors
+        )
         first_done.set()
 
     def run_second() -> None:
         first_read.wait(timeout=5)
-        _read_then_write(second, "second", after_read=second_read, before_write=first_done,
-                         errors=errors)
+        _read_then_write(
+            second, "second", after_read=second_read, before_write=first_done, errors=errors
+        )
 
     threads = [threading.Thread(target=run_first), threading.Thread(target=run_second)]
     try:

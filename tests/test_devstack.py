@@ -60,9 +60,12 @@ def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
     assert len(set(outcome.passwords.values())) == len(DEMO_STAFF)
     # The printed passwords are the real ones.
     for username, password in outcome.passwords.items():
-        assert authenticate(
-            db_session, username=username, password=password, now=clock.now, policy=POLICY
-        ).username == username
+        assert (
+            authenticate(
+                db_session, username=username, password=password, now=clock.now, policy=POLICY
+            ).username
+            == username
+        )
     created = db_session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == AuditAction.STAFF_CREATED)
     ).all()
@@ -93,8 +96,10 @@ def test_seeding_never_happens_in_production(
             "CS_ENV": "production",
             "CS_INSTANCE_PATH": str(settings.instance_path),
             "DATABASE_URL": settings.database_url,
-            **{name: generate_key() for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY",
-                                                 "BLIND_INDEX_KEY")},
+            **{
+                name: generate_key()
+                for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "BLIND_INDEX_KEY")
+            },
         }
     )
     assert production.env == PRODUCTION
@@ -181,8 +186,13 @@ def _get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
-def _wait_for(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes],
-              log: Path, deadline_seconds: float = STARTUP_DEADLINE_SECONDS) -> None:
+def _wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    deadline_seconds: float = STARTUP_DEADLINE_SECONDS,
+) -> None:
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         if condition():

@@ -81,14 +81,11 @@ def _guard_objects(engine: sa.Engine) -> set[tuple[str, str]]:
             )
             return {(name, " ".join(sql.split())) for name, sql in rows}
         triggers = connection.execute(
-            sa.text(
-                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
-            )
+            sa.text("SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal")
         )
         functions = connection.execute(
             sa.text(
-                "SELECT proname, prosrc FROM pg_proc"
-                " WHERE pronamespace = 'public'::regnamespace"
+                "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
             )
         )
         return {(name, " ".join(sql.split())) for name, sql in [*triggers, *functions]}

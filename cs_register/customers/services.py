@@ -191,9 +191,7 @@ def _lock_identity_code_bucket(session: Session, keyring: Keyring, identity_code
     if session.get_bind().dialect.name != "postgresql":
         return
     bucket = keyring.identity_code.blind_index(identity_code)
-    session.execute(
-        sa.select(sa.func.pg_advisory_xact_lock(_IDENTITY_CODE_LOCK_NAMESPACE, bucket))
-    )
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(_IDENTITY_CODE_LOCK_NAMESPACE, bucket)))
 
 
 def _refuse_duplicate_identity_code(
@@ -418,12 +416,7 @@ def _validate_free_text(
         raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
     if contains_identity_code(text) or _contains_contact_details(text):
         raise ValidationFailed(
-            {
-                field: [
-                    f"{label} must not contain identity codes, phone numbers or email"
-                    " addresses."
-                ]
-            }
+            {field: [f"{label} must not contain identity codes, phone numbers or email addresses."]}
         )
     return text
 

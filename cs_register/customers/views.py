@@ -189,7 +189,9 @@ def _render_customer_page(
             links=_contact_links(),
             # Contact id -> (recording, retention status) for the timeline's recording links.
             recordings=recording_statuses(
-                session, [contact.id for contact in view.contacts], now=current,
+                session,
+                [contact.id for contact in view.contacts],
+                now=current,
                 policy=current_policy(),
             ),
         ),

@@ -20,7 +20,6 @@ from cs_register.web import now as app_now
 intake_cli = AppGroup("intake", help="Receive contacts from the command line (mail pipes).")
 
 
-
 @intake_cli.command("email")
 def email_command() -> None:
     """Read one raw RFC 5322 message from stdin and log it as an inbound email contact."""

@@ -18,8 +18,6 @@ from cs_register.web import now as app_now
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
 
 
-
-
 @integrations_cli.command("create-token")
 @click.argument("name")
 def create_token_command(name: str) -> None:

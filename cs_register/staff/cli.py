@@ -23,8 +23,6 @@ users_cli = AppGroup("users", help="Manage staff accounts.")
 ROLE_CHOICE = click.Choice([role.value for role in Role], case_sensitive=False)
 
 
-
-
 def _echo_one_time_password(password: str) -> None:
     click.echo(f"One-time password (shown once, must be changed at first login): {password}")
 
@@ -119,9 +117,7 @@ def list_command() -> None:
     """List every staff account with its status, last login and live sessions."""
     now = app_now()
     with command_unit_of_work() as session:
-        overviews = services.staff_overviews(
-            session, actor=None, now=now, policy=session_policy()
-        )
+        overviews = services.staff_overviews(session, actor=None, now=now, policy=session_policy())
     if not overviews:
         click.echo("No staff accounts.")
         return

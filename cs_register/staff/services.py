@@ -31,7 +31,6 @@ MAX_PASSWORD_LENGTH = 256
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
-
 @dataclass(frozen=True)
 class SessionPolicy:
     idle_timeout: timedelta
@@ -343,8 +342,9 @@ def change_own_password(
     user.password_hash = hash_password(new_password)
     user.password_changed_at = now
     user.must_change_password = False
-    revoke_all_sessions(session, user=user, now=now, reason="password_changed",
-                        keep_token=current_token)
+    revoke_all_sessions(
+        session, user=user, now=now, reason="password_changed", keep_token=current_token
+    )
     record_event(
         session,
         action=AuditAction.PASSWORD_CHANGED,

@@ -55,8 +55,9 @@ def test_another_key_cannot_decrypt():
         other.identity_code.decrypt(ciphertext, row_id=ROW)
 
 
-@pytest.mark.parametrize("position", [0, 1, 12, 13, -1], ids=["version", "nonce", "nonce-end",
-                                                               "body", "tag"])
+@pytest.mark.parametrize(
+    "position", [0, 1, 12, 13, -1], ids=["version", "nonce", "nonce-end", "body", "tag"]
+)
 def test_tampering_fails_authentication(position):
     ciphertext = bytearray(KEYRING.identity_code.encrypt(CODE, row_id=ROW))
     ciphertext[position] ^= 0x01
@@ -117,8 +118,11 @@ def test_round_trip_property(plaintext, row_id):
         assert cipher.decrypt(cipher.encrypt(plaintext, row_id=row_id), row_id=row_id) == plaintext
 
 
-@given(plaintext=st.text(min_size=1, max_size=50), row_id=st.uuids().map(str),
-       other_row=st.uuids().map(str))
+@given(
+    plaintext=st.text(min_size=1, max_size=50),
+    row_id=st.uuids().map(str),
+    other_row=st.uuids().map(str),
+)
 def test_other_row_never_decrypts_property(plaintext, row_id, other_row):
     if row_id == other_row:
         return

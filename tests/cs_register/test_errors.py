@@ -43,8 +43,9 @@ def api_boom():
 @console_probe.get("/boom")
 def console_boom():
     # A write that must not survive the failure of the request that made it.
-    record_event(get_session(), action=AuditAction.LOGIN, actor=None, now=now(),
-                 actor_label=CANARY_LABEL)
+    record_event(
+        get_session(), action=AuditAction.LOGIN, actor=None, now=now(), actor_label=CANARY_LABEL
+    )
     raise RuntimeError(SECRET_MESSAGE)
 
 

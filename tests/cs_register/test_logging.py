@@ -204,8 +204,13 @@ def test_a_realistic_flow_logs_no_canary(client, logged_in, login, make_staff, c
     assert CANARY_CODE in revealed.text
     edited = client.post(
         f"{customer_url}/edit",
-        data={**customer_form, "identity_code": "", "city": "Espoo", "postal_code": "02100",
-              "reason": "Customer moved"},
+        data={
+            **customer_form,
+            "identity_code": "",
+            "city": "Espoo",
+            "postal_code": "02100",
+            "reason": "Customer moved",
+        },
     )
     assert edited.status_code == 302
     assert client.get(f"{customer_url}/history").status_code == 200
@@ -237,10 +242,7 @@ def test_a_realistic_flow_logs_no_canary(client, logged_in, login, make_staff, c
     assert any("audit identity_code_revealed" in text for text in texts)
     assert any("permission denied" in text for text in texts)
     leaks = [
-        (spelling, text)
-        for text in texts
-        for spelling in CANARY_SPELLINGS
-        if spelling in text
+        (spelling, text) for text in texts for spelling in CANARY_SPELLINGS if spelling in text
     ]
     assert leaks == []
 

@@ -54,12 +54,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(
         [*flask, "users", "create", "aino", "--role", "agent", "--password-stdin"],
-        cwd=ROOT, env=env, input=f"{PASSWORD}\n", text=True, check=True, capture_output=True,
+        cwd=ROOT,
+        env=env,
+        input=f"{PASSWORD}\n",
+        text=True,
+        check=True,
+        capture_output=True,
     )
     log = (instance / "server.log").open("wb")
     process = subprocess.Popen(
         [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -195,8 +195,12 @@ def seed_recordings(
             )
             getattr(seeded, kind).add(row_id)
     with database.unit_of_work() as session:
-        for model, rows in ((Contact, contacts), (Call, calls), (Recording, recordings),
-                            (RecordingHold, holds)):
+        for model, rows in (
+            (Contact, contacts),
+            (Call, calls),
+            (Recording, recordings),
+            (RecordingHold, holds),
+        ):
             if rows:
                 session.execute(sa.insert(model), rows)
     return seeded
@@ -209,9 +213,7 @@ def snapshot(database: Database, storage: LocalStorage, ids: set[int]) -> dict[i
     with database.unit_of_work() as session:
         for row in session.execute(sa.select(*columns).where(Recording.id.in_(ids))):
             key = row.storage_key
-            digest = (
-                hashlib.sha256(storage.path_for(key).read_bytes()).hexdigest() if key else None
-            )
+            digest = hashlib.sha256(storage.path_for(key).read_bytes()).hexdigest() if key else None
             state[row.id] = (tuple(row), digest)
     return state
 
@@ -224,10 +226,17 @@ def start_worker(redis_url: str, log_path: Path, *, name: str) -> subprocess.Pop
     try:
         return subprocess.Popen(
             [
-                sys.executable, "-m", "rq.cli", "worker",
-                "--url", redis_url,
-                "--serializer", "rq.serializers.JSONSerializer",
-                "--burst", "--name", name,
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--url",
+                redis_url,
+                "--serializer",
+                "rq.serializers.JSONSerializer",
+                "--burst",
+                "--name",
+                name,
                 QUEUE_NAME,
             ],
             cwd=PROJECT_ROOT,

@@ -32,9 +32,7 @@ def test_cron_config_registers_the_session_purge_with_settings(
     assert cron_job.job_options["failure_ttl"] == job_env.rq_failure_ttl_seconds
 
 
-def test_a_cron_tick_enqueues_a_json_job_the_worker_runs(
-    job_env: Settings, redis: Redis
-) -> None:
+def test_a_cron_tick_enqueues_a_json_job_the_worker_runs(job_env: Settings, redis: Redis) -> None:
     scheduler = JSONCronScheduler(connection=redis)
     scheduler.load_config_from_file("jobs.cron_config")
 

@@ -78,8 +78,12 @@ def _everything_in(redis: Redis) -> str:
         elif kind == b"zset":
             values = redis.zrange(key, 0, -1)
         elif kind == b"stream":
-            values = [item for _id, fields in redis.xrange(key) for pair in fields.items()
-                      for item in pair]
+            values = [
+                item
+                for _id, fields in redis.xrange(key)
+                for pair in fields.items()
+                for item in pair
+            ]
         for value in values:
             chunks.append(value)
             with contextlib.suppress(zlib.error):
@@ -131,8 +135,14 @@ def test_purge_job_removes_only_dead_sessions_through_a_real_worker(
     # Nothing that identifies the staff member or their sessions ended up in Redis.
     dump = _everything_in(redis)
     assert "purge_expired_staff_sessions_job" in dump  # the dump does see job data
-    for secret in (USERNAME, user.display_name, user.public_id, live_token, stale_token,
-                   hash_token(live_token)):
+    for secret in (
+        USERNAME,
+        user.display_name,
+        user.public_id,
+        live_token,
+        stale_token,
+        hash_token(live_token),
+    ):
         assert secret not in dump
 
 

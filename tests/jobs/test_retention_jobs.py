@@ -67,9 +67,7 @@ def _payload(redis: Redis, job_id: str) -> list[object]:
         (datetime(2026, 11, 23, 10, 59, tzinfo=UTC), 60, "20261123T1000"),
     ],
 )
-def test_a_tick_is_the_utc_start_of_its_interval(
-    moment: datetime, minutes: int, tick: str
-) -> None:
+def test_a_tick_is_the_utc_start_of_its_interval(moment: datetime, minutes: int, tick: str) -> None:
     assert tick_for(moment, timedelta(minutes=minutes)) == tick
 
 
@@ -175,9 +173,7 @@ def test_the_sweep_job_purges_what_is_due_and_signs_receipts_with_its_job_id(
     with database.unit_of_work() as session:
         job_ids = set(session.scalars(sa.select(PurgeReceipt.job_id)))
         purged = set(
-            session.scalars(
-                sa.select(Recording.id).where(Recording.state == RecordingState.PURGED)
-            )
+            session.scalars(sa.select(Recording.id).where(Recording.state == RecordingState.PURGED))
         )
     assert job_ids == {f"retention-sweep-{TICK}"}
     assert purged == seeded.due
@@ -224,7 +220,10 @@ def test_the_reconciliation_job_reports_and_repairs_counts(
 ) -> None:
     seeded = seed_recordings(database, storage, not_due=3)
     assert reconciliation_job() == {
-        "missing_audio": 0, "orphan_files": 0, "marked_missing": 0, "deleted_orphans": 0,
+        "missing_audio": 0,
+        "orphan_files": 0,
+        "marked_missing": 0,
+        "deleted_orphans": 0,
     }
     # One recording's audio vanished from storage behind the application's back.
     with database.unit_of_work() as session:

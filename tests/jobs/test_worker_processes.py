@@ -74,9 +74,7 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
 def _purged_ids(database: Database) -> set[int]:
     with database.unit_of_work() as session:
         return set(
-            session.scalars(
-                sa.select(Recording.id).where(Recording.state == RecordingState.PURGED)
-            )
+            session.scalars(sa.select(Recording.id).where(Recording.state == RecordingState.PURGED))
         )
 
 
@@ -90,7 +88,10 @@ def _receipt_recording_ids(database: Database) -> list[int]:
 
 
 def _assert_exactly_the_due_set_purged(
-    database: Database, storage: LocalStorage, seeded: Seeded, before: dict[int, Any],
+    database: Database,
+    storage: LocalStorage,
+    seeded: Seeded,
+    before: dict[int, Any],
     settings: Settings,
 ) -> None:
     """The due set is purged, once each, with one receipt each; nothing else changed."""
@@ -219,9 +220,7 @@ def test_with_redis_down_intake_works_and_the_next_sweep_catches_up(
 
     # Redis is down: the telephony API still takes a call and its recording.
     with database.unit_of_work() as session:
-        _, raw_token = token_services.create_token(
-            session, name="pbx", actor=None, now=clock.now
-        )
+        _, raw_token = token_services.create_token(session, name="pbx", actor=None, now=clock.now)
     api = Api(client, raw_token, clock)
     external_call_id = api.new_call()
     writer, _content_type = FORMATS["wav_pcm16"]
@@ -236,9 +235,9 @@ def test_with_redis_down_intake_works_and_the_next_sweep_catches_up(
         connection = redis_connection(restarted.url)
         job_queue = get_queue(connection, retention_env)
         assert job_queue.queue.job_ids == ["retention-sweep-20261123T1000"]
-        SimpleWorker(
-            [job_queue.queue], connection=connection, serializer=JSONSerializer
-        ).work(burst=True)
+        SimpleWorker([job_queue.queue], connection=connection, serializer=JSONSerializer).work(
+            burst=True
+        )
         job = job_queue.queue.fetch_job("retention-sweep-20261123T1000")
         assert job is not None
         assert (job.return_value() or {}).get("purged") == 70
@@ -248,9 +247,9 @@ def test_with_redis_down_intake_works_and_the_next_sweep_catches_up(
     assert _purged_ids(database) == seeded.due | during_outage.due
     with database.unit_of_work() as session:
         stored = session.scalar(
-            sa.select(sa.func.count()).select_from(Recording).where(
-                Recording.state == RecordingState.ACTIVE
-            )
+            sa.select(sa.func.count())
+            .select_from(Recording)
+            .where(Recording.state == RecordingState.ACTIVE)
         )
     assert stored == len(seeded.not_due) + 1  # the recording uploaded during the outage
 
@@ -275,8 +274,12 @@ def test_canary_personal_data_never_reaches_redis_logs_or_receipts(
             sa.select(Customer.id).where(Customer.public_id == customer.public_id)
         )
     seeded = seed_recordings(
-        database, storage, due=25, not_due=5,
-        customer_id=customer_row_id, customer_number=CANARY_PHONE,
+        database,
+        storage,
+        due=25,
+        not_due=5,
+        customer_id=customer_row_id,
+        customer_number=CANARY_PHONE,
     )
     job_queue = get_queue(redis, retention_env)
     enqueue_retention_sweep(job_queue, tick="20261123T1000")

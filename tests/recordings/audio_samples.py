@@ -47,12 +47,29 @@ def _encode(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={rate}:duration={seconds}",
-        "-ac", str(channels), "-ar", str(rate),
+        ffmpeg(),
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={frequency}:sample_rate={rate}:duration={seconds}",
+        "-ac",
+        str(channels),
+        "-ar",
+        str(rate),
         # Reproducible bytes: no encoder version string, no creation time.
-        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-        *codec_args, str(path),
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        *codec_args,
+        str(path),
     ]
     result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode != 0:
@@ -63,51 +80,93 @@ def _encode(
 def write_wav_pcm16(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "pcm_s16le", "-f", "wav"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "pcm_s16le", "-f", "wav"],
+    )
 
 
 def write_wav_mulaw(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "pcm_mulaw", "-f", "wav"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "pcm_mulaw", "-f", "wav"],
+    )
 
 
 def write_wav_alaw(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "pcm_alaw", "-f", "wav"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "pcm_alaw", "-f", "wav"],
+    )
 
 
 def write_mp3(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "libmp3lame", "-b:a", "32k", "-f", "mp3"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "libmp3lame", "-b:a", "32k", "-f", "mp3"],
+    )
 
 
 def write_ogg_opus(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 48000, frequency: int = 440
 ) -> Path:
     # Opus always decodes at 48 kHz; libopus accepts 8/12/16/24/48 kHz input.
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "libopus", "-b:a", "24k", "-f", "ogg"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "libopus", "-b:a", "24k", "-f", "ogg"],
+    )
 
 
 def write_m4a_aac(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "aac", "-b:a", "32k", "-f", "ipod"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "aac", "-b:a", "32k", "-f", "ipod"],
+    )
 
 
 def write_flac(
     path: Path, seconds: float = 2, channels: int = 1, rate: int = 8000, frequency: int = 440
 ) -> Path:
-    return _encode(path, seconds=seconds, channels=channels, rate=rate, frequency=frequency,
-                   codec_args=["-c:a", "flac", "-f", "flac"])
+    return _encode(
+        path,
+        seconds=seconds,
+        channels=channels,
+        rate=rate,
+        frequency=frequency,
+        codec_args=["-c:a", "flac", "-f", "flac"],
+    )
 
 
 def gsm_frames(seconds: float, seed: int = 1) -> bytes:
@@ -148,9 +207,15 @@ def write_wav_gsm(path: Path, seconds: float = 2, seed: int = 1) -> Path:
     fact = struct.pack("<I", blocks * GSM_MS_SAMPLES_PER_BLOCK)
     body = (
         b"WAVE"
-        + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-        + b"fact" + struct.pack("<I", len(fact)) + fact
-        + b"data" + struct.pack("<I", len(data)) + data
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"fact"
+        + struct.pack("<I", len(fact))
+        + fact
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -141,9 +141,21 @@ def test_an_rf64_wav_is_measured_by_its_ds64_size(tmp_path: Path) -> None:
     path = tmp_path / "rf64"
     subprocess.run(
         [
-            audio_samples.ffmpeg(), "-hide_banner", "-v", "error", "-f", "lavfi",
-            "-i", f"sine=frequency=440:sample_rate=8000:duration={SECONDS}",
-            "-c:a", "pcm_mulaw", "-rf64", "always", "-f", "wav", str(path),
+            audio_samples.ffmpeg(),
+            "-hide_banner",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=8000:duration={SECONDS}",
+            "-c:a",
+            "pcm_mulaw",
+            "-rf64",
+            "always",
+            "-f",
+            "wav",
+            str(path),
         ],
         check=True,
     )
@@ -277,9 +289,21 @@ def test_m4a_with_moov_first_cut_short_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "faststart"
     subprocess.run(
         [
-            audio_samples.ffmpeg(), "-hide_banner", "-v", "error", "-f", "lavfi",
-            "-i", f"sine=frequency=440:sample_rate=8000:duration={SECONDS}",
-            "-c:a", "aac", "-movflags", "+faststart", "-f", "ipod", str(path),
+            audio_samples.ffmpeg(),
+            "-hide_banner",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=8000:duration={SECONDS}",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "ipod",
+            str(path),
         ],
         check=True,
     )
@@ -421,9 +445,9 @@ def test_only_telephony_codecs_need_a_playback_copy(tmp_path: Path, name: str) -
     assert needs_playback_copy(info) is (name in TELEPHONY_FORMATS)
 
 
-@pytest.mark.parametrize(("name", "channels"), [(n, 1) for n in TELEPHONY_FORMATS] + [
-    ("wav_mulaw", 2), ("wav_alaw", 2)
-])
+@pytest.mark.parametrize(
+    ("name", "channels"), [(n, 1) for n in TELEPHONY_FORMATS] + [("wav_mulaw", 2), ("wav_alaw", 2)]
+)
 def test_playback_copy_is_an_mp3_of_the_same_length(
     tmp_path: Path, name: str, channels: int
 ) -> None:

@@ -68,7 +68,11 @@ def place(db_session, recording, actor, clock, policy, **overrides):
 
 def release(db_session, hold, actor, clock, policy, note="Case closed."):
     released = services.release_hold(
-        db_session, hold_public_id=hold.public_id, note=note, actor=actor, now=clock.now,
+        db_session,
+        hold_public_id=hold.public_id,
+        note=note,
+        actor=actor,
+        now=clock.now,
         policy=policy,
     )
     db_session.commit()
@@ -141,8 +145,14 @@ def test_several_holds_keep_the_recording_while_any_is_active(
 ):
     short = place(db_session, recording, supervisor, clock, policy, ends_on="2027-03-31")
     long = place(
-        db_session, recording, supervisor, clock, policy, ends_on="2027-05-31",
-        reason="quality_development", reference="QD-2027-02",
+        db_session,
+        recording,
+        supervisor,
+        clock,
+        policy,
+        ends_on="2027-05-31",
+        reason="quality_development",
+        reference="QD-2027-02",
     )
     assert reload_recording(recording.public_id).due_at == END_OF_31_MAY
 
@@ -188,9 +198,9 @@ def test_release_after_three_months_makes_the_audio_gone_at_once(
     supervisor = make_staff("supervisor")
     clock.advance(timedelta(days=1))
     login(client, supervisor)
-    assert client.post(
-        f"/recordings/{recording.public_id}/holds", data=hold_form()
-    ).status_code == 302
+    assert (
+        client.post(f"/recordings/{recording.public_id}/holds", data=hold_form()).status_code == 302
+    )
     hold = db_session.scalars(sa.select(RecordingHold)).one()
 
     clock.set(datetime(2027, 4, 1, 9, 0, tzinfo=UTC))
@@ -284,12 +294,10 @@ def test_agents_cannot_place_or_release_holds(
     db_session.rollback()
 
     logged_in("agent")
-    assert client.post(
-        f"/recordings/{recording.public_id}/holds", data=hold_form()
-    ).status_code == 403
-    assert client.post(
-        f"/holds/{hold.public_id}/release", data={"note": "no"}
-    ).status_code == 403
+    assert (
+        client.post(f"/recordings/{recording.public_id}/holds", data=hold_form()).status_code == 403
+    )
+    assert client.post(f"/holds/{hold.public_id}/release", data={"note": "no"}).status_code == 403
     assert len(audit_rows(AuditAction.HOLD_PLACED)) == 1
     assert audit_rows(AuditAction.HOLD_RELEASED) == []
     assert db_session.get(RecordingHold, hold.id).released_at is None
@@ -359,7 +367,9 @@ def test_a_supervisor_releases_a_hold_with_a_note(
     (released,) = audit_rows(AuditAction.HOLD_RELEASED, recording.public_id)
     assert released.actor_id == releaser.id
     assert released.details == {
-        "hold": hold.public_id, "reason": "complaint", "reference": "Complaint 77"
+        "hold": hold.public_id,
+        "reason": "complaint",
+        "reference": "Complaint 77",
     }
 
 
@@ -391,9 +401,7 @@ def test_invalid_hold_forms_are_422_and_nothing_is_written(
     client, logged_in, db_session, recording, audit_rows, overrides, field
 ):
     logged_in("supervisor")
-    response = client.post(
-        f"/recordings/{recording.public_id}/holds", data=hold_form(**overrides)
-    )
+    response = client.post(f"/recordings/{recording.public_id}/holds", data=hold_form(**overrides))
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     # The offending field, and only that one, is marked invalid.

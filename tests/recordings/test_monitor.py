@@ -48,9 +48,7 @@ def test_a_recording_past_its_cap_is_a_violation_at_once(
     assert (violation.kind, violation.recording_public_id) == (PAST_CAP, recording.public_id)
 
 
-def test_violations_are_logged_as_errors_with_ids_only(
-    database, policy, stored_recording, caplog
-):
+def test_violations_are_logged_as_errors_with_ids_only(database, policy, stored_recording, caplog):
     recording = stored_recording()
     with caplog.at_level(logging.ERROR, logger="recordings.monitor"):
         violations_at(database, policy, recording.due_at + timedelta(days=1))

@@ -66,7 +66,10 @@ def test_a_due_recording_becomes_a_tombstone_with_one_receipt(
     assert tombstone.purge_reason == "retention_expired"
     # Proof of what existed stays: ids, times, digest, size, codec.
     assert (tombstone.public_id, tombstone.sha256, tombstone.size_bytes, tombstone.codec) == (
-        recording.public_id, recording.sha256, recording.size_bytes, recording.codec
+        recording.public_id,
+        recording.sha256,
+        recording.size_bytes,
+        recording.codec,
     )
     assert list(storage.iter_keys()) == []
     [receipt] = receipts()

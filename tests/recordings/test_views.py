@@ -75,9 +75,7 @@ def test_the_recording_page_shows_the_facts_and_a_player(
     assert recording.sha256 in page
     assert str(recording.size_bytes) in page
     assert "Test Agent" in page  # uploaded by
-    assert (
-        f'<audio controls preload="none" src="/recordings/{recording.public_id}/audio">' in page
-    )
+    assert f'<audio controls preload="none" src="/recordings/{recording.public_id}/audio">' in page
     # Retention panel: kept until 23.2.2027, cap 23.11.2027, 92 days to go.
     assert "23.02.2027 11:00" in page
     assert "23.11.2027 11:00" in page
@@ -91,9 +89,7 @@ def test_the_recording_page_shows_the_facts_and_a_player(
     assert audit_rows(AuditAction.RECORDING_PLAYED) == []
 
 
-def test_supervisors_get_download_and_the_hold_form_with_the_cap(
-    client, logged_in, make_recording
-):
+def test_supervisors_get_download_and_the_hold_form_with_the_cap(client, logged_in, make_recording):
     recording = make_recording()
     logged_in("supervisor")
     page = client.get(f"/recordings/{recording.public_id}").get_data(as_text=True)
@@ -113,8 +109,12 @@ def test_the_page_lists_active_and_ended_holds(
     supervisor = staff_in("supervisor")
     ended = hold_on(db_session, recording, supervisor, clock, policy, reference="QD-old")
     services.release_hold(
-        db_session, hold_public_id=ended.public_id, note="Not needed after all.",
-        actor=supervisor, now=clock.now, policy=policy,
+        db_session,
+        hold_public_id=ended.public_id,
+        note="Not needed after all.",
+        actor=supervisor,
+        now=clock.now,
+        policy=policy,
     )
     db_session.commit()
     active = hold_on(db_session, recording, supervisor, clock, policy, reference="QD-new")
@@ -271,13 +271,24 @@ def test_the_dashboard_lists_active_holds_and_those_ending_soon(
     soon = make_recording()
     later = make_recording(frequency=500)
     released = make_recording(frequency=600)
-    hold_on(db_session, soon, supervisor, clock, policy, ends_on=datetime(2026, 12, 1).date(),
-            reference="QD-soon")
+    hold_on(
+        db_session,
+        soon,
+        supervisor,
+        clock,
+        policy,
+        ends_on=datetime(2026, 12, 1).date(),
+        reference="QD-soon",
+    )
     hold_on(db_session, later, supervisor, clock, policy, reference="QD-later")
     gone = hold_on(db_session, released, supervisor, clock, policy, reference="QD-released")
     services.release_hold(
-        db_session, hold_public_id=gone.public_id, note="Done.", actor=supervisor,
-        now=clock.now, policy=policy,
+        db_session,
+        hold_public_id=gone.public_id,
+        note="Done.",
+        actor=supervisor,
+        now=clock.now,
+        policy=policy,
     )
     db_session.commit()
 
@@ -298,13 +309,20 @@ def test_holds_of_expired_recordings_leave_the_dashboard(
     client, make_staff, login, db_session, make_recording, staff_in, clock, policy
 ):
     recording = make_recording()
-    hold = hold_on(db_session, recording, staff_in("supervisor"), clock, policy,
-                   ends_on=datetime(2027, 5, 31).date())
+    hold = hold_on(
+        db_session,
+        recording,
+        staff_in("supervisor"),
+        clock,
+        policy,
+        ends_on=datetime(2027, 5, 31).date(),
+    )
     supervisor = make_staff("supervisor")
     clock.set(hold.ends_at - timedelta(seconds=1))
     login(client, supervisor)
     assert recording_links(client.get("/holds").get_data(as_text=True)) == [
-        recording.public_id, recording.public_id  # listed in "ending soon" and in "all"
+        recording.public_id,
+        recording.public_id,  # listed in "ending soon" and in "all"
     ]
     clock.set(hold.ends_at)
     login(client, supervisor)
@@ -449,7 +467,10 @@ def test_a_raw_gsm_upload_without_an_audio_type_gets_a_playable_copy(
     contact = make_phone_contact()
     logged_in("agent")
     response = upload(
-        client, contact, sample_file("gsm"), filename="call.gsm",
+        client,
+        contact,
+        sample_file("gsm"),
+        filename="call.gsm",
         mimetype="application/octet-stream",
     )
     assert response.status_code == 302
@@ -468,8 +489,14 @@ def test_a_corrupt_upload_is_refused_on_the_contact_page_and_nothing_is_stored(
     contact = make_phone_contact()
     path = corrupt(sample_file("mp3", seconds=2))
     logged_in("agent")
-    response = upload(client, contact, path, filename="call.mp3", mimetype="audio/mpeg",
-                      recorded_at="2026-11-23T10:30")
+    response = upload(
+        client,
+        contact,
+        path,
+        filename="call.mp3",
+        mimetype="audio/mpeg",
+        recorded_at="2026-11-23T10:30",
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Please correct the following" in page
@@ -482,9 +509,7 @@ def test_a_corrupt_upload_is_refused_on_the_contact_page_and_nothing_is_stored(
     assert audit_rows(AuditAction.RECORDING_STORED) == []
 
 
-def test_a_non_audio_upload_is_refused(
-    client, logged_in, make_phone_contact, tmp_path, db_session
-):
+def test_a_non_audio_upload_is_refused(client, logged_in, make_phone_contact, tmp_path, db_session):
     contact = make_phone_contact()
     text = tmp_path / "notes.txt"
     text.write_text("not audio")
@@ -499,7 +524,8 @@ def test_an_upload_without_a_file_is_422(client, logged_in, make_phone_contact):
     contact = make_phone_contact()
     logged_in("agent")
     response = client.post(
-        f"/contacts/{contact.public_id}/recording", data={},
+        f"/contacts/{contact.public_id}/recording",
+        data={},
         content_type="multipart/form-data",
     )
     assert response.status_code == 422

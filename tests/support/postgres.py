@@ -57,25 +57,58 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     log = root / "server.log"
     try:
         subprocess.run(
-            [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--no-sync", "--locale=C.UTF-8"],
-            check=True, capture_output=True,
+            [
+                *run_as,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
         )
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
         if not durable:
             # fsync off: a test cluster that dies is thrown away anyway.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
-            [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-             "-w", "-t", "60", "start"],
-            check=True, capture_output=True,
+            [
+                *run_as,
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
         )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         if data.exists():
             subprocess.run(
-                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
-                 "stop"],
-                check=False, capture_output=True,
+                [
+                    *run_as,
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+                check=False,
+                capture_output=True,
             )
         shutil.rmtree(root, ignore_errors=True)

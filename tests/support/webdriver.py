@@ -23,9 +23,16 @@ ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 # Without the background-networking switches Chromium keeps dialling hosts this closed
 # network refuses; none of them matter to a page served from 127.0.0.1.
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
 ]
 
 

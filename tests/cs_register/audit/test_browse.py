@@ -94,10 +94,15 @@ def test_filters_narrow_the_list(client, logged_in, make_staff, add_event, clock
     other = make_staff("agent", username="other-agent")
     wanted = str(uuid.uuid4())
     add_event(AuditAction.CUSTOMER_VIEWED, actor=other, subject_type="customer", subject_id=wanted)
-    add_event(AuditAction.CUSTOMER_VIEWED, actor=other, subject_type="customer",
-              subject_id=str(uuid.uuid4()))
-    add_event(AuditAction.IDENTITY_CODE_REVEALED, actor=viewer, subject_type="customer",
-              subject_id=wanted)
+    add_event(
+        AuditAction.CUSTOMER_VIEWED,
+        actor=other,
+        subject_type="customer",
+        subject_id=str(uuid.uuid4()),
+    )
+    add_event(
+        AuditAction.IDENTITY_CODE_REVEALED, actor=viewer, subject_type="customer", subject_id=wanted
+    )
 
     by_actor = event_rows(client.get("/audit?actor=OTHER-AGENT").text)
     # Only other-agent's own actions: its STAFF_CREATED row was written by "cli".
@@ -203,8 +208,9 @@ def test_the_view_is_not_listed_on_the_page_it_produced(client, logged_in):
         ({"actor": "x' OR 1=1 --"}, "actor", "Actor must be a staff username"),
     ],
 )
-def test_invalid_filters_give_a_readable_error(client, logged_in, db_session, query, field,
-                                               message):
+def test_invalid_filters_give_a_readable_error(
+    client, logged_in, db_session, query, field, message
+):
     logged_in("supervisor")
     response = client.get("/audit", query_string=query)
     assert response.status_code == 422
@@ -217,9 +223,7 @@ def test_invalid_filters_give_a_readable_error(client, logged_in, db_session, qu
 
 def test_rejected_filter_values_are_not_echoed(client, logged_in):
     logged_in("supervisor")
-    response = client.get(
-        "/audit", query_string={"subject": "131052-308T", "actor": "other-agent"}
-    )
+    response = client.get("/audit", query_string={"subject": "131052-308T", "actor": "other-agent"})
     assert response.status_code == 422
     # Someone pasted an identity code into the subject box: it must not come back anywhere.
     assert "131052-308T" not in response.text
@@ -231,12 +235,15 @@ def test_rejected_filter_values_are_not_echoed(client, logged_in):
 def test_customer_and_contact_subjects_link_to_their_pages(client, logged_in, add_event):
     viewer = logged_in("supervisor")
     customer_id, contact_id, staff_id = (str(uuid.uuid4()) for _ in range(3))
-    add_event(AuditAction.CUSTOMER_VIEWED, actor=viewer, subject_type="customer",
-              subject_id=customer_id)
-    add_event(AuditAction.CONTACT_VIEWED, actor=viewer, subject_type="contact",
-              subject_id=contact_id)
-    add_event(AuditAction.STAFF_ROLE_CHANGED, actor=viewer, subject_type="staff",
-              subject_id=staff_id)
+    add_event(
+        AuditAction.CUSTOMER_VIEWED, actor=viewer, subject_type="customer", subject_id=customer_id
+    )
+    add_event(
+        AuditAction.CONTACT_VIEWED, actor=viewer, subject_type="contact", subject_id=contact_id
+    )
+    add_event(
+        AuditAction.STAFF_ROLE_CHANGED, actor=viewer, subject_type="staff", subject_id=staff_id
+    )
     html = client.get("/audit").text
     assert f'href="/customers/{customer_id}"' in html
     assert f'href="/contacts/{contact_id}"' in html
@@ -269,8 +276,9 @@ def test_no_subject_link_for_a_viewer_who_may_not_open_the_page(
     )
     viewer = logged_in("dpo")
     customer_id = str(uuid.uuid4())
-    add_event(AuditAction.CUSTOMER_VIEWED, actor=viewer, subject_type="customer",
-              subject_id=customer_id)
+    add_event(
+        AuditAction.CUSTOMER_VIEWED, actor=viewer, subject_type="customer", subject_id=customer_id
+    )
     html = client.get("/audit").text
     assert customer_id in html
     assert f'href="/customers/{customer_id}"' not in html

@@ -69,9 +69,10 @@ def test_create_stores_normalised_fields_and_encrypts_the_code(call, db_session,
     assert stored.name_key_given_first == "matti aijala"
     assert stored.created_by_id == agent.id
     assert CODE.encode() not in stored.identity_code_ciphertext
-    assert keyring.identity_code.decrypt(
-        stored.identity_code_ciphertext, row_id=stored.public_id
-    ) == CODE
+    assert (
+        keyring.identity_code.decrypt(stored.identity_code_ciphertext, row_id=stored.public_id)
+        == CODE
+    )
     assert stored.identity_code_index == keyring.identity_code.blind_index(CODE)
 
     (event,) = audit_rows(db_session, AuditAction.CUSTOMER_CREATED)
@@ -101,11 +102,15 @@ def test_create_without_optional_fields_lists_only_the_names(call, db_session):
 
 
 def test_duplicate_identity_code_is_refused_without_quoting_it(call, db_session):
-    call(services.create_customer, form={"given_names": "A", "family_name": "B",
-                                         "identity_code": CODE})
+    call(
+        services.create_customer,
+        form={"given_names": "A", "family_name": "B", "identity_code": CODE},
+    )
     with pytest.raises(ValidationFailed) as caught:
-        call(services.create_customer, form={"given_names": "C", "family_name": "D",
-                                             "identity_code": f" {CODE.lower()} "})
+        call(
+            services.create_customer,
+            form={"given_names": "C", "family_name": "D", "identity_code": f" {CODE.lower()} "},
+        )
     assert list(caught.value.errors) == ["identity_code"]
     assert "already" in caught.value.errors["identity_code"][0]
     assert CODE not in repr(caught.value.errors)
@@ -114,38 +119,60 @@ def test_duplicate_identity_code_is_refused_without_quoting_it(call, db_session)
 
 
 def test_code_differing_only_by_century_sign_is_another_person(call, db_session):
-    call(services.create_customer, form={"given_names": "A", "family_name": "B",
-                                         "identity_code": CODE})
-    call(services.create_customer, form={"given_names": "C", "family_name": "D",
-                                         "identity_code": SIBLING_CODE})
+    call(
+        services.create_customer,
+        form={"given_names": "A", "family_name": "B", "identity_code": CODE},
+    )
+    call(
+        services.create_customer,
+        form={"given_names": "C", "family_name": "D", "identity_code": SIBLING_CODE},
+    )
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 2
 
 
 def test_duplicate_check_compares_exactly_within_a_shared_bucket(call, db_session, keyring):
     """Force another customer into the same blind-index bucket: not a duplicate."""
-    first = call(services.create_customer, form={"given_names": "A", "family_name": "B",
-                                                 "identity_code": OTHER_CODE})
+    first = call(
+        services.create_customer,
+        form={"given_names": "A", "family_name": "B", "identity_code": OTHER_CODE},
+    )
     row = db_session.scalar(sa.select(Customer).where(Customer.public_id == first.public_id))
     row.identity_code_index = keyring.identity_code.blind_index(CODE)
     db_session.commit()
-    second = call(services.create_customer, form={"given_names": "C", "family_name": "D",
-                                                  "identity_code": CODE})
+    second = call(
+        services.create_customer,
+        form={"given_names": "C", "family_name": "D", "identity_code": CODE},
+    )
     found = call(services.search_customers, kind="identity_code", value=CODE)
     assert [c.public_id for c in found] == [second.public_id]
 
 
 def test_identity_code_in_a_clear_text_field_is_refused(call):
     with pytest.raises(ValidationFailed) as caught:
-        call(services.create_customer, form={"given_names": "Anna", "family_name": "Aho",
-                                             "street_address": f"Katu 1 {CODE}",
-                                             "postal_code": "00100", "city": "Helsinki"})
+        call(
+            services.create_customer,
+            form={
+                "given_names": "Anna",
+                "family_name": "Aho",
+                "street_address": f"Katu 1 {CODE}",
+                "postal_code": "00100",
+                "city": "Helsinki",
+            },
+        )
     assert list(caught.value.errors) == ["street_address"]
 
 
 def test_create_validates_every_field(call, db_session):
     with pytest.raises(ValidationFailed) as caught:
-        call(services.create_customer, form={"given_names": "", "family_name": "Aho",
-                                             "phone": "123", "identity_code": "nonsense"})
+        call(
+            services.create_customer,
+            form={
+                "given_names": "",
+                "family_name": "Aho",
+                "phone": "123",
+                "identity_code": "nonsense",
+            },
+        )
     assert set(caught.value.errors) == {"given_names", "phone", "identity_code"}
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 0
 
@@ -154,19 +181,30 @@ def test_future_birth_date_uses_the_helsinki_date(call, clock):
     # 23.11.2026 22:30 UTC is already 24.11. in Helsinki: a child born that day exists.
     clock.set(clock.now.replace(hour=22, minute=30))
     born_tomorrow_utc = identity_code("241126", "A", "234")
-    customer = call(services.create_customer, form={"given_names": "Vauva", "family_name": "Aho",
-                                                    "identity_code": born_tomorrow_utc})
+    customer = call(
+        services.create_customer,
+        form={"given_names": "Vauva", "family_name": "Aho", "identity_code": born_tomorrow_utc},
+    )
     assert customer.identity_code_ciphertext is not None
     with pytest.raises(ValidationFailed):
-        call(services.create_customer, form={"given_names": "Vauva", "family_name": "Aho",
-                                             "identity_code": identity_code("251126", "A", "234")})
+        call(
+            services.create_customer,
+            form={
+                "given_names": "Vauva",
+                "family_name": "Aho",
+                "identity_code": identity_code("251126", "A", "234"),
+            },
+        )
 
 
 def test_admin_may_not_create_or_search_customers(call, make_staff):
     admin = make_staff("admin")
     with pytest.raises(PermissionDenied):
-        call(services.create_customer, as_user=admin,
-             form={"given_names": "Anna", "family_name": "Aho"})
+        call(
+            services.create_customer,
+            as_user=admin,
+            form={"given_names": "Anna", "family_name": "Aho"},
+        )
     with pytest.raises(PermissionDenied):
         call(services.search_customers, as_user=admin, kind="name", value="aho")
 
@@ -191,18 +229,14 @@ def test_name_search_is_a_prefix_match_insensitive_to_case_and_accents(call, mak
         "Ville Aijonen",
     ]
     # Either name order, and never a match in the middle of a name.
-    assert names(call(services.search_customers, kind="name", value="matti ai")) == [
-        "Matti Äijälä"
-    ]
+    assert names(call(services.search_customers, kind="name", value="matti ai")) == ["Matti Äijälä"]
     assert names(call(services.search_customers, kind="name", value="aino")) == ["Aino Virtanen"]
     assert call(services.search_customers, kind="name", value="jälä") == []
 
 
 def test_like_wildcards_in_a_name_search_are_literal(call, make_customer):
     make_customer(given_names="Matti", family_name="Meikäläinen")
-    assert names(call(services.search_customers, kind="name", value="me")) == [
-        "Matti Meikäläinen"
-    ]
+    assert names(call(services.search_customers, kind="name", value="me")) == ["Matti Meikäläinen"]
     assert call(services.search_customers, kind="name", value="m%") == []
     assert call(services.search_customers, kind="name", value="m_i") == []
     assert call(services.search_customers, kind="name", value="%%") == []
@@ -237,8 +271,14 @@ def test_identity_code_search_is_exact(call, make_customer):
     make_customer(identity_code=OTHER_CODE)
     found = call(services.search_customers, kind="identity_code", value=CODE.lower())
     assert [c.public_id for c in found] == [wanted.public_id]
-    assert call(services.search_customers, kind="identity_code",
-                value=identity_code("150683", "-", "235")) == []
+    assert (
+        call(
+            services.search_customers,
+            kind="identity_code",
+            value=identity_code("150683", "-", "235"),
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -313,8 +353,14 @@ def test_view_masks_the_code_and_lists_contacts_newest_first(
 ):
     customer = make_customer(identity_code=CODE, phone="0401234567")
     add_contact(db_session, customer, when=clock.now - timedelta(days=2), subject="Older")
-    add_contact(db_session, customer, when=clock.now - timedelta(hours=1), subject="Newer",
-                outcome=VerificationOutcome.VERIFIED, staff_id=agent.id)
+    add_contact(
+        db_session,
+        customer,
+        when=clock.now - timedelta(hours=1),
+        subject="Newer",
+        outcome=VerificationOutcome.VERIFIED,
+        staff_id=agent.id,
+    )
     view = call(services.view_customer, public_id=customer.public_id)
     assert view.masked_identity_code == "150683-****"
     assert view.phone_display == "+358 40 1234567"
@@ -351,10 +397,12 @@ def edit_form(customer, **changes):
     return form
 
 
-def test_update_writes_one_revision_per_changed_field(call, make_customer, db_session, clock,
-                                                      agent):
-    customer = make_customer(street_address="Katu 1", postal_code="00100", city="Helsinki",
-                             phone="040 123 4567")
+def test_update_writes_one_revision_per_changed_field(
+    call, make_customer, db_session, clock, agent
+):
+    customer = make_customer(
+        street_address="Katu 1", postal_code="00100", city="Helsinki", phone="040 123 4567"
+    )
     clock.advance(timedelta(days=3))
     changed = call(
         services.update_customer,
@@ -383,8 +431,12 @@ def test_update_writes_one_revision_per_changed_field(call, make_customer, db_se
 
 def test_renaming_updates_the_search_keys(call, make_customer):
     customer = make_customer(given_names="Matti", family_name="Aho")
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, family_name="Öhman"), reason="Name change after marriage")
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, family_name="Öhman"),
+        reason="Name change after marriage",
+    )
     assert names(call(services.search_customers, kind="name", value="ohm")) == ["Matti Öhman"]
     assert call(services.search_customers, kind="name", value="aho") == []
 
@@ -392,8 +444,12 @@ def test_renaming_updates_the_search_keys(call, make_customer):
 def test_update_without_changes_writes_nothing(call, make_customer, db_session):
     customer = make_customer(identity_code=CODE, phone="040 123 4567")
     # The phone typed differently is the same number; the blank code field means "keep".
-    changed = call(services.update_customer, public_id=customer.public_id,
-                   form=edit_form(customer, phone="+358 40 123 4567"), reason="Checked")
+    changed = call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, phone="+358 40 123 4567"),
+        reason="Checked",
+    )
     assert changed == []
     assert revisions_of(db_session, customer) == []
     assert audit_rows(db_session, AuditAction.CUSTOMER_UPDATED) == []
@@ -403,17 +459,24 @@ def test_update_without_changes_writes_nothing(call, make_customer, db_session):
 
 @pytest.mark.parametrize(
     ("reason", "message"),
-    [("", "required"), ("   ", "required"), ("x" * 501, "at most 500"),
-     (f"Was {CODE}", "identity codes"), ("New number 050 765 4321", "phone numbers"),
-     ("Now x@example.fi", "email")],
+    [
+        ("", "required"),
+        ("   ", "required"),
+        ("x" * 501, "at most 500"),
+        (f"Was {CODE}", "identity codes"),
+        ("New number 050 765 4321", "phone numbers"),
+        ("Now x@example.fi", "email"),
+    ],
 )
 def test_update_requires_a_sensible_reason(call, make_customer, db_session, reason, message):
     customer = make_customer()
     with pytest.raises(ValidationFailed) as caught:
-        call(services.update_customer, public_id=customer.public_id,
-             form=edit_form(customer, city="Espoo", street_address="Katu 2",
-                            postal_code="02100"),
-             reason=reason)
+        call(
+            services.update_customer,
+            public_id=customer.public_id,
+            form=edit_form(customer, city="Espoo", street_address="Katu 2", postal_code="02100"),
+            reason=reason,
+        )
     assert list(caught.value.errors) == ["reason"]
     assert message in caught.value.errors["reason"][0]
     assert revisions_of(db_session, customer) == []
@@ -422,29 +485,42 @@ def test_update_requires_a_sensible_reason(call, make_customer, db_session, reas
 def test_update_reports_field_and_reason_problems_together(call, make_customer):
     customer = make_customer()
     with pytest.raises(ValidationFailed) as caught:
-        call(services.update_customer, public_id=customer.public_id,
-             form=edit_form(customer, email="bad"), reason="")
+        call(
+            services.update_customer,
+            public_id=customer.public_id,
+            form=edit_form(customer, email="bad"),
+            reason="",
+        )
     assert set(caught.value.errors) == {"email", "reason"}
 
 
 def test_identity_code_can_be_corrected_and_cleared(call, make_customer, db_session, keyring):
     customer = make_customer(identity_code=CODE)
-    changed = call(services.update_customer, public_id=customer.public_id,
-                   form=edit_form(customer, identity_code=SIBLING_CODE),
-                   reason="Wrong century sign typed")
+    changed = call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, identity_code=SIBLING_CODE),
+        reason="Wrong century sign typed",
+    )
     assert changed == ["identity_code"]
     stored = db_session.get(Customer, customer.id)
-    assert keyring.identity_code.decrypt(
-        stored.identity_code_ciphertext, row_id=customer.public_id
-    ) == SIBLING_CODE
+    assert (
+        keyring.identity_code.decrypt(stored.identity_code_ciphertext, row_id=customer.public_id)
+        == SIBLING_CODE
+    )
     assert stored.identity_code_index == keyring.identity_code.blind_index(SIBLING_CODE)
-    assert [c.public_id for c in call(services.search_customers, kind="identity_code",
-                                      value=SIBLING_CODE)] == [customer.public_id]
+    assert [
+        c.public_id
+        for c in call(services.search_customers, kind="identity_code", value=SIBLING_CODE)
+    ] == [customer.public_id]
     assert call(services.search_customers, kind="identity_code", value=CODE) == []
 
-    changed = call(services.update_customer, public_id=customer.public_id,
-                   form=edit_form(customer, clear_identity_code="1"),
-                   reason="Customer asked us not to keep it")
+    changed = call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, clear_identity_code="1"),
+        reason="Customer asked us not to keep it",
+    )
     assert changed == ["identity_code"]
     db_session.expire_all()
     stored = db_session.get(Customer, customer.id)
@@ -459,8 +535,12 @@ def test_correcting_to_another_customers_code_is_refused(call, make_customer, db
     make_customer(given_names="Liisa", identity_code=OTHER_CODE)
     customer = make_customer(identity_code=CODE)
     with pytest.raises(ValidationFailed) as caught:
-        call(services.update_customer, public_id=customer.public_id,
-             form=edit_form(customer, identity_code=OTHER_CODE), reason="Typo fixed")
+        call(
+            services.update_customer,
+            public_id=customer.public_id,
+            form=edit_form(customer, identity_code=OTHER_CODE),
+            reason="Typo fixed",
+        )
     assert list(caught.value.errors) == ["identity_code"]
     assert revisions_of(db_session, customer) == []
 
@@ -468,16 +548,24 @@ def test_correcting_to_another_customers_code_is_refused(call, make_customer, db
 # --- history -------------------------------------------------------------------------------
 
 
-def test_history_decrypts_values_and_masks_identity_codes(call, make_customer, db_session, clock,
-                                                          agent):
+def test_history_decrypts_values_and_masks_identity_codes(
+    call, make_customer, db_session, clock, agent
+):
     customer = make_customer(phone="040 123 4567", identity_code=CODE)
     clock.advance(timedelta(hours=1))
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, phone="", identity_code=SIBLING_CODE),
-         reason="Corrected on the phone")
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, phone="", identity_code=SIBLING_CODE),
+        reason="Corrected on the phone",
+    )
     clock.advance(timedelta(hours=1))
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, phone="", email="new@example.fi"), reason="Added email")
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, phone="", email="new@example.fi"),
+        reason="Added email",
+    )
 
     history = call(services.customer_history, public_id=customer.public_id)
     assert [(r.field, r.old_value, r.new_value, r.reason) for r in history] == [
@@ -493,8 +581,12 @@ def test_history_decrypts_values_and_masks_identity_codes(call, make_customer, d
 
 def test_revision_values_are_bound_to_their_side_and_row(call, make_customer, db_session):
     customer = make_customer(city="Helsinki", street_address="Katu 1", postal_code="00100")
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, city="Espoo"), reason="Moved")
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, city="Espoo"),
+        reason="Moved",
+    )
     (revision,) = revisions_of(db_session, customer)
     # Swapping old and new in the database must not silently rewrite history.
     revision.old_value_ciphertext, revision.new_value_ciphertext = (
@@ -511,8 +603,11 @@ def test_revision_values_are_bound_to_their_side_and_row(call, make_customer, db
 
 def test_reveal_returns_the_code_and_audits_the_purpose(call, make_customer, db_session, agent):
     customer = make_customer(identity_code=CODE)
-    code = call(services.reveal_identity_code, public_id=customer.public_id,
-                purpose="  Contract  change needs the full code ")
+    code = call(
+        services.reveal_identity_code,
+        public_id=customer.public_id,
+        purpose="  Contract  change needs the full code ",
+    )
     assert code == CODE
     (event,) = audit_rows(db_session, AuditAction.IDENTITY_CODE_REVEALED)
     assert event.details == {"purpose": "Contract change needs the full code"}
@@ -539,8 +634,12 @@ def test_reveal_without_a_stored_code_is_not_found(call, make_customer):
 def test_admin_may_not_reveal(call, make_customer, make_staff):
     customer = make_customer(identity_code=CODE)
     with pytest.raises(PermissionDenied):
-        call(services.reveal_identity_code, as_user=make_staff("admin"),
-             public_id=customer.public_id, purpose="Curiosity only")
+        call(
+            services.reveal_identity_code,
+            as_user=make_staff("admin"),
+            public_id=customer.public_id,
+            purpose="Curiosity only",
+        )
 
 
 # --- the stored data -----------------------------------------------------------------------
@@ -557,10 +656,18 @@ def test_the_database_never_holds_the_identity_code_in_clear(
     customer = make_customer(identity_code=CODE, phone="040 123 4567")
     call(services.search_customers, kind="identity_code", value=CODE)
     call(services.view_customer, public_id=customer.public_id)
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, identity_code=SIBLING_CODE), reason="Century sign corrected")
-    call(services.update_customer, public_id=customer.public_id,
-         form=edit_form(customer, identity_code=CODE), reason="Back to the original")
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, identity_code=SIBLING_CODE),
+        reason="Century sign corrected",
+    )
+    call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, identity_code=CODE),
+        reason="Back to the original",
+    )
     call(services.reveal_identity_code, public_id=customer.public_id, purpose="Contract check")
     call(services.customer_history, public_id=customer.public_id)
 
@@ -583,9 +690,12 @@ def test_the_database_never_holds_the_identity_code_in_clear(
 
 def test_ordinary_reference_numbers_are_fine_in_a_reason(call, make_customer, db_session):
     customer = make_customer()
-    changed = call(services.update_customer, public_id=customer.public_id,
-                   form=edit_form(customer, given_names="Mattias"),
-                   reason="Ticket 20261123-0042, invoice 4500123456: name corrected")
+    changed = call(
+        services.update_customer,
+        public_id=customer.public_id,
+        form=edit_form(customer, given_names="Mattias"),
+        reason="Ticket 20261123-0042, invoice 4500123456: name corrected",
+    )
     assert changed == ["given_names"]
     (revision,) = revisions_of(db_session, customer)
     assert revision.reason.startswith("Ticket 20261123-0042")

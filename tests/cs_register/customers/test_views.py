@@ -54,9 +54,16 @@ def test_dashboard_has_one_post_search_form(client, logged_in):
 
 def test_name_search_lists_matches_with_masked_codes_and_links(client, logged_in, make_customer):
     logged_in("agent")
-    first = make_customer(given_names="Matti", family_name="Äijälä", identity_code=CODE,
-                          phone="040 123 4567", email="matti@example.fi",
-                          street_address="Katu 1", postal_code="33100", city="Tampere")
+    first = make_customer(
+        given_names="Matti",
+        family_name="Äijälä",
+        identity_code=CODE,
+        phone="040 123 4567",
+        email="matti@example.fi",
+        street_address="Katu 1",
+        postal_code="33100",
+        city="Tampere",
+    )
     second = make_customer(given_names="Ville", family_name="Aijonen")
     response = search(client, "name", "aij")
     assert response.status_code == 200
@@ -143,9 +150,7 @@ def test_searching_needs_a_post(client, logged_in, make_customer, db_session):
     assert audit_rows(db_session, AuditAction.CUSTOMER_SEARCHED) == []
 
 
-@pytest.mark.parametrize(
-    "path", ["/customers", "/customers/new", f"/customers/{UNKNOWN_ID}"]
-)
+@pytest.mark.parametrize("path", ["/customers", "/customers/new", f"/customers/{UNKNOWN_ID}"])
 def test_admins_see_no_customer_pages(client, logged_in, path):
     logged_in("admin")
     assert client.get(path).status_code == 403
@@ -167,9 +172,16 @@ def test_new_customer_form_creates_and_redirects_to_the_page(client, logged_in, 
     assert 'name="csrf_token"' in form
     response = client.post(
         "/customers/new",
-        data={"given_names": "Liisa", "family_name": "Äijälä", "identity_code": CODE,
-              "phone": "040 123 4567", "email": "liisa@example.fi",
-              "street_address": "Katu 1", "postal_code": "00100", "city": "Helsinki"},
+        data={
+            "given_names": "Liisa",
+            "family_name": "Äijälä",
+            "identity_code": CODE,
+            "phone": "040 123 4567",
+            "email": "liisa@example.fi",
+            "street_address": "Katu 1",
+            "postal_code": "00100",
+            "city": "Helsinki",
+        },
     )
     assert response.status_code == 302
     customer = db_session.scalar(sa.select(Customer))
@@ -183,14 +195,18 @@ def test_new_customer_form_creates_and_redirects_to_the_page(client, logged_in, 
     assert CODE not in html
 
 
-def test_invalid_new_customer_keeps_input_but_not_the_identity_code(client, logged_in,
-                                                                    db_session):
+def test_invalid_new_customer_keeps_input_but_not_the_identity_code(client, logged_in, db_session):
     logged_in("agent")
     bad = identity_code("010130", "A", "234")  # born in 2030
     response = client.post(
         "/customers/new",
-        data={"given_names": "Liisa", "family_name": "Aho", "phone": "12",
-              "identity_code": bad, "email": "liisa@example.fi"},
+        data={
+            "given_names": "Liisa",
+            "family_name": "Aho",
+            "phone": "12",
+            "identity_code": bad,
+            "email": "liisa@example.fi",
+        },
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -206,8 +222,10 @@ def test_invalid_new_customer_keeps_input_but_not_the_identity_code(client, logg
 def test_duplicate_identity_code_is_refused_on_the_form(client, logged_in, make_customer):
     logged_in("agent")
     make_customer(identity_code=CODE)
-    response = client.post("/customers/new", data={"given_names": "Other", "family_name": "Person",
-                                                   "identity_code": CODE})
+    response = client.post(
+        "/customers/new",
+        data={"given_names": "Other", "family_name": "Person", "identity_code": CODE},
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Another customer already has this identity code" in html
@@ -221,16 +239,33 @@ def test_customer_page_shows_facts_actions_and_timeline(
     client, logged_in, make_customer, db_session, clock
 ):
     agent = logged_in("agent")
-    customer = make_customer(identity_code=CODE, phone="040 123 4567", email="m@example.fi",
-                             street_address="Katu 1", postal_code="00100", city="Helsinki")
-    contact = Contact(channel=Channel.EMAIL, direction=Direction.INBOUND,
-                      occurred_at=clock.now - timedelta(hours=2), customer_id=customer.id,
-                      subject="Invoice question", created_at=clock.now)
+    customer = make_customer(
+        identity_code=CODE,
+        phone="040 123 4567",
+        email="m@example.fi",
+        street_address="Katu 1",
+        postal_code="00100",
+        city="Helsinki",
+    )
+    contact = Contact(
+        channel=Channel.EMAIL,
+        direction=Direction.INBOUND,
+        occurred_at=clock.now - timedelta(hours=2),
+        customer_id=customer.id,
+        subject="Invoice question",
+        created_at=clock.now,
+    )
     db_session.add(contact)
     db_session.flush()
-    db_session.add(IdentityVerification(contact_id=contact.id, checked_email=True,
-                                        outcome=VerificationOutcome.VERIFIED,
-                                        verified_by_id=agent.id, verified_at=clock.now))
+    db_session.add(
+        IdentityVerification(
+            contact_id=contact.id,
+            checked_email=True,
+            outcome=VerificationOutcome.VERIFIED,
+            verified_by_id=agent.id,
+            verified_at=clock.now,
+        )
+    )
     db_session.commit()
 
     response = client.get(f"/customers/{customer.public_id}")
@@ -254,8 +289,12 @@ def test_customer_page_shows_facts_actions_and_timeline(
 
 def test_unknown_customer_is_a_404_page(client, logged_in):
     logged_in("agent")
-    for path in (f"/customers/{UNKNOWN_ID}", f"/customers/{UNKNOWN_ID}/edit",
-                 f"/customers/{UNKNOWN_ID}/history", "/customers/1"):
+    for path in (
+        f"/customers/{UNKNOWN_ID}",
+        f"/customers/{UNKNOWN_ID}/edit",
+        f"/customers/{UNKNOWN_ID}/history",
+        "/customers/1",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "No such customer" in response.get_data(as_text=True)
@@ -267,8 +306,9 @@ def test_unknown_customer_is_a_404_page(client, logged_in):
 def test_reveal_shows_the_code_once_with_no_store(client, logged_in, make_customer, db_session):
     logged_in("agent")
     customer = make_customer(identity_code=CODE)
-    response = client.post(f"/customers/{customer.public_id}/identity-code",
-                           data={"purpose": "Contract change"})
+    response = client.post(
+        f"/customers/{customer.public_id}/identity-code", data={"purpose": "Contract change"}
+    )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     html = response.get_data(as_text=True)
@@ -283,8 +323,9 @@ def test_reveal_shows_the_code_once_with_no_store(client, logged_in, make_custom
 def test_reveal_without_purpose_is_refused(client, logged_in, make_customer, db_session):
     logged_in("agent")
     customer = make_customer(identity_code=CODE)
-    response = client.post(f"/customers/{customer.public_id}/identity-code",
-                           data={"purpose": "why"})
+    response = client.post(
+        f"/customers/{customer.public_id}/identity-code", data={"purpose": "why"}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "at least 5 characters" in html
@@ -297,8 +338,9 @@ def test_reveal_needs_post_and_a_stored_code(client, logged_in, make_customer):
     with_code = make_customer(identity_code=CODE)
     without = make_customer(given_names="Anna")
     assert client.get(f"/customers/{with_code.public_id}/identity-code").status_code == 405
-    response = client.post(f"/customers/{without.public_id}/identity-code",
-                           data={"purpose": "Contract change"})
+    response = client.post(
+        f"/customers/{without.public_id}/identity-code", data={"purpose": "Contract change"}
+    )
     assert response.status_code == 404
     assert "No identity code is stored" in response.get_data(as_text=True)
 
@@ -308,8 +350,13 @@ def test_reveal_needs_post_and_a_stored_code(client, logged_in, make_customer):
 
 def test_edit_form_is_prefilled_without_the_code(client, logged_in, make_customer):
     logged_in("agent")
-    customer = make_customer(identity_code=CODE, phone="040 123 4567", city="Helsinki",
-                             street_address="Katu 1", postal_code="00100")
+    customer = make_customer(
+        identity_code=CODE,
+        phone="040 123 4567",
+        city="Helsinki",
+        street_address="Katu 1",
+        postal_code="00100",
+    )
     html = client.get(f"/customers/{customer.public_id}/edit").get_data(as_text=True)
     assert 'value="Matti"' in html
     assert 'value="+358 40 1234567"' in html
@@ -324,15 +371,26 @@ def test_edit_records_revisions_and_history_shows_them(
     client, logged_in, make_customer, db_session, clock
 ):
     agent = logged_in("agent")
-    customer = make_customer(identity_code=CODE, phone="040 123 4567", city="Helsinki",
-                             street_address="Katu 1", postal_code="00100")
+    customer = make_customer(
+        identity_code=CODE,
+        phone="040 123 4567",
+        city="Helsinki",
+        street_address="Katu 1",
+        postal_code="00100",
+    )
     clock.advance(timedelta(minutes=10))  # within the session's idle timeout
     response = client.post(
         f"/customers/{customer.public_id}/edit",
-        data={"given_names": "Matti", "family_name": "Meikäläinen", "street_address": "Katu 1",
-              "postal_code": "02100", "city": "Espoo", "phone": "040 123 4567",
-              "identity_code": identity_code("150683", "Y", "234"),
-              "reason": "Customer moved; century sign was wrong"},
+        data={
+            "given_names": "Matti",
+            "family_name": "Meikäläinen",
+            "street_address": "Katu 1",
+            "postal_code": "02100",
+            "city": "Espoo",
+            "phone": "040 123 4567",
+            "identity_code": identity_code("150683", "Y", "234"),
+            "reason": "Customer moved; century sign was wrong",
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"] == f"/customers/{customer.public_id}"
@@ -359,14 +417,19 @@ def test_edit_records_revisions_and_history_shows_them(
     assert len(audit_rows(db_session, AuditAction.CUSTOMER_HISTORY_VIEWED)) == 1
 
 
-def test_edit_without_reason_comes_back_with_the_input(client, logged_in, make_customer,
-                                                       db_session):
+def test_edit_without_reason_comes_back_with_the_input(
+    client, logged_in, make_customer, db_session
+):
     logged_in("agent")
     customer = make_customer()
     response = client.post(
         f"/customers/{customer.public_id}/edit",
-        data={"given_names": "Matti", "family_name": "Virtanen", "identity_code": OTHER_CODE,
-              "reason": ""},
+        data={
+            "given_names": "Matti",
+            "family_name": "Virtanen",
+            "identity_code": OTHER_CODE,
+            "reason": "",
+        },
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -390,8 +453,7 @@ def test_edit_without_changes_says_so(client, logged_in, make_customer):
     assert "Nothing was changed." in response.get_data(as_text=True)
 
 
-def test_dpo_can_read_history_but_admin_cannot(client, logged_in, make_customer, login,
-                                               make_staff):
+def test_dpo_can_read_history_but_admin_cannot(client, logged_in, make_customer, login, make_staff):
     customer = make_customer()
     logged_in("dpo")
     assert client.get(f"/customers/{customer.public_id}/history").status_code == 200

@@ -221,9 +221,7 @@ def test_a_replayed_webhook_id_answers_the_original_even_if_the_body_is_now_inva
     assert count_rows(database, Contact) == 1
 
 
-def test_concurrent_deliveries_of_one_conversation_make_one_contact(
-    app, secret, database, clock
-):
+def test_concurrent_deliveries_of_one_conversation_make_one_contact(app, secret, database, clock):
     # Real concurrency: eight threads deliver the same conversation under their own webhook
     # ids at once. The unique key decides; every loser answers from the winner's contact.
     payload = json.dumps(conversation(conversation_id="conv-race", handover=True)).encode()

@@ -468,9 +468,7 @@ def test_the_cli_fails_with_the_reason_and_stores_nothing(app: Flask, database: 
 # --- the console --------------------------------------------------------------------------
 
 
-def test_the_contact_page_shows_the_email_its_thread_and_attachment_notes(
-    relay, client, logged_in
-):
+def test_the_contact_page_shows_the_email_its_thread_and_attachment_notes(relay, client, logged_in):
     first = relay.post(build_message()).get_json()
     reply = OutgoingMessage()
     reply["From"] = "Matti Meikäläinen <matti@example.fi>"

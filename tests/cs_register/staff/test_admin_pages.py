@@ -29,9 +29,7 @@ def _load(database, public_id):
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "dpo"])
-def test_other_roles_get_403_on_every_admin_page(
-    client, logged_in, make_staff, database, role
-):
+def test_other_roles_get_403_on_every_admin_page(client, logged_in, make_staff, database, role):
     target = make_staff("agent", username="target")
     logged_in(role)
     for path in [*ADMIN_GETS, f"/admin/staff/{target.public_id}"]:
@@ -164,9 +162,12 @@ def test_unknown_staff_account_is_404(client, logged_in):
     logged_in("admin")
     response = client.get("/admin/staff/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 404
-    assert client.post(
-        "/admin/staff/00000000-0000-0000-0000-000000000000/active", data={"active": "0"}
-    ).status_code == 404
+    assert (
+        client.post(
+            "/admin/staff/00000000-0000-0000-0000-000000000000/active", data={"active": "0"}
+        ).status_code
+        == 404
+    )
 
 
 def test_change_role_is_audited(client, logged_in, make_staff, database):

@@ -137,9 +137,7 @@ def test_admin_services_check_the_role_themselves(db_session, make_staff):
     target = db_session.get(StaffUser, make_staff("agent").id)
     calls = [
         lambda: services.staff_overviews(db_session, actor=agent, now=START, policy=POLICY),
-        lambda: services.set_role(
-            db_session, user=target, role=Role.ADMIN, now=START, actor=agent
-        ),
+        lambda: services.set_role(db_session, user=target, role=Role.ADMIN, now=START, actor=agent),
         lambda: services.set_active(db_session, user=target, active=False, now=START, actor=agent),
         lambda: services.reset_password(db_session, user=target, now=START, actor=agent),
         lambda: services.create_user_with_one_time_password(

@@ -166,9 +166,7 @@ def test_every_login_gets_its_own_token(app, client, make_staff, database):
     assert [row.revoked_reason for row in rows] == ["logout", None]
 
 
-def test_a_cookie_for_one_account_cannot_be_relabelled_as_another(
-    client, make_staff, login
-):
+def test_a_cookie_for_one_account_cannot_be_relabelled_as_another(client, make_staff, login):
     agent = make_staff("agent", username="maija")
     admin = make_staff("admin", username="boss")
     login(client, agent)
