@@ -23,7 +23,7 @@ from flask.cli import AppGroup, with_appcontext
 from cs_register import migrate
 from cs_register.config import Settings
 from cs_register.db import Database, get_database
-from cs_register.staff.models import Role
+from cs_register.permissions import Role
 from cs_register.staff.services import (
     check_password_policy,
     count_staff,

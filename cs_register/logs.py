@@ -11,12 +11,11 @@ import logging
 import re
 from typing import Any
 
+from cs_register.free_text import IDENTITY_CODE_IN_TEXT
+
 _REDACTIONS = (
-    # Letters or an underscore glued in front ("hetu_131052-308T") must not hide a code.
-    (
-        re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-Za-z])", re.IGNORECASE),
-        "[identity-code]",
-    ),
+    # The same scanner as every channel's free text (cs_register.free_text).
+    (IDENTITY_CODE_IN_TEXT, "[identity-code]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     # E.164 as stored, and the spaced international form the console displays.
     (re.compile(r"\+\d{1,3}(?:[ -]?\d){6,14}\b"), "[phone]"),

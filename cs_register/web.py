@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
 
+from cs_register.context import Context
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
+from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff.models import StaffSession, StaffUser
-from cs_register.staff.permissions import Permission, has_permission
 from cs_register.staff.services import SessionPolicy, resume_session
 
 # The short public list. Everything else needs a login (or, under /api/, an integration token).
@@ -59,6 +60,21 @@ def require_staff() -> StaffUser:
     if staff is None:
         raise PermissionDenied("You must be logged in.")
     return staff
+
+
+def staff_context() -> Context:
+    """The unit of work of a console request: the logged-in staff member acting now."""
+    return Context(
+        session=get_session(),
+        actor=Actor.for_staff(require_staff()),
+        now=now(),
+        request_id=request_id(),
+    )
+
+
+def integration_context(actor: Actor) -> Context:
+    """The unit of work of an API request made by an integration."""
+    return Context(session=get_session(), actor=actor, now=now(), request_id=request_id())
 
 
 def session_policy() -> SessionPolicy:

@@ -24,7 +24,8 @@ from cs_register.contacts.models import Contact
 from cs_register.db import get_session
 from cs_register.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from cs_register.integrations.auth import current_integration, install_token_auth
-from cs_register.web import now, request_id
+from cs_register.permissions import Actor
+from cs_register.web import integration_context, now, request_id
 from recordings import intake
 from recordings.models import Call, Recording
 from recordings.storage import CHUNK_BYTES
@@ -98,12 +99,9 @@ def register_call() -> Any:
         raise BadRequest("The request body is not valid JSON.")
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object.")
+    token = current_integration()
     call, created = intake.register_call(
-        get_session(),
-        token=current_integration(),
-        payload=payload,
-        now=now(),
-        request_id=request_id(),
+        integration_context(Actor.for_integration(token.name)), token=token, payload=payload
     )
     response = jsonify(call_body(call))
     response.status_code = 201 if created else 200

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from cs_register.clock import local_time
 from cs_register.config import Settings
 from cs_register.db import get_database
-from cs_register.web import local_time
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState

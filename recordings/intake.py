@@ -22,10 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
+from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
+from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
-from cs_register.customers.models import Customer
+from cs_register.context import Context
+from cs_register.customers.services import unique_customer_by
 from cs_register.errors import (
     Conflict,
     PayloadTooLarge,
@@ -60,20 +63,13 @@ def find_call(session: Session, external_call_id: str) -> Call | None:
 
 
 def parse_timestamp(value: object, *, field: str, errors: dict[str, list[str]]) -> datetime | None:
-    """An ISO 8601 timestamp with a UTC offset, or a message in `errors[field]`."""
-    if not isinstance(value, str):
-        errors[field] = ["Must be an ISO 8601 timestamp string, e.g. 2026-11-23T09:00:00+02:00."]
-        return None
+    """The API timestamp in `value` (see `clock.parse_api_timestamp`), or a message in
+    `errors[field]`."""
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        errors[field] = ["Not an ISO 8601 timestamp; use e.g. 2026-11-23T09:00:00+02:00."]
+        return parse_api_timestamp(value)
+    except IdentifierError as problem:
+        errors[field] = [str(problem)]
         return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        # A wall-clock time without an offset is ambiguous twice a year in Finland.
-        errors[field] = ["The timestamp needs a UTC offset (e.g. +02:00 or Z)."]
-        return None
-    return parsed
 
 
 def _validated_call_fields(
@@ -110,14 +106,14 @@ def _validated_call_fields(
                 errors["agent_username"] = ["No staff account has that username."]
 
     started_at = parse_timestamp(payload.get("started_at"), field="started_at", errors=errors)
-    if started_at is not None and started_at > now + services.CLOCK_SKEW:
+    if started_at is not None and started_at > now + CLOCK_SKEW:
         errors["started_at"] = ["The call cannot start in the future."]
     ended_at = None
     if payload.get("ended_at") is not None:
         ended_at = parse_timestamp(payload.get("ended_at"), field="ended_at", errors=errors)
         if ended_at is not None and started_at is not None and ended_at < started_at:
             errors["ended_at"] = ["The call cannot end before it started."]
-        elif ended_at is not None and ended_at > now + services.CLOCK_SKEW:
+        elif ended_at is not None and ended_at > now + CLOCK_SKEW:
             errors["ended_at"] = ["The call cannot end in the future."]
 
     if errors or direction is None or started_at is None:
@@ -132,78 +128,57 @@ def _external_call_id(payload: Mapping[str, object]) -> str:
     return value
 
 
-def _only_customer_with_number(session: Session, number: str) -> Customer | None:
-    # Two rows are enough to know the match is ambiguous.
-    matches = session.scalars(
-        sa.select(Customer).where(Customer.phone_e164 == number).limit(2)
-    ).all()
-    return matches[0] if len(matches) == 1 else None
-
-
 def register_call(
-    session: Session,
-    *,
-    token: IntegrationToken,
-    payload: Mapping[str, object],
-    now: datetime,
-    request_id: str | None = None,
+    ctx: Context, *, token: IntegrationToken, payload: Mapping[str, object]
 ) -> tuple[Call, bool]:
     """Register a call reported by the PBX and create its phone contact.
 
     `external_call_id` is the idempotency key: a call already registered under it is returned
     as it is (`created` False), even if this payload says something else; the first report wins.
     """
+    session = ctx.session
     external_call_id = _external_call_id(payload)
     existing = find_call(session, external_call_id)
     if existing is not None:
         return existing, False
     direction, number, agent, started_at, ended_at = _validated_call_fields(
-        session, payload, now=now
+        session, payload, now=ctx.now
     )
-    customer = _only_customer_with_number(session, number)
-    contact = Contact(
-        channel=Channel.PHONE,
-        direction=direction,
-        occurred_at=started_at,
-        customer_id=customer.id if customer is not None else None,
-        handled_by_id=agent.id if agent is not None else None,
-        subject=SUBJECTS[direction],
-        notes="",
-        created_at=now,
-        created_by_id=None,
-    )
-    session.add(contact)
+    customer = unique_customer_by(session, phone=number)
     try:
-        session.flush()
-        call = Call(
-            external_call_id=external_call_id,
-            direction=direction,
-            customer_number=number,
-            agent_id=agent.id if agent is not None else None,
-            started_at=started_at,
-            ended_at=ended_at,
-            contact_id=contact.id,
-            created_at=now,
-            integration_token_id=token.id,
-        )
-        session.add(call)
-        session.flush()
+        # A savepoint, so that losing a race leaves the caller's transaction usable.
+        with session.begin_nested():
+            contact = record_incoming_contact(
+                ctx,
+                channel=Channel.PHONE,
+                direction=direction,
+                occurred_at=started_at,
+                subject=SUBJECTS[direction],
+                notes="",
+                customer_id=customer.id if customer is not None else None,
+                handled_by_id=agent.id if agent is not None else None,
+            )
+            call = Call(
+                external_call_id=external_call_id,
+                direction=direction,
+                customer_number=number,
+                agent_id=agent.id if agent is not None else None,
+                started_at=started_at,
+                ended_at=ended_at,
+                contact_id=contact.id,
+                created_at=ctx.now,
+                integration_token_id=token.id,
+            )
+            session.add(call)
+            session.flush()
     except IntegrityError:
         # Another request registered the same call a moment ago; its retry will get a 200.
         raise Conflict("This call is being registered by another request; retry.") from None
-    if customer is not None and (
-        customer.last_contact_at is None or started_at > customer.last_contact_at
-    ):
-        customer.last_contact_at = started_at
-    record_event(
-        session,
-        action=AuditAction.CALL_REGISTERED,
-        actor=None,
-        actor_label=_integration_label(token),
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CALL_REGISTERED,
         subject_type=CALL_SUBJECT_TYPE,
         subject_id=call.public_id,
-        request_id=request_id,
         details={
             "contact": contact.public_id,
             "direction": direction.value,

@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
 from recordings.models import PurgeReason, PurgeReceipt
 
 GENESIS_HASH = "0" * 64

@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
+from cs_register.clock import CONSOLE_TIMEZONE
 from cs_register.config import MAX_HOLD_CAP_MONTHS
 
-CALENDAR = ZoneInfo("Europe/Helsinki")
+CALENDAR = CONSOLE_TIMEZONE
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
 from cs_register.audit.services import _check_details as check_audit_details
+from cs_register.clock import CLOCK_SKEW
 from cs_register.config import Settings
 from cs_register.contacts.models import Channel, Contact
 from cs_register.customers.models import Customer
@@ -24,8 +25,8 @@ from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from cs_register.identifiers import normalise_text
 from cs_register.integrations.models import IntegrationToken
+from cs_register.permissions import Permission, has_permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, has_permission, require
 from recordings import retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
 from recordings.models import Call, HoldReason, Recording, RecordingHold, RecordingState
@@ -35,7 +36,6 @@ from recordings.storage import RecordingStorage, StagedUpload, new_key
 log = logging.getLogger(__name__)
 
 # A PBX clock a little ahead of ours must not make an honest upload fail.
-CLOCK_SKEW = timedelta(minutes=5)
 MAX_REFERENCE = 100
 MAX_JUSTIFICATION = 2000
 

@@ -26,13 +26,14 @@ from flask import (
     url_for,
 )
 
-from cs_register.contacts.services import get_contact, parse_local_datetime
+from cs_register.clock import parse_local_datetime
+from cs_register.contacts.services import get_contact
 from cs_register.contacts.views import render_contact_page
-from cs_register.customers.services import contains_identity_code
 from cs_register.db import get_session
 from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
-from cs_register.staff.permissions import Permission, has_permission
+from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_staff, now, request_id, require_staff, requires
 from recordings import services
 from recordings.intake import receive_recording

@@ -27,9 +27,10 @@ from cs_register.config import DEVELOPMENT, Settings, generate_key
 from cs_register.config import _decode_key as decode_key
 from cs_register.crypto import Keyring
 from cs_register.db import Base, Database
+from cs_register.permissions import Role
 from cs_register.staff import passwords
 from cs_register.staff import services as staff_services
-from cs_register.staff.models import Role, StaffUser
+from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import HashingCost
 
 # Importing the models registers every table on Base.metadata.

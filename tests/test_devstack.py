@@ -28,7 +28,8 @@ from cs_register.cli import DEMO_STAFF, format_password_box, seed_demo_staff
 from cs_register.config import PRODUCTION, Settings, generate_key
 from cs_register.db import Database
 from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
-from cs_register.staff.models import Role, StaffUser
+from cs_register.permissions import Role
+from cs_register.staff.models import StaffUser
 from cs_register.staff.services import SessionPolicy, authenticate
 from tests.conftest import FrozenClock
 

@@ -19,16 +19,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.context import Context
 from cs_register.db import on_commit
-from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
+from cs_register.free_text import IDENTITY_CODE_IN_TEXT
+from cs_register.permissions import Permission, StaffPrincipal, require
 
 log = logging.getLogger("cs_register.audit")
 
 # Defence in depth: details are written by our own code, but a slip must not put an identity
 # code, email address or phone number into the one table that is never deleted.
 _PII_PATTERNS = (
-    re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]", re.IGNORECASE),
+    IDENTITY_CODE_IN_TEXT,
     re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"),
     # E.164 as we store phones, and Finnish national numbers as agents type them.
     re.compile(r"\+\d{7,15}"),
@@ -66,7 +67,7 @@ def record_event(
     session: Session,
     *,
     action: AuditAction,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     subject_type: str | None = None,
     subject_id: str | None = None,
@@ -74,10 +75,38 @@ def record_event(
     details: Mapping[str, Any] | None = None,
     actor_label: str | None = None,
 ) -> int:
-    """Append one audit row in the caller's transaction; returns its id."""
+    """Append one audit row in the caller's transaction; returns its id.
+
+    The older spelling of `record(ctx, ...)`, for callers that do not have a `Context` yet.
+    """
+    return _append(
+        session,
+        action=action,
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor_label or (actor.username if actor is not None else "system"),
+        now=now,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        request_id=request_id,
+        details=details,
+    )
+
+
+def _append(
+    session: Session,
+    *,
+    action: AuditAction,
+    actor_id: int | None,
+    actor_label: str,
+    now: datetime,
+    subject_type: str | None,
+    subject_id: str | None,
+    request_id: str | None,
+    details: Mapping[str, Any] | None,
+) -> int:
     details = dict(details or {})
     _check_details(details)
-    label = actor_label or (actor.username if actor is not None else "system")
+    label = actor_label
     # Whatever the caller changed reaches the database first, in the order it happened.
     session.flush()
     # A Core INSERT: the row is never read back through this session, and every request
@@ -88,7 +117,7 @@ def record_event(
             _INSERT_EVENT,
             {
                 "occurred_at": now,
-                "actor_id": actor.id if actor is not None else None,
+                "actor_id": actor_id,
                 "actor_label": label,
                 "action": action,
                 "subject_type": subject_type,
@@ -115,6 +144,28 @@ def record_event(
     return event_id
 
 
+def record(
+    ctx: Context,
+    action: AuditAction,
+    *,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> int:
+    """Append the audit row for what `ctx`'s actor just did, in `ctx`'s transaction."""
+    return _append(
+        ctx.session,
+        action=action,
+        actor_id=ctx.actor.staff_id,
+        actor_label=ctx.actor.audit_label,
+        now=ctx.now,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        request_id=ctx.request_id,
+        details=details,
+    )
+
+
 def job_actor_label(job_id: str | None) -> str:
     """How a background job appears as the actor of an audit row (the column holds 100)."""
     return f"job:{job_id}"[:100] if job_id else "system"
@@ -137,7 +188,7 @@ class AuditFilter:
 def find_audit_events(
     session: Session,
     *,
-    viewer: StaffUser,
+    viewer: StaffPrincipal,
     filters: AuditFilter,
     limit: int = 100,
     before_id: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -18,11 +18,11 @@ from werkzeug.routing import BuildError
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.audit.services import AuditFilter, find_audit_events, record_event
+from cs_register.clock import local_day_start
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
-from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, has_permission
-from cs_register.web import CONSOLE_TIMEZONE, now, request_id, require_staff, requires
+from cs_register.permissions import Permission, StaffPrincipal, has_permission
+from cs_register.web import now, request_id, require_staff, requires
 
 blueprint = Blueprint("audit", __name__, template_folder="templates")
 
@@ -104,9 +104,9 @@ def parse_filters(args: Mapping[str, str]) -> ParsedFilters:
             actor_username=actor,
             action=action,
             subject_id=subject,
-            since=_start_of_local_day(from_date) if from_date else None,
+            since=local_day_start(from_date) if from_date else None,
             # "to" is inclusive for the reader: everything before the next local midnight.
-            until=_start_of_local_day(to_date + timedelta(days=1)) if to_date else None,
+            until=local_day_start(to_date + timedelta(days=1)) if to_date else None,
         ),
         before_id=before_id,
         form=form,
@@ -129,12 +129,7 @@ def _parse_date(raw: str, name: str, errors: dict[str, list[str]]) -> date | Non
     return parsed
 
 
-def _start_of_local_day(day: date) -> datetime:
-    # Helsinki midnight, not UTC midnight: "on 1.3." means the Finnish day, DST included.
-    return datetime.combine(day, time.min, tzinfo=CONSOLE_TIMEZONE)
-
-
-def _subject_link(event: AuditEvent, viewer: StaffUser) -> str | None:
+def _subject_link(event: AuditEvent, viewer: StaffPrincipal) -> str | None:
     """A link to the subject's page, only if such a page exists and the viewer may open it."""
     endpoint = SUBJECT_PAGES.get(event.subject_type or "")
     if endpoint is None or not event.subject_id:

@@ -28,6 +28,9 @@ class VerificationOutcome(enum.Enum):
     NOT_ATTEMPTED = "not_attempted"
 
 
+# The column size of a contact's subject, whichever channel it came by.
+MAX_SUBJECT = 200
+
 # The identifiers an agent can check, in the order the verification panel shows them.
 VERIFIABLE_IDENTIFIERS = ("name", "email", "phone", "identity_code", "address")
 
@@ -44,7 +47,7 @@ class Contact(Base):
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     handled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
-    subject: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.String(MAX_SUBJECT))
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))

@@ -15,11 +15,10 @@ checked during that contact, and stays with the contact when it is linked.
 from __future__ import annotations
 
 import enum
-import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -27,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import record_event
+from cs_register.clock import parse_local_datetime
 from cs_register.contacts.models import (
+    MAX_SUBJECT,
     VERIFIABLE_IDENTIFIERS,
     Channel,
     Contact,
@@ -38,24 +39,21 @@ from cs_register.contacts.models import (
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.services import (
-    contains_identity_code,
     get_customer,
     masked_identity_code,
 )
 from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, format_phone, normalise_text
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
-from cs_register.web import CONSOLE_TIMEZONE
 
-MAX_SUBJECT = 200
 MAX_NOTES = 10_000
 # Clocks of agents' machines drift and forms are filled in quickly; beyond this it is a typo.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Contacts are logged as they happen; anything older than this is a typo in the year.
 MAX_BACKDATING = timedelta(days=365)
 
-_LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
 _TICKED = frozenset({"1", "on", "true", "yes"})
 # Notes are multi-line free text: keep newlines and tabs, refuse other invisible characters.
 _NOTES_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
@@ -110,28 +108,6 @@ def _parse_choice(raw: str, enum_class: type[E], label: str) -> E:
     except ValueError:
         allowed = ", ".join(member.value for member in enum_class)
         raise IdentifierError(f"{label} must be one of: {allowed}.") from None
-
-
-def parse_local_datetime(raw: str) -> datetime:
-    """A `datetime-local` form value, read as Helsinki wall-clock time, returned in UTC.
-
-    Wall-clock times that do not exist (the hour skipped when summer time starts) are refused.
-    Times that occur twice (the hour repeated when it ends) are read as the first occurrence,
-    which is still summer time; agents log contacts as they happen, so the second one is rare.
-    """
-    if not _LOCAL_DATETIME.fullmatch(raw):
-        raise IdentifierError("Time must be a date and time such as 2026-11-23T14:30.")
-    try:
-        naive = datetime.fromisoformat(raw)
-    except ValueError:
-        raise IdentifierError("Time is not a real date and time.") from None
-    local = naive.replace(tzinfo=CONSOLE_TIMEZONE)
-    as_utc = local.astimezone(UTC)
-    if as_utc.astimezone(CONSOLE_TIMEZONE).replace(tzinfo=None) != naive:
-        raise IdentifierError(
-            "That time does not exist in Helsinki (clocks were moved forward); check the hour."
-        )
-    return as_utc
 
 
 def _validate_occurred_at(raw: str, *, now: datetime) -> datetime:

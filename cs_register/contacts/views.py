@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from cs_register.clock import local_input_value
 from cs_register.contacts import services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
 from cs_register.crypto import Keyring
@@ -16,8 +17,8 @@ from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.intake.chatbot import conversation_details
 from cs_register.intake.email import email_details
-from cs_register.staff.permissions import Permission
-from cs_register.web import CONSOLE_TIMEZONE, now, request_id, require_staff, requires
+from cs_register.permissions import Permission
+from cs_register.web import now, request_id, require_staff, requires
 from recordings.services import recording_statuses
 from recordings.web import current_policy
 
@@ -48,11 +49,6 @@ def _template_context() -> dict[str, Any]:
     }
 
 
-def _local_input_value(value: datetime) -> str:
-    """The value a `datetime-local` input expects, in the console's time zone."""
-    return value.astimezone(CONSOLE_TIMEZONE).strftime("%Y-%m-%dT%H:%M")
-
-
 def format_age(age: timedelta) -> str:
     minutes = max(int(age.total_seconds() // 60), 0)
     if minutes < 60:
@@ -80,7 +76,7 @@ def new_contact() -> Any:
         values = {
             "channel": Channel.PHONE.value,
             "direction": Direction.INBOUND.value,
-            "occurred_at": _local_input_value(now()),
+            "occurred_at": local_input_value(now()),
             "verification_outcome": "not_attempted",
         }
         return render_template(

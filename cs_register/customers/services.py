@@ -15,8 +15,8 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import cast
 
 import phonenumbers
 import sqlalchemy as sa
@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.clock import local_today
 from cs_register.contacts.models import Contact
 from cs_register.crypto import DecryptionError, Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.db import new_public_id
 from cs_register.errors import NotFound, ValidationFailed
+from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import (
     CustomerFields,
     IdentifierError,
@@ -41,13 +43,12 @@ from cs_register.identifiers import (
     search_key,
     validate_customer_fields,
 )
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
 
 log = logging.getLogger(__name__)
 
 # Birth dates in identity codes are Finnish calendar dates, so "today" is Helsinki's today.
-LOCAL_TIMEZONE = ZoneInfo("Europe/Helsinki")
 
 SEARCH_KINDS = ("name", "phone", "email", "identity_code")
 MAX_SEARCH_RESULTS = 50
@@ -68,11 +69,6 @@ CUSTOMER_FIELDS = (
     "phone",
     "email",
     "identity_code",
-)
-# Free text is stored in clear, so it must not become a side door for identity codes.
-# Digit lookarounds keep ticket numbers such as 20261123-0042 from looking like a code.
-_IDENTITY_CODE_IN_TEXT = re.compile(
-    r"(?<!\d)\d{6}\s*[-+A-FU-Y]\s*\d{3}\s*[0-9A-Y](?!\d)", re.IGNORECASE
 )
 _FREE_TEXT_FIELDS = ("given_names", "family_name", "street_address", "city")
 _EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -106,15 +102,6 @@ class RevisionView:
     reason: str
     changed_by: str
     changed_at: datetime
-
-
-def local_today(now: datetime) -> date:
-    return now.astimezone(LOCAL_TIMEZONE).date()
-
-
-def contains_identity_code(text: str | None) -> bool:
-    """True if `text` holds something shaped like an identity code (also with stray spaces)."""
-    return text is not None and _IDENTITY_CODE_IN_TEXT.search(text) is not None
 
 
 def _validate_fields(form: Mapping[str, str | None], *, now: datetime) -> CustomerFields:
@@ -629,3 +616,48 @@ def customer_history(
         request_id=request_id,
     )
     return history
+
+
+# --- the one matching customer ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    id: int
+    public_id: str
+
+
+_customers_table = cast(sa.Table, Customer.__table__)
+# Two rows are enough to know a match is ambiguous.
+_CUSTOMERS_BY_EMAIL = (
+    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    .where(_customers_table.c.email == sa.bindparam("value"))
+    .limit(2)
+)
+_CUSTOMERS_BY_PHONE = (
+    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    .where(_customers_table.c.phone_e164 == sa.bindparam("value"))
+    .limit(2)
+)
+
+
+def unique_customer_by(
+    session: Session, *, email: str | None = None, phone: str | None = None
+) -> CustomerRef | None:
+    """The one customer an incoming contact belongs to, or None: the rule every channel uses.
+
+    `email` and `phone` are normalised values (as stored). The email decides first; an email
+    that matches several customers is ambiguous and is not overruled by the phone, since a
+    guess would put one person's contact into another's history. Only then the phone, which
+    must match exactly one customer too.
+    """
+    connection = session.connection()
+    for query, value in ((_CUSTOMERS_BY_EMAIL, email), (_CUSTOMERS_BY_PHONE, phone)):
+        if value is None:
+            continue
+        rows = connection.execute(query, {"value": value}).all()
+        if len(rows) == 1:
+            return CustomerRef(id=rows[0].id, public_id=rows[0].public_id)
+        if rows:
+            return None
+    return None

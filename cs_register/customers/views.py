@@ -17,8 +17,9 @@ from cs_register.customers import services
 from cs_register.customers.models import Customer
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import format_phone
-from cs_register.staff.permissions import Permission
+from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
 from recordings.services import recording_statuses
 from recordings.web import current_policy
@@ -59,7 +60,7 @@ def _contact_links() -> dict[str, bool]:
 
 def _safe_echo(value: str) -> str:
     """`value` to write back into a form, or "" if it holds something like an identity code."""
-    return "" if services.contains_identity_code(value) else value
+    return "" if contains_identity_code(value) else value
 
 
 def _form_values(form: Mapping[str, str]) -> dict[str, str]:

@@ -26,7 +26,8 @@ from cs_register.integrations.webhooks import (
     active_webhook_keys,
     verify_webhook,
 )
-from cs_register.web import now, request_id
+from cs_register.permissions import Actor
+from cs_register.web import integration_context, now
 
 blueprint = Blueprint("intake_api", __name__, url_prefix="/api/v1/intake")
 
@@ -68,7 +69,7 @@ def chatbot_webhook() -> Any:
     session = get_session()
     try:
         result = chatbot.receive_chatbot_conversation(
-            session, webhook_id=webhook_id, payload=payload, now=now(), request_id=request_id()
+            integration_context(chatbot.ACTOR), webhook_id=webhook_id, payload=payload
         )
     except chatbot.Repeat as repeat:
         # The failed INSERT voided this unit of work; answer from the stored rows instead.
@@ -97,7 +98,7 @@ def email_intake_message() -> Any:
         raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
     raw = _read_capped_body(email_intake.MAX_MESSAGE_BYTES)
     email_row, contact, created = email_intake.receive_email(
-        get_session(), raw=raw, now=now(), token=token, request_id=request_id()
+        integration_context(Actor.for_integration(token.name)), raw=raw, token=token
     )
     response = jsonify(
         {

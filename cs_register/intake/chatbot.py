@@ -17,19 +17,23 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import record_event
+from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
+from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
-from cs_register.customers.models import Customer
-from cs_register.db import new_public_id
+from cs_register.context import Context
+from cs_register.customers.services import unique_customer_by
 from cs_register.errors import Conflict, DomainError, NotFound, ValidationFailed
+from cs_register.free_text import contains_identity_code, redact_identity_codes
 from cs_register.identifiers import (
     IdentifierError,
     normalise_email,
@@ -37,16 +41,16 @@ from cs_register.identifiers import (
     normalise_text,
 )
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
+from cs_register.permissions import Actor, Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
 
-ACTOR_LABEL = "integration:chatbot"
+# The chatbot is one integration, authenticated by its webhook signature.
+ACTOR = Actor.for_integration("chatbot")
 CONTACT_SUBJECT_TYPE = "contact"
 # A sender retries for hours, not weeks; after this a delivery row is purged (see
 # `purge_webhook_deliveries`). The conversation id still prevents duplicates after that.
 DELIVERY_RETENTION = timedelta(days=7)
 # Chat platforms' clocks drift a little; a conversation that starts later than this is an error.
-CLOCK_SKEW = timedelta(minutes=5)
 # Like contacts logged by agents: anything older is a wrong year, not a late delivery.
 MAX_AGE = timedelta(days=365)
 
@@ -58,12 +62,6 @@ MAX_TURN_TEXT = 4_000
 MAX_TRANSCRIPT_TEXT = 100_000
 SPEAKERS = ("customer", "bot", "agent")
 _LANGUAGE = re.compile(r"[A-Za-z-]{2,8}")
-# Same shape as customers.services' check, spaces and all; replaced rather than refused, since
-# the customer typed it to a bot and the conversation must still reach an agent.
-_IDENTITY_CODE_IN_TEXT = re.compile(
-    r"(?<!\d)\d{6}\s*[-+A-FU-Y]\s*\d{3}\s*[0-9A-Y](?!\d)", re.IGNORECASE
-)
-IDENTITY_CODE_REDACTED = "[identity code removed]"
 # Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but newline and
 # tab, and surrogates (Cs). One regex scan: a per-character category lookup cost more than
 # the rest of the validation together.
@@ -135,26 +133,6 @@ def _free_text(value: str, *, label: str, max_length: int) -> str:
     return text
 
 
-def _timestamp(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise IdentifierError(
-            "Must be an ISO 8601 timestamp string, e.g. 2026-11-23T09:00:00+02:00."
-        )
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise IdentifierError(
-            "Not an ISO 8601 timestamp; use e.g. 2026-11-23T09:00:00+02:00."
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise IdentifierError("The timestamp needs a UTC offset (e.g. +02:00 or Z).")
-    try:
-        # Stored in UTC: year 1 at +14:00 or year 9999 at -05:00 has no UTC equivalent.
-        return parsed.astimezone(UTC)
-    except OverflowError:
-        raise IdentifierError("The timestamp is out of range.") from None
-
-
 class _Errors:
     """Collects messages per dotted field path (`customer.email`, `transcript.3.text`)."""
 
@@ -190,7 +168,7 @@ def _validate_customer(raw: object, errors: _Errors) -> tuple[str | None, str | 
             name = normalise_text(raw_name, label="Name", max_length=MAX_NAME, required=False)
         except IdentifierError as exc:
             errors.add("customer.name", str(exc))
-        if name and _IDENTITY_CODE_IN_TEXT.search(name):
+        if name and contains_identity_code(name):
             errors.add("customer.name", "The name must not contain an identity code.")
     raw_email = _optional_string(raw, "email", "customer.email", errors)
     if raw_email is not None:
@@ -239,7 +217,7 @@ def _validate_transcript(raw: object, errors: _Errors) -> tuple[Turn, ...]:
         at: datetime | None = None
         if item.get("at") is not None:
             try:
-                at = _timestamp(item.get("at"))
+                at = parse_api_timestamp(item.get("at"))
             except IdentifierError as exc:
                 errors.add(f"{path}.at", str(exc))
         if isinstance(speaker, str) and clean_text is not None:
@@ -271,7 +249,7 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
 
     started_at: datetime | None = None
     try:
-        started_at = _timestamp(payload.get("started_at"))
+        started_at = parse_api_timestamp(payload.get("started_at"))
         if started_at > now + CLOCK_SKEW:
             errors.add("started_at", "The conversation cannot start in the future.")
         elif started_at < now - MAX_AGE:
@@ -281,7 +259,7 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
     ended_at: datetime | None = None
     if payload.get("ended_at") is not None:
         try:
-            ended_at = _timestamp(payload.get("ended_at"))
+            ended_at = parse_api_timestamp(payload.get("ended_at"))
             if started_at is not None and ended_at < started_at:
                 errors.add("ended_at", "The conversation cannot end before it started.")
             elif ended_at > now + CLOCK_SKEW:
@@ -335,10 +313,6 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
 # --- the contact -------------------------------------------------------------------------
 
 
-def redact_identity_codes(text: str) -> str:
-    return _IDENTITY_CODE_IN_TEXT.sub(IDENTITY_CODE_REDACTED, text)
-
-
 def render_notes(payload: ChatbotPayload) -> str:
     """The contact's notes: who the customer said they were, the summary and the transcript."""
     given = [
@@ -368,7 +342,6 @@ def render_notes(payload: ChatbotPayload) -> str:
 _contacts = cast(sa.Table, Contact.__table__)
 _conversations = cast(sa.Table, ChatbotConversation.__table__)
 _deliveries = cast(sa.Table, WebhookDelivery.__table__)
-_customers = cast(sa.Table, Customer.__table__)
 
 _SELECT_DELIVERY = sa.select(_deliveries.c.status_code, _deliveries.c.response).where(
     _deliveries.c.webhook_id == sa.bindparam("webhook_id")
@@ -383,66 +356,8 @@ _SELECT_CONVERSATION = (
     .join_from(_conversations, _contacts, _contacts.c.id == _conversations.c.contact_id)
     .where(_conversations.c.conversation_id == sa.bindparam("conversation_id"))
 )
-# Two rows are enough to know a match is ambiguous.
-_CUSTOMERS_BY_EMAIL = (
-    sa.select(_customers.c.id, _customers.c.public_id)
-    .where(_customers.c.email == sa.bindparam("value"))
-    .limit(2)
-)
-_CUSTOMERS_BY_PHONE = (
-    sa.select(_customers.c.id, _customers.c.public_id)
-    .where(_customers.c.phone_e164 == sa.bindparam("value"))
-    .limit(2)
-)
-_INSERT_CONTACT = sa.insert(_contacts).returning(_contacts.c.id)
 _INSERT_CONVERSATION = sa.insert(_conversations)
 _INSERT_DELIVERY = sa.insert(_deliveries)
-# Only ever moves forward: an older conversation delivered late does not rewind it.
-_ADVANCE_LAST_CONTACT = (
-    sa.update(_customers)
-    .where(
-        _customers.c.id == sa.bindparam("customer_id"),
-        sa.or_(
-            _customers.c.last_contact_at.is_(None),
-            _customers.c.last_contact_at < sa.bindparam("occurred_at"),
-        ),
-    )
-    .values(last_contact_at=sa.bindparam("occurred_at"))
-)
-
-
-@dataclass(frozen=True)
-class MatchedCustomer:
-    id: int
-    public_id: str
-
-
-def _only_customer(
-    connection: sa.Connection, query: sa.Select[Any], value: str
-) -> tuple[MatchedCustomer | None, int]:
-    rows = connection.execute(query, {"value": value}).all()
-    if len(rows) != 1:
-        return None, len(rows)
-    return MatchedCustomer(id=rows[0].id, public_id=rows[0].public_id), 1
-
-
-def match_customer(
-    session: Session, *, email: str | None, phone: str | None
-) -> MatchedCustomer | None:
-    """The one customer with this email, else the one with this phone; None if ambiguous.
-
-    An email that matches several customers is ambiguous and is not overruled by the phone:
-    guessing would put one person's conversation into another's history.
-    """
-    connection = session.connection()
-    if email is not None:
-        customer, count = _only_customer(connection, _CUSTOMERS_BY_EMAIL, email)
-        if customer is not None or count > 1:
-            return customer
-    if phone is not None:
-        customer, _ = _only_customer(connection, _CUSTOMERS_BY_PHONE, phone)
-        return customer
-    return None
 
 
 def stored_response(session: Session, webhook_id: str) -> IntakeResult | None:
@@ -495,68 +410,47 @@ def _record_delivery(
     )
 
 
-def _store(
-    session: Session,
-    payload: ChatbotPayload,
-    *,
-    webhook_id: str,
-    now: datetime,
-    request_id: str | None,
-) -> IntakeResult:
-    connection = session.connection()
-    customer = match_customer(session, email=payload.customer_email, phone=payload.customer_phone)
+def _store(ctx: Context, payload: ChatbotPayload, *, webhook_id: str) -> IntakeResult:
+    customer = unique_customer_by(
+        ctx.session, email=payload.customer_email, phone=payload.customer_phone
+    )
     subject = "Chatbot conversation" + (f" ({payload.language})" if payload.language else "")
-    contact_public_id = new_public_id()
-    contact_id = connection.execute(
-        _INSERT_CONTACT,
-        {
-            "public_id": contact_public_id,
-            "channel": Channel.CHATBOT,
-            "direction": Direction.INBOUND,
-            "occurred_at": payload.started_at,
-            "customer_id": customer.id if customer is not None else None,
-            "handled_by_id": None,
-            "subject": subject,
-            "notes": render_notes(payload),
-            "created_at": now,
-            "created_by_id": None,
-        },
-    ).scalar_one()
+    contact = record_incoming_contact(
+        ctx,
+        channel=Channel.CHATBOT,
+        direction=Direction.INBOUND,
+        occurred_at=payload.started_at,
+        subject=subject,
+        notes=render_notes(payload),
+        customer_id=customer.id if customer is not None else None,
+    )
+    connection = ctx.session.connection()
     connection.execute(
         _INSERT_CONVERSATION,
         {
             "conversation_id": payload.conversation_id,
-            "contact_id": contact_id,
+            "contact_id": contact.id,
             "language": payload.language,
             "started_at": payload.started_at,
             "ended_at": payload.ended_at,
-            "received_at": now,
+            "received_at": ctx.now,
             "needs_handover": payload.handover,
         },
     )
     result = IntakeResult(
         201,
-        _result_body(contact_public_id, linked=customer is not None, handover=payload.handover),
+        _result_body(contact.public_id, linked=customer is not None, handover=payload.handover),
     )
     _record_delivery(
-        connection, webhook_id=webhook_id, now=now, contact_id=contact_id, result=result
+        connection, webhook_id=webhook_id, now=ctx.now, contact_id=contact.id, result=result
     )
-    if customer is not None:
-        connection.execute(
-            _ADVANCE_LAST_CONTACT,
-            {"customer_id": customer.id, "occurred_at": payload.started_at},
-        )
-    record_event(
-        session,
-        action=AuditAction.CHATBOT_CONTACT_RECEIVED,
-        actor=None,
-        actor_label=ACTOR_LABEL,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CHATBOT_CONTACT_RECEIVED,
         subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact_public_id,
-        request_id=request_id,
+        subject_id=contact.public_id,
         details={
-            "contact": contact_public_id,
+            "contact": contact.public_id,
             "linked": customer is not None,
             "handover": payload.handover,
             **({"customer": customer.public_id} if customer is not None else {}),
@@ -577,14 +471,7 @@ class Repeat(Exception):
         self.conversation_id = conversation_id
 
 
-def receive_chatbot_conversation(
-    session: Session,
-    *,
-    webhook_id: str,
-    payload: object,
-    now: datetime,
-    request_id: str | None = None,
-) -> IntakeResult:
+def receive_chatbot_conversation(ctx: Context, *, webhook_id: str, payload: object) -> IntakeResult:
     """Store one verified chatbot delivery as a contact (201).
 
     Call only after the signature was verified. Invalid payloads raise `ValidationFailed` and
@@ -600,13 +487,13 @@ def receive_chatbot_conversation(
     # Validated before the first statement opens the transaction (on SQLite, that takes the
     # writers' turn); a known webhook id still has the last word.
     try:
-        valid = validate_payload(payload, now=now)
+        valid = validate_payload(payload, now=ctx.now)
     except ValidationFailed as invalid:
-        if (delivered := stored_response(session, webhook_id)) is not None:
+        if (delivered := stored_response(ctx.session, webhook_id)) is not None:
             return delivered
         raise invalid from None
     try:
-        return _store(session, valid, webhook_id=webhook_id, now=now, request_id=request_id)
+        return _store(ctx, valid, webhook_id=webhook_id)
     except IntegrityError as error:
         raise Repeat(valid.conversation_id) from error
 

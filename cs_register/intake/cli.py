@@ -12,9 +12,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cs_register.context import Context
 from cs_register.db import get_database
 from cs_register.errors import DomainError, ValidationFailed
-from cs_register.intake.email import MAX_MESSAGE_BYTES, receive_email
+from cs_register.intake.email import CLI_ACTOR, MAX_MESSAGE_BYTES, receive_email
 from cs_register.web import now as app_now
 
 intake_cli = AppGroup("intake", help="Receive contacts from the command line (mail pipes).")
@@ -29,7 +30,8 @@ def email_command() -> None:
         raise click.ClickException("The message is too large.")
     try:
         with get_database(current_app).unit_of_work() as session:
-            _, contact, created = receive_email(session, raw=raw, now=app_now())
+            ctx = Context(session=session, actor=CLI_ACTOR, now=app_now())
+            _, contact, created = receive_email(ctx, raw=raw)
             contact_id = contact.public_id
     except ValidationFailed as failure:
         messages = [message for field in failure.errors.values() for message in field]

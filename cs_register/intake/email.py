@@ -36,20 +36,24 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
-from cs_register.contacts.models import Channel, Contact, Direction
+from cs_register.contacts.incoming import record_incoming_contact
+from cs_register.contacts.models import MAX_SUBJECT, Channel, Contact, Direction
+from cs_register.context import Context
 from cs_register.customers.models import Customer
+from cs_register.customers.services import CustomerRef, unique_customer_by
 from cs_register.errors import Conflict, ValidationFailed
+from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IdentifierError, normalise_email
 from cs_register.intake.email_models import EmailMessage
 from cs_register.integrations.models import IntegrationToken
+from cs_register.permissions import Actor
 
 log = logging.getLogger(__name__)
 
 # A relay may deliver large attachments; the body we keep is text and is bounded separately.
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
-MAX_SUBJECT = 200
 MAX_SENDER_NAME = 200
 MAX_MESSAGE_ID = 998  # the RFC 5322 line limit
 MAX_BODY_CHARS = 100_000
@@ -60,7 +64,8 @@ EMAIL_SUBJECT_TYPE = "email"
 GENERATED_ID_DOMAIN = "generated.cs-register.invalid"
 # A Date header this far ahead of our clock is wrong; the contact is dated on arrival instead.
 MAX_DATE_AHEAD = timedelta(minutes=5)
-CLI_ACTOR_LABEL = "cli:intake-email"
+# Emails piped in on the server's command line.
+CLI_ACTOR = Actor.for_command("intake-email")
 
 # Printable ASCII only: ids are stored and compared as text, and a NUL byte or an undecodable
 # byte (kept by the email package as a lone surrogate) cannot be stored in PostgreSQL.
@@ -298,7 +303,10 @@ def _attachments(message: ParsedMessage, body_part: Message | None) -> tuple[Att
         payload = part.get_payload(decode=True)
         notes.append(
             AttachmentNote(
-                filename=_clean_text(filename or "(unnamed)", max_length=MAX_ATTACHMENT_NAME)
+                # Shown on the contact page from the email row, so redacted here too.
+                filename=redact_identity_codes(
+                    _clean_text(filename or "(unnamed)", max_length=MAX_ATTACHMENT_NAME)
+                )
                 or "(unnamed)",
                 content_type=_clean_text(part.get_content_type(), max_length=100),
                 size_bytes=len(payload) if isinstance(payload, bytes) else 0,
@@ -373,12 +381,6 @@ def _parent_of(session: Session, parsed: ParsedEmail) -> EmailMessage | None:
     return None
 
 
-def _only_customer_with_email(session: Session, address: str) -> Customer | None:
-    # Two rows are enough to know the match is ambiguous.
-    matches = session.scalars(sa.select(Customer).where(Customer.email == address).limit(2)).all()
-    return matches[0] if len(matches) == 1 else None
-
-
 def _notes(parsed: ParsedEmail) -> str:
     notes = parsed.body
     if parsed.attachments:
@@ -391,67 +393,64 @@ def _notes(parsed: ParsedEmail) -> str:
 
 
 def receive_email(
-    session: Session,
-    *,
-    raw: bytes,
-    now: datetime,
-    token: IntegrationToken | None = None,
-    request_id: str | None = None,
+    ctx: Context, *, raw: bytes, token: IntegrationToken | None = None
 ) -> tuple[EmailMessage, Contact, bool]:
     """Turn a raw email into an inbound `email` contact; returns (email, contact, created).
 
     The same Message-ID again returns the existing email and contact with `created` False.
     `token` is the integration that delivered it (None when piped in through the CLI).
+    Identity codes in the subject, the body and the sender's name are redacted before anything
+    is stored (`cs_register.free_text`): they belong in the customer's encrypted field only.
     """
+    session = ctx.session
     parsed = parse_email(raw)
     existing = find_email(session, parsed.message_id)
     if existing is not None:
-        contact = session.get(Contact, existing.contact_id)
-        assert contact is not None  # noqa: S101 - non-null foreign key
-        return existing, contact, False
+        found = session.get(Contact, existing.contact_id)
+        assert found is not None  # noqa: S101 - non-null foreign key
+        return existing, found, False
 
     parent = _parent_of(session, parsed)
     parent_contact = session.get(Contact, parent.contact_id) if parent is not None else None
-    customer: Customer | None = None
+    customer: CustomerRef | None = None
     if parent_contact is not None and parent_contact.customer_id is not None:
-        customer = session.get(Customer, parent_contact.customer_id)
+        parent_customer = session.get(Customer, parent_contact.customer_id)
+        if parent_customer is not None:
+            customer = CustomerRef(id=parent_customer.id, public_id=parent_customer.public_id)
     if customer is None:
-        customer = _only_customer_with_email(session, parsed.sender_address)
+        customer = unique_customer_by(session, email=parsed.sender_address)
 
-    occurred_at = parsed.sent_at or now
-    if occurred_at > now + MAX_DATE_AHEAD:
-        occurred_at = now
-    contact = Contact(
-        channel=Channel.EMAIL,
-        direction=Direction.INBOUND,
-        occurred_at=occurred_at,
-        customer_id=customer.id if customer is not None else None,
-        subject=parsed.subject or NO_SUBJECT,
-        notes=_notes(parsed),
-        created_at=now,
-        created_by_id=None,
-    )
-    session.add(contact)
+    occurred_at = parsed.sent_at or ctx.now
+    if occurred_at > ctx.now + MAX_DATE_AHEAD:
+        occurred_at = ctx.now
     try:
         # A savepoint, so that losing a race leaves the caller's transaction usable.
         with session.begin_nested():
-            session.flush()
+            incoming = record_incoming_contact(
+                ctx,
+                channel=Channel.EMAIL,
+                direction=Direction.INBOUND,
+                occurred_at=occurred_at,
+                subject=parsed.subject or NO_SUBJECT,
+                notes=_notes(parsed),
+                customer_id=customer.id if customer is not None else None,
+            )
             email_row = EmailMessage(
                 message_id=parsed.message_id,
                 message_id_sha256=_id_hash(parsed.message_id),
                 message_id_generated=parsed.message_id_generated,
                 in_reply_to=parsed.in_reply_to,
-                contact_id=contact.id,
+                contact_id=incoming.id,
                 parent_contact_id=parent.contact_id if parent is not None else None,
                 thread_root_contact_id=(
                     (parent.thread_root_contact_id or parent.contact_id)
                     if parent is not None
                     else None
                 ),
-                sender_name=parsed.sender_name,
+                sender_name=redact_identity_codes(parsed.sender_name),
                 sender_address=parsed.sender_address,
                 sent_at=parsed.sent_at,
-                received_at=now,
+                received_at=ctx.now,
                 attachments=[note.as_json() for note in parsed.attachments],
                 integration_token_id=token.id if token is not None else None,
             )
@@ -460,19 +459,13 @@ def receive_email(
     except IntegrityError:
         # The same message is being received by another request; its retry gets a 200.
         raise Conflict("This message is being received by another request; retry.") from None
-    if customer is not None and (
-        customer.last_contact_at is None or occurred_at > customer.last_contact_at
-    ):
-        customer.last_contact_at = occurred_at
-    record_event(
-        session,
-        action=AuditAction.EMAIL_CONTACT_RECEIVED,
-        actor=None,
-        actor_label=f"integration:{token.name}" if token is not None else CLI_ACTOR_LABEL,
-        now=now,
+    contact = session.get(Contact, incoming.id)
+    assert contact is not None  # noqa: S101 - inserted just above
+    audit.record(
+        ctx,
+        AuditAction.EMAIL_CONTACT_RECEIVED,
         subject_type=EMAIL_SUBJECT_TYPE,
         subject_id=email_row.public_id,
-        request_id=request_id,
         details={
             "contact": contact.public_id,
             "customer_linked": customer is not None,

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from cs_register.db import get_session
 from cs_register.errors import Conflict
 from cs_register.intake import chatbot
-from cs_register.staff.permissions import Permission
+from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
 
 blueprint = Blueprint("intake", __name__, template_folder="templates")

@@ -11,8 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from cs_register.cli_support import command_unit_of_work
+from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
-from cs_register.web import local_time
 from cs_register.web import now as app_now
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")

@@ -25,8 +25,8 @@ from cs_register.audit.models import AuditAction
 from cs_register.audit.services import record_event
 from cs_register.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from cs_register.integrations.models import IntegrationToken
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
 
 log = logging.getLogger(__name__)
 

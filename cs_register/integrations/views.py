@@ -12,7 +12,7 @@ from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.models import WebhookSecret
-from cs_register.staff.permissions import Permission
+from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
 
 blueprint = Blueprint(

@@ -34,8 +34,8 @@ from cs_register.db import new_public_id
 from cs_register.errors import Conflict, NotFound, Unauthenticated
 from cs_register.integrations.models import WebhookSecret
 from cs_register.integrations.services import normalise_token_name
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-from cs_register.staff.permissions import Permission, require
 
 log = logging.getLogger(__name__)
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.db import Base, new_public_id, str_enum
-
-
-class Role(enum.Enum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-    DPO = "dpo"
-
-    @property
-    def label(self) -> str:
-        return {"dpo": "Data-protection officer"}.get(self.value, self.value.capitalize())
+from cs_register.permissions import Role
 
 
 class StaffUser(Base):

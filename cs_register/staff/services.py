@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.audit.services import record_event
 from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.staff.models import Role, StaffSession, StaffUser
+from cs_register.permissions import Permission, Role, require
+from cs_register.staff.models import StaffSession, StaffUser
 from cs_register.staff.passwords import (
     equalise_timing,
     hash_password,
     needs_rehash,
     verify_password,
 )
-from cs_register.staff.permissions import Permission, require
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256

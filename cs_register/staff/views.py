@@ -9,9 +9,9 @@ from flask_login import login_user, logout_user
 
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
+from cs_register.permissions import Permission, Role, has_permission
 from cs_register.staff import services
-from cs_register.staff.models import Role, StaffUser
-from cs_register.staff.permissions import Permission, has_permission
+from cs_register.staff.models import StaffUser
 from cs_register.web import (
     is_safe_next,
     now,

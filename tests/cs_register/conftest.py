@@ -20,7 +20,8 @@ from werkzeug.routing import Rule
 
 from cs_register.db import Base, Database
 from cs_register.integrations.models import IntegrationToken
-from cs_register.staff.models import Role, StaffUser
+from cs_register.permissions import Role
+from cs_register.staff.models import StaffUser
 from recordings.models import HoldReason, Recording, RecordingHold, RecordingState
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

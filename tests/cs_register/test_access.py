@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cs_register.staff.permissions import ROLE_PERMISSIONS, Permission
+from cs_register.permissions import ROLE_PERMISSIONS, Permission
 from cs_register.web import PUBLIC_ENDPOINTS
 from tests.cs_register.conftest import build_url, console_rules, rule_methods
 

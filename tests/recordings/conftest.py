@@ -23,7 +23,8 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import Contact
 from cs_register.db import Database
-from cs_register.staff.models import Role, StaffUser
+from cs_register.permissions import Role
+from cs_register.staff.models import StaffUser
 from recordings import services
 from recordings.audio import inspect_audio
 from recordings.models import Recording

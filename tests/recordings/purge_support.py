@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from cs_register.contacts.models import Contact
 from cs_register.db import Database
-from cs_register.staff.models import Role, StaffUser
+from cs_register.permissions import Role
+from cs_register.staff.models import StaffUser
 from recordings import retention, services
 from recordings.models import PurgeReceipt, Recording, RecordingHold
 from recordings.retention import RetentionPolicy

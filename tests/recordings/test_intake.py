@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register.contacts.models import Contact
+from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.errors import (
     Conflict,
@@ -23,6 +24,7 @@ from cs_register.errors import (
 )
 from cs_register.integrations import services as token_services
 from cs_register.integrations.models import IntegrationToken
+from cs_register.permissions import Actor
 from cs_register.staff.models import StaffUser
 from recordings import intake
 from recordings.models import Call, Recording
@@ -50,6 +52,10 @@ def pbx(database: Any, db_session: Session, clock: Any) -> IntegrationToken:
     return loaded
 
 
+def pbx_context(session, token, clock):
+    return Context(session=session, actor=Actor.for_integration(token.name), now=clock.now)
+
+
 def payload(clock: Any, **overrides: object) -> dict[str, object]:
     return {
         "external_call_id": "pbx-1",
@@ -74,13 +80,12 @@ def nothing_left(storage: LocalStorage) -> bool:
 
 def test_register_call_is_idempotent_on_the_external_id(db_session, pbx, clock):
     call, created = intake.register_call(
-        db_session, token=pbx, payload=payload(clock), now=clock.now
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
     )
     again, created_again = intake.register_call(
-        db_session,
+        pbx_context(db_session, pbx, clock),
         token=pbx,
         payload=payload(clock, direction="outbound", started_at="garbage"),
-        now=clock.now,
     )
     assert (created, created_again) == (True, False)
     assert again.id == call.id
@@ -91,10 +96,9 @@ def test_register_call_is_idempotent_on_the_external_id(db_session, pbx, clock):
 def test_all_problems_are_reported_together(db_session, pbx, clock):
     with pytest.raises(ValidationFailed) as failure:
         intake.register_call(
-            db_session,
+            pbx_context(db_session, pbx, clock),
             token=pbx,
             payload={"external_call_id": "pbx-1", "direction": "up", "agent_username": "ghost"},
-            now=clock.now,
         )
     assert set(failure.value.errors) == {
         "direction",
@@ -106,14 +110,16 @@ def test_all_problems_are_reported_together(db_session, pbx, clock):
 
 def test_a_bad_external_id_is_reported_first(db_session, pbx, clock):
     with pytest.raises(ValidationFailed) as failure:
-        intake.register_call(db_session, token=pbx, payload={}, now=clock.now)
+        intake.register_call(pbx_context(db_session, pbx, clock), token=pbx, payload={})
     assert failure.value.errors == {"external_call_id": [intake.EXTERNAL_CALL_ID_RULE]}
 
 
 def test_a_deactivated_agent_is_still_recorded_as_the_handler(db_session, pbx, clock, make_staff):
     agent = make_staff("agent", username="former", active=False)
     call, _ = intake.register_call(
-        db_session, token=pbx, payload=payload(clock, agent_username="FORMER"), now=clock.now
+        pbx_context(db_session, pbx, clock),
+        token=pbx,
+        payload=payload(clock, agent_username="FORMER"),
     )
     assert call.agent_id == agent.id
     assert db_session.get(Contact, call.contact_id).handled_by_id == agent.id
@@ -121,16 +127,15 @@ def test_a_deactivated_agent_is_still_recorded_as_the_handler(db_session, pbx, c
 
 def test_last_contact_only_moves_forward(db_session, pbx, clock, make_customer):
     customer = make_customer(phone="+358401234567")
-    intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    intake.register_call(pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock))
     intake.register_call(
-        db_session,
+        pbx_context(db_session, pbx, clock),
         token=pbx,
         payload=payload(
             clock,
             external_call_id="pbx-older",
             started_at=(clock.now - timedelta(days=2)).isoformat(),
         ),
-        now=clock.now,
     )
     stored = db_session.scalar(sa.select(Customer).where(Customer.public_id == customer.public_id))
     assert stored.last_contact_at == clock.now - timedelta(minutes=5)
@@ -154,7 +159,9 @@ def _receive(db_session, storage, policy, clock, call_or_contact, data, **overri
 def test_receive_streams_chunks_and_keeps_the_bytes(
     db_session, pbx, storage, policy, clock, tmp_path
 ):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     data = write_wav_mulaw(tmp_path / "call.wav").read_bytes()
 
     recording, created = _receive(db_session, storage, policy, clock, call, data, token=pbx)
@@ -169,7 +176,9 @@ def test_receive_streams_chunks_and_keeps_the_bytes(
 def test_a_rolled_back_transaction_leaves_no_files(
     db_session, pbx, storage, policy, clock, tmp_path
 ):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     data = write_wav_mulaw(tmp_path / "call.wav").read_bytes()
     _receive(db_session, storage, policy, clock, call, data, token=pbx)
     assert len(list(storage.iter_keys())) == 2  # original and playback copy
@@ -180,7 +189,9 @@ def test_a_rolled_back_transaction_leaves_no_files(
 
 
 def test_too_many_bytes_stop_the_stream(db_session, pbx, storage, policy, clock, tmp_path):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     data = write_wav_pcm16(tmp_path / "call.wav").read_bytes()
     consumed: list[int] = []
 
@@ -202,7 +213,9 @@ def test_too_many_bytes_stop_the_stream(db_session, pbx, storage, policy, clock,
 def test_the_content_type_is_checked_before_reading(
     db_session, pbx, storage, policy, clock, content_type
 ):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
 
     def never_read() -> Iterator[bytes]:
         raise AssertionError("the body was read")
@@ -223,7 +236,9 @@ def test_the_content_type_is_checked_before_reading(
 
 
 def test_invalid_audio_becomes_a_validation_failure(db_session, pbx, storage, policy, clock):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     with pytest.raises(ValidationFailed) as failure:
         _receive(db_session, storage, policy, clock, call, b"RIFF" + b"\0" * 4000)
     assert list(failure.value.errors) == ["audio"]
@@ -233,7 +248,9 @@ def test_invalid_audio_becomes_a_validation_failure(db_session, pbx, storage, po
 def test_a_retry_is_answered_from_the_hash_and_other_bytes_conflict(
     db_session, pbx, storage, policy, clock, tmp_path
 ):
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     data = write_mp3(tmp_path / "a.mp3").read_bytes()
     first, _ = _receive(db_session, storage, policy, clock, call, data)
 
@@ -252,7 +269,9 @@ def test_a_staff_upload_to_a_contact_needs_the_contact_permission(
     # this test's open write transaction.
     admin = db_session.get(StaffUser, make_staff("admin").id)
     agent = db_session.get(StaffUser, make_staff("agent").id)
-    call, _ = intake.register_call(db_session, token=pbx, payload=payload(clock), now=clock.now)
+    call, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock), token=pbx, payload=payload(clock)
+    )
     contact = db_session.get(Contact, call.contact_id)
     data = write_wav_pcm16(tmp_path / "a.wav").read_bytes()
 

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.audit.services import record_event
-from cs_register.staff.models import Role, StaffUser
-from cs_register.staff.permissions import ROLE_PERMISSIONS, Permission
+from cs_register.permissions import ROLE_PERMISSIONS, Permission, Role
+from cs_register.staff.models import StaffUser
 
 
 @pytest.fixture

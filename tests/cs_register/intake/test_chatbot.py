@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.contacts.models import Channel, Contact, Direction
+from cs_register.free_text import IDENTITY_CODE_REDACTED
 from cs_register.intake import chatbot
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from tests.cs_register.intake.conftest import (
@@ -114,7 +115,7 @@ def test_identity_codes_typed_to_the_bot_are_redacted_from_the_notes(
     assert post_chatbot(payload, secret=secret).status_code == 201
     [contact] = contacts(database)
     assert "308" not in contact.notes
-    assert contact.notes.count(chatbot.IDENTITY_CODE_REDACTED) == 2
+    assert contact.notes.count(IDENTITY_CODE_REDACTED) == 2
 
 
 # --- linking -----------------------------------------------------------------------------

@@ -449,7 +449,7 @@ def test_the_cli_reads_stdin_and_prints_the_contact_id(app: Flask, database: Dat
     contact = contact_of(database, contact_id)
     assert contact.channel is Channel.EMAIL
     [event] = audit(database)
-    assert event.actor_label == email_intake.CLI_ACTOR_LABEL
+    assert event.actor_label == email_intake.CLI_ACTOR.audit_label
     again = runner.invoke(args=["intake", "email"], input=build_message())
     assert again.exit_code == 0
     assert again.stdout.strip() == contact_id

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction
-from cs_register.staff.models import Role, StaffUser
+from cs_register.permissions import Role
+from cs_register.staff.models import StaffUser
 from tests.conftest import DEFAULT_PASSWORD
 from tests.cs_register.staff.conftest import audit_actions, form_login, is_logged_in
 

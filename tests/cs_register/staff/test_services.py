@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
+from cs_register.permissions import Role
 from cs_register.staff import services
-from cs_register.staff.models import Role, StaffSession, StaffUser
+from cs_register.staff.models import StaffSession, StaffUser
 from tests.conftest import START
 
 POLICY = services.SessionPolicy(

@@ -1,0 +1,90 @@
+"""The one way in for contacts that integrations report: the PBX, the email relay, the chatbot.
+
+Each channel parses and validates its own payload, then hands the contact to
+`record_incoming_contact`, which applies the rules every channel shares:
+
+- the free-text policy (`cs_register.free_text`): identity codes in the subject and the
+  notes (an email body, a chatbot transcript) are redacted before anything is stored;
+- the customer's "last contact" only ever moves forward, whatever order contacts arrive in.
+
+It writes with Core statements: the chatbot webhook stores thousands of conversations a
+minute, and the ORM's per-object bookkeeping would be pure cost here. Callers that need the
+ORM object load it with `session.get(Contact, incoming.id)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+import sqlalchemy as sa
+
+from cs_register.contacts.models import MAX_SUBJECT, Channel, Contact, Direction
+from cs_register.context import Context
+from cs_register.customers.models import Customer
+from cs_register.db import new_public_id
+from cs_register.free_text import redact_identity_codes
+
+_contacts = cast(sa.Table, Contact.__table__)
+_customers = cast(sa.Table, Customer.__table__)
+_INSERT_CONTACT = sa.insert(_contacts).returning(_contacts.c.id)
+# Only ever moves forward: an older contact delivered late does not rewind it.
+_ADVANCE_LAST_CONTACT = (
+    sa.update(_customers)
+    .where(
+        _customers.c.id == sa.bindparam("customer_id"),
+        sa.or_(
+            _customers.c.last_contact_at.is_(None),
+            _customers.c.last_contact_at < sa.bindparam("occurred_at"),
+        ),
+    )
+    .values(last_contact_at=sa.bindparam("occurred_at"))
+)
+
+
+@dataclass(frozen=True)
+class IncomingContact:
+    id: int
+    public_id: str
+    customer_id: int | None
+
+
+def record_incoming_contact(
+    ctx: Context,
+    *,
+    channel: Channel,
+    direction: Direction,
+    occurred_at: datetime,
+    subject: str,
+    notes: str,
+    customer_id: int | None,
+    handled_by_id: int | None = None,
+) -> IncomingContact:
+    """Store one contact reported by an integration, in `ctx`'s transaction.
+
+    The caller writes its own audit row (it knows what arrived: a call, an email, a chat).
+    """
+    public_id = new_public_id()
+    connection = ctx.session.connection()
+    contact_id: int = connection.execute(
+        _INSERT_CONTACT,
+        {
+            "public_id": public_id,
+            "channel": channel,
+            "direction": direction,
+            "occurred_at": occurred_at,
+            "customer_id": customer_id,
+            "handled_by_id": handled_by_id,
+            # A redaction marker is longer than the code it replaces; the column is not.
+            "subject": redact_identity_codes(subject)[:MAX_SUBJECT],
+            "notes": redact_identity_codes(notes),
+            "created_at": ctx.now,
+            "created_by_id": None,
+        },
+    ).scalar_one()
+    if customer_id is not None:
+        connection.execute(
+            _ADVANCE_LAST_CONTACT, {"customer_id": customer_id, "occurred_at": occurred_at}
+        )
+    return IncomingContact(id=contact_id, public_id=public_id, customer_id=customer_id)

@@ -1,0 +1,164 @@
+"""What each role may do: the single table every check (service and view) consults.
+
+Access follows work duties: agents serve customers, supervisors also oversee quality and the
+audit trail, admins manage staff accounts (and see no customer data), and the data-protection
+officer handles data-subject requests and reads the audit trail.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from cs_register.errors import PermissionDenied
+
+
+class Role(enum.Enum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    DPO = "dpo"
+
+    @property
+    def label(self) -> str:
+        return {"dpo": "Data-protection officer"}.get(self.value, self.value.capitalize())
+
+
+class Permission(enum.Enum):
+    VIEW_CUSTOMERS = "view_customers"
+    EDIT_CUSTOMERS = "edit_customers"
+    REVEAL_IDENTITY_CODE = "reveal_identity_code"
+    LOG_CONTACTS = "log_contacts"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_STAFF = "manage_staff"
+    PLAY_RECORDINGS = "play_recordings"
+    DOWNLOAD_RECORDINGS = "download_recordings"
+    MANAGE_HOLDS = "manage_holds"
+    MANAGE_INTEGRATIONS = "manage_integrations"
+    VIEW_PURGE_HISTORY = "view_purge_history"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset(
+        {
+            Permission.VIEW_CUSTOMERS,
+            Permission.EDIT_CUSTOMERS,
+            Permission.REVEAL_IDENTITY_CODE,
+            Permission.LOG_CONTACTS,
+            Permission.PLAY_RECORDINGS,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.VIEW_CUSTOMERS,
+            Permission.EDIT_CUSTOMERS,
+            Permission.REVEAL_IDENTITY_CODE,
+            Permission.LOG_CONTACTS,
+            Permission.VIEW_AUDIT,
+            Permission.PLAY_RECORDINGS,
+            Permission.DOWNLOAD_RECORDINGS,
+            Permission.MANAGE_HOLDS,
+            Permission.VIEW_PURGE_HISTORY,
+        }
+    ),
+    Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_INTEGRATIONS}),
+    Role.DPO: frozenset(
+        {
+            Permission.VIEW_CUSTOMERS,
+            Permission.EDIT_CUSTOMERS,
+            Permission.REVEAL_IDENTITY_CODE,
+            Permission.VIEW_AUDIT,
+            Permission.VIEW_PURGE_HISTORY,
+        }
+    ),
+}
+
+
+class Principal(Protocol):
+    """Anything whose role can be checked: a staff account, or an `Actor` acting for one."""
+
+    @property
+    def role(self) -> Role | None: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+class StaffPrincipal(Protocol):
+    """What the core needs of a staff account, without importing the staff package."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def role(self) -> Role: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+class ActorKind(enum.Enum):
+    STAFF = "staff"
+    INTEGRATION = "integration"
+    JOB = "job"
+    COMMAND = "command"
+    SYSTEM = "system"
+
+
+# The audit trail's actor_label column holds 100 characters.
+_LABEL_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who a unit of work acts for, and how the audit trail names them.
+
+    Staff members carry their role, so the same `require()` checks them; integrations, jobs and
+    the command line have no role and are authorised by how they got in (a token, the queue,
+    shell access to the server).
+    """
+
+    kind: ActorKind
+    audit_label: str
+    staff_id: int | None = None
+    role: Role | None = None
+    is_active: bool = True
+
+    @classmethod
+    def for_staff(cls, user: StaffPrincipal) -> Actor:
+        return cls(
+            kind=ActorKind.STAFF,
+            audit_label=user.username,
+            staff_id=user.id,
+            role=user.role,
+            is_active=user.is_active,
+        )
+
+    @classmethod
+    def for_integration(cls, name: str) -> Actor:
+        return cls(kind=ActorKind.INTEGRATION, audit_label=f"integration:{name}"[:_LABEL_LENGTH])
+
+    @classmethod
+    def for_job(cls, job_id: str | None) -> Actor:
+        label = f"job:{job_id}"[:_LABEL_LENGTH] if job_id else "system"
+        return cls(kind=ActorKind.JOB if job_id else ActorKind.SYSTEM, audit_label=label)
+
+    @classmethod
+    def for_command(cls, command: str) -> Actor:
+        return cls(kind=ActorKind.COMMAND, audit_label=f"cli:{command}"[:_LABEL_LENGTH])
+
+
+def has_permission(actor: Principal | None, permission: Permission) -> bool:
+    if actor is None or not actor.is_active or actor.role is None:
+        return False
+    return permission in ROLE_PERMISSIONS[actor.role]
+
+
+def require(actor: Principal | None, permission: Permission) -> None:
+    """Service-layer guard; views check too, but this is the one that cannot be forgotten."""
+    if not has_permission(actor, permission):
+        raise PermissionDenied("Your role does not allow this action.")
