@@ -36,6 +36,8 @@ def create_app(
     from cs_register.intake.api import blueprint as intake_api
     from cs_register.intake.views import blueprint as intake_blueprint
     from cs_register.integrations.views import blueprint as integrations_blueprint
+    from cs_register.privacy.views import blueprint as privacy_blueprint
+    from cs_register.staff import login as staff_login
     from cs_register.staff import passwords
     from cs_register.staff.passwords import HashingCost
     from cs_register.staff.views import admin_blueprint, auth_blueprint
@@ -90,6 +92,7 @@ def create_app(
     # Signed webhooks (intake API) authenticate every request by signature or token instead.
     csrf.exempt(intake_api)
     web.init_app(app)
+    staff_login.init_app(app)
     errors.init_app(app)
     for blueprint in (
         health.blueprint,
@@ -103,11 +106,52 @@ def create_app(
         telephony_api,
         intake_blueprint,
         intake_api,
+        privacy_blueprint,
         openapi.blueprint,
     ):
         app.register_blueprint(blueprint)
+    _wire_page_seams(app)
+    _register_personal_data(app)
     cli.init_app(app)
     return app
+
+
+def _wire_page_seams(app: Flask) -> None:
+    """Which package shows what on another package's page (see `cs_register.pages`)."""
+    from cs_register import pages
+    from cs_register.contacts import views as contacts_views
+    from cs_register.intake import views as intake_views
+    from recordings import web as recordings_web
+
+    pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
+    pages.provide(app, pages.CONTACT_PAGE_PANELS, recordings_web.contact_page_panel)
+    pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
+    pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
+
+
+def _register_personal_data(app: Flask) -> None:
+    """Every package that holds personal data, in the order the registry asks them.
+
+    The audit trail comes last: it looks for events about what the others found.
+    """
+    from cs_register import personal_data
+    from cs_register.audit.personal_data import AuditRecords
+    from cs_register.contacts.personal_data import ContactRecords
+    from cs_register.customers.personal_data import CustomerRecords
+    from cs_register.intake.personal_data import IntakeRecords
+    from cs_register.staff.personal_data import StaffRecords
+    from recordings.personal_data import RecordingRecords
+
+    for source in (
+        CustomerRecords(app.extensions["cs_register.keyring"]),
+        ContactRecords(),
+        IntakeRecords(),
+        RecordingRecords(),
+        StaffRecords(),
+        AuditRecords(),
+    ):
+        personal_data.register(app, source)
 
 
 if __name__ == "__main__":

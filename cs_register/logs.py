@@ -11,11 +11,9 @@ import logging
 import re
 from typing import Any
 
-from cs_register.free_text import IDENTITY_CODE_IN_TEXT
+from cs_register.free_text import redact_identity_codes
 
 _REDACTIONS = (
-    # The same scanner as every channel's free text (cs_register.free_text).
-    (IDENTITY_CODE_IN_TEXT, "[identity-code]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     # E.164 as stored, and the spaced international form the console displays.
     (re.compile(r"\+\d{1,3}(?:[ -]?\d){6,14}\b"), "[phone]"),
@@ -30,6 +28,8 @@ _EXCEPTION_FORMATTER = logging.Formatter()
 
 def redact_personal_data(text: str) -> str:
     """Replace identity codes, email addresses and phone numbers; line breaks are kept."""
+    # Identity codes by the same rule as every channel's free text (cs_register.free_text).
+    text = redact_identity_codes(text, marker="[identity-code]")
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text

@@ -37,6 +37,8 @@ class Permission(enum.Enum):
     MANAGE_HOLDS = "manage_holds"
     MANAGE_INTEGRATIONS = "manage_integrations"
     VIEW_PURGE_HISTORY = "view_purge_history"
+    # Everything the register holds about one person, from every source: the DPO's work.
+    REVIEW_PERSONAL_DATA = "review_personal_data"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -70,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REVEAL_IDENTITY_CODE,
             Permission.VIEW_AUDIT,
             Permission.VIEW_PURGE_HISTORY,
+            Permission.REVIEW_PERSONAL_DATA,
         }
     ),
 }
@@ -99,6 +102,9 @@ class StaffPrincipal(Protocol):
 
     @property
     def is_active(self) -> bool: ...
+
+    @property
+    def must_change_password(self) -> bool: ...
 
 
 class ActorKind(enum.Enum):

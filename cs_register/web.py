@@ -14,24 +14,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
-from flask_login import LoginManager, current_user
+from flask import Flask, current_app, g, redirect, request, url_for
+from flask_login import current_user
 
+from cs_register.clock import local_time
 from cs_register.context import Context
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
-from cs_register.permissions import Actor, Permission, has_permission
-from cs_register.staff.models import StaffSession, StaffUser
-from cs_register.staff.services import SessionPolicy, resume_session
+from cs_register.permissions import Actor, Permission, StaffPrincipal, has_permission
 
 # The short public list. Everything else needs a login (or, under /api/, an integration token).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.health"})
 # Reachable while a one-time password is still waiting to be replaced.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
 
-CONSOLE_TIMEZONE = ZoneInfo("Europe/Helsinki")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,14 +45,18 @@ def request_id() -> str | None:
     return cast("str | None", g.get("request_id"))
 
 
-def current_staff() -> StaffUser | None:
-    """The logged-in staff member, or None (anonymous or API request)."""
+def current_staff() -> StaffPrincipal | None:
+    """The logged-in staff member, or None (anonymous or API request).
+
+    The account is loaded by the staff package's login manager (`staff.login`); the request
+    plumbing needs only what `StaffPrincipal` promises, so it does not import that package.
+    """
     if current_user and current_user.is_authenticated:
-        return cast(StaffUser, current_user._get_current_object())
+        return cast(StaffPrincipal, current_user._get_current_object())
     return None
 
 
-def require_staff() -> StaffUser:
+def require_staff() -> StaffPrincipal:
     staff = current_staff()
     if staff is None:
         raise PermissionDenied("You must be logged in.")
@@ -75,16 +76,6 @@ def staff_context() -> Context:
 def integration_context(actor: Actor) -> Context:
     """The unit of work of an API request made by an integration."""
     return Context(session=get_session(), actor=actor, now=now(), request_id=request_id())
-
-
-def session_policy() -> SessionPolicy:
-    settings = current_app.extensions["cs_register.settings"]
-    return SessionPolicy(
-        idle_timeout=settings.session_idle_timeout,
-        absolute_lifetime=settings.session_absolute_lifetime,
-        lockout_threshold=settings.login_lockout_threshold,
-        lockout_duration=settings.login_lockout_duration,
-    )
 
 
 def requires(permission: Permission) -> Callable[[F], F]:
@@ -123,35 +114,7 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def local_time(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
-    """Console times are Helsinki wall-clock; storage is UTC."""
-    if value is None:
-        return ""
-    return value.astimezone(CONSOLE_TIMEZONE).strftime(fmt)
-
-
 def init_app(app: Flask) -> None:
-    login_manager = LoginManager()
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
-    login_manager.login_message_category = "info"
-    # Our own server-side sessions replace Flask-Login's remember-me and session protection.
-    login_manager.session_protection = None
-    login_manager.init_app(app)
-
-    @login_manager.user_loader
-    def _load_user(user_id: str) -> StaffUser | None:
-        token = session.get("sid")
-        if not isinstance(token, str):
-            return None
-        row: StaffSession | None = resume_session(
-            get_session(), token=token, now=now(), policy=session_policy()
-        )
-        if row is None or str(row.user_id) != user_id:
-            session.clear()
-            return None
-        return row.user
-
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")

@@ -37,6 +37,7 @@ from cs_register.errors import (
 )
 from cs_register.identifiers import IdentifierError, normalise_phone
 from cs_register.integrations.models import IntegrationToken
+from cs_register.permissions import StaffPrincipal
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings import services
@@ -222,7 +223,7 @@ def receive_recording(
     now: datetime,
     policy: RetentionPolicy,
     token: IntegrationToken | None = None,
-    uploaded_by: StaffUser | None = None,
+    uploaded_by: StaffPrincipal | None = None,
     request_id: str | None = None,
 ) -> tuple[Recording, bool]:
     """Stream an upload to a staged file, validate it as audio and keep it.

@@ -20,8 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.permissions import Permission, require
-from cs_register.staff.models import StaffUser
+from cs_register.permissions import Permission, StaffPrincipal, require
 from recordings.models import PurgeReason, PurgeReceipt
 
 GENESIS_HASH = "0" * 64
@@ -184,7 +183,7 @@ class PurgeHistory:
 
 
 def view_purge_history(
-    session: Session, *, actor: StaffUser, before: int | None = None, limit: int = 50
+    session: Session, *, actor: StaffPrincipal, before: int | None = None, limit: int = 50
 ) -> PurgeHistory:
     """The console's purge history: one page of receipts and the whole chain's verification."""
     require(actor, Permission.VIEW_PURGE_HISTORY)

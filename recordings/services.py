@@ -25,7 +25,7 @@ from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from cs_register.identifiers import normalise_text
 from cs_register.integrations.models import IntegrationToken
-from cs_register.permissions import Permission, has_permission, require
+from cs_register.permissions import Permission, StaffPrincipal, has_permission, require
 from cs_register.staff.models import StaffUser
 from recordings import retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
@@ -116,7 +116,7 @@ def store_recording(
     recorded_at: datetime,
     now: datetime,
     policy: RetentionPolicy,
-    uploaded_by: StaffUser | None = None,
+    uploaded_by: StaffPrincipal | None = None,
     token: IntegrationToken | None = None,
     request_id: str | None = None,
 ) -> tuple[Recording, bool]:
@@ -232,7 +232,7 @@ def place_hold(
     reference: str,
     justification: str,
     ends_on: date | None,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     policy: RetentionPolicy,
     request_id: str | None = None,
@@ -313,7 +313,7 @@ def release_hold(
     *,
     hold_public_id: str,
     note: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     policy: RetentionPolicy,
     request_id: str | None = None,
@@ -366,7 +366,7 @@ def servable_recording(
     session: Session,
     *,
     public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     policy: RetentionPolicy,
     download: bool,
@@ -383,7 +383,7 @@ def record_listening(
     session: Session,
     *,
     recording: Recording,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     download: bool,
     request_id: str | None = None,
@@ -437,7 +437,7 @@ class RecordingOverview:
         return self.staff_names.get(staff_id, "unknown") if staff_id is not None else "—"
 
 
-def _may_see_recording_page(actor: StaffUser) -> bool:
+def _may_see_recording_page(actor: StaffPrincipal) -> bool:
     return has_permission(actor, Permission.PLAY_RECORDINGS) or has_permission(
         actor, Permission.MANAGE_HOLDS
     )
@@ -447,7 +447,7 @@ def view_recording(
     session: Session,
     *,
     public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     policy: RetentionPolicy,
     request_id: str | None = None,
@@ -513,7 +513,7 @@ class RecordingListPage:
 def list_recordings(
     session: Session,
     *,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     policy: RetentionPolicy,
     label: str | None = None,
@@ -583,7 +583,7 @@ class ActiveHold:
 
 
 def list_active_holds(
-    session: Session, *, actor: StaffUser, now: datetime, policy: RetentionPolicy
+    session: Session, *, actor: StaffPrincipal, now: datetime, policy: RetentionPolicy
 ) -> list[ActiveHold]:
     """Every hold in force on a recording that still exists, the soonest to end first."""
     require(actor, Permission.MANAGE_HOLDS)

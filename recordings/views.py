@@ -26,9 +26,9 @@ from flask import (
     url_for,
 )
 
+from cs_register import pages
 from cs_register.clock import parse_local_datetime
 from cs_register.contacts.services import get_contact
-from cs_register.contacts.views import render_contact_page
 from cs_register.db import get_session
 from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -480,8 +480,13 @@ def upload_content_type(mimetype: str | None, filename: str) -> str | None:
 
 def _upload_failed(public_id: str, errors: dict[str, list[str]], status: int = 422) -> Any:
     values = {"recorded_at": request.form.get("recorded_at", "")}
-    return render_contact_page(
-        public_id, errors={}, values={}, upload_errors=errors, upload_values=values, status=status
+    return pages.render(
+        pages.CONTACT_PAGE,
+        public_id,
+        errors={},
+        values={},
+        extra={"upload_errors": errors, "upload_values": values},
+        status=status,
     )
 
 

@@ -53,6 +53,7 @@ class AuditAction(enum.Enum):
     RECORDING_AUDIO_MISSING = "recording_audio_missing"
     ORPHAN_FILE_PURGED = "orphan_file_purged"
     EMAIL_CONTACT_RECEIVED = "email_contact_received"
+    PERSONAL_DATA_REVIEWED = "personal_data_reviewed"
 
 
 class AuditEvent(Base):

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import record_event
@@ -45,7 +45,7 @@ from cs_register.customers.services import (
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, format_phone, normalise_text
-from cs_register.permissions import Permission, require
+from cs_register.permissions import Permission, StaffPrincipal, require
 from cs_register.staff.models import StaffUser
 
 MAX_NOTES = 10_000
@@ -207,7 +207,7 @@ def _find_contact(session: Session, public_id: str) -> Contact:
     return contact
 
 
-def get_contact(session: Session, *, public_id: str, actor: StaffUser) -> Contact:
+def get_contact(session: Session, *, public_id: str, actor: StaffPrincipal) -> Contact:
     """A contact by public id, without an audit row: for pages that show no more than its
     channel, time and subject (the full contact page goes through `view_contact`)."""
     require(actor, Permission.VIEW_CUSTOMERS)
@@ -220,6 +220,16 @@ def _touch_last_contact(customer: Customer, occurred_at: datetime) -> None:
         customer.last_contact_at = occurred_at
 
 
+def customer_timeline(session: Session, customer_id: int) -> Sequence[Contact]:
+    """A customer's contacts, newest first, with their verifications."""
+    return session.scalars(
+        sa.select(Contact)
+        .where(Contact.customer_id == customer_id)
+        .order_by(Contact.occurred_at.desc(), Contact.id.desc())
+        .options(selectinload(Contact.verifications))
+    ).all()
+
+
 # --- writes -------------------------------------------------------------------------------
 
 
@@ -228,7 +238,7 @@ def _add_verification(
     contact: Contact,
     verification: VerificationInput,
     *,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None,
 ) -> IdentityVerification:
@@ -258,7 +268,7 @@ def log_contact(
     session: Session,
     *,
     form: Mapping[str, str | None],
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
     customer_public_id: str | None = None,
@@ -345,7 +355,7 @@ def record_verification(
     *,
     contact_public_id: str,
     form: Mapping[str, str | None],
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> IdentityVerification:
@@ -367,7 +377,7 @@ def link_contact(
     *,
     contact_public_id: str,
     customer_public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> Contact:
@@ -409,7 +419,7 @@ def view_contact(
     session: Session,
     *,
     public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> Contact:
@@ -453,7 +463,7 @@ def describe_contact(session: Session, contact: Contact) -> ContactOverview:
 
 
 def list_unlinked_contacts(
-    session: Session, *, actor: StaffUser, limit: int = 100
+    session: Session, *, actor: StaffPrincipal, limit: int = 100
 ) -> list[Contact]:
     """The unidentified queue: contacts with no customer yet, oldest first."""
     require(actor, Permission.VIEW_CUSTOMERS)

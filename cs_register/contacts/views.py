@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
+from cs_register import pages
 from cs_register.clock import local_input_value
 from cs_register.contacts import services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
@@ -15,12 +19,8 @@ from cs_register.customers.models import Customer
 from cs_register.customers.services import get_customer, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
-from cs_register.intake.chatbot import conversation_details
-from cs_register.intake.email import email_details
 from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
-from recordings.services import recording_statuses
-from recordings.web import current_policy
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
@@ -129,25 +129,21 @@ def render_contact_page(
     *,
     errors: dict[str, list[str]],
     values: dict[str, str],
-    upload_errors: dict[str, list[str]] | None = None,
-    upload_values: dict[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> Any:
-    """The contact page; `upload_*` carry a failed recording upload (recordings.views)."""
+    """The contact page, with the panels other packages provide (`pages.CONTACT_PAGE_PANELS`).
+
+    `extra` reaches those panels: a failed recording upload re-shows the page with its errors.
+    Registered as the `pages.CONTACT_PAGE` renderer, so such packages need not import this one.
+    """
     session = get_session()
     current = now()
     contact = services.view_contact(
         session, public_id=public_id, actor=require_staff(), now=current, request_id=request_id()
     )
     overview = services.describe_contact(session, contact)
-    recording, recording_status = recording_statuses(
-        session, [contact.id], now=current, policy=current_policy()
-    ).get(contact.id, (None, None))
-    # The channel's own record of the contact: the email it came as, or the bot conversation.
-    email = email_details(session, contact.id) if contact.channel is Channel.EMAIL else None
-    chatbot = (
-        conversation_details(session, contact.id) if contact.channel is Channel.CHATBOT else None
-    )
+    panels = pages.collect(pages.CONTACT_PAGE_PANELS, session, contact, current, extra or {})
     return (
         render_template(
             "contacts/contact.html",
@@ -156,16 +152,26 @@ def render_contact_page(
             errors=errors,
             values=values,
             labels=IDENTIFIER_LABELS,
-            recording=recording,
-            recording_status=recording_status,
-            email_details=email,
-            chatbot_details=chatbot,
-            upload_errors=upload_errors or {},
-            upload_values=upload_values or {},
+            panels=panels,
             **_template_context(),
         ),
         status,
     )
+
+
+def customer_timeline_panel(session: Session, customer: Customer, current: datetime) -> Markup:
+    """The customer page's contact timeline (`pages.CUSTOMER_PAGE_PANELS`), newest first.
+
+    Not audited here: the customer page audits its own viewing.
+    """
+    timeline = services.customer_timeline(session, customer.id)
+    notes: dict[int, list[Markup]] = {}
+    for answer in pages.collect(
+        pages.CONTACT_TIMELINE_NOTES, session, [contact.id for contact in timeline], current
+    ):
+        for contact_id, note in answer.items():
+            notes.setdefault(contact_id, []).append(note)
+    return pages.render_panel("contacts/_customer_timeline.html", timeline=timeline, notes=notes)
 
 
 @blueprint.get("/contacts/<public_id>")

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 import phonenumbers
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
 from cs_register.clock import local_today
-from cs_register.contacts.models import Contact
 from cs_register.crypto import DecryptionError, Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.db import new_public_id
@@ -43,7 +42,7 @@ from cs_register.identifiers import (
     search_key,
     validate_customer_fields,
 )
-from cs_register.permissions import Permission, require
+from cs_register.permissions import Permission, StaffPrincipal, require
 from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
@@ -78,18 +77,15 @@ _IDENTITY_CODE_LOCK_NAMESPACE = 0x43530001
 
 @dataclass(frozen=True)
 class CustomerView:
-    """What the customer page shows: masked code, display phone and the contact timeline."""
+    """What the customer page shows of the customer itself: masked code, display phone.
+
+    The contact timeline and the rest come from the packages that hold them
+    (`pages.CUSTOMER_PAGE_PANELS`).
+    """
 
     customer: Customer
     masked_identity_code: str | None
     phone_display: str | None
-    contacts: Sequence[Contact]
-
-    @property
-    def last_contact_at(self) -> datetime | None:
-        if self.customer.last_contact_at is not None:
-            return self.customer.last_contact_at
-        return self.contacts[0].occurred_at if self.contacts else None
 
 
 @dataclass(frozen=True)
@@ -218,7 +214,7 @@ def create_customer(
     keyring: Keyring,
     *,
     form: Mapping[str, str | None],
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> Customer:
@@ -298,7 +294,7 @@ def search_customers(
     *,
     kind: str,
     value: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> list[Customer]:
@@ -344,24 +340,17 @@ def view_customer(
     keyring: Keyring,
     *,
     public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None,
 ) -> CustomerView:
     """The customer page's data (identity code masked), audited as a view."""
     require(actor, Permission.VIEW_CUSTOMERS)
     customer = get_customer(session, public_id)
-    contacts = session.scalars(
-        sa.select(Contact)
-        .where(Contact.customer_id == customer.id)
-        .order_by(Contact.occurred_at.desc(), Contact.id.desc())
-        .options(selectinload(Contact.verifications))
-    ).all()
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
         phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
-        contacts=contacts,
     )
     record_event(
         session,
@@ -432,7 +421,7 @@ def update_customer(
     public_id: str,
     form: Mapping[str, str | None],
     reason: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None,
 ) -> list[str]:
@@ -533,7 +522,7 @@ def reveal_identity_code(
     *,
     public_id: str,
     purpose: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None,
 ) -> str:
@@ -573,7 +562,7 @@ def customer_history(
     keyring: Keyring,
     *,
     public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None,
 ) -> list[RevisionView]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from cs_register import pages
 from cs_register.crypto import Keyring
 from cs_register.customers import services
 from cs_register.customers.models import Customer
@@ -21,8 +22,6 @@ from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import format_phone
 from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
-from recordings.services import recording_statuses
-from recordings.web import current_policy
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
 
@@ -188,13 +187,7 @@ def _render_customer_page(
             purpose=purpose,
             errors=errors or {},
             links=_contact_links(),
-            # Contact id -> (recording, retention status) for the timeline's recording links.
-            recordings=recording_statuses(
-                session,
-                [contact.id for contact in view.contacts],
-                now=current,
-                policy=current_policy(),
-            ),
+            panels=pages.collect(pages.CUSTOMER_PAGE_PANELS, session, view.customer, current),
         ),
         status,
     )

@@ -41,7 +41,7 @@ from cs_register.identifiers import (
     normalise_text,
 )
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
-from cs_register.permissions import Actor, Permission, require
+from cs_register.permissions import Actor, Permission, StaffPrincipal, require
 from cs_register.staff.models import StaffUser
 
 # The chatbot is one integration, authenticated by its webhook signature.
@@ -558,7 +558,7 @@ class OpenHandover:
 
 
 def open_handovers(
-    session: Session, *, actor: StaffUser, now: datetime, limit: int = 200
+    session: Session, *, actor: StaffPrincipal, now: datetime, limit: int = 200
 ) -> Sequence[OpenHandover]:
     """Conversations the bot handed over and no agent has closed yet, oldest first."""
     require(actor, Permission.LOG_CONTACTS)
@@ -596,7 +596,7 @@ def close_handover(
     session: Session,
     *,
     contact_public_id: str,
-    actor: StaffUser,
+    actor: StaffPrincipal,
     now: datetime,
     request_id: str | None = None,
 ) -> ChatbotConversation:

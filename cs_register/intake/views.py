@@ -1,14 +1,22 @@
-"""Console pages of the intake: the queue of chatbot conversations handed over to a human."""
+"""Console pages of the intake: the queue of chatbot conversations handed over to a human,
+and the email or chat card on a contact's page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
+from cs_register import pages
+from cs_register.contacts.models import Channel, Contact
 from cs_register.db import get_session
 from cs_register.errors import Conflict
 from cs_register.intake import chatbot
+from cs_register.intake.email import email_details
 from cs_register.permissions import Permission
 from cs_register.web import now, request_id, require_staff, requires
 
@@ -38,3 +46,19 @@ def close_handover(public_id: str) -> Any:
         return redirect(url_for("intake.handover_queue"))
     flash("Handover closed; it has left the queue.", "success")
     return redirect(url_for("intake.handover_queue"))
+
+
+def contact_page_panel(
+    session: Session, contact: Contact, now: datetime, extra: Mapping[str, Any]
+) -> Markup | None:
+    """The email or the chatbot conversation behind a contact (`pages.CONTACT_PAGE_PANELS`).
+
+    Shown only on the contact page, whose view is already audited and permission-checked.
+    """
+    if contact.channel is Channel.EMAIL:
+        details = email_details(session, contact.id)
+        return pages.render_panel("intake/_contact_email.html", email_details=details)
+    if contact.channel is Channel.CHATBOT:
+        conversation = chatbot.conversation_details(session, contact.id)
+        return pages.render_panel("intake/_contact_chatbot.html", chatbot_details=conversation)
+    return None

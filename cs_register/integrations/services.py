@@ -25,7 +25,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.audit.services import record_event
 from cs_register.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from cs_register.integrations.models import IntegrationToken
-from cs_register.permissions import Permission, require
+from cs_register.permissions import Permission, StaffPrincipal, require
 from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def create_token(
     session: Session,
     *,
     name: str,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None = None,
 ) -> tuple[IntegrationToken, str]:
@@ -125,7 +125,7 @@ def revoke_token(
     session: Session,
     *,
     public_id: str,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None = None,
 ) -> IntegrationToken:
@@ -164,7 +164,7 @@ class TokenOverview:
         return "active" if self.token.is_active else "revoked"
 
 
-def list_tokens(session: Session, *, actor: StaffUser | None) -> Sequence[TokenOverview]:
+def list_tokens(session: Session, *, actor: StaffPrincipal | None) -> Sequence[TokenOverview]:
     """Every token, active ones first, each with who created (and revoked) it."""
     if actor is not None:
         require(actor, Permission.MANAGE_INTEGRATIONS)

@@ -34,7 +34,7 @@ from cs_register.db import new_public_id
 from cs_register.errors import Conflict, NotFound, Unauthenticated
 from cs_register.integrations.models import WebhookSecret
 from cs_register.integrations.services import normalise_token_name
-from cs_register.permissions import Permission, require
+from cs_register.permissions import Permission, StaffPrincipal, require
 from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _audit(
     action: AuditAction,
     secret: WebhookSecret,
     *,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None,
     details: Mapping[str, object] | None = None,
@@ -115,7 +115,7 @@ def create_webhook_secret(
     keyring: Keyring,
     *,
     name: str,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None = None,
     replaces: WebhookSecret | None = None,
@@ -161,7 +161,7 @@ def rotate_webhook_secret(
     *,
     public_id: str,
     name: str,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None = None,
 ) -> tuple[WebhookSecret, WebhookSecret, str]:
@@ -184,7 +184,7 @@ def retire_webhook_secret(
     session: Session,
     *,
     public_id: str,
-    actor: StaffUser | None,
+    actor: StaffPrincipal | None,
     now: datetime,
     request_id: str | None = None,
 ) -> WebhookSecret:
@@ -216,7 +216,7 @@ class WebhookSecretOverview:
 
 
 def list_webhook_secrets(
-    session: Session, *, actor: StaffUser | None
+    session: Session, *, actor: StaffPrincipal | None
 ) -> Sequence[WebhookSecretOverview]:
     """Every secret, active ones first (newest first), with who created and retired it."""
     if actor is not None:

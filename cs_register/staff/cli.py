@@ -16,8 +16,8 @@ from cs_register.cli_support import command_unit_of_work
 from cs_register.clock import local_time
 from cs_register.permissions import Role
 from cs_register.staff import services
+from cs_register.staff.login import session_policy
 from cs_register.web import now as app_now
-from cs_register.web import session_policy
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 

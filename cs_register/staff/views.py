@@ -11,14 +11,13 @@ from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Permission, Role, has_permission
 from cs_register.staff import services
+from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import (
     is_safe_next,
     now,
     request_id,
-    require_staff,
     requires,
-    session_policy,
 )
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
@@ -89,7 +88,7 @@ def logout() -> Any:
 
 @auth_blueprint.route("/account/password", methods=["GET", "POST"])
 def change_password() -> Any:
-    user = require_staff()
+    user = current_account()
     if request.method == "GET":
         return render_template("staff/change_password.html", errors={})
     try:
@@ -111,7 +110,7 @@ def change_password() -> Any:
 @auth_blueprint.get("/")
 def home() -> Any:
     """Send each role to where its work is."""
-    user = require_staff()
+    user = current_account()
     if has_permission(user, Permission.VIEW_CUSTOMERS):
         return redirect(url_for("customers.dashboard"))
     if has_permission(user, Permission.MANAGE_STAFF):
@@ -122,7 +121,7 @@ def home() -> Any:
 def _overview(public_id: str) -> services.StaffOverview:
     return services.staff_overviews(
         get_session(),
-        actor=require_staff(),
+        actor=current_account(),
         now=now(),
         policy=session_policy(),
         public_id=public_id,
@@ -150,7 +149,7 @@ def _render_one_time_password(user: StaffUser, password: str, *, created: bool) 
 @requires(Permission.MANAGE_STAFF)
 def staff_list() -> Any:
     overviews = services.staff_overviews(
-        get_session(), actor=require_staff(), now=now(), policy=session_policy()
+        get_session(), actor=current_account(), now=now(), policy=session_policy()
     )
     return render_template("staff/staff_list.html", overviews=overviews)
 
@@ -170,7 +169,7 @@ def new_staff() -> Any:
             display_name=form["display_name"],
             role=role,
             now=now(),
-            actor=require_staff(),
+            actor=current_account(),
             request_id=request_id(),
         )
     except ValidationFailed as failure:
@@ -198,7 +197,7 @@ def change_role(public_id: str) -> Any:
     try:
         role = services.parse_role(request.form.get("role", ""))
         services.set_role(
-            db, user=user, role=role, now=now(), actor=require_staff(), request_id=request_id()
+            db, user=user, role=role, now=now(), actor=current_account(), request_id=request_id()
         )
     except ValidationFailed as failure:
         return _render_detail(public_id, error=" ".join(failure.errors["role"]), status=422)
@@ -219,7 +218,12 @@ def set_active(public_id: str) -> Any:
     active = raw == "1"
     try:
         services.set_active(
-            db, user=user, active=active, now=now(), actor=require_staff(), request_id=request_id()
+            db,
+            user=user,
+            active=active,
+            now=now(),
+            actor=current_account(),
+            request_id=request_id(),
         )
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
@@ -237,7 +241,7 @@ def reset_password(public_id: str) -> Any:
     user = services.get_user(db, public_id)
     try:
         password = services.reset_password(
-            db, user=user, now=now(), actor=require_staff(), request_id=request_id()
+            db, user=user, now=now(), actor=current_account(), request_id=request_id()
         )
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)

@@ -67,6 +67,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "recordings.purge_history": AUDIT_READERS,
     # Oversight.
     "audit.browse": AUDIT_READERS,
+    # Everything held about one person, from every registered source: the DPO's work alone.
+    "privacy.everything_held": frozenset({"dpo"}),
     # Staff administration.
     "admin.staff_list": STAFF_ADMINS,
     "admin.staff_detail": STAFF_ADMINS,

@@ -16,6 +16,7 @@ from cs_register.contacts.models import (
     IdentityVerification,
     VerificationOutcome,
 )
+from cs_register.contacts.services import customer_timeline
 from cs_register.crypto import DecryptionError
 from cs_register.customers import services
 from cs_register.customers.models import Customer, CustomerRevision
@@ -332,6 +333,10 @@ def add_contact(db_session, customer, *, when, subject, outcome=None, staff_id=N
         created_at=when,
     )
     db_session.add(contact)
+    # As every way in does (console, PBX, email, chatbot): the latest contact, never rewound.
+    row = db_session.get(Customer, customer.id)
+    if row.last_contact_at is None or when > row.last_contact_at:
+        row.last_contact_at = when
     db_session.flush()
     if outcome is not None:
         db_session.add(
@@ -364,9 +369,10 @@ def test_view_masks_the_code_and_lists_contacts_newest_first(
     view = call(services.view_customer, public_id=customer.public_id)
     assert view.masked_identity_code == "150683-****"
     assert view.phone_display == "+358 40 1234567"
-    assert [contact.subject for contact in view.contacts] == ["Newer", "Older"]
-    assert [v.outcome for v in view.contacts[0].verifications] == [VerificationOutcome.VERIFIED]
-    assert view.last_contact_at == clock.now - timedelta(hours=1)
+    timeline = customer_timeline(db_session, customer.id)
+    assert [contact.subject for contact in timeline] == ["Newer", "Older"]
+    assert [v.outcome for v in timeline[0].verifications] == [VerificationOutcome.VERIFIED]
+    assert view.customer.last_contact_at == clock.now - timedelta(hours=1)
     (event,) = audit_rows(db_session, AuditAction.CUSTOMER_VIEWED)
     assert (event.subject_type, event.subject_id) == ("customer", customer.public_id)
 

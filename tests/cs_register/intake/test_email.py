@@ -497,3 +497,38 @@ def test_the_contact_page_shows_the_email_its_thread_and_attachment_notes(relay,
     first_page = client.get(f"/contacts/{first['contact_id']}").text
     assert "A new conversation." in first_page
     assert "kuitti.pdf" not in first_page
+
+
+# --- identity codes in the email's free text ---------------------------------------------------
+
+IDENTITY_CODE = "131052-308T"
+
+
+def test_identity_codes_in_subject_body_sender_and_attachment_names_are_redacted(
+    relay: Relay, database: Database, client: FlaskClient, logged_in: Any
+) -> None:
+    message = OutgoingMessage()
+    message["From"] = f"Matti {IDENTITY_CODE} <matti@example.fi>"
+    message["To"] = "asiakaspalvelu@example.com"
+    message["Subject"] = f"Hetu {IDENTITY_CODE} laskussa"
+    message["Message-ID"] = "<code@mail.example.fi>"
+    message.set_content(f"Hei,\nhenkilötunnukseni on {IDENTITY_CODE.lower()} ja 010594 Y 9032.\n")
+    message.add_attachment(
+        b"%PDF-1.4", maintype="application", subtype="pdf", filename=f"{IDENTITY_CODE}.pdf"
+    )
+    response = relay.post(message.as_bytes())
+    assert response.status_code == 201
+    contact = contact_of(database, response.get_json()["contact_id"])
+    (email_row,) = rows(database, EmailMessage)
+    stored = " ".join(
+        [contact.subject, contact.notes, email_row.sender_name, json.dumps(email_row.attachments)]
+    )
+    for spelling in (IDENTITY_CODE, IDENTITY_CODE.lower(), "010594", "308T"):
+        assert spelling not in stored
+    assert contact.subject == "Hetu [identity code removed] laskussa"
+    assert contact.notes.count("[identity code removed]") == 3
+    # The agent sees the redacted text on the contact page, never the code.
+    logged_in("agent")
+    page = client.get(f"/contacts/{contact.public_id}").get_data(as_text=True)
+    assert "[identity code removed]" in page
+    assert IDENTITY_CODE not in page

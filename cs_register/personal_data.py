@@ -1,0 +1,112 @@
+"""The personal-data registry: every package that holds personal data says where and why.
+
+Each domain package registers one `PersonalDataSource` in `create_app`: the tables and columns
+it holds about people, for what purpose, and a `find` that returns everything it holds about
+one customer. Data-subject rights (access, export, erasure, restriction), retention and the
+DPO's "everything held about this person" page go through the registry, so a new package is
+covered as soon as it registers, and a table with personal data that no source claims fails
+the suite (tests/cs_register/test_personal_data.py walks the schema).
+
+Findings name rows by public id (or table and row id), never by personal data, so they can be
+audited; the values in `fields` are for the DPO's eyes, with identity codes masked.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from flask import Flask, current_app
+
+from cs_register.context import Context
+
+_EXTENSION = "cs_register.personal_data"
+
+
+class DataSubjectKind(enum.Enum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class TableClaim:
+    """One table a source holds, the columns in it that are (or point to) personal data."""
+
+    table: str
+    columns: tuple[str, ...]
+    purpose: str
+    about: DataSubjectKind = DataSubjectKind.CUSTOMER
+
+
+@dataclass(frozen=True)
+class SourceDescription:
+    name: str
+    title: str
+    tables: tuple[TableClaim, ...]
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """The customer whose data is looked for (ids only: sources load what they need)."""
+
+    customer_id: int
+    customer_public_id: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing held about the person: a row (or a stored file) and what it says."""
+
+    source: str
+    category: str
+    table: str
+    reference: str
+    occurred_at: datetime | None
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+class PersonalDataSource(Protocol):
+    def describe(self) -> SourceDescription: ...
+
+    def find(
+        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
+    ) -> Sequence[Finding]:
+        """What this source holds about `subject`. `earlier` holds the findings of the
+        sources registered before it (the audit trail looks for events about any of them)."""
+        ...
+
+
+@dataclass
+class PersonalDataRegistry:
+    sources: list[PersonalDataSource]
+
+    def describe(self) -> list[SourceDescription]:
+        return [source.describe() for source in self.sources]
+
+    def claimed_tables(self) -> dict[str, TableClaim]:
+        return {claim.table: claim for desc in self.describe() for claim in desc.tables}
+
+    def find(self, ctx: Context, subject: DataSubject) -> list[Finding]:
+        findings: list[Finding] = []
+        for source in self.sources:
+            findings.extend(source.find(ctx, subject, tuple(findings)))
+        return findings
+
+
+def register(app: Flask, source: PersonalDataSource) -> None:
+    """Add `source`; sources are asked in registration order (the audit trail last)."""
+    registry: PersonalDataRegistry = app.extensions.setdefault(
+        _EXTENSION, PersonalDataRegistry(sources=[])
+    )
+    registry.sources.append(source)
+
+
+def registry(app: Flask | None = None) -> PersonalDataRegistry:
+    target = app if app is not None else current_app
+    found: PersonalDataRegistry = target.extensions.setdefault(
+        _EXTENSION, PersonalDataRegistry(sources=[])
+    )
+    return found

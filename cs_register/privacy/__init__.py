@@ -1,0 +1,1 @@
+"""Data-protection work: what the register holds about a person, found through the registry."""

@@ -1,0 +1,61 @@
+"""How a browser's session cookie becomes a logged-in staff member (Flask-Login's loader).
+
+Our own server-side session rows (`staff.services.resume_session`) decide: idle timeout,
+absolute lifetime and sign-out are checked on every request, so a stolen cookie dies with its
+row. Wired by `create_app`; the request plumbing (`cs_register.web`) only reads the result.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, session
+from flask_login import LoginManager
+
+from cs_register.db import get_session
+from cs_register.errors import PermissionDenied
+from cs_register.staff.models import StaffSession, StaffUser
+from cs_register.staff.services import SessionPolicy, resume_session
+from cs_register.web import now, require_staff
+
+
+def session_policy() -> SessionPolicy:
+    settings = current_app.extensions["cs_register.settings"]
+    return SessionPolicy(
+        idle_timeout=settings.session_idle_timeout,
+        absolute_lifetime=settings.session_absolute_lifetime,
+        lockout_threshold=settings.login_lockout_threshold,
+        lockout_duration=settings.login_lockout_duration,
+    )
+
+
+def init_app(app: Flask) -> None:
+    login_manager = LoginManager()
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    # Our own server-side sessions replace Flask-Login's remember-me and session protection.
+    login_manager.session_protection = None
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> StaffUser | None:
+        token = session.get("sid")
+        if not isinstance(token, str):
+            return None
+        row: StaffSession | None = resume_session(
+            get_session(), token=token, now=now(), policy=session_policy()
+        )
+        if row is None or str(row.user_id) != user_id:
+            session.clear()
+            return None
+        return row.user
+
+
+def current_account() -> StaffUser:
+    """The logged-in staff member's own account row, for the staff package's own pages.
+
+    Other packages see the account only as a `StaffPrincipal` (`web.require_staff`).
+    """
+    account = require_staff()
+    if not isinstance(account, StaffUser):
+        raise PermissionDenied("You must be logged in.")
+    return account
