@@ -201,3 +201,50 @@ def test_flask_db_commands_upgrade_report_and_downgrade(
         assert sa.inspect(engine_for(empty_database)).get_table_names() == ["alembic_version"]
     finally:
         database.dispose()
+
+
+def test_identity_codes_stored_before_the_free_text_policy_are_redacted(
+    empty_database: str, engine_for: Callable[[str], sa.Engine]
+) -> None:
+    migrate.upgrade(empty_database, "0002_retention_and_intake")
+    engine = engine_for(empty_database)
+    public_id = "6f123456-7890-4e1f-9a3b-131052a308f1"  # looks like a code in places; is not
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO contacts (id, public_id, channel, direction, occurred_at, subject,"
+                " notes, created_at) VALUES (1, :public_id, 'email', 'inbound', :at,"
+                " :subject, :notes, :at)"
+            ),
+            {
+                "public_id": public_id,
+                "at": "2026-11-01 10:00:00",
+                "subject": "Hetu 131052-308T",
+                "notes": f"Body 131052 - 308 T, ticket 20261123-0042, contact {public_id}",
+            },
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO email_messages (id, public_id, message_id, message_id_sha256,"
+                " message_id_generated, contact_id, sender_name, sender_address, received_at,"
+                " attachments) VALUES (1, :public_id, '<m@x>', :sha, false, 1,"
+                " 'Matti 131052-308T', 'matti@example.fi', :at, :attachments)"
+            ),
+            {
+                "public_id": "00000000-0000-4000-8000-000000000001",
+                "sha": "0" * 64,
+                "at": "2026-11-01 10:00:00",
+                "attachments": '[{"filename": "hetu131052-308T.pdf", "size_bytes": 1}]',
+            },
+        )
+    migrate.upgrade(empty_database)
+    with engine.connect() as connection:
+        subject, notes = connection.execute(sa.text("SELECT subject, notes FROM contacts")).one()
+        sender, attachments = connection.execute(
+            sa.text("SELECT sender_name, attachments FROM email_messages")
+        ).one()
+    assert subject == "Hetu [identity code removed]"
+    assert notes == (f"Body [identity code removed], ticket 20261123-0042, contact {public_id}")
+    assert sender == "Matti [identity code removed]"
+    assert "131052" not in str(attachments)
+    assert "[identity code removed].pdf" in str(attachments)

@@ -191,6 +191,7 @@ def argument_value(rule: Rule, name: str, objects: ConsoleObjects | None) -> Any
         "recordings": objects.recording,
         "integrations": objects.integration_token,
         "admin": objects.staff,
+        "privacy": objects.customer,
     }
     return by_blueprint.get(blueprint, str(uuid.uuid4()))
 

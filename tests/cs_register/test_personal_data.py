@@ -1,0 +1,130 @@
+"""The personal-data registry covers the whole schema, and finds what it says it holds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from cs_register import (
+    models,  # noqa: F401 - registers every table on Base.metadata
+    personal_data,
+)
+from cs_register.context import Context
+from cs_register.db import Base
+from cs_register.intake.email import receive_email
+from cs_register.integrations import services as token_services
+from cs_register.permissions import Actor
+from cs_register.personal_data import DataSubject
+from recordings.intake import register_call
+from tests.cs_register.intake.test_email import build_message
+
+# Tables that point at a person's records hold data about that person.
+PERSON_TABLES = {"customers", "contacts", "recordings", "staff_users"}
+# Column names that hold personal data wherever they appear.
+PERSONAL_COLUMN = re.compile(
+    r"email|phone|identity_code|given_names|family_name|street|postal|city|notes|subject"
+    r"|sender|customer_number|display_name|username|ip_address|transcript",
+)
+
+
+def unclaimed_personal_tables(metadata: sa.MetaData, claimed: set[str]) -> list[str]:
+    """Tables that refer to a person's records or have personal-looking columns, unclaimed."""
+    unclaimed = []
+    for table in metadata.sorted_tables:
+        refers = any(
+            fk.column.table.name in PERSON_TABLES and not column.name.endswith("_by_id")
+            for column in table.columns
+            for fk in column.foreign_keys
+        )
+        personal = any(PERSONAL_COLUMN.search(column.name) for column in table.columns)
+        if (refers or personal or table.name in PERSON_TABLES) and table.name not in claimed:
+            unclaimed.append(table.name)
+    return unclaimed
+
+
+def test_every_table_with_personal_data_is_claimed_by_a_source(app):
+    claimed = set(personal_data.registry(app).claimed_tables())
+    assert unclaimed_personal_tables(Base.metadata, claimed) == []
+
+
+def test_the_schema_walk_catches_a_new_table_nobody_registered(app):
+    claimed = set(personal_data.registry(app).claimed_tables())
+    metadata = sa.MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(metadata)
+    sa.Table(
+        "complaint_letters",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("customer_id", sa.ForeignKey("customers.id")),
+    )
+    sa.Table(
+        "callback_requests",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("callback_phone", sa.String(16)),
+    )
+    assert unclaimed_personal_tables(metadata, claimed) == [
+        "callback_requests",
+        "complaint_letters",
+    ]
+
+
+def test_every_claimed_column_exists(app):
+    for source in personal_data.registry(app).describe():
+        for claim in source.tables:
+            table = Base.metadata.tables[claim.table]
+            missing = [name for name in claim.columns if name not in table.columns]
+            assert missing == [], (source.name, claim.table, missing)
+
+
+@pytest.fixture
+def customer_with_history(database, clock, make_customer):
+    """A customer who called (PBX) and wrote (email relay), through the real intake."""
+    customer = make_customer(phone="0401234567", email="matti@example.fi")
+    with database.unit_of_work() as session:
+        token, _ = token_services.create_token(session, name="pbx", actor=None, now=clock.now)
+        ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
+        call, _ = register_call(
+            ctx,
+            token=token,
+            payload={
+                "external_call_id": "call-1",
+                "direction": "inbound",
+                "customer_number": "+358401234567",
+                "started_at": "2026-11-23T08:00:00+00:00",
+            },
+        )
+        message = build_message(sender="Matti <matti@example.fi>", subject="Lasku")
+        email_row, _, _ = receive_email(ctx, raw=message)
+        return customer, call.public_id, email_row.public_id
+
+
+def test_the_registry_finds_a_customer_in_every_package(
+    app, database, clock, customer_with_history
+):
+    customer, call_id, email_id = customer_with_history
+    registry = personal_data.registry(app)
+    with database.unit_of_work() as session:
+        ctx = Context(session=session, actor=Actor.for_command("test"), now=clock.now)
+        findings = registry.find(ctx, DataSubject(customer.id, customer.public_id))
+    references = {finding.table: set() for finding in findings}
+    for finding in findings:
+        references[finding.table].add(finding.reference)
+    assert references["customers"] == {customer.public_id}
+    assert len(references["contacts"]) == 2
+    assert references["calls"] == {call_id}
+    assert references["email_messages"] == {email_id}
+    # The audit trail: the customer's creation, the call and the email, found by their ids.
+    actions = {dict(f.fields)["Action"] for f in findings if f.table == "audit_events"}
+    assert {"customer_created", "call_registered", "email_contact_received"} <= actions
+
+
+def test_a_stranger_has_nothing_found(app, database, clock, customer_with_history, make_customer):
+    other = make_customer(given_names="Maija", family_name="Muukalainen")
+    with database.unit_of_work() as session:
+        ctx = Context(session=session, actor=Actor.for_command("test"), now=clock.now)
+        findings = personal_data.registry(app).find(ctx, DataSubject(other.id, other.public_id))
+    assert {finding.table for finding in findings} == {"customers", "audit_events"}
