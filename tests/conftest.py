@@ -35,6 +35,7 @@ from cs_register.staff.passwords import HashingCost
 
 # Importing the models registers every table on Base.metadata.
 from tests.support import models_registry  # noqa: F401
+from tests.support.context import make_context
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 # Real argon2id at a fraction of the production cost: hundreds of tests create accounts.
@@ -307,7 +308,7 @@ def make_customer(
         with database.unit_of_work() as session:
             actor = session.get(StaffUser, creator[0].id)
             return customer_services.create_customer(
-                session, keyring, form=form, actor=actor, now=clock.now
+                make_context(session, actor, clock.now), keyring, form=form
             )
 
     return _make

@@ -20,7 +20,7 @@ from cs_register.customers.services import get_customer, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.web import now, request_id, require_staff, requires, staff_context
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
@@ -247,15 +247,7 @@ def link_contact(public_id: str) -> Any:
     # An identity code is never written back into the page, not even into its own input.
     search = {"kind": kind, "value": "" if kind == "identity_code" else value}
     try:
-        customers = search_customers(
-            session,
-            keyring(),
-            kind=kind,
-            value=value,
-            actor=actor,
-            now=now(),
-            request_id=request_id(),
-        )
+        customers = search_customers(staff_context(), keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_link_page(contact, search=search, errors=failure.errors, status=422)
     return _render_link_page(

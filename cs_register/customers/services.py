@@ -22,9 +22,11 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.audit.services import AuditDetailsContainPersonalData
 from cs_register.clock import local_today
+from cs_register.context import Context
 from cs_register.crypto import DecryptionError, Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.db import new_public_id
@@ -42,7 +44,7 @@ from cs_register.identifiers import (
     search_key,
     validate_customer_fields,
 )
-from cs_register.permissions import Permission, StaffPrincipal, require
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
@@ -210,16 +212,15 @@ def _set_name_keys(customer: Customer) -> None:
 
 
 def create_customer(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     form: Mapping[str, str | None],
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
 ) -> Customer:
     """Validate `form`, refuse a duplicate identity code, store the customer and audit it."""
-    require(actor, Permission.EDIT_CUSTOMERS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.EDIT_CUSTOMERS)
     fields = _validate_fields(form, now=now)
     if fields.identity_code is not None:
         _refuse_duplicate_identity_code(
@@ -239,7 +240,7 @@ def create_customer(
         email=fields.email,
         created_at=now,
         updated_at=now,
-        created_by_id=actor.id,
+        created_by_id=ctx.actor.staff_id,
     )
     if fields.identity_code is not None:
         customer.identity_code_ciphertext = keyring.identity_code.encrypt(
@@ -249,14 +250,11 @@ def create_customer(
     _set_name_keys(customer)
     session.add(customer)
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.CUSTOMER_CREATED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CUSTOMER_CREATED,
         subject_type="customer",
         subject_id=customer.public_id,
-        request_id=request_id,
         details={"fields": _given_field_names(fields)},
     )
     return customer
@@ -289,14 +287,11 @@ def _search_query(kind: str, value: str) -> sa.Select[Customer]:
 
 
 def search_customers(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     kind: str,
     value: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
 ) -> list[Customer]:
     """Find customers by name prefix, or exactly by phone, email or identity code.
 
@@ -304,7 +299,9 @@ def search_customers(
     function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
     records the kind of search and the number of results, never the searched value.
     """
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     if kind not in SEARCH_KINDS:
         raise ValidationFailed({"kind": ["Choose what to search by."]})
     value = (value or "").strip()
@@ -321,13 +318,8 @@ def search_customers(
             results = list(session.scalars(query).all())
     except IdentifierError as problem:
         raise ValidationFailed({kind: [str(problem)]}) from None
-    record_event(
-        session,
-        action=AuditAction.CUSTOMER_SEARCHED,
-        actor=actor,
-        now=now,
-        request_id=request_id,
-        details={"kind": kind, "results": len(results)},
+    audit.record(
+        ctx, AuditAction.CUSTOMER_SEARCHED, details={"kind": kind, "results": len(results)}
     )
     return results
 
@@ -336,30 +328,22 @@ def search_customers(
 
 
 def view_customer(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None,
 ) -> CustomerView:
     """The customer page's data (identity code masked), audited as a view."""
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     customer = get_customer(session, public_id)
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
         phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
     )
-    record_event(
-        session,
-        action=AuditAction.CUSTOMER_VIEWED,
-        actor=actor,
-        now=now,
-        subject_type="customer",
-        subject_id=customer.public_id,
-        request_id=request_id,
+    audit.record(
+        ctx, AuditAction.CUSTOMER_VIEWED, subject_type="customer", subject_id=customer.public_id
     )
     return view
 
@@ -415,15 +399,12 @@ def _revision_binding(customer: Customer, field: str, revision_id: int, which: s
 
 
 def update_customer(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     public_id: str,
     form: Mapping[str, str | None],
     reason: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None,
 ) -> list[str]:
     """Rectify a customer's data and return the names of the fields that changed.
 
@@ -432,7 +413,9 @@ def update_customer(
     old and new value encrypted and the stated reason. Nothing changed means no revision and no
     audit row, and an empty list.
     """
-    require(actor, Permission.EDIT_CUSTOMERS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.EDIT_CUSTOMERS)
     customer = get_customer(session, public_id)
     errors: dict[str, list[str]] = {}
     try:
@@ -464,7 +447,7 @@ def update_customer(
             customer_id=customer.id,
             field=name,
             reason=reason,
-            changed_by_id=actor.id,
+            changed_by_id=ctx.actor.staff_id,
             changed_at=now,
         )
         session.add(revision)
@@ -500,14 +483,11 @@ def update_customer(
     _set_name_keys(customer)
     customer.updated_at = now
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.CUSTOMER_UPDATED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CUSTOMER_UPDATED,
         subject_type="customer",
         subject_id=customer.public_id,
-        request_id=request_id,
         details={"fields": changed},
     )
     return changed
@@ -517,17 +497,15 @@ def update_customer(
 
 
 def reveal_identity_code(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     public_id: str,
     purpose: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None,
 ) -> str:
     """The full identity code, for a stated purpose that goes into the audit trail."""
-    require(actor, Permission.REVEAL_IDENTITY_CODE)
+    session = ctx.session
+    require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
     customer = get_customer(session, public_id)
     purpose = _validate_free_text(
         purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
@@ -536,14 +514,11 @@ def reveal_identity_code(
     if code is None:
         raise NotFound("No identity code is stored for this customer.")
     try:
-        record_event(
-            session,
-            action=AuditAction.IDENTITY_CODE_REVEALED,
-            actor=actor,
-            now=now,
+        audit.record(
+            ctx,
+            AuditAction.IDENTITY_CODE_REVEALED,
             subject_type="customer",
             subject_id=customer.public_id,
-            request_id=request_id,
             details={"purpose": purpose},
         )
     except AuditDetailsContainPersonalData:
@@ -558,16 +533,14 @@ def reveal_identity_code(
 
 
 def customer_history(
-    session: Session,
+    ctx: Context,
     keyring: Keyring,
     *,
     public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None,
 ) -> list[RevisionView]:
     """Every rectification of the customer, newest first, decrypted (identity codes masked)."""
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     customer = get_customer(session, public_id)
     rows = session.execute(
         sa.select(CustomerRevision, StaffUser)
@@ -595,14 +568,11 @@ def customer_history(
         )
         for revision, staff in rows
     ]
-    record_event(
-        session,
-        action=AuditAction.CUSTOMER_HISTORY_VIEWED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CUSTOMER_HISTORY_VIEWED,
         subject_type="customer",
         subject_id=customer.public_id,
-        request_id=request_id,
     )
     return history
 

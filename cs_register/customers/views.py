@@ -21,7 +21,7 @@ from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import format_phone
 from cs_register.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
 
@@ -106,15 +106,7 @@ def search() -> Any:
     # An identity code is never written back into a page, not even into the search box.
     echo = "" if kind == "identity_code" else _safe_echo(value)
     try:
-        customers = services.search_customers(
-            get_session(),
-            _keyring(),
-            kind=kind,
-            value=value,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        customers = services.search_customers(staff_context(), _keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_dashboard(kind=kind, value=echo, errors=failure.errors, status=422)
     results = [_result_row(customer) for customer in customers]
@@ -137,14 +129,7 @@ def new_customer() -> Any:
             "customers/form.html", mode="new", values={}, errors={}, code_dropped=False
         )
     try:
-        customer = services.create_customer(
-            get_session(),
-            _keyring(),
-            form=request.form,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        customer = services.create_customer(staff_context(), _keyring(), form=request.form)
     except ValidationFailed as failure:
         return (
             render_template(
@@ -170,14 +155,7 @@ def _render_customer_page(
 ) -> Any:
     session = get_session()
     current = now()
-    view = services.view_customer(
-        session,
-        _keyring(),
-        public_id=public_id,
-        actor=require_staff(),
-        now=current,
-        request_id=request_id(),
-    )
+    view = services.view_customer(staff_context(), _keyring(), public_id=public_id)
     return (
         render_template(
             "customers/customer.html",
@@ -205,13 +183,7 @@ def reveal_identity_code(public_id: str) -> Any:
     purpose = request.form.get("purpose", "")
     try:
         code = services.reveal_identity_code(
-            get_session(),
-            _keyring(),
-            public_id=public_id,
-            purpose=purpose,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
+            staff_context(), _keyring(), public_id=public_id, purpose=purpose
         )
     except ValidationFailed as failure:
         return _render_customer_page(
@@ -228,14 +200,7 @@ def edit_customer(public_id: str) -> Any:
     db = get_session()
     if request.method == "GET":
         # Opening the form shows the customer's data, so it is audited like the page.
-        view = services.view_customer(
-            db,
-            _keyring(),
-            public_id=public_id,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        view = services.view_customer(staff_context(), _keyring(), public_id=public_id)
         return render_template(
             "customers/form.html",
             mode="edit",
@@ -250,14 +215,7 @@ def edit_customer(public_id: str) -> Any:
     reason = request.form.get("reason", "")
     try:
         changed = services.update_customer(
-            db,
-            _keyring(),
-            public_id=public_id,
-            form=request.form,
-            reason=reason,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
+            staff_context(), _keyring(), public_id=public_id, form=request.form, reason=reason
         )
     except ValidationFailed as failure:
         return (
@@ -301,14 +259,7 @@ def _stored_values(customer: Customer, phone_display: str | None) -> dict[str, s
 @requires(Permission.VIEW_CUSTOMERS)
 def customer_history(public_id: str) -> Any:
     db = get_session()
-    revisions = services.customer_history(
-        db,
-        _keyring(),
-        public_id=public_id,
-        actor=require_staff(),
-        now=now(),
-        request_id=request_id(),
-    )
+    revisions = services.customer_history(staff_context(), _keyring(), public_id=public_id)
     return render_template(
         "customers/history.html",
         customer=services.get_customer(db, public_id),

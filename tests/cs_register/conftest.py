@@ -23,6 +23,7 @@ from cs_register.integrations.models import IntegrationToken
 from cs_register.permissions import Role
 from cs_register.staff.models import StaffUser
 from recordings.models import HoldReason, Recording, RecordingHold, RecordingState
+from tests.support.context import make_context
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -63,7 +64,7 @@ def console_objects(database: Database, clock: Any, keyring: Any) -> ConsoleObje
         session.add(staff)
         session.flush()
         customer = customer_services.create_customer(
-            session,
+            make_context(session, staff, clock.now),
             keyring,
             form={
                 "given_names": "Reitti",
@@ -71,8 +72,6 @@ def console_objects(database: Database, clock: Any, keyring: Any) -> ConsoleObje
                 "identity_code": "131052-308T",
                 "phone": "+358401234567",
             },
-            actor=staff,
-            now=clock.now,
         )
         # Unlinked, so the "link" pages have something to do.
         contact = contact_services.log_contact(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from cs_register.staff.models import StaffUser
+from tests.support.context import make_context
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
@@ -31,8 +32,7 @@ def call(database: Any, keyring: Any, clock: Any, agent: StaffUser) -> Callable[
         user = as_user or agent
         with database.unit_of_work() as session:
             actor = session.get(StaffUser, user.id)
-            return service(
-                session, keyring, actor=actor, now=clock.now, request_id="req-test-0001", **kwargs
-            )
+            ctx = make_context(session, actor, clock.now, request_id="req-test-0001")
+            return service(ctx, keyring, **kwargs)
 
     return _call
