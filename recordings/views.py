@@ -34,7 +34,7 @@ from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, 
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
 from cs_register.permissions import Permission, has_permission
-from cs_register.web import current_staff, now, request_id, require_staff, requires
+from cs_register.web import current_staff, now, request_id, require_staff, requires, staff_context
 from recordings import services
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
@@ -497,7 +497,7 @@ def upload_for_contact(contact_public_id: str) -> Any:
     the same checks) as the PBX API."""
     session = get_session()
     actor = require_staff()
-    contact = get_contact(session, public_id=contact_public_id, actor=actor)
+    contact = get_contact(staff_context(), public_id=contact_public_id)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
         return _upload_failed(contact.public_id, {"audio": ["Choose the audio file to upload."]})

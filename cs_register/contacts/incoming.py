@@ -1,11 +1,14 @@
-"""The one way in for contacts that integrations report: the PBX, the email relay, the chatbot.
+"""The one way in for contacts, whichever channel they came by: the PBX, the email relay, the
+chatbot and the agent's console.
 
-Each channel parses and validates its own payload, then hands the contact to
+Each channel parses and validates its own input, then hands the contact to
 `record_incoming_contact`, which applies the rules every channel shares:
 
 - the free-text policy (`cs_register.free_text`): identity codes in the subject and the
   notes (an email body, a chatbot transcript) are redacted before anything is stored;
-- the customer's "last contact" only ever moves forward, whatever order contacts arrive in.
+- the customer's "last contact" only ever moves forward, whatever order contacts arrive in;
+- the contact is created by `ctx`'s actor (a staff member on the console, nobody for an
+  integration, whose token the channel's own row records).
 
 It writes with Core statements: the chatbot webhook stores thousands of conversations a
 minute, and the ORM's per-object bookkeeping would be pure cost here. Callers that need the
@@ -19,6 +22,7 @@ from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from cs_register.contacts.models import MAX_SUBJECT, Channel, Contact, Direction
 from cs_register.context import Context
@@ -61,7 +65,7 @@ def record_incoming_contact(
     customer_id: int | None,
     handled_by_id: int | None = None,
 ) -> IncomingContact:
-    """Store one contact reported by an integration, in `ctx`'s transaction.
+    """Store one contact, in `ctx`'s transaction.
 
     The caller writes its own audit row (it knows what arrived: a call, an email, a chat).
     """
@@ -80,11 +84,20 @@ def record_incoming_contact(
             "subject": redact_identity_codes(subject)[:MAX_SUBJECT],
             "notes": redact_identity_codes(notes),
             "created_at": ctx.now,
-            "created_by_id": None,
+            "created_by_id": ctx.actor.staff_id,
         },
     ).scalar_one()
     if customer_id is not None:
-        connection.execute(
-            _ADVANCE_LAST_CONTACT, {"customer_id": customer_id, "occurred_at": occurred_at}
-        )
+        advance_last_contact(ctx.session, customer_id, occurred_at)
     return IncomingContact(id=contact_id, public_id=public_id, customer_id=customer_id)
+
+
+def advance_last_contact(session: Session, customer_id: int, occurred_at: datetime) -> None:
+    """Move the customer's "last contact" to `occurred_at` unless it is already later.
+
+    Contacts arrive out of order (backdated console entries, late deliveries, linking an old
+    contact), and the date must never move back.
+    """
+    session.connection().execute(
+        _ADVANCE_LAST_CONTACT, {"customer_id": customer_id, "occurred_at": occurred_at}
+    )

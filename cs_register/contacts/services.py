@@ -24,9 +24,10 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
 from cs_register.clock import parse_local_datetime
+from cs_register.contacts.incoming import advance_last_contact, record_incoming_contact
 from cs_register.contacts.models import (
     MAX_SUBJECT,
     VERIFIABLE_IDENTIFIERS,
@@ -36,6 +37,7 @@ from cs_register.contacts.models import (
     IdentityVerification,
     VerificationOutcome,
 )
+from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.services import (
@@ -45,7 +47,7 @@ from cs_register.customers.services import (
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, format_phone, normalise_text
-from cs_register.permissions import Permission, StaffPrincipal, require
+from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
 MAX_NOTES = 10_000
@@ -207,17 +209,12 @@ def _find_contact(session: Session, public_id: str) -> Contact:
     return contact
 
 
-def get_contact(session: Session, *, public_id: str, actor: StaffPrincipal) -> Contact:
+def get_contact(ctx: Context, *, public_id: str) -> Contact:
     """A contact by public id, without an audit row: for pages that show no more than its
     channel, time and subject (the full contact page goes through `view_contact`)."""
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     return _find_contact(session, public_id)
-
-
-def _touch_last_contact(customer: Customer, occurred_at: datetime) -> None:
-    # Contacts may be logged out of order (backdated); keep the latest, never move it back.
-    if customer.last_contact_at is None or occurred_at > customer.last_contact_at:
-        customer.last_contact_at = occurred_at
 
 
 def customer_timeline(session: Session, customer_id: int) -> Sequence[Contact]:
@@ -234,43 +231,35 @@ def customer_timeline(session: Session, customer_id: int) -> Sequence[Contact]:
 
 
 def _add_verification(
-    session: Session,
+    ctx: Context,
     contact: Contact,
     verification: VerificationInput,
-    *,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None,
 ) -> IdentityVerification:
+    session = ctx.session
+    now = ctx.now
     row = IdentityVerification(
         contact=contact,
         outcome=verification.outcome,
-        verified_by_id=actor.id,
+        verified_by_id=ctx.actor.staff_id,
         verified_at=now,
         **{f"checked_{name}": name in verification.checked for name in VERIFIABLE_IDENTIFIERS},
     )
     session.add(row)
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.IDENTITY_VERIFIED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.IDENTITY_VERIFIED,
         subject_type=CONTACT_SUBJECT_TYPE,
         subject_id=contact.public_id,
-        request_id=request_id,
         details={"outcome": verification.outcome.value, "checked": list(verification.checked)},
     )
     return row
 
 
 def log_contact(
-    session: Session,
+    ctx: Context,
     *,
     form: Mapping[str, str | None],
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
     customer_public_id: str | None = None,
 ) -> Contact:
     """Log one contact handled by `actor`, with the verification panel's result.
@@ -279,7 +268,9 @@ def log_contact(
     unidentified queue. The panel is always recorded, 'not attempted' included: whether the
     caller was verified before anything was disclosed is itself worth knowing later.
     """
-    require(actor, Permission.LOG_CONTACTS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.LOG_CONTACTS)
     errors: dict[str, list[str]] = {}
 
     def check(field: str, parse: Callable[[], T]) -> T | None:
@@ -315,71 +306,59 @@ def log_contact(
 
     # Resolved before anything is added, so an unknown customer leaves nothing behind.
     customer = get_customer(session, customer_public_id) if customer_public_id else None
-    contact = Contact(
+    incoming = record_incoming_contact(
+        ctx,
         channel=channel,
         direction=direction,
         occurred_at=occurred_at,
-        customer_id=customer.id if customer is not None else None,
-        handled_by_id=actor.id,
         subject=subject,
         notes=notes,
-        created_at=now,
-        created_by_id=actor.id,
+        customer_id=customer.id if customer is not None else None,
+        handled_by_id=ctx.actor.staff_id,
     )
-    session.add(contact)
-    session.flush()
+    contact = session.get(Contact, incoming.id)
+    assert contact is not None  # noqa: S101 - inserted just above
     details: dict[str, object] = {
         "channel": channel.value,
         "direction": direction.value,
         "linked": customer is not None,
     }
     if customer is not None:
-        _touch_last_contact(customer, occurred_at)
         details["customer"] = customer.public_id
-    record_event(
-        session,
-        action=AuditAction.CONTACT_CREATED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CONTACT_CREATED,
         subject_type=CONTACT_SUBJECT_TYPE,
         subject_id=contact.public_id,
-        request_id=request_id,
         details=details,
     )
-    _add_verification(session, contact, verification, actor=actor, now=now, request_id=request_id)
+    _add_verification(ctx, contact, verification)
     return contact
 
 
 def record_verification(
-    session: Session,
+    ctx: Context,
     *,
     contact_public_id: str,
     form: Mapping[str, str | None],
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
 ) -> IdentityVerification:
     """Record a later identity check on an existing contact (e.g. a call-back).
 
     Same rules as the panel, except that 'not attempted' is refused: adding a check that was
     not made records nothing.
     """
-    require(actor, Permission.LOG_CONTACTS)
+    session = ctx.session
+    require(ctx.actor, Permission.LOG_CONTACTS)
     contact = _find_contact(session, contact_public_id)
     verification = validate_verification(form, allow_not_attempted=False)
-    return _add_verification(
-        session, contact, verification, actor=actor, now=now, request_id=request_id
-    )
+    return _add_verification(ctx, contact, verification)
 
 
 def link_contact(
-    session: Session,
+    ctx: Context,
     *,
     contact_public_id: str,
     customer_public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
 ) -> Contact:
     """Link an unidentified contact to the customer the agent chose.
 
@@ -387,7 +366,9 @@ def link_contact(
     of someone's history and needs its own reviewed procedure. Linking again to the same
     customer is a harmless repeat (a double-clicked button) and changes nothing.
     """
-    require(actor, Permission.LOG_CONTACTS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.LOG_CONTACTS)
     contact = _find_contact(session, contact_public_id)
     customer = get_customer(session, customer_public_id)
     if contact.customer_id is not None:
@@ -396,17 +377,14 @@ def link_contact(
         raise Conflict("This contact is already linked to a customer and cannot be re-linked.")
     contact.customer_id = customer.id
     contact.linked_at = now
-    contact.linked_by_id = actor.id
-    _touch_last_contact(customer, contact.occurred_at)
+    contact.linked_by_id = ctx.actor.staff_id
+    advance_last_contact(session, customer.id, contact.occurred_at)
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.CONTACT_LINKED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CONTACT_LINKED,
         subject_type=CONTACT_SUBJECT_TYPE,
         subject_id=contact.public_id,
-        request_id=request_id,
         details={"customer": customer.public_id},
     )
     return contact
@@ -416,24 +394,19 @@ def link_contact(
 
 
 def view_contact(
-    session: Session,
+    ctx: Context,
     *,
     public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
-    request_id: str | None = None,
 ) -> Contact:
     """A contact for its full page (notes, verifications, customer); the viewing is audited."""
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     contact = _find_contact(session, public_id)
-    record_event(
-        session,
-        action=AuditAction.CONTACT_VIEWED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.CONTACT_VIEWED,
         subject_type=CONTACT_SUBJECT_TYPE,
         subject_id=contact.public_id,
-        request_id=request_id,
     )
     return contact
 
@@ -462,11 +435,10 @@ def describe_contact(session: Session, contact: Contact) -> ContactOverview:
     )
 
 
-def list_unlinked_contacts(
-    session: Session, *, actor: StaffPrincipal, limit: int = 100
-) -> list[Contact]:
+def list_unlinked_contacts(ctx: Context, *, limit: int = 100) -> list[Contact]:
     """The unidentified queue: contacts with no customer yet, oldest first."""
-    require(actor, Permission.VIEW_CUSTOMERS)
+    session = ctx.session
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
     query = (
         sa.select(Contact)
         .where(Contact.customer_id.is_(None))

@@ -20,7 +20,7 @@ from cs_register.customers.services import get_customer, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires, staff_context
+from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
@@ -70,7 +70,6 @@ def _customer_for_form(public_id: str | None) -> Customer | None:
 @blueprint.route("/contacts/new", methods=["GET", "POST"])
 @requires(Permission.LOG_CONTACTS)
 def new_contact() -> Any:
-    actor = require_staff()
     if request.method == "GET":
         customer = _customer_for_form(request.args.get("customer"))
         values = {
@@ -89,12 +88,7 @@ def new_contact() -> Any:
     customer_public_id = request.form.get("customer") or None
     try:
         contact = services.log_contact(
-            get_session(),
-            form=request.form,
-            actor=actor,
-            now=now(),
-            request_id=request_id(),
-            customer_public_id=customer_public_id,
+            staff_context(), form=request.form, customer_public_id=customer_public_id
         )
     except ValidationFailed as failure:
         values = {name: request.form.get(name, "") for name in _CONTACT_FIELDS}
@@ -118,7 +112,7 @@ def new_contact() -> Any:
 @blueprint.get("/contacts/unlinked")
 @requires(Permission.VIEW_CUSTOMERS)
 def unlinked() -> Any:
-    contacts = services.list_unlinked_contacts(get_session(), actor=require_staff())
+    contacts = services.list_unlinked_contacts(staff_context())
     current = now()
     rows = [(contact, format_age(current - contact.occurred_at)) for contact in contacts]
     return render_template("contacts/unlinked.html", rows=rows)
@@ -139,9 +133,7 @@ def render_contact_page(
     """
     session = get_session()
     current = now()
-    contact = services.view_contact(
-        session, public_id=public_id, actor=require_staff(), now=current, request_id=request_id()
-    )
+    contact = services.view_contact(staff_context(), public_id=public_id)
     overview = services.describe_contact(session, contact)
     panels = pages.collect(pages.CONTACT_PAGE_PANELS, session, contact, current, extra or {})
     return (
@@ -185,12 +177,7 @@ def contact_page(public_id: str) -> Any:
 def record_verification(public_id: str) -> Any:
     try:
         services.record_verification(
-            get_session(),
-            contact_public_id=public_id,
-            form=request.form,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
+            staff_context(), contact_public_id=public_id, form=request.form
         )
     except ValidationFailed as failure:
         values = {name: request.form.get(name, "") for name in request.form}
@@ -221,27 +208,20 @@ def _render_link_page(
 @blueprint.route("/contacts/<public_id>/link", methods=["GET", "POST"])
 @requires(Permission.LOG_CONTACTS)
 def link_contact(public_id: str) -> Any:
-    session = get_session()
-    actor = require_staff()
     if request.method == "GET":
-        contact = services.view_contact(
-            session, public_id=public_id, actor=actor, now=now(), request_id=request_id()
-        )
+        contact = services.view_contact(staff_context(), public_id=public_id)
         return _render_link_page(contact, search={"kind": "phone", "value": ""})
     if request.form.get("action") == "link":
         contact = services.link_contact(
-            session,
+            staff_context(),
             contact_public_id=public_id,
             customer_public_id=request.form.get("customer", ""),
-            actor=actor,
-            now=now(),
-            request_id=request_id(),
         )
         # No name in the flash: flashes travel in the session cookie.
         flash("Contact linked to the chosen customer.", "success")
         return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 
-    contact = services.get_contact(session, public_id=public_id, actor=actor)
+    contact = services.get_contact(staff_context(), public_id=public_id)
     kind = request.form.get("kind", "")
     value = request.form.get("value", "")
     # An identity code is never written back into the page, not even into its own input.

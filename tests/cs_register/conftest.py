@@ -75,7 +75,7 @@ def console_objects(database: Database, clock: Any, keyring: Any) -> ConsoleObje
         )
         # Unlinked, so the "link" pages have something to do.
         contact = contact_services.log_contact(
-            session,
+            make_context(session, staff, clock.now),
             form={
                 "channel": "phone",
                 "direction": "inbound",
@@ -84,8 +84,6 @@ def console_objects(database: Database, clock: Any, keyring: Any) -> ConsoleObje
                 "notes": "",
                 "verification_outcome": "not_attempted",
             },
-            actor=staff,
-            now=clock.now,
         )
         recording, hold = _purged_recording_with_hold(session, contact.id, staff.id, clock.now)
         token = IntegrationToken(

@@ -31,6 +31,7 @@ from recordings.models import Recording
 from recordings.retention import RetentionPolicy
 from recordings.storage import LocalStorage
 from tests.recordings.audio_samples import FORMATS
+from tests.support.context import make_context
 
 # Generated audio is short: the tests are about bytes and rules, not about listening.
 SAMPLE_SECONDS = 1
@@ -71,7 +72,7 @@ def make_phone_contact(
             logger.append(make_staff(Role.AGENT, username="call-logger"))
         with database.unit_of_work() as session:
             return contact_services.log_contact(
-                session,
+                make_context(session, session.get(StaffUser, logger[0].id), clock.now),
                 form={
                     "channel": channel,
                     "direction": "inbound",
@@ -80,8 +81,6 @@ def make_phone_contact(
                     "notes": "",
                     "verification_outcome": "not_attempted",
                 },
-                actor=session.get(StaffUser, logger[0].id),
-                now=clock.now,
                 customer_public_id=customer.public_id if customer is not None else None,
             )
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.contacts import services
 from cs_register.contacts.models import (
@@ -20,13 +21,14 @@ from cs_register.contacts.models import (
 from cs_register.customers.models import Customer
 from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tests.cs_register.contacts.support import audit_events, count_contacts
+from tests.support.context import make_context
 
 IDENTITY_CODE = "131052-308T"
 
 
 def log(db_session, agent, clock, form, **kwargs):
     return services.log_contact(
-        db_session, form=form, actor=agent, now=clock.now, request_id="req-12345678", **kwargs
+        make_context(db_session, agent, clock.now, request_id="req-12345678"), form=form, **kwargs
     )
 
 
@@ -265,12 +267,9 @@ def test_later_verification_is_added_and_audited(db_session, agent, clock, conta
     contact = log(db_session, agent, clock, contact_form())
     clock.advance(timedelta(minutes=10))
     row = services.record_verification(
-        db_session,
+        make_context(db_session, agent, clock.now, request_id=None),
         contact_public_id=contact.public_id,
         form={"verification_outcome": "failed", "verify_identity_code": "1"},
-        actor=agent,
-        now=clock.now,
-        request_id=None,
     )
     db_session.commit()
     assert row.checked == ["identity_code"]
@@ -296,12 +295,9 @@ def test_later_verification_follows_the_rules(db_session, agent, clock, contact_
     db_session.commit()
     with pytest.raises(ValidationFailed) as failure:
         services.record_verification(
-            db_session,
+            make_context(db_session, agent, clock.now, request_id=None),
             contact_public_id=contact.public_id,
             form=form,
-            actor=agent,
-            now=clock.now,
-            request_id=None,
         )
     assert "verification_outcome" in failure.value.errors
     db_session.rollback()
@@ -311,12 +307,9 @@ def test_later_verification_follows_the_rules(db_session, agent, clock, contact_
 def test_later_verification_on_unknown_contact_is_not_found(db_session, agent, clock):
     with pytest.raises(NotFound):
         services.record_verification(
-            db_session,
+            make_context(db_session, agent, clock.now, request_id=None),
             contact_public_id="nope",
             form={"verification_outcome": "verified", "verify_name": "1"},
-            actor=agent,
-            now=clock.now,
-            request_id=None,
         )
 
 
@@ -353,12 +346,9 @@ def test_link_sets_customer_and_audits(db_session, agent, clock, contact_form, m
     contact = log(db_session, agent, clock, contact_form(occurred_at="2026-11-23T10:00"))
     clock.advance(timedelta(hours=2))
     services.link_contact(
-        db_session,
+        make_context(db_session, agent, clock.now, request_id="req-link-0001"),
         contact_public_id=contact.public_id,
         customer_public_id=customer.public_id,
-        actor=agent,
-        now=clock.now,
-        request_id="req-link-0001",
     )
     db_session.commit()
     stored = db_session.get(Contact, contact.id)
@@ -383,11 +373,9 @@ def test_relinking_to_someone_else_is_a_conflict(
     db_session.commit()
     with pytest.raises(Conflict):
         services.link_contact(
-            db_session,
+            make_context(db_session, agent, clock.now),
             contact_public_id=contact.public_id,
             customer_public_id=second.public_id,
-            actor=agent,
-            now=clock.now,
         )
     db_session.rollback()
     assert db_session.get(Contact, contact.id).customer_id == first.id
@@ -401,11 +389,9 @@ def test_linking_again_to_the_same_customer_changes_nothing(
     contact = log(db_session, agent, clock, contact_form())
     for _ in range(2):
         services.link_contact(
-            db_session,
+            make_context(db_session, agent, clock.now),
             contact_public_id=contact.public_id,
             customer_public_id=customer.public_id,
-            actor=agent,
-            now=clock.now,
         )
     db_session.commit()
     assert len(audit_events(db_session, AuditAction.CONTACT_LINKED)) == 1
@@ -418,19 +404,15 @@ def test_link_to_unknown_customer_or_contact_is_not_found(
     contact = log(db_session, agent, clock, contact_form())
     with pytest.raises(NotFound):
         services.link_contact(
-            db_session,
+            make_context(db_session, agent, clock.now),
             contact_public_id=contact.public_id,
             customer_public_id="missing",
-            actor=agent,
-            now=clock.now,
         )
     with pytest.raises(NotFound):
         services.link_contact(
-            db_session,
+            make_context(db_session, agent, clock.now),
             contact_public_id="missing",
             customer_public_id=customer.public_id,
-            actor=agent,
-            now=clock.now,
         )
     assert contact.customer_id is None
 
@@ -441,14 +423,15 @@ def test_link_to_unknown_customer_or_contact_is_not_found(
 def test_view_contact_is_audited(db_session, agent, clock, contact_form):
     contact = log(db_session, agent, clock, contact_form())
     viewed = services.view_contact(
-        db_session, public_id=contact.public_id, actor=agent, now=clock.now, request_id="r-000001"
+        make_context(db_session, agent, clock.now, request_id="r-000001"),
+        public_id=contact.public_id,
     )
     db_session.commit()
     assert viewed.id == contact.id
     [event] = audit_events(db_session, AuditAction.CONTACT_VIEWED)
     assert (event.subject_type, event.subject_id) == ("contact", contact.public_id)
     with pytest.raises(NotFound):
-        services.view_contact(db_session, public_id="missing", actor=agent, now=clock.now)
+        services.view_contact(make_context(db_session, agent, clock.now), public_id="missing")
 
 
 def test_unlinked_queue_lists_only_unlinked_contacts_oldest_first(
@@ -460,15 +443,15 @@ def test_unlinked_queue_lists_only_unlinked_contacts_oldest_first(
     log(db_session, agent, clock, contact_form(), customer_public_id=customer.public_id)
     linked_later = log(db_session, agent, clock, contact_form(occurred_at="2026-11-21T10:00"))
     services.link_contact(
-        db_session,
+        make_context(db_session, agent, clock.now),
         contact_public_id=linked_later.public_id,
         customer_public_id=customer.public_id,
-        actor=agent,
-        now=clock.now,
     )
-    queue = services.list_unlinked_contacts(db_session, actor=agent)
+    queue = services.list_unlinked_contacts(make_context(db_session, agent, None))
     assert [contact.id for contact in queue] == [older.id, newer.id]
-    assert services.list_unlinked_contacts(db_session, actor=agent, limit=1) == [older]
+    assert services.list_unlinked_contacts(make_context(db_session, agent, None), limit=1) == [
+        older
+    ]
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -484,24 +467,22 @@ def test_admin_can_neither_log_nor_link_nor_read(
         log(db_session, admin, clock, contact_form())
     with pytest.raises(PermissionDenied):
         services.link_contact(
-            db_session,
+            make_context(db_session, admin, clock.now),
             contact_public_id=contact.public_id,
             customer_public_id=customer.public_id,
-            actor=admin,
-            now=clock.now,
         )
     with pytest.raises(PermissionDenied):
         services.record_verification(
-            db_session,
+            make_context(db_session, admin, clock.now),
             contact_public_id=contact.public_id,
             form={"verification_outcome": "verified", "verify_name": "1"},
-            actor=admin,
-            now=clock.now,
         )
     with pytest.raises(PermissionDenied):
-        services.view_contact(db_session, public_id=contact.public_id, actor=admin, now=clock.now)
+        services.view_contact(
+            make_context(db_session, admin, clock.now), public_id=contact.public_id
+        )
     with pytest.raises(PermissionDenied):
-        services.list_unlinked_contacts(db_session, actor=admin)
+        services.list_unlinked_contacts(make_context(db_session, admin, None))
     assert count_contacts(db_session) == 1
 
 
@@ -511,7 +492,7 @@ def test_data_protection_officer_reads_but_does_not_log(
     dpo = actor_in("dpo")
     contact = log(db_session, agent, clock, contact_form())
     assert (
-        services.view_contact(db_session, public_id=contact.public_id, actor=dpo, now=clock.now)
+        services.view_contact(make_context(db_session, dpo, clock.now), public_id=contact.public_id)
         is contact
     )
     with pytest.raises(PermissionDenied):
@@ -540,14 +521,14 @@ def test_contact_and_audit_rows_commit_together(database, agent, clock, contact_
 def test_failure_after_logging_rolls_back_contact_and_audit_rows(
     database, agent, clock, contact_form, monkeypatch
 ):
-    real_record_event = services.record_event
+    real_record = audit.record
 
-    def fail_on_verification(session, **kwargs):
-        if kwargs["action"] is AuditAction.IDENTITY_VERIFIED:
+    def fail_on_verification(ctx, action, **kwargs):
+        if action is AuditAction.IDENTITY_VERIFIED:
             raise RuntimeError("disk full")
-        return real_record_event(session, **kwargs)
+        return real_record(ctx, action, **kwargs)
 
-    monkeypatch.setattr(services, "record_event", fail_on_verification)
+    monkeypatch.setattr(audit, "record", fail_on_verification)
     with pytest.raises(RuntimeError), database.unit_of_work() as session:
         log(session, session.merge(agent), clock, contact_form())
     with database.unit_of_work() as session:
@@ -563,17 +544,15 @@ def test_failure_while_linking_rolls_back_the_link(
     with database.unit_of_work() as session:
         contact = log(session, session.merge(agent), clock, contact_form())
 
-    def broken_audit(session, **kwargs):
+    def broken_audit(ctx, action, **kwargs):
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(services, "record_event", broken_audit)
+    monkeypatch.setattr(audit, "record", broken_audit)
     with pytest.raises(RuntimeError), database.unit_of_work() as session:
         services.link_contact(
-            session,
+            make_context(session, session.merge(agent), clock.now),
             contact_public_id=contact.public_id,
             customer_public_id=customer.public_id,
-            actor=session.merge(agent),
-            now=clock.now,
         )
     with database.unit_of_work() as session:
         stored = session.scalar(sa.select(Contact).where(Contact.public_id == contact.public_id))
@@ -603,20 +582,16 @@ def test_audit_details_hold_no_personal_data(db_session, agent, clock, contact_f
     linked = log(db_session, agent, clock, form, customer_public_id=customer.public_id)
     unlinked = log(db_session, agent, clock, contact_form())
     services.link_contact(
-        db_session,
+        make_context(db_session, agent, clock.now),
         contact_public_id=unlinked.public_id,
         customer_public_id=customer.public_id,
-        actor=agent,
-        now=clock.now,
     )
     services.record_verification(
-        db_session,
+        make_context(db_session, agent, clock.now),
         contact_public_id=linked.public_id,
         form={"verification_outcome": "failed", "verify_address": "1"},
-        actor=agent,
-        now=clock.now,
     )
-    services.view_contact(db_session, public_id=linked.public_id, actor=agent, now=clock.now)
+    services.view_contact(make_context(db_session, agent, clock.now), public_id=linked.public_id)
     db_session.commit()
 
     events = [e for e in audit_events(db_session) if e.subject_type == "contact"]
@@ -658,11 +633,9 @@ def test_public_ids_that_resemble_identity_codes_are_accepted_in_audit_details(
     contact = log(db_session, agent, clock, contact_form(), customer_public_id=lookalike)
     unlinked = log(db_session, agent, clock, contact_form())
     services.link_contact(
-        db_session,
+        make_context(db_session, agent, clock.now),
         contact_public_id=unlinked.public_id,
         customer_public_id=lookalike,
-        actor=agent,
-        now=clock.now,
     )
     db_session.commit()
     assert db_session.get(Contact, contact.id).customer_id == customer.id
