@@ -25,7 +25,7 @@ from cs_register.db import get_session
 from cs_register.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.permissions import Actor
-from cs_register.web import integration_context, now, request_id
+from cs_register.web import integration_context
 from recordings import intake
 from recordings.models import Call, Recording
 from recordings.storage import CHUNK_BYTES
@@ -138,18 +138,17 @@ def _recorded_at(call: Call) -> datetime:
 @blueprint.put("/calls/<external_call_id>/recording")
 def upload_recording(external_call_id: str) -> Any:
     call = _call_or_404(external_call_id)
+    token = current_integration()
     recording, created = intake.receive_recording(
-        get_session(),
+        integration_context(Actor.for_integration(token.name)),
         current_storage(),
         call_or_contact=call,
         chunks=_request_body_chunks(),
         content_type=request.headers.get("Content-Type"),
         recorded_at=_recorded_at(call),
         max_bytes=current_app.extensions["cs_register.settings"].max_upload_bytes,
-        now=now(),
         policy=current_policy(),
-        token=current_integration(),
-        request_id=request_id(),
+        token=token,
     )
     response = jsonify(recording_body(recording))
     response.status_code = 201 if created else 200

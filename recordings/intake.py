@@ -37,7 +37,6 @@ from cs_register.errors import (
 )
 from cs_register.identifiers import IdentifierError, normalise_phone
 from cs_register.integrations.models import IntegrationToken
-from cs_register.permissions import StaffPrincipal
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings import services
@@ -212,7 +211,7 @@ def _contact_of(session: Session, call_or_contact: Call | Contact) -> Contact:
 
 
 def receive_recording(
-    session: Session,
+    ctx: Context,
     storage: RecordingStorage,
     *,
     call_or_contact: Call | Contact,
@@ -220,11 +219,8 @@ def receive_recording(
     content_type: str | None,
     recorded_at: datetime,
     max_bytes: int,
-    now: datetime,
     policy: RetentionPolicy,
     token: IntegrationToken | None = None,
-    uploaded_by: StaffPrincipal | None = None,
-    request_id: str | None = None,
 ) -> tuple[Recording, bool]:
     """Stream an upload to a staged file, validate it as audio and keep it.
 
@@ -234,6 +230,7 @@ def receive_recording(
     behind: the staged file is removed on leaving, and stored files are removed again if the
     transaction rolls back.
     """
+    session = ctx.session
     bare_type = _require_audio_type(content_type)
     contact = _contact_of(session, call_or_contact)
     with storage.staged_upload() as staged:
@@ -252,18 +249,15 @@ def receive_recording(
         try:
             info = inspect_audio(staged.path)
             return services.store_recording(
-                session,
+                ctx,
                 storage,
                 contact=contact,
                 staged=staged,
                 info=info,
                 content_type=bare_type,
                 recorded_at=recorded_at,
-                now=now,
                 policy=policy,
-                uploaded_by=uploaded_by,
                 token=token,
-                request_id=request_id,
             )
         except AudioRejected as rejected:
             # The message is written for the uploader; ffmpeg's own output never reaches it.

@@ -14,18 +14,26 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.audit.services import AuditDetailsContainPersonalData
 from cs_register.audit.services import _check_details as check_audit_details
 from cs_register.clock import CLOCK_SKEW
 from cs_register.config import Settings
 from cs_register.contacts.models import Channel, Contact
+from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from cs_register.identifiers import normalise_text
 from cs_register.integrations.models import IntegrationToken
-from cs_register.permissions import Permission, StaffPrincipal, has_permission, require
+from cs_register.permissions import (
+    ActorKind,
+    Permission,
+    Principal,
+    has_permission,
+    require,
+)
 from cs_register.staff.models import StaffUser
 from recordings import retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
@@ -106,7 +114,7 @@ def get_recording(session: Session, public_id: str) -> Recording:
 
 
 def store_recording(
-    session: Session,
+    ctx: Context,
     storage: RecordingStorage,
     *,
     contact: Contact,
@@ -114,20 +122,20 @@ def store_recording(
     info: AudioInfo,
     content_type: str,
     recorded_at: datetime,
-    now: datetime,
     policy: RetentionPolicy,
-    uploaded_by: StaffPrincipal | None = None,
     token: IntegrationToken | None = None,
-    request_id: str | None = None,
 ) -> tuple[Recording, bool]:
     """Keep a validated upload as the recording of `contact`.
 
     Idempotent: the same bytes again return the existing recording (`created` False); other
     bytes for a contact that already has a recording are a Conflict. The stored file is removed
-    again if the transaction rolls back, so a failed request leaves no orphan.
+    again if the transaction rolls back, so a failed request leaves no orphan. A staff member
+    uploads from the console (and needs to be allowed to log contacts); an integration with
+    `token`.
     """
-    if uploaded_by is not None:
-        require(uploaded_by, Permission.LOG_CONTACTS)
+    session, now = ctx.session, ctx.now
+    if ctx.actor.kind is ActorKind.STAFF:
+        require(ctx.actor, Permission.LOG_CONTACTS)
     if contact.channel is not Channel.PHONE:
         raise Conflict("Recordings can only be attached to phone contacts.")
     existing = session.scalar(sa.select(Recording).where(Recording.contact_id == contact.id))
@@ -167,20 +175,16 @@ def store_recording(
         recorded_at=recorded_at,
         due_at=retention.due_at(recorded_at, [], policy),
         uploaded_at=now,
-        uploaded_by_id=uploaded_by.id if uploaded_by else None,
+        uploaded_by_id=ctx.actor.staff_id,
         integration_token_id=token.id if token else None,
     )
     session.add(recording)
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.RECORDING_STORED,
-        actor=uploaded_by,
-        actor_label=None if uploaded_by else f"integration:{token.name if token else '-'}",
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.RECORDING_STORED,
         subject_type="recording",
         subject_id=recording.public_id,
-        request_id=request_id,
         details={
             "contact": contact.public_id,
             "codec": info.codec,
@@ -225,20 +229,19 @@ def hold_end_from_date(
 
 
 def place_hold(
-    session: Session,
+    ctx: Context,
     *,
     recording_public_id: str,
     reason: str,
     reference: str,
     justification: str,
     ends_on: date | None,
-    actor: StaffPrincipal,
-    now: datetime,
     policy: RetentionPolicy,
-    request_id: str | None = None,
 ) -> RecordingHold:
     """Keep one recording beyond the normal period, at most until its 12-month cap."""
-    require(actor, Permission.MANAGE_HOLDS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.MANAGE_HOLDS)
     errors: dict[str, list[str]] = {}
     try:
         hold_reason = HoldReason(reason)
@@ -283,21 +286,18 @@ def place_hold(
         reason=hold_reason,
         reference=clean_reference,
         justification=clean_justification,
-        placed_by_id=actor.id,
+        placed_by_id=ctx.actor.staff_id,
         placed_at=now,
         ends_at=ends_at,
     )
     session.add(hold)
     session.flush()
     recording.due_at = compute_due_at(recording, policy)
-    record_event(
-        session,
-        action=AuditAction.HOLD_PLACED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.HOLD_PLACED,
         subject_type="recording",
         subject_id=recording.public_id,
-        request_id=request_id,
         details={
             "hold": hold.public_id,
             "reason": hold_reason.value,
@@ -309,17 +309,16 @@ def place_hold(
 
 
 def release_hold(
-    session: Session,
+    ctx: Context,
     *,
     hold_public_id: str,
     note: str,
-    actor: StaffPrincipal,
-    now: datetime,
     policy: RetentionPolicy,
-    request_id: str | None = None,
 ) -> RecordingHold:
     """End a hold early; the recording falls back to the normal rule (due at once if past it)."""
-    require(actor, Permission.MANAGE_HOLDS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.MANAGE_HOLDS)
     errors: dict[str, list[str]] = {}
     clean_note = _text(errors, "note", note, "Release note", MAX_JUSTIFICATION)
     if errors:
@@ -337,18 +336,15 @@ def release_hold(
     if not hold.is_active(now):
         raise Conflict("This hold has already ended.")
     hold.released_at = now
-    hold.released_by_id = actor.id
+    hold.released_by_id = ctx.actor.staff_id
     hold.release_note = clean_note
     recording.due_at = compute_due_at(recording, policy)
     session.flush()
-    record_event(
-        session,
-        action=AuditAction.HOLD_RELEASED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.HOLD_RELEASED,
         subject_type="recording",
         subject_id=recording.public_id,
-        request_id=request_id,
         details={"hold": hold.public_id, "reason": hold.reason.value, "reference": hold.reference},
     )
     return hold
@@ -363,16 +359,16 @@ def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit:
 
 
 def servable_recording(
-    session: Session,
+    ctx: Context,
     *,
     public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
     policy: RetentionPolicy,
     download: bool,
 ) -> Recording:
     """The recording if `actor` may hear (or download) it now; Gone once retention has passed."""
-    require(actor, Permission.DOWNLOAD_RECORDINGS if download else Permission.PLAY_RECORDINGS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.DOWNLOAD_RECORDINGS if download else Permission.PLAY_RECORDINGS)
     recording = get_recording(session, public_id)
     if not retention_status(recording, now=now, policy=policy).servable:
         raise Gone("This recording's retention period has ended; it is no longer available.")
@@ -380,23 +376,17 @@ def servable_recording(
 
 
 def record_listening(
-    session: Session,
+    ctx: Context,
     *,
     recording: Recording,
-    actor: StaffPrincipal,
-    now: datetime,
     download: bool,
-    request_id: str | None = None,
 ) -> None:
     """Audit a play or a download (separately: the issue asks to tell them apart)."""
-    record_event(
-        session,
-        action=AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
-        actor=actor,
-        now=now,
+    audit.record(
+        ctx,
+        AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
         subject_type="recording",
         subject_id=recording.public_id,
-        request_id=request_id,
     )
 
 
@@ -437,23 +427,23 @@ class RecordingOverview:
         return self.staff_names.get(staff_id, "unknown") if staff_id is not None else "—"
 
 
-def _may_see_recording_page(actor: StaffPrincipal) -> bool:
+def _may_see_recording_page(actor: Principal) -> bool:
     return has_permission(actor, Permission.PLAY_RECORDINGS) or has_permission(
         actor, Permission.MANAGE_HOLDS
     )
 
 
 def view_recording(
-    session: Session,
+    ctx: Context,
     *,
     public_id: str,
-    actor: StaffPrincipal,
-    now: datetime,
     policy: RetentionPolicy,
-    request_id: str | None = None,
 ) -> RecordingOverview:
     """The recording page's content, also for expired and purged recordings (their facts stay
     visible); the viewing is audited as RECORDING_VIEWED."""
+    session = ctx.session
+    now = ctx.now
+    actor = ctx.actor
     if not _may_see_recording_page(actor):
         raise PermissionDenied("Your role does not allow this action.")
     recording = get_recording(session, public_id)
@@ -477,14 +467,8 @@ def view_recording(
         uploaded_by = f"Integration {token.name}" if token is not None else "Integration"
     else:
         uploaded_by = "unknown"
-    record_event(
-        session,
-        action=AuditAction.RECORDING_VIEWED,
-        actor=actor,
-        now=now,
-        subject_type="recording",
-        subject_id=recording.public_id,
-        request_id=request_id,
+    audit.record(
+        ctx, AuditAction.RECORDING_VIEWED, subject_type="recording", subject_id=recording.public_id
     )
     return RecordingOverview(
         recording=recording,
@@ -511,10 +495,8 @@ class RecordingListPage:
 
 
 def list_recordings(
-    session: Session,
+    ctx: Context,
     *,
-    actor: StaffPrincipal,
-    now: datetime,
     policy: RetentionPolicy,
     label: str | None = None,
     after: str | None = None,
@@ -526,7 +508,9 @@ def list_recordings(
     row, so URLs carry no counters. Expired recordings are left out even before the purge has
     run: they are gone as far as anyone is concerned.
     """
-    require(actor, Permission.MANAGE_HOLDS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.MANAGE_HOLDS)
     if label is not None and label not in RECORDING_LIST_LABELS:
         raise ValidationFailed({"state": "Choose kept or held."})
     query = (
@@ -582,11 +566,11 @@ class ActiveHold:
     placed_by: str
 
 
-def list_active_holds(
-    session: Session, *, actor: StaffPrincipal, now: datetime, policy: RetentionPolicy
-) -> list[ActiveHold]:
+def list_active_holds(ctx: Context, *, policy: RetentionPolicy) -> list[ActiveHold]:
     """Every hold in force on a recording that still exists, the soonest to end first."""
-    require(actor, Permission.MANAGE_HOLDS)
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.MANAGE_HOLDS)
     holds = session.scalars(
         sa.select(RecordingHold)
         .join(Recording, RecordingHold.recording_id == Recording.id)

@@ -34,7 +34,7 @@ from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, 
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
 from cs_register.permissions import Permission, has_permission
-from cs_register.web import current_staff, now, request_id, require_staff, requires, staff_context
+from cs_register.web import current_staff, now, require_staff, requires, staff_context
 from recordings import services
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
@@ -152,16 +152,9 @@ def _audio_headers(disposition: str, filename: str) -> dict[str, str]:
 @requires(Permission.PLAY_RECORDINGS)
 def audio(public_id: str) -> Any:
     """The audio for the page's player: the MP3 copy if there is one, else the original."""
-    session = get_session()
-    actor = require_staff()
-    current = now()
+    now()
     recording = services.servable_recording(
-        session,
-        public_id=public_id,
-        actor=actor,
-        now=current,
-        policy=current_policy(),
-        download=False,
+        staff_context(), public_id=public_id, policy=current_policy(), download=False
     )
     storage = current_storage()
     if recording.playback_key is not None:
@@ -186,14 +179,7 @@ def audio(public_id: str) -> Any:
     # only that one is audited: one RECORDING_PLAYED per play, not one per chunk. HEAD requests
     # deliver no audio and are not audited.
     if request.method == "GET" and (byte_range is None or byte_range.start == 0):
-        services.record_listening(
-            session,
-            recording=recording,
-            actor=actor,
-            now=current,
-            download=False,
-            request_id=request_id(),
-        )
+        services.record_listening(staff_context(), recording=recording, download=False)
     if byte_range is None:
         headers["Content-Length"] = str(size)
         body = _stream(storage, key, 0, size - 1)
@@ -208,28 +194,14 @@ def audio(public_id: str) -> Any:
 @requires(Permission.DOWNLOAD_RECORDINGS)
 def download(public_id: str) -> Any:
     """The original file, byte for byte as it was received; every download is audited."""
-    session = get_session()
-    actor = require_staff()
-    current = now()
+    now()
     recording = services.servable_recording(
-        session,
-        public_id=public_id,
-        actor=actor,
-        now=current,
-        policy=current_policy(),
-        download=True,
+        staff_context(), public_id=public_id, policy=current_policy(), download=True
     )
     storage = current_storage()
     key = recording.storage_key or ""
     size = _stored_size(storage, recording, key)
-    services.record_listening(
-        session,
-        recording=recording,
-        actor=actor,
-        now=current,
-        download=True,
-        request_id=request_id(),
-    )
+    services.record_listening(staff_context(), recording=recording, download=True)
     headers = _audio_headers(
         "attachment", f"recording-{recording.public_id}.{file_extension(recording)}"
     )
@@ -274,12 +246,7 @@ def render_recording_page(
 ) -> Any:
     current = now()
     overview = services.view_recording(
-        get_session(),
-        public_id=public_id,
-        actor=require_staff(),
-        now=current,
-        policy=current_policy(),
-        request_id=request_id(),
+        staff_context(), public_id=public_id, policy=current_policy()
     )
     cap_day = overview.status.cap.astimezone(CALENDAR).date()
     return (
@@ -338,16 +305,13 @@ def place_hold(public_id: str) -> Any:
     form = request.form
     try:
         services.place_hold(
-            get_session(),
+            staff_context(),
             recording_public_id=public_id,
             reason=form.get("reason", ""),
             reference=form.get("reference", ""),
             justification=form.get("justification", ""),
             ends_on=_parse_end_date(form.get("ends_on", "")),
-            actor=require_staff(),
-            now=now(),
             policy=current_policy(),
-            request_id=request_id(),
         )
     except ValidationFailed as failure:
         return render_recording_page(
@@ -363,13 +327,10 @@ def release_hold(hold_public_id: str) -> Any:
     session = get_session()
     try:
         hold = services.release_hold(
-            session,
+            staff_context(),
             hold_public_id=hold_public_id,
             note=request.form.get("note", ""),
-            actor=require_staff(),
-            now=now(),
             policy=current_policy(),
-            request_id=request_id(),
         )
     except ValidationFailed as failure:
         hold = services.get_hold(session, hold_public_id)
@@ -402,9 +363,7 @@ class HoldRow:
 @requires(Permission.MANAGE_HOLDS)
 def holds_dashboard() -> Any:
     current = now()
-    holds = services.list_active_holds(
-        get_session(), actor=require_staff(), now=current, policy=current_policy()
-    )
+    holds = services.list_active_holds(staff_context(), policy=current_policy())
     rows = [
         HoldRow(
             hold=row.hold,
@@ -433,13 +392,7 @@ def recording_list() -> Any:
     label = request.args.get("state") or None
     after = request.args.get("after") or None
     page = services.list_recordings(
-        get_session(),
-        actor=require_staff(),
-        now=current,
-        policy=current_policy(),
-        label=label,
-        after=after,
-        limit=PAGE_SIZE,
+        staff_context(), policy=current_policy(), label=label, after=after, limit=PAGE_SIZE
     )
     rows = [
         {
@@ -495,8 +448,6 @@ def _upload_failed(public_id: str, errors: dict[str, list[str]], status: int = 4
 def upload_for_contact(contact_public_id: str) -> Any:
     """Attach a recording to a phone contact from the console, through the same intake (and
     the same checks) as the PBX API."""
-    session = get_session()
-    actor = require_staff()
     contact = get_contact(staff_context(), public_id=contact_public_id)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
@@ -508,7 +459,7 @@ def upload_for_contact(contact_public_id: str) -> Any:
         return _upload_failed(contact.public_id, {"recorded_at": [str(exc)]})
     try:
         recording, created = receive_recording(
-            session,
+            staff_context(),
             current_storage(),
             call_or_contact=contact,
             # werkzeug has already spooled the part to a temporary file; it is read on in
@@ -518,10 +469,7 @@ def upload_for_contact(contact_public_id: str) -> Any:
             # A recording starts with its call unless the agent says otherwise.
             recorded_at=recorded_at or contact.occurred_at,
             max_bytes=current_app.extensions["cs_register.settings"].max_upload_bytes,
-            now=now(),
             policy=current_policy(),
-            uploaded_by=actor,
-            request_id=request_id(),
         )
     except ValidationFailed as failure:
         return _upload_failed(contact.public_id, failure.errors)

@@ -132,17 +132,16 @@ def make_recording(
         _writer, content_type = FORMATS[audio_format]
         with database.unit_of_work() as session, storage.staged_upload() as staged:
             storage.receive(staged, [path.read_bytes()], max_bytes=10 * 1024 * 1024)
+            uploader_row = session.get(StaffUser, uploader[0].id)
             recording, created = services.store_recording(
-                session,
+                make_context(session, uploader_row, clock.now),
                 storage,
                 contact=session.get(Contact, target.id),
                 staged=staged,
                 info=inspect_audio(staged.path),
                 content_type=content_type,
                 recorded_at=recorded_at or clock.now,
-                now=clock.now,
                 policy=policy,
-                uploaded_by=session.get(StaffUser, uploader[0].id),
             )
             assert created
         return recording

@@ -25,6 +25,7 @@ from recordings import retention, services
 from recordings.models import PurgeReceipt, Recording, RecordingHold
 from recordings.retention import RetentionPolicy
 from recordings.storage import LocalStorage, new_key
+from tests.support.context import make_context
 
 
 def write_file(storage: LocalStorage, data: bytes, suffix: str = "") -> str:
@@ -90,14 +91,12 @@ def hold(
     ) -> RecordingHold:
         with database.unit_of_work() as session:
             return services.place_hold(
-                session,
+                make_context(session, session.get(StaffUser, supervisor.id), now),
                 recording_public_id=recording.public_id,
                 reason="complaint",
                 reference="CASE-42",
                 justification="Complaint under investigation",
                 ends_on=ends_on,
-                actor=session.get(StaffUser, supervisor.id),  # type: ignore[arg-type]
-                now=now,
                 policy=policy,
             )
 

@@ -14,6 +14,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
 from recordings import services
 from recordings.models import Recording, RecordingHold, RecordingState
+from tests.support.context import make_context
 
 # Recordings are made at the clock's start, 23.11.2026 09:00 UTC (11:00 in Helsinki).
 RECORDED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -52,14 +53,12 @@ def place(db_session, recording, actor, clock, policy, **overrides):
     form = hold_form(**overrides)
     ends_on = date.fromisoformat(form["ends_on"]) if form["ends_on"] else None
     hold = services.place_hold(
-        db_session,
+        make_context(db_session, actor, clock.now),
         recording_public_id=recording.public_id,
         reason=form["reason"],
         reference=form["reference"],
         justification=form["justification"],
         ends_on=ends_on,
-        actor=actor,
-        now=clock.now,
         policy=policy,
     )
     db_session.commit()
@@ -68,11 +67,9 @@ def place(db_session, recording, actor, clock, policy, **overrides):
 
 def release(db_session, hold, actor, clock, policy, note="Case closed."):
     released = services.release_hold(
-        db_session,
+        make_context(db_session, actor, clock.now),
         hold_public_id=hold.public_id,
         note=note,
-        actor=actor,
-        now=clock.now,
         policy=policy,
     )
     db_session.commit()

@@ -149,11 +149,19 @@ def _receive(db_session, storage, policy, clock, call_or_contact, data, **overri
         "content_type": "audio/wav",
         "recorded_at": clock.now - timedelta(minutes=5),
         "max_bytes": 1024 * 1024,
-        "now": clock.now,
         "policy": policy,
     }
     arguments.update(overrides)
-    return intake.receive_recording(db_session, storage, **arguments)
+    # A staff member uploading from the console, or the PBX (with its token).
+    uploader = arguments.pop("uploaded_by", None)
+    token = arguments.get("token")
+    actor = (
+        Actor.for_staff(uploader)
+        if uploader
+        else Actor.for_integration(token.name if token else "pbx")
+    )
+    ctx = Context(session=db_session, actor=actor, now=clock.now)
+    return intake.receive_recording(ctx, storage, **arguments)
 
 
 def test_receive_streams_chunks_and_keeps_the_bytes(

@@ -28,6 +28,7 @@ from recordings.purge import find_recordings_due_for_purge, purge_recording, run
 from recordings.retention import HoldPeriod, RetentionPolicy
 from recordings.storage import LocalStorage
 from tests.recordings import purge_support
+from tests.support.context import make_context
 
 # Shared fixtures of the retention-engine tests.
 fresh = purge_support.fresh
@@ -283,14 +284,14 @@ def race_hold_against_purge(
         try:
             with database.unit_of_work() as session:
                 services.place_hold(
-                    session,
+                    make_context(
+                        session, session.get(StaffUser, supervisor_id), recording.due_at - SECOND
+                    ),
                     recording_public_id=recording.public_id,
                     reason="complaint",
                     reference="CASE-7",
                     justification="Race",
                     ends_on=None,
-                    actor=session.get(StaffUser, supervisor_id),  # type: ignore[arg-type]
-                    now=recording.due_at - SECOND,
                     policy=policy,
                 )
             result["hold"] = "accepted"

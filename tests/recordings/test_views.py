@@ -15,20 +15,19 @@ from cs_register.contacts.models import Contact
 from recordings import services, views
 from recordings.models import Recording, RecordingHold, RecordingState
 from tests.recordings.audio_samples import corrupt
+from tests.support.context import make_context
 
 RETAIN_UNTIL = datetime(2027, 2, 23, 9, 0, tzinfo=UTC)
 
 
 def hold_on(db_session, recording, supervisor, clock, policy, ends_on=None, reference="QD-1"):
     hold = services.place_hold(
-        db_session,
+        make_context(db_session, supervisor, clock.now),
         recording_public_id=recording.public_id,
         reason="quality_development",
         reference=reference,
         justification="Training material for new agents.",
         ends_on=ends_on,
-        actor=supervisor,
-        now=clock.now,
         policy=policy,
     )
     db_session.commit()
@@ -109,11 +108,9 @@ def test_the_page_lists_active_and_ended_holds(
     supervisor = staff_in("supervisor")
     ended = hold_on(db_session, recording, supervisor, clock, policy, reference="QD-old")
     services.release_hold(
-        db_session,
+        make_context(db_session, supervisor, clock.now),
         hold_public_id=ended.public_id,
         note="Not needed after all.",
-        actor=supervisor,
-        now=clock.now,
         policy=policy,
     )
     db_session.commit()
@@ -283,11 +280,9 @@ def test_the_dashboard_lists_active_holds_and_those_ending_soon(
     hold_on(db_session, later, supervisor, clock, policy, reference="QD-later")
     gone = hold_on(db_session, released, supervisor, clock, policy, reference="QD-released")
     services.release_hold(
-        db_session,
+        make_context(db_session, supervisor, clock.now),
         hold_public_id=gone.public_id,
         note="Done.",
-        actor=supervisor,
-        now=clock.now,
         policy=policy,
     )
     db_session.commit()
