@@ -273,14 +273,17 @@ def prepare_deployment(
         "from app import create_app\n"
         "from cs_register import models\n"
         "from cs_register.db import Base, get_database, utcnow\n"
+        "from cs_register.context import Context\n"
         "from cs_register.integrations.webhooks import create_webhook_secret\n"
+        "from cs_register.permissions import Actor\n"
         "app = create_app()\n"
         "database = get_database(app)\n"
         # The schema straight from the models: the benchmark does not depend on migrations.
         "Base.metadata.create_all(database.engine)\n"
         "with database.unit_of_work() as session:\n"
-        "    _, secret = create_webhook_secret(session, app.extensions['cs_register.keyring'],"
-        " name='bench', actor=None, now=utcnow())\n"
+        "    ctx = Context(session=session, actor=Actor.deployment(), now=utcnow())\n"
+        "    _, secret = create_webhook_secret(ctx, app.extensions['cs_register.keyring'],"
+        " name='bench')\n"
         "print(secret)\n"
     )
     result = subprocess.run(

@@ -10,8 +10,11 @@ import click
 from flask import current_app
 from sqlalchemy.orm import Session
 
+from cs_register.context import Context
 from cs_register.db import get_database
 from cs_register.errors import DomainError, ValidationFailed
+from cs_register.permissions import Actor
+from cs_register.web import now
 
 
 @contextmanager
@@ -25,3 +28,10 @@ def command_unit_of_work() -> Iterator[Session]:
         raise click.ClickException(" ".join(messages)) from None
     except DomainError as error:
         raise click.ClickException(error.detail) from None
+
+
+@contextmanager
+def command_context(actor: Actor | None = None) -> Iterator[Context]:
+    """One command's unit of work as a `Context`: the deployment (or `actor`) acting now."""
+    with command_unit_of_work() as session:
+        yield Context(session=session, actor=actor or Actor.deployment(), now=now())

@@ -154,6 +154,12 @@ class Actor:
         return cls(kind=ActorKind.JOB if job_id else ActorKind.SYSTEM, audit_label=label)
 
     @classmethod
+    def deployment(cls) -> Actor:
+        """The server's command line acting as the deployment itself (creating the first admin
+        account, integration tokens): the audit trail names it "cli"."""
+        return cls(kind=ActorKind.COMMAND, audit_label="cli")
+
+    @classmethod
     def for_command(cls, command: str) -> Actor:
         return cls(kind=ActorKind.COMMAND, audit_label=f"cli:{command}"[:_LABEL_LENGTH])
 
@@ -168,3 +174,10 @@ def require(actor: Principal | None, permission: Permission) -> None:
     """Service-layer guard; views check too, but this is the one that cannot be forgotten."""
     if not has_permission(actor, permission):
         raise PermissionDenied("Your role does not allow this action.")
+
+
+def require_unless_command(actor: Actor, permission: Permission) -> None:
+    """For what the deployment's own command line may do without a role (someone with shell
+    access on the server is the deployment); staff members need `permission`."""
+    if actor.kind is not ActorKind.COMMAND:
+        require(actor, permission)

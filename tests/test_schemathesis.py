@@ -41,6 +41,7 @@ from cs_register.integrations import services as token_services
 from cs_register.integrations.webhooks import create_webhook_secret
 from cs_register.openapi import openapi_document
 from tests.cs_register.intake.signing import signature
+from tests.support.context import make_context
 
 CHATBOT_PATH = "/api/v1/intake/chatbot"
 MAX_EXAMPLES = 30
@@ -91,9 +92,11 @@ class SigningMiddleware:
 @pytest.fixture
 def api_schema(app: Flask, database: Database, keyring: Any, clock: Any) -> Any:
     with database.unit_of_work() as session:
-        _, token = token_services.create_token(session, name="fuzzer", actor=None, now=clock.now)
+        _, token = token_services.create_token(
+            make_context(session, None, clock.now), name="fuzzer"
+        )
         _, secret = create_webhook_secret(
-            session, keyring, name="fuzz-bot", actor=None, now=clock.now
+            make_context(session, None, clock.now), keyring, name="fuzz-bot"
         )
     app.wsgi_app = SigningMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, secret=secret, timestamp=lambda: int(clock.now.timestamp())

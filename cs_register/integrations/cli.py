@@ -10,10 +10,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from cs_register.cli_support import command_unit_of_work
+from cs_register.cli_support import command_context
 from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
-from cs_register.web import now as app_now
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
 
@@ -22,8 +21,8 @@ integrations_cli = AppGroup("integrations", help="Manage integration (API) token
 @click.argument("name")
 def create_token_command(name: str) -> None:
     """Create a token called NAME and print it (the only time it is shown)."""
-    with command_unit_of_work() as session:
-        token, raw = services.create_token(session, name=name, actor=None, now=app_now())
+    with command_context() as ctx:
+        token, raw = services.create_token(ctx, name=name)
     click.echo(f"Created integration token {token.name}.")
     click.echo(f"Token (shown once; configure it as 'Authorization: Bearer <token>'): {raw}")
 
@@ -31,8 +30,8 @@ def create_token_command(name: str) -> None:
 @integrations_cli.command("list")
 def list_command() -> None:
     """List every token: name, prefix, creator, last use and state. Never the token itself."""
-    with command_unit_of_work() as session:
-        overviews = services.list_tokens(session, actor=None)
+    with command_context() as ctx:
+        overviews = services.list_tokens(ctx)
     if not overviews:
         click.echo("No integration tokens.")
         return
@@ -56,9 +55,9 @@ def list_command() -> None:
 @click.argument("name")
 def revoke_command(name: str) -> None:
     """Revoke the token called NAME; requests presenting it are refused from now on."""
-    with command_unit_of_work() as session:
-        token = services.get_token_by_name(session, name)
-        services.revoke_token(session, public_id=token.public_id, actor=None, now=app_now())
+    with command_context() as ctx:
+        token = services.get_token_by_name(ctx.session, name)
+        services.revoke_token(ctx, public_id=token.public_id)
     click.echo(f"Revoked integration token {token.name}.")
 
 
@@ -75,10 +74,8 @@ def create_webhook_secret_command(name: str) -> None:
     Existing secrets stay active, so this is also the first step of a rotation.
     """
     keyring = current_app.extensions["cs_register.keyring"]
-    with command_unit_of_work() as session:
-        secret, raw = webhooks.create_webhook_secret(
-            session, keyring, name=name, actor=None, now=app_now()
-        )
+    with command_context() as ctx:
+        secret, raw = webhooks.create_webhook_secret(ctx, keyring, name=name)
     click.echo(f"Created webhook secret {secret.name}.")
     click.echo(f"Secret (shown once; configure it on the chatbot platform): {raw}")
 
@@ -87,9 +84,7 @@ def create_webhook_secret_command(name: str) -> None:
 @click.argument("name")
 def retire_webhook_secret_command(name: str) -> None:
     """Retire the webhook secret called NAME; webhooks signed only with it are refused."""
-    with command_unit_of_work() as session:
-        secret = webhooks.get_webhook_secret_by_name(session, name)
-        webhooks.retire_webhook_secret(
-            session, public_id=secret.public_id, actor=None, now=app_now()
-        )
+    with command_context() as ctx:
+        secret = webhooks.get_webhook_secret_by_name(ctx.session, name)
+        webhooks.retire_webhook_secret(ctx, public_id=secret.public_id)
     click.echo(f"Retired webhook secret {secret.name}.")

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
-from cs_register.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from cs_register.context import Context
+from cs_register.errors import Unauthenticated, ValidationFailed
+from cs_register.integrations import credentials
 from cs_register.integrations.models import IntegrationToken
-from cs_register.permissions import Permission, StaffPrincipal, require
-from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -58,97 +57,65 @@ def normalise_token_name(raw: str) -> str:
     return name
 
 
-def create_token(
-    session: Session,
-    *,
-    name: str,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None = None,
-) -> tuple[IntegrationToken, str]:
+def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
     """Create a named token. Returns the row and the token, which is not retrievable later."""
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
+    credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    if find_token_by_name(session, clean_name) is not None:
-        # Revoked tokens keep their name, so logs and the audit trail stay unambiguous.
-        raise Conflict("An integration token with that name already exists.")
+    credentials.refuse_taken_name(
+        ctx.session,
+        IntegrationToken,
+        clean_name,
+        taken="An integration token with that name already exists.",
+    )
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(
         name=clean_name,
         token_hash=hash_token(raw),
         token_prefix=raw[len(TOKEN_SCHEME_PREFIX) :][:PREFIX_LENGTH],
-        created_at=now,
-        created_by_id=actor.id if actor is not None else None,
+        created_at=ctx.now,
+        created_by_id=ctx.actor.staff_id,
     )
-    session.add(token)
-    session.flush()
-    record_event(
-        session,
-        action=AuditAction.INTEGRATION_TOKEN_CREATED,
-        now=now,
+    ctx.session.add(token)
+    ctx.session.flush()
+    credentials.record(
+        ctx,
+        AuditAction.INTEGRATION_TOKEN_CREATED,
+        token,
         subject_type=SUBJECT_TYPE,
-        subject_id=token.public_id,
-        request_id=request_id,
-        details={"name": token.name, "prefix": token.token_prefix},
-        actor=actor,
-        # The CLI acts as the deployment; the audit trail names it so.
-        actor_label=None if actor is not None else "cli",
+        details={"prefix": token.token_prefix},
     )
     return token, raw
 
 
 def find_token_by_name(session: Session, name: str) -> IntegrationToken | None:
-    return session.scalar(
-        sa.select(IntegrationToken).where(IntegrationToken.name == name.strip().lower())
-    )
+    return credentials.find_by_name(session, IntegrationToken, name)
 
 
 def get_token(session: Session, public_id: str) -> IntegrationToken:
-    token = session.scalar(
-        sa.select(IntegrationToken).where(IntegrationToken.public_id == public_id)
+    return credentials.get_by_public_id(
+        session, IntegrationToken, public_id, missing="No such integration token."
     )
-    if token is None:
-        raise NotFound("No such integration token.")
-    return token
 
 
 def get_token_by_name(session: Session, name: str) -> IntegrationToken:
-    """For the command line, where administrators name tokens rather than use ids."""
-    token = find_token_by_name(session, name)
-    if token is None:
-        raise NotFound("No integration token has that name.")
-    return token
+    return credentials.get_by_name(
+        session, IntegrationToken, name, missing="No integration token has that name."
+    )
 
 
-def revoke_token(
-    session: Session,
-    *,
-    public_id: str,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None = None,
-) -> IntegrationToken:
+def revoke_token(ctx: Context, *, public_id: str) -> IntegrationToken:
     """Revoke a token; the very next request presenting it is refused."""
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
-    token = get_token(session, public_id)
-    if token.revoked_at is not None:
-        raise Conflict("This integration token has already been revoked.")
-    token.revoked_at = now
-    token.revoked_by_id = actor.id if actor is not None else None
-    session.flush()
-    record_event(
-        session,
-        action=AuditAction.INTEGRATION_TOKEN_REVOKED,
-        now=now,
+    credentials.require_manager(ctx)
+    token = get_token(ctx.session, public_id)
+    credentials.end(
+        ctx, token, ended="revoked", already="This integration token has already been revoked."
+    )
+    credentials.record(
+        ctx,
+        AuditAction.INTEGRATION_TOKEN_REVOKED,
+        token,
         subject_type=SUBJECT_TYPE,
-        subject_id=token.public_id,
-        request_id=request_id,
-        details={"name": token.name, "prefix": token.token_prefix},
-        actor=actor,
-        # The CLI acts as the deployment; the audit trail names it so.
-        actor_label=None if actor is not None else "cli",
+        details={"prefix": token.token_prefix},
     )
     return token
 
@@ -164,24 +131,17 @@ class TokenOverview:
         return "active" if self.token.is_active else "revoked"
 
 
-def list_tokens(session: Session, *, actor: StaffPrincipal | None) -> Sequence[TokenOverview]:
+def list_tokens(ctx: Context) -> Sequence[TokenOverview]:
     """Every token, active ones first, each with who created (and revoked) it."""
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
-    creator = aliased(StaffUser)
-    revoker = aliased(StaffUser)
-    rows = session.execute(
-        sa.select(IntegrationToken, creator.username, revoker.username)
-        .outerjoin(creator, creator.id == IntegrationToken.created_by_id)
-        .outerjoin(revoker, revoker.id == IntegrationToken.revoked_by_id)
-        .order_by(IntegrationToken.revoked_at.is_not(None), IntegrationToken.name)
-    ).all()
+    credentials.require_manager(ctx)
+    rows = credentials.with_people(
+        ctx.session,
+        IntegrationToken,
+        ended="revoked",
+        order_by=(IntegrationToken.revoked_at.is_not(None), IntegrationToken.name),
+    )
     return [
-        TokenOverview(
-            token=token,
-            created_by=created_by or "cli",
-            revoked_by=(revoked_by or "cli") if token.revoked_at is not None else None,
-        )
+        TokenOverview(token=token, created_by=created_by, revoked_by=revoked_by)
         for token, created_by, revoked_by in rows
     ]
 

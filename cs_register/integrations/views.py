@@ -13,7 +13,7 @@ from cs_register.errors import Conflict, ValidationFailed
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.models import WebhookSecret
 from cs_register.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint(
     "integrations", __name__, url_prefix="/admin/integrations", template_folder="templates"
@@ -23,7 +23,7 @@ blueprint = Blueprint(
 @blueprint.get("/")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def token_list() -> Any:
-    overviews = services.list_tokens(get_session(), actor=require_staff())
+    overviews = services.list_tokens(staff_context())
     return render_template("integrations/tokens.html", overviews=overviews)
 
 
@@ -34,13 +34,7 @@ def new_token() -> Any:
         return render_template("integrations/new_token.html", form={}, errors={})
     form = {"name": request.form.get("name", "")}
     try:
-        token, raw = services.create_token(
-            get_session(),
-            name=form["name"],
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        token, raw = services.create_token(staff_context(), name=form["name"])
     except ValidationFailed as failure:
         return (
             render_template("integrations/new_token.html", form=form, errors=failure.errors),
@@ -58,13 +52,7 @@ def new_token() -> Any:
 @requires(Permission.MANAGE_INTEGRATIONS)
 def revoke(public_id: str) -> Any:
     try:
-        token = services.revoke_token(
-            get_session(),
-            public_id=public_id,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        token = services.revoke_token(staff_context(), public_id=public_id)
     except Conflict as conflict:
         flash(conflict.detail, "warning")
         return redirect(url_for("integrations.token_list"))
@@ -83,7 +71,7 @@ def _keyring() -> Keyring:
 @blueprint.get("/webhook-secrets/")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def webhook_secret_list() -> Any:
-    overviews = webhooks.list_webhook_secrets(get_session(), actor=require_staff())
+    overviews = webhooks.list_webhook_secrets(staff_context())
     return render_template("integrations/webhook_secrets.html", overviews=overviews)
 
 
@@ -109,14 +97,7 @@ def new_webhook_secret() -> Any:
         return render_template(template, form={}, errors={}, replaces=None)
     form = {"name": request.form.get("name", "")}
     try:
-        secret, raw = webhooks.create_webhook_secret(
-            get_session(),
-            _keyring(),
-            name=form["name"],
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        secret, raw = webhooks.create_webhook_secret(staff_context(), _keyring(), name=form["name"])
     except ValidationFailed as failure:
         return render_template(template, form=form, errors=failure.errors, replaces=None), 422
     except Conflict as conflict:
@@ -137,13 +118,7 @@ def rotate_webhook_secret(public_id: str) -> Any:
     form = {"name": request.form.get("name", "")}
     try:
         _, secret, raw = webhooks.rotate_webhook_secret(
-            session,
-            _keyring(),
-            public_id=public_id,
-            name=form["name"],
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
+            staff_context(), _keyring(), public_id=public_id, name=form["name"]
         )
     except ValidationFailed as failure:
         return render_template(template, form=form, errors=failure.errors, replaces=old), 422
@@ -157,13 +132,7 @@ def rotate_webhook_secret(public_id: str) -> Any:
 @requires(Permission.MANAGE_INTEGRATIONS)
 def retire_webhook_secret(public_id: str) -> Any:
     try:
-        secret = webhooks.retire_webhook_secret(
-            get_session(),
-            public_id=public_id,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        secret = webhooks.retire_webhook_secret(staff_context(), public_id=public_id)
     except Conflict as conflict:
         flash(conflict.detail, "warning")
         return redirect(url_for("integrations.webhook_secret_list"))

@@ -25,17 +25,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
+from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.db import new_public_id
-from cs_register.errors import Conflict, NotFound, Unauthenticated
+from cs_register.errors import Conflict, Unauthenticated
+from cs_register.integrations import credentials
 from cs_register.integrations.models import WebhookSecret
 from cs_register.integrations.services import normalise_token_name
-from cs_register.permissions import Permission, StaffPrincipal, require
-from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
 
@@ -65,72 +64,38 @@ BAD_SIGNATURE_DETAIL = (
 # --- secret management -------------------------------------------------------------------
 
 
-def _audit(
-    session: Session,
-    action: AuditAction,
-    secret: WebhookSecret,
-    *,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None,
-    details: Mapping[str, object] | None = None,
-) -> None:
-    record_event(
-        session,
-        action=action,
-        actor=actor,
-        now=now,
-        subject_type=SUBJECT_TYPE,
-        subject_id=secret.public_id,
-        request_id=request_id,
-        details={"name": secret.name, **(details or {})},
-        # The CLI acts as the deployment; the audit trail names it so.
-        actor_label=None if actor is not None else "cli",
-    )
-
-
 def find_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret | None:
-    return session.scalar(
-        sa.select(WebhookSecret).where(WebhookSecret.name == name.strip().lower())
-    )
+    return credentials.find_by_name(session, WebhookSecret, name)
 
 
 def get_webhook_secret(session: Session, public_id: str) -> WebhookSecret:
-    secret = session.scalar(sa.select(WebhookSecret).where(WebhookSecret.public_id == public_id))
-    if secret is None:
-        raise NotFound("No such webhook secret.")
-    return secret
+    return credentials.get_by_public_id(
+        session, WebhookSecret, public_id, missing="No such webhook secret."
+    )
 
 
 def get_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret:
-    """For the command line, where administrators name secrets rather than use ids."""
-    secret = find_webhook_secret_by_name(session, name)
-    if secret is None:
-        raise NotFound("No webhook secret has that name.")
-    return secret
+    return credentials.get_by_name(
+        session, WebhookSecret, name, missing="No webhook secret has that name."
+    )
 
 
 def create_webhook_secret(
-    session: Session,
-    keyring: Keyring,
-    *,
-    name: str,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None = None,
-    replaces: WebhookSecret | None = None,
+    ctx: Context, keyring: Keyring, *, name: str, replaces: WebhookSecret | None = None
 ) -> tuple[WebhookSecret, str]:
     """Create a named, active secret. Returns the row and the `whsec_...` secret (shown once).
 
     `replaces` only records in the audit trail which secret this one rotates; the old one
     stays active until it is retired.
     """
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
+    credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    if find_webhook_secret_by_name(session, clean_name) is not None:
-        # Retired secrets keep their name, so the audit trail stays unambiguous.
-        raise Conflict("A webhook secret with that name already exists.")
+    credentials.refuse_taken_name(
+        ctx.session,
+        WebhookSecret,
+        clean_name,
+        taken="A webhook secret with that name already exists.",
+    )
     raw = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
     # The ciphertext is bound to the row's public id, so the id is chosen up front.
     public_id = new_public_id()
@@ -138,72 +103,45 @@ def create_webhook_secret(
         public_id=public_id,
         name=clean_name,
         secret_ciphertext=keyring.webhook_secret.encrypt(raw, row_id=public_id),
-        created_at=now,
-        created_by_id=actor.id if actor is not None else None,
+        created_at=ctx.now,
+        created_by_id=ctx.actor.staff_id,
     )
-    session.add(secret)
-    session.flush()
-    _audit(
-        session,
+    ctx.session.add(secret)
+    ctx.session.flush()
+    credentials.record(
+        ctx,
         AuditAction.WEBHOOK_SECRET_CREATED,
         secret,
-        actor=actor,
-        now=now,
-        request_id=request_id,
-        details={"rotates": replaces.public_id} if replaces is not None else None,
+        subject_type=SUBJECT_TYPE,
+        details={"rotates": replaces.public_id} if replaces is not None else {},
     )
     return secret, raw
 
 
 def rotate_webhook_secret(
-    session: Session,
-    keyring: Keyring,
-    *,
-    public_id: str,
-    name: str,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None = None,
+    ctx: Context, keyring: Keyring, *, public_id: str, name: str
 ) -> tuple[WebhookSecret, WebhookSecret, str]:
     """Start a rotation: a new secret called `name` next to the active one `public_id`.
 
     Returns (old, new, new secret). Both sign-checks pass until the old one is retired.
     """
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
-    old = get_webhook_secret(session, public_id)
+    credentials.require_manager(ctx)
+    old = get_webhook_secret(ctx.session, public_id)
     if not old.is_active:
         raise Conflict("A retired webhook secret cannot be rotated; create a new one instead.")
-    new, raw = create_webhook_secret(
-        session, keyring, name=name, actor=actor, now=now, request_id=request_id, replaces=old
-    )
+    new, raw = create_webhook_secret(ctx, keyring, name=name, replaces=old)
     return old, new, raw
 
 
-def retire_webhook_secret(
-    session: Session,
-    *,
-    public_id: str,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    request_id: str | None = None,
-) -> WebhookSecret:
+def retire_webhook_secret(ctx: Context, *, public_id: str) -> WebhookSecret:
     """Retire a secret: webhooks signed only with it are refused from the next request on."""
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
-    secret = get_webhook_secret(session, public_id)
-    if secret.retired_at is not None:
-        raise Conflict("This webhook secret has already been retired.")
-    secret.retired_at = now
-    secret.retired_by_id = actor.id if actor is not None else None
-    session.flush()
-    _audit(
-        session,
-        AuditAction.WEBHOOK_SECRET_RETIRED,
-        secret,
-        actor=actor,
-        now=now,
-        request_id=request_id,
+    credentials.require_manager(ctx)
+    secret = get_webhook_secret(ctx.session, public_id)
+    credentials.end(
+        ctx, secret, ended="retired", already="This webhook secret has already been retired."
+    )
+    credentials.record(
+        ctx, AuditAction.WEBHOOK_SECRET_RETIRED, secret, subject_type=SUBJECT_TYPE, details={}
     )
     return secret
 
@@ -215,30 +153,21 @@ class WebhookSecretOverview:
     retired_by: str | None
 
 
-def list_webhook_secrets(
-    session: Session, *, actor: StaffPrincipal | None
-) -> Sequence[WebhookSecretOverview]:
+def list_webhook_secrets(ctx: Context) -> Sequence[WebhookSecretOverview]:
     """Every secret, active ones first (newest first), with who created and retired it."""
-    if actor is not None:
-        require(actor, Permission.MANAGE_INTEGRATIONS)
-    creator = aliased(StaffUser)
-    retirer = aliased(StaffUser)
-    rows = session.execute(
-        sa.select(WebhookSecret, creator.username, retirer.username)
-        .outerjoin(creator, creator.id == WebhookSecret.created_by_id)
-        .outerjoin(retirer, retirer.id == WebhookSecret.retired_by_id)
-        .order_by(
+    credentials.require_manager(ctx)
+    rows = credentials.with_people(
+        ctx.session,
+        WebhookSecret,
+        ended="retired",
+        order_by=(
             WebhookSecret.retired_at.is_not(None),
             WebhookSecret.created_at.desc(),
             WebhookSecret.id.desc(),
-        )
-    ).all()
+        ),
+    )
     return [
-        WebhookSecretOverview(
-            secret=secret,
-            created_by=created_by or "cli",
-            retired_by=(retired_by or "cli") if secret.retired_at is not None else None,
-        )
+        WebhookSecretOverview(secret=secret, created_by=created_by, retired_by=retired_by)
         for secret, created_by, retired_by in rows
     ]
 

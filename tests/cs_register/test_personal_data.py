@@ -19,6 +19,7 @@ from cs_register.permissions import Actor
 from cs_register.personal_data import DataSubject
 from recordings.intake import register_call
 from tests.cs_register.intake.test_email import build_message
+from tests.support.context import make_context
 
 # Tables that point at a person's records hold data about that person.
 PERSON_TABLES = {"customers", "contacts", "recordings", "staff_users"}
@@ -85,7 +86,7 @@ def customer_with_history(database, clock, make_customer):
     """A customer who called (PBX) and wrote (email relay), through the real intake."""
     customer = make_customer(phone="0401234567", email="matti@example.fi")
     with database.unit_of_work() as session:
-        token, _ = token_services.create_token(session, name="pbx", actor=None, now=clock.now)
+        token, _ = token_services.create_token(make_context(session, None, clock.now), name="pbx")
         ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
         call, _ = register_call(
             ctx,

@@ -38,6 +38,7 @@ from tests.jobs.conftest import Seeded, seed_recordings, snapshot, start_worker
 from tests.jobs.test_maintenance import _everything_in
 from tests.recordings.audio_samples import FORMATS
 from tests.recordings.test_api import Api
+from tests.support.context import make_context
 
 WORKER_TIMEOUT_SECONDS = 120
 CANARY_HETU = "131052-308T"
@@ -220,7 +221,9 @@ def test_with_redis_down_intake_works_and_the_next_sweep_catches_up(
 
     # Redis is down: the telephony API still takes a call and its recording.
     with database.unit_of_work() as session:
-        _, raw_token = token_services.create_token(session, name="pbx", actor=None, now=clock.now)
+        _, raw_token = token_services.create_token(
+            make_context(session, None, clock.now), name="pbx"
+        )
     api = Api(client, raw_token, clock)
     external_call_id = api.new_call()
     writer, _content_type = FORMATS["wav_pcm16"]

@@ -38,6 +38,7 @@ from tests.recordings.audio_samples import (
     corrupt,
     truncate,
 )
+from tests.support.context import make_context
 
 CALLS_URL = "/api/v1/calls"
 CALLER = "+358401234567"
@@ -56,7 +57,9 @@ def storage(app: Flask) -> LocalStorage:
 @pytest.fixture
 def token(database: Database, clock: Any) -> str:
     with database.unit_of_work() as session:
-        _, raw = token_services.create_token(session, name="pbx-test", actor=None, now=clock.now)
+        _, raw = token_services.create_token(
+            make_context(session, None, clock.now), name="pbx-test"
+        )
     return raw
 
 

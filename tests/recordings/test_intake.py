@@ -31,6 +31,7 @@ from recordings.models import Call, Recording
 from recordings.retention import RetentionPolicy
 from recordings.storage import LocalStorage
 from tests.recordings.audio_samples import write_mp3, write_wav_mulaw, write_wav_pcm16
+from tests.support.context import make_context
 
 
 @pytest.fixture
@@ -46,7 +47,9 @@ def policy() -> RetentionPolicy:
 @pytest.fixture
 def pbx(database: Any, db_session: Session, clock: Any) -> IntegrationToken:
     with database.unit_of_work() as session:
-        token, _ = token_services.create_token(session, name="pbx-test", actor=None, now=clock.now)
+        token, _ = token_services.create_token(
+            make_context(session, None, clock.now), name="pbx-test"
+        )
     loaded = db_session.get(IntegrationToken, token.id)
     assert loaded is not None
     return loaded

@@ -12,9 +12,9 @@ from cs_register.permissions import Actor
 
 
 def actor_for(actor: Any) -> Actor:
-    """A staff account (or an `Actor` as is); None stands for the server's command line."""
+    """A staff account (or an `Actor` as is); None stands for the deployment's command line."""
     if actor is None:
-        return Actor.for_command("test")
+        return Actor.deployment()
     if isinstance(actor, Actor):
         return actor
     return Actor.for_staff(actor)

@@ -19,6 +19,7 @@ from cs_register.integrations import webhooks
 from cs_register.integrations.models import WebhookSecret
 from tests.conftest import FrozenClock
 from tests.cs_register.intake.signing import sign
+from tests.support.context import make_context
 
 CHATBOT_URL = "/api/v1/intake/chatbot"
 
@@ -61,7 +62,7 @@ def make_secret(
     def _make(name: str = "chatbot") -> tuple[WebhookSecret, str]:
         with database.unit_of_work() as session:
             return webhooks.create_webhook_secret(
-                session, keyring, name=name, actor=None, now=clock.now
+                make_context(session, None, clock.now), keyring, name=name
             )
 
     return _make

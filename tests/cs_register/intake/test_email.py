@@ -21,6 +21,7 @@ from cs_register.db import Database
 from cs_register.intake import email as email_intake
 from cs_register.intake.email_models import EmailMessage
 from cs_register.integrations import services as token_services
+from tests.support.context import make_context
 
 EMAIL_URL = "/api/v1/intake/email"
 RFC822 = "message/rfc822"
@@ -82,7 +83,9 @@ def assert_nothing_stored(database: Database) -> None:
 @pytest.fixture
 def token(database: Database, clock: Any) -> str:
     with database.unit_of_work() as session:
-        _, raw = token_services.create_token(session, name="mail-relay", actor=None, now=clock.now)
+        _, raw = token_services.create_token(
+            make_context(session, None, clock.now), name="mail-relay"
+        )
     return raw
 
 

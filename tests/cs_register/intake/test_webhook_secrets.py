@@ -15,6 +15,7 @@ from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
 from cs_register.integrations import webhooks
 from cs_register.integrations.models import WebhookSecret
 from tests.cs_register.intake.conftest import PostChatbot, conversation
+from tests.support.context import make_context
 
 SECRET_SHAPE = re.compile(r"whsec_[A-Za-z0-9+/]{43}=")
 
@@ -80,11 +81,11 @@ def test_names_are_validated_and_unique(make_secret, database, keyring, clock):
     with database.unit_of_work() as session:
         with pytest.raises(Conflict):
             webhooks.create_webhook_secret(
-                session, keyring, name="Chatbot", actor=None, now=clock.now
+                make_context(session, None, clock.now), keyring, name="Chatbot"
             )
         with pytest.raises(ValidationFailed):
             webhooks.create_webhook_secret(
-                session, keyring, name="no spaces", actor=None, now=clock.now
+                make_context(session, None, clock.now), keyring, name="no spaces"
             )
 
 
@@ -93,16 +94,21 @@ def test_retired_secrets_give_no_keys_and_cannot_be_retired_or_rotated_again(
 ):
     row, _ = make_secret()
     with database.unit_of_work() as session:
-        webhooks.retire_webhook_secret(session, public_id=row.public_id, actor=None, now=clock.now)
+        webhooks.retire_webhook_secret(
+            make_context(session, None, clock.now), public_id=row.public_id
+        )
     with database.unit_of_work() as session:
         assert webhooks.active_webhook_keys(session, keyring) == []
         with pytest.raises(Conflict):
             webhooks.retire_webhook_secret(
-                session, public_id=row.public_id, actor=None, now=clock.now
+                make_context(session, None, clock.now), public_id=row.public_id
             )
         with pytest.raises(Conflict):
             webhooks.rotate_webhook_secret(
-                session, keyring, public_id=row.public_id, name="next", actor=None, now=clock.now
+                make_context(session, None, clock.now),
+                keyring,
+                public_id=row.public_id,
+                name="next",
             )
 
 
@@ -110,10 +116,10 @@ def test_only_admins_manage_secrets(db_session, make_staff, keyring, clock):
     supervisor = make_staff("supervisor")
     with pytest.raises(PermissionDenied):
         webhooks.create_webhook_secret(
-            db_session, keyring, name="chatbot", actor=supervisor, now=clock.now
+            make_context(db_session, supervisor, clock.now), keyring, name="chatbot"
         )
     with pytest.raises(PermissionDenied):
-        webhooks.list_webhook_secrets(db_session, actor=supervisor)
+        webhooks.list_webhook_secrets(make_context(db_session, supervisor, None))
 
 
 # --- console -----------------------------------------------------------------------------

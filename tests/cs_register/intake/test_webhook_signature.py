@@ -21,6 +21,7 @@ from tests.cs_register.intake.conftest import (
     count_rows,
 )
 from tests.cs_register.intake.signing import new_secret, sign, signature
+from tests.support.context import make_context
 
 
 @pytest.fixture
@@ -204,19 +205,17 @@ def test_during_a_rotation_both_secrets_work_until_the_old_one_is_retired(
     old_row, old_secret = make_secret("chatbot-2025")
     with database.unit_of_work() as session:
         _, _, new_secret_value = webhooks.rotate_webhook_secret(
-            session,
+            make_context(session, None, clock.now),
             keyring,
             public_id=old_row.public_id,
             name="chatbot-2026",
-            actor=None,
-            now=clock.now,
         )
     assert post_chatbot(conversation(), secret=old_secret).status_code == 201
     assert post_chatbot(conversation(), secret=new_secret_value).status_code == 201
 
     with database.unit_of_work() as session:
         webhooks.retire_webhook_secret(
-            session, public_id=old_row.public_id, actor=None, now=clock.now
+            make_context(session, None, clock.now), public_id=old_row.public_id
         )
     assert_unauthorized(post_chatbot(conversation(), secret=old_secret))
     assert post_chatbot(conversation(), secret=new_secret_value).status_code == 201

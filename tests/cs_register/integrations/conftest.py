@@ -12,6 +12,7 @@ from cs_register.db import Database
 from cs_register.integrations import services
 from cs_register.integrations.models import IntegrationToken
 from tests.conftest import FrozenClock
+from tests.support.context import make_context
 
 # An endpoint of the telephony API that needs nothing but a valid token: an unknown call id
 # answers 404 once authenticated, and 401 before.
@@ -30,7 +31,7 @@ def make_token(
 
     def _make(name: str = "pbx-test") -> tuple[IntegrationToken, str]:
         with database.unit_of_work() as session:
-            return services.create_token(session, name=name, actor=None, now=clock.now)
+            return services.create_token(make_context(session, None, clock.now), name=name)
 
     return _make
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.cs_register.integrations.conftest import PROBE_URL, bearer, stored_token
+from tests.support.context import make_context
 
 # (method, path, extra request arguments): every route of the API blueprint.
 API_ROUTES = [
@@ -76,7 +77,7 @@ def test_a_revoked_token_is_refused_from_the_next_request_on(client, make_token,
     row, raw = make_token()
     assert client.get(PROBE_URL, headers=bearer(raw)).status_code == 404
     with database.unit_of_work() as session:
-        services.revoke_token(session, public_id=row.public_id, actor=None, now=clock.now)
+        services.revoke_token(make_context(session, None, clock.now), public_id=row.public_id)
     assert_unauthorised(client.get(PROBE_URL, headers=bearer(raw)))
 
 

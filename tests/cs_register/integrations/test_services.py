@@ -21,6 +21,7 @@ from cs_register.integrations.models import IntegrationToken
 from cs_register.staff.models import StaffUser
 from tests.cs_register.conftest import snapshot_tables
 from tests.cs_register.integrations.conftest import audit_events, stored_token
+from tests.support.context import make_context
 
 
 def test_a_created_token_is_returned_once_and_only_its_hash_is_stored(make_token, database, clock):
@@ -50,13 +51,13 @@ def test_two_tokens_differ(make_token):
 @pytest.mark.parametrize("name", ["ab", "x" * 65, "pbx primary", "pbx/1", "pbx+1", "", "   "])
 def test_token_names_follow_the_rule(db_session, clock, name):
     with pytest.raises(ValidationFailed) as failure:
-        services.create_token(db_session, name=name, actor=None, now=clock.now)
+        services.create_token(make_context(db_session, None, clock.now), name=name)
     assert failure.value.errors == {"name": [services.NAME_RULE]}
 
 
 def test_token_names_are_trimmed_and_lower_cased(db_session, clock):
     token, _ = services.create_token(
-        db_session, name="  PBX-Primary.2_a ", actor=None, now=clock.now
+        make_context(db_session, None, clock.now), name="  PBX-Primary.2_a "
     )
     assert token.name == "pbx-primary.2_a"
 
@@ -64,10 +65,10 @@ def test_token_names_are_trimmed_and_lower_cased(db_session, clock):
 def test_token_names_are_unique_even_after_revocation(make_token, db_session, clock):
     row, _ = make_token("pbx-primary")
     with pytest.raises(Conflict):
-        services.create_token(db_session, name="PBX-primary", actor=None, now=clock.now)
-    services.revoke_token(db_session, public_id=row.public_id, actor=None, now=clock.now)
+        services.create_token(make_context(db_session, None, clock.now), name="PBX-primary")
+    services.revoke_token(make_context(db_session, None, clock.now), public_id=row.public_id)
     with pytest.raises(Conflict):
-        services.create_token(db_session, name="pbx-primary", actor=None, now=clock.now)
+        services.create_token(make_context(db_session, None, clock.now), name="pbx-primary")
 
 
 @pytest.mark.parametrize("role", ["agent", "supervisor", "dpo"])
@@ -75,11 +76,11 @@ def test_only_admins_manage_tokens(make_staff, make_token, db_session, clock, ro
     row, _ = make_token("pbx-primary")
     actor = db_session.get(StaffUser, make_staff(role).id)
     with pytest.raises(PermissionDenied):
-        services.create_token(db_session, name="pbx-other", actor=actor, now=clock.now)
+        services.create_token(make_context(db_session, actor, clock.now), name="pbx-other")
     with pytest.raises(PermissionDenied):
-        services.revoke_token(db_session, public_id=row.public_id, actor=actor, now=clock.now)
+        services.revoke_token(make_context(db_session, actor, clock.now), public_id=row.public_id)
     with pytest.raises(PermissionDenied):
-        services.list_tokens(db_session, actor=actor)
+        services.list_tokens(make_context(db_session, actor, None))
 
 
 def test_creation_and_revocation_are_audited_without_the_token(
@@ -87,10 +88,10 @@ def test_creation_and_revocation_are_audited_without_the_token(
 ):
     admin = db_session.get(StaffUser, make_staff("admin", username="root").id)
     token, raw = services.create_token(
-        db_session, name="pbx-primary", actor=admin, now=clock.now, request_id="req-create-1"
+        make_context(db_session, admin, clock.now, request_id="req-create-1"), name="pbx-primary"
     )
     clock.advance(timedelta(hours=1))
-    services.revoke_token(db_session, public_id=token.public_id, actor=admin, now=clock.now)
+    services.revoke_token(make_context(db_session, admin, clock.now), public_id=token.public_id)
     db_session.commit()
 
     (created,) = audit_events(database, AuditAction.INTEGRATION_TOKEN_CREATED)
@@ -107,7 +108,7 @@ def test_creation_and_revocation_are_audited_without_the_token(
 
 def test_cli_actions_are_audited_as_cli(make_token, db_session, database, clock):
     row, _ = make_token("pbx-primary")
-    services.revoke_token(db_session, public_id=row.public_id, actor=None, now=clock.now)
+    services.revoke_token(make_context(db_session, None, clock.now), public_id=row.public_id)
     db_session.commit()
     events = audit_events(database, AuditAction.INTEGRATION_TOKEN_CREATED) + audit_events(
         database, AuditAction.INTEGRATION_TOKEN_REVOKED
@@ -120,12 +121,13 @@ def test_cli_actions_are_audited_as_cli(make_token, db_session, database, clock)
 
 def test_revoking_twice_or_an_unknown_token_fails(make_token, db_session, clock):
     row, _ = make_token()
-    services.revoke_token(db_session, public_id=row.public_id, actor=None, now=clock.now)
+    services.revoke_token(make_context(db_session, None, clock.now), public_id=row.public_id)
     with pytest.raises(Conflict):
-        services.revoke_token(db_session, public_id=row.public_id, actor=None, now=clock.now)
+        services.revoke_token(make_context(db_session, None, clock.now), public_id=row.public_id)
     with pytest.raises(NotFound):
         services.revoke_token(
-            db_session, public_id="00000000-0000-4000-8000-000000000000", actor=None, now=clock.now
+            make_context(db_session, None, clock.now),
+            public_id="00000000-0000-4000-8000-000000000000",
         )
 
 
@@ -134,10 +136,10 @@ def test_list_shows_active_tokens_first_with_their_creator(
 ):
     old, _ = make_token("a-old-pbx")
     admin = db_session.get(StaffUser, make_staff("admin", username="root").id)
-    services.create_token(db_session, name="mail-relay", actor=admin, now=clock.now)
-    services.revoke_token(db_session, public_id=old.public_id, actor=admin, now=clock.now)
+    services.create_token(make_context(db_session, admin, clock.now), name="mail-relay")
+    services.revoke_token(make_context(db_session, admin, clock.now), public_id=old.public_id)
 
-    overviews = services.list_tokens(db_session, actor=admin)
+    overviews = services.list_tokens(make_context(db_session, admin, None))
 
     assert [(o.token.name, o.created_by, o.revoked_by, o.state) for o in overviews] == [
         ("mail-relay", "root", None, "active"),
@@ -193,7 +195,7 @@ def test_malformed_unknown_and_revoked_tokens_get_one_answer(make_token, db_sess
             services.authenticate_token(db_session, raw=candidate, now=clock.now)
         assert failure.value.detail == services.BAD_CREDENTIALS_DETAIL
 
-    services.revoke_token(db_session, public_id=row.public_id, actor=None, now=clock.now)
+    services.revoke_token(make_context(db_session, None, clock.now), public_id=row.public_id)
     with pytest.raises(Unauthenticated) as failure:
         services.authenticate_token(db_session, raw=raw, now=clock.now)
     assert failure.value.detail == services.BAD_CREDENTIALS_DETAIL

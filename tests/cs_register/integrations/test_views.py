@@ -14,6 +14,7 @@ from tests.cs_register.integrations.conftest import (
     bearer,
     stored_token,
 )
+from tests.support.context import make_context
 
 LIST_URL = "/admin/integrations/"
 NEW_URL = "/admin/integrations/new"
@@ -55,7 +56,7 @@ def test_the_list_shows_creator_last_use_and_state(client, logged_in, make_token
     row, raw = make_token("pbx-new")
     with database.unit_of_work() as session:
         old = services.get_token_by_name(session, "pbx-old")
-        services.revoke_token(session, public_id=old.public_id, actor=None, now=clock.now)
+        services.revoke_token(make_context(session, None, clock.now), public_id=old.public_id)
     clock.advance(timedelta(hours=2))
     client.get(PROBE_URL, headers=bearer(raw))
     logged_in("admin")
