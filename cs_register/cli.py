@@ -22,14 +22,11 @@ from flask.cli import AppGroup, with_appcontext
 
 from cs_register import migrate
 from cs_register.config import Settings
+from cs_register.context import Context
 from cs_register.db import Database, get_database
-from cs_register.permissions import Role
-from cs_register.staff.services import (
-    check_password_policy,
-    count_staff,
-    create_user,
-    generate_one_time_password,
-)
+from cs_register.permissions import Actor, Role
+from cs_register.staff.passwords import check_password_policy, generate_one_time_password
+from cs_register.staff.services import count_staff, create_user
 
 db_cli = AppGroup("db", help="Apply or inspect database schema migrations.")
 
@@ -74,14 +71,12 @@ def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) ->
         for username, role, display_name in DEMO_STAFF:
             password = _one_time_password_for(username)
             create_user(
-                session,
+                Context(session=session, actor=Actor.deployment(), now=now),
                 username=username,
                 display_name=display_name,
                 role=role,
                 password=password,
-                now=now,
                 must_change_password=True,
-                actor=None,
             )
             passwords[username] = password
     return SeedOutcome(passwords=passwords)

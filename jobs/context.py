@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cs_register import logs
 from cs_register.config import Settings
 from cs_register.db import Database
-from cs_register.staff.services import SessionPolicy
+from cs_register.staff.sessions import SessionPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from cs_register.db import utcnow
-from cs_register.staff.services import purge_expired_sessions
+from cs_register.staff.sessions import purge_expired_sessions
 from jobs.context import job_settings, session_policy, unit_of_work
 
 log = logging.getLogger(__name__)

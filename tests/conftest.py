@@ -30,6 +30,7 @@ from cs_register.db import Base, Database
 from cs_register.permissions import Role
 from cs_register.staff import passwords
 from cs_register.staff import services as staff_services
+from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import HashingCost
 
@@ -236,14 +237,12 @@ def make_staff(database: Database, clock: FrozenClock) -> Callable[..., StaffUse
         role = Role(role)
         with database.unit_of_work() as session:
             user = staff_services.create_user(
-                session,
+                make_context(session, None, clock.now),
                 username=username or f"{role.value}{next(counter)}",
                 display_name=f"Test {role.label}",
                 role=role,
                 password=password,
-                now=clock.now,
                 must_change_password=must_change_password,
-                actor=None,
             )
             user.is_active = active
         return user
@@ -263,7 +262,7 @@ class LoginHelper:
         with self.database.unit_of_work() as session:
             fresh = session.get(StaffUser, user.id)
             assert fresh is not None
-            token = staff_services.start_session(session, user=fresh, now=self.clock.now)
+            token = staff_sessions.start_session(session, user=fresh, now=self.clock.now)
         with client.session_transaction() as cookie_session:
             cookie_session.clear()
             cookie_session["sid"] = token

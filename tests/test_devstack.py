@@ -29,8 +29,9 @@ from cs_register.config import PRODUCTION, Settings, generate_key
 from cs_register.db import Database
 from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
 from cs_register.permissions import Role
+from cs_register.staff.authentication import authenticate
 from cs_register.staff.models import StaffUser
-from cs_register.staff.services import SessionPolicy, authenticate
+from cs_register.staff.sessions import SessionPolicy
 from tests.conftest import FrozenClock
 
 STARTUP_DEADLINE_SECONDS = 90

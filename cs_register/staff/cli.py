@@ -12,7 +12,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from cs_register.cli_support import command_unit_of_work
+from cs_register.cli_support import command_context
 from cs_register.clock import local_time
 from cs_register.permissions import Role
 from cs_register.staff import services
@@ -42,28 +42,21 @@ def create_command(
 ) -> None:
     """Create a staff account."""
     role = Role(role_value.lower())
-    with command_unit_of_work() as session:
+    with command_context() as ctx:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
             user = services.create_user(
-                session,
+                ctx,
                 username=username,
                 display_name=display_name or username,
                 role=role,
                 password=password,
-                now=app_now(),
                 must_change_password=False,
-                actor=None,
             )
             one_time_password = None
         else:
             user, one_time_password = services.create_user_with_one_time_password(
-                session,
-                username=username,
-                display_name=display_name or username,
-                role=role,
-                now=app_now(),
-                actor=None,
+                ctx, username=username, display_name=display_name or username, role=role
             )
     click.echo(f"Created {user.username} ({role.label}).")
     if one_time_password is not None:
@@ -74,9 +67,9 @@ def create_command(
 @click.argument("username")
 def deactivate_command(username: str) -> None:
     """Deactivate an account and end all of its sessions immediately."""
-    with command_unit_of_work() as session:
-        user = services.get_user_by_username(session, username)
-        services.set_active(session, user=user, active=False, now=app_now(), actor=None)
+    with command_context() as ctx:
+        user = services.get_user_by_username(ctx.session, username)
+        services.set_active(ctx, user=user, active=False)
     click.echo(f"Deactivated {user.username}; its sessions have ended.")
 
 
@@ -84,9 +77,9 @@ def deactivate_command(username: str) -> None:
 @click.argument("username")
 def reactivate_command(username: str) -> None:
     """Allow a deactivated account to log in again."""
-    with command_unit_of_work() as session:
-        user = services.get_user_by_username(session, username)
-        services.set_active(session, user=user, active=True, now=app_now(), actor=None)
+    with command_context() as ctx:
+        user = services.get_user_by_username(ctx.session, username)
+        services.set_active(ctx, user=user, active=True)
     click.echo(f"Reactivated {user.username}.")
 
 
@@ -96,9 +89,9 @@ def reactivate_command(username: str) -> None:
 def set_role_command(username: str, role_value: str) -> None:
     """Change an account's role (its sessions end; it logs in again under the new role)."""
     role = Role(role_value.lower())
-    with command_unit_of_work() as session:
-        user = services.get_user_by_username(session, username)
-        services.set_role(session, user=user, role=role, now=app_now(), actor=None)
+    with command_context() as ctx:
+        user = services.get_user_by_username(ctx.session, username)
+        services.set_role(ctx, user=user, role=role)
     click.echo(f"{user.username} is now {role.label}.")
 
 
@@ -106,9 +99,9 @@ def set_role_command(username: str, role_value: str) -> None:
 @click.argument("username")
 def reset_password_command(username: str) -> None:
     """Replace the password with a one-time one, lift any lockout and end all sessions."""
-    with command_unit_of_work() as session:
-        user = services.get_user_by_username(session, username)
-        password = services.reset_password(session, user=user, now=app_now(), actor=None)
+    with command_context() as ctx:
+        user = services.get_user_by_username(ctx.session, username)
+        password = services.reset_password(ctx, user=user)
     click.echo(f"Reset the password of {user.username}; its sessions have ended.")
     _echo_one_time_password(password)
 
@@ -116,9 +109,9 @@ def reset_password_command(username: str) -> None:
 @users_cli.command("list")
 def list_command() -> None:
     """List every staff account with its status, last login and live sessions."""
-    now = app_now()
-    with command_unit_of_work() as session:
-        overviews = services.staff_overviews(session, actor=None, now=now, policy=session_policy())
+    app_now()
+    with command_context() as ctx:
+        overviews = services.staff_overviews(ctx, policy=session_policy())
     if not overviews:
         click.echo("No staff accounts.")
         return

@@ -1,6 +1,6 @@
 """How a browser's session cookie becomes a logged-in staff member (Flask-Login's loader).
 
-Our own server-side session rows (`staff.services.resume_session`) decide: idle timeout,
+Our own server-side session rows (`staff.sessions.resume_session`) decide: idle timeout,
 absolute lifetime and sign-out are checked on every request, so a stolen cookie dies with its
 row. Wired by `create_app`; the request plumbing (`cs_register.web`) only reads the result.
 """
@@ -13,7 +13,7 @@ from flask_login import LoginManager
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
 from cs_register.staff.models import StaffSession, StaffUser
-from cs_register.staff.services import SessionPolicy, resume_session
+from cs_register.staff.sessions import SessionPolicy, resume_session
 from cs_register.web import now, require_staff
 
 

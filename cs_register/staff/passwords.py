@@ -68,3 +68,29 @@ def needs_rehash(password_hash: str) -> bool:
 def equalise_timing(password: str) -> None:
     """Do the work of one verification, so unknown usernames cost what known ones do."""
     verify_password(_hashing.dummy_hash(), password)
+
+
+MIN_PASSWORD_LENGTH = 12
+
+
+MAX_PASSWORD_LENGTH = 256
+
+
+def check_password_policy(password: str, *, username: str = "") -> list[str]:
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"Password may be at most {MAX_PASSWORD_LENGTH} characters.")
+    if username and username.lower() in password.lower():
+        problems.append("Password must not contain the username.")
+    return problems
+
+
+def generate_one_time_password(username: str = "") -> str:
+    """A random 20-character password that satisfies the policy for `username`."""
+    while True:
+        password = secrets.token_urlsafe(15)
+        # A random string can, very rarely, contain a short username; draw again then.
+        if not check_password_policy(password, username=username):
+            return password

@@ -10,7 +10,9 @@ from flask_login import login_user, logout_user
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Permission, Role, has_permission
+from cs_register.staff import authentication as staff_authentication
 from cs_register.staff import services
+from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import (
@@ -18,6 +20,7 @@ from cs_register.web import (
     now,
     request_id,
     requires,
+    staff_context,
 )
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
@@ -42,7 +45,7 @@ def login() -> Any:
     db = get_session()
     username = request.form.get("username", "")
     try:
-        user = services.authenticate(
+        user = staff_authentication.authenticate(
             db,
             username=username,
             password=request.form.get("password", ""),
@@ -50,7 +53,7 @@ def login() -> Any:
             policy=session_policy(),
             request_id=request_id(),
         )
-    except services.LoginFailed as failure:
+    except staff_authentication.LoginFailed as failure:
         # The form again (401); the view returned normally, so the failed attempt and the
         # lockout counter are committed with the audit trail.
         return (
@@ -63,10 +66,10 @@ def login() -> Any:
     if isinstance(previous_token, str):
         # Logging in over an existing session (or a planted cookie) ends that one first, so no
         # orphaned token stays usable in the background.
-        services.end_session(db, token=previous_token, now=now(), request_id=request_id())
+        staff_sessions.end_session(db, token=previous_token, now=now(), request_id=request_id())
     # A fresh cookie and a fresh server-side token at every login (no session fixation).
     session.clear()
-    token = services.start_session(db, user=user, now=now(), request_id=request_id())
+    token = staff_sessions.start_session(db, user=user, now=now(), request_id=request_id())
     session["sid"] = token
     login_user(user)
     if user.must_change_password:
@@ -79,7 +82,7 @@ def login() -> Any:
 def logout() -> Any:
     token = session.get("sid")
     if isinstance(token, str):
-        services.end_session(get_session(), token=token, now=now(), request_id=request_id())
+        staff_sessions.end_session(get_session(), token=token, now=now(), request_id=request_id())
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")
@@ -92,14 +95,12 @@ def change_password() -> Any:
     if request.method == "GET":
         return render_template("staff/change_password.html", errors={})
     try:
-        services.change_own_password(
-            get_session(),
+        staff_authentication.change_own_password(
+            staff_context(),
             user=user,
             current_password=request.form.get("current_password", ""),
             new_password=request.form.get("new_password", ""),
-            now=now(),
             current_token=session.get("sid"),
-            request_id=request_id(),
         )
     except ValidationFailed as failure:
         return render_template("staff/change_password.html", errors=failure.errors), 422
@@ -119,13 +120,9 @@ def home() -> Any:
 
 
 def _overview(public_id: str) -> services.StaffOverview:
-    return services.staff_overviews(
-        get_session(),
-        actor=current_account(),
-        now=now(),
-        policy=session_policy(),
-        public_id=public_id,
-    )[0]
+    return services.staff_overviews(staff_context(), policy=session_policy(), public_id=public_id)[
+        0
+    ]
 
 
 def _render_detail(public_id: str, *, error: str | None = None, status: int = 200) -> Any:
@@ -148,9 +145,7 @@ def _render_one_time_password(user: StaffUser, password: str, *, created: bool) 
 @admin_blueprint.get("/staff")
 @requires(Permission.MANAGE_STAFF)
 def staff_list() -> Any:
-    overviews = services.staff_overviews(
-        get_session(), actor=current_account(), now=now(), policy=session_policy()
-    )
+    overviews = services.staff_overviews(staff_context(), policy=session_policy())
     return render_template("staff/staff_list.html", overviews=overviews)
 
 
@@ -164,13 +159,7 @@ def new_staff() -> Any:
     try:
         role = services.parse_role(form["role"])
         user, password = services.create_user_with_one_time_password(
-            get_session(),
-            username=form["username"],
-            display_name=form["display_name"],
-            role=role,
-            now=now(),
-            actor=current_account(),
-            request_id=request_id(),
+            staff_context(), username=form["username"], display_name=form["display_name"], role=role
         )
     except ValidationFailed as failure:
         return (
@@ -196,9 +185,7 @@ def change_role(public_id: str) -> Any:
     user = services.get_user(db, public_id)
     try:
         role = services.parse_role(request.form.get("role", ""))
-        services.set_role(
-            db, user=user, role=role, now=now(), actor=current_account(), request_id=request_id()
-        )
+        services.set_role(staff_context(), user=user, role=role)
     except ValidationFailed as failure:
         return _render_detail(public_id, error=" ".join(failure.errors["role"]), status=422)
     except Conflict as conflict:
@@ -217,14 +204,7 @@ def set_active(public_id: str) -> Any:
         return _render_detail(public_id, error="Choose to activate or deactivate.", status=422)
     active = raw == "1"
     try:
-        services.set_active(
-            db,
-            user=user,
-            active=active,
-            now=now(),
-            actor=current_account(),
-            request_id=request_id(),
-        )
+        services.set_active(staff_context(), user=user, active=active)
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
     if active:
@@ -240,9 +220,7 @@ def reset_password(public_id: str) -> Any:
     db = get_session()
     user = services.get_user(db, public_id)
     try:
-        password = services.reset_password(
-            db, user=user, now=now(), actor=current_account(), request_id=request_id()
-        )
+        password = services.reset_password(staff_context(), user=user)
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
     return _render_one_time_password(user, password, created=False)

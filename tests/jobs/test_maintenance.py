@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 from cs_register.config import Settings
 from cs_register.db import Database, utcnow
 from cs_register.staff.models import StaffSession, StaffUser
-from cs_register.staff.services import hash_token
+from cs_register.staff.sessions import hash_token
 from jobs import context
 from jobs.maintenance import purge_expired_staff_sessions_job
 from jobs.queue import JobQueue, enqueue_purge_expired_staff_sessions, get_queue

@@ -10,11 +10,14 @@ import sqlalchemy as sa
 
 from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
 from cs_register.permissions import Role
+from cs_register.staff import passwords as staff_passwords
 from cs_register.staff import services
+from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.models import StaffSession, StaffUser
 from tests.conftest import START
+from tests.support.context import make_context
 
-POLICY = services.SessionPolicy(
+POLICY = staff_sessions.SessionPolicy(
     idle_timeout=timedelta(minutes=30),
     absolute_lifetime=timedelta(hours=12),
     lockout_threshold=5,
@@ -24,7 +27,7 @@ POLICY = services.SessionPolicy(
 
 def _session_row(db_session, user, *, created, last_seen, revoked=None):
     row = StaffSession(
-        token_hash=services.hash_token(f"token-{created}-{last_seen}-{revoked}"),
+        token_hash=staff_sessions.hash_token(f"token-{created}-{last_seen}-{revoked}"),
         user_id=user.id,
         created_at=created,
         last_seen_at=last_seen,
@@ -58,12 +61,12 @@ def test_purge_expired_sessions_deletes_only_unusable_rows(db_session, make_staf
     db_session.commit()
     kept_ids = {row.id for row in keep.values()}
 
-    assert services.purge_expired_sessions(db_session, now=now, policy=POLICY) == 3
+    assert staff_sessions.purge_expired_sessions(db_session, now=now, policy=POLICY) == 3
     db_session.commit()
     remaining = set(db_session.scalars(sa.select(StaffSession.id)))
     assert remaining == kept_ids
     # Idempotent.
-    assert services.purge_expired_sessions(db_session, now=now, policy=POLICY) == 0
+    assert staff_sessions.purge_expired_sessions(db_session, now=now, policy=POLICY) == 0
 
 
 def test_purged_rows_are_exactly_those_resume_session_refuses(db_session, make_staff):
@@ -75,7 +78,7 @@ def test_purged_rows_are_exactly_those_resume_session_refuses(db_session, make_s
         token = f"idle-{minutes_idle}"
         db_session.add(
             StaffSession(
-                token_hash=services.hash_token(token),
+                token_hash=staff_sessions.hash_token(token),
                 user_id=user.id,
                 created_at=now - timedelta(hours=1),
                 last_seen_at=now - timedelta(minutes=minutes_idle),
@@ -86,25 +89,28 @@ def test_purged_rows_are_exactly_those_resume_session_refuses(db_session, make_s
     accepted = {
         token
         for token in tokens
-        if services.resume_session(db_session, token=token, now=now, policy=POLICY) is not None
+        if staff_sessions.resume_session(db_session, token=token, now=now, policy=POLICY)
+        is not None
     }
     db_session.rollback()
-    services.purge_expired_sessions(db_session, now=now, policy=POLICY)
+    staff_sessions.purge_expired_sessions(db_session, now=now, policy=POLICY)
     remaining = set(db_session.scalars(sa.select(StaffSession.token_hash)))
-    assert remaining == {services.hash_token(token) for token in accepted}
+    assert remaining == {staff_sessions.hash_token(token) for token in accepted}
     assert accepted == {"idle-0", "idle-29"}
 
 
 def test_one_time_password_never_contains_the_username():
     draws = iter(["xxabcxxxxxxxxxxxxxxx", "ABC-yyyyyyyyyyyyyyyy", "zzzzzzzzzzzzzzzzzzzz"])
-    with mock.patch.object(services.secrets, "token_urlsafe", side_effect=lambda _n: next(draws)):
-        assert services.generate_one_time_password("abc") == "zzzzzzzzzzzzzzzzzzzz"
+    with mock.patch.object(
+        staff_passwords.secrets, "token_urlsafe", side_effect=lambda _n: next(draws)
+    ):
+        assert staff_passwords.generate_one_time_password("abc") == "zzzzzzzzzzzzzzzzzzzz"
 
 
 def test_one_time_passwords_pass_the_policy_and_differ():
-    passwords = {services.generate_one_time_password("someone") for _ in range(20)}
+    passwords = {staff_passwords.generate_one_time_password("someone") for _ in range(20)}
     assert len(passwords) == 20
-    assert all(not services.check_password_policy(p, username="someone") for p in passwords)
+    assert all(not staff_passwords.check_password_policy(p, username="someone") for p in passwords)
 
 
 @pytest.mark.parametrize(("raw", "role"), [("agent", Role.AGENT), (" DPO ", Role.DPO)])
@@ -121,14 +127,12 @@ def test_parse_role_rejects_unknown_values():
 def test_create_user_reports_every_problem_at_once(db_session):
     with pytest.raises(ValidationFailed) as failure:
         services.create_user(
-            db_session,
+            make_context(db_session, None, START),
             username="x",
             display_name=" ",
             role=Role.AGENT,
             password="short",
-            now=START,
             must_change_password=True,
-            actor=None,
         )
     assert set(failure.value.errors) == {"username", "display_name", "password"}
 
@@ -137,12 +141,19 @@ def test_admin_services_check_the_role_themselves(db_session, make_staff):
     agent = db_session.get(StaffUser, make_staff("agent").id)
     target = db_session.get(StaffUser, make_staff("agent").id)
     calls = [
-        lambda: services.staff_overviews(db_session, actor=agent, now=START, policy=POLICY),
-        lambda: services.set_role(db_session, user=target, role=Role.ADMIN, now=START, actor=agent),
-        lambda: services.set_active(db_session, user=target, active=False, now=START, actor=agent),
-        lambda: services.reset_password(db_session, user=target, now=START, actor=agent),
+        lambda: services.staff_overviews(make_context(db_session, agent, START), policy=POLICY),
+        lambda: services.set_role(
+            make_context(db_session, agent, START), user=target, role=Role.ADMIN
+        ),
+        lambda: services.set_active(
+            make_context(db_session, agent, START), user=target, active=False
+        ),
+        lambda: services.reset_password(make_context(db_session, agent, START), user=target),
         lambda: services.create_user_with_one_time_password(
-            db_session, username="new", display_name="New", role=Role.ADMIN, now=START, actor=agent
+            make_context(db_session, agent, START),
+            username="new",
+            display_name="New",
+            role=Role.ADMIN,
         ),
     ]
     for call in calls:
@@ -155,35 +166,37 @@ def test_an_inactive_admin_can_do_nothing(db_session, make_staff):
     admin = db_session.get(StaffUser, make_staff("admin", active=False).id)
     target = db_session.get(StaffUser, make_staff("agent").id)
     with pytest.raises(PermissionDenied):
-        services.set_role(db_session, user=target, role=Role.ADMIN, now=START, actor=admin)
+        services.set_role(make_context(db_session, admin, START), user=target, role=Role.ADMIN)
 
 
 def test_self_service_guards(db_session, make_staff):
     admin = db_session.get(StaffUser, make_staff("admin").id)
     with pytest.raises(Conflict):
-        services.set_role(db_session, user=admin, role=Role.AGENT, now=START, actor=admin)
+        services.set_role(make_context(db_session, admin, START), user=admin, role=Role.AGENT)
     with pytest.raises(Conflict):
-        services.set_active(db_session, user=admin, active=False, now=START, actor=admin)
+        services.set_active(make_context(db_session, admin, START), user=admin, active=False)
     with pytest.raises(Conflict):
-        services.reset_password(db_session, user=admin, now=START, actor=admin)
+        services.reset_password(make_context(db_session, admin, START), user=admin)
 
 
 def test_resume_session_refuses_an_inactive_users_token(db_session, make_staff):
     user = db_session.get(StaffUser, make_staff("agent").id)
-    token = services.start_session(db_session, user=user, now=START)
-    assert services.resume_session(db_session, token=token, now=START, policy=POLICY) is not None
+    token = staff_sessions.start_session(db_session, user=user, now=START)
+    assert (
+        staff_sessions.resume_session(db_session, token=token, now=START, policy=POLICY) is not None
+    )
     user.is_active = False
-    assert services.resume_session(db_session, token=token, now=START, policy=POLICY) is None
+    assert staff_sessions.resume_session(db_session, token=token, now=START, policy=POLICY) is None
 
 
 def test_resume_session_writes_last_seen_at_most_once_a_minute(db_session, make_staff):
     user = db_session.get(StaffUser, make_staff("agent").id)
-    token = services.start_session(db_session, user=user, now=START)
-    row = services.resume_session(
+    token = staff_sessions.start_session(db_session, user=user, now=START)
+    row = staff_sessions.resume_session(
         db_session, token=token, now=START + timedelta(seconds=59), policy=POLICY
     )
     assert row.last_seen_at == START
-    row = services.resume_session(
+    row = staff_sessions.resume_session(
         db_session, token=token, now=START + timedelta(minutes=1), policy=POLICY
     )
     assert row.last_seen_at == START + timedelta(minutes=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cs_register.staff.services import hash_token
+from cs_register.staff.sessions import hash_token
 from tests.conftest import DEFAULT_PASSWORD
 from tests.cs_register.staff.conftest import (
     form_login,

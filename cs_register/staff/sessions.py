@@ -1,0 +1,149 @@
+"""Server-side staff sessions: opened at login, resumed on every request, ended at logout, by
+an idle timeout, an absolute lifetime, or an administrator's change to the account.
+
+The cookie carries a random token; only its SHA-256 is stored, so a copy of the database
+opens no sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register.audit.models import AuditAction
+from cs_register.audit.services import record_event
+from cs_register.staff.models import StaffSession, StaffUser
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle_timeout: timedelta
+    absolute_lifetime: timedelta
+    lockout_threshold: int
+    lockout_duration: timedelta
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(
+    session: Session, *, user: StaffUser, now: datetime, request_id: str | None = None
+) -> str:
+    """Open a server-side session and return the token for the cookie (shown nowhere else)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(token_hash=hash_token(token), user=user, created_at=now, last_seen_at=now)
+    )
+    record_event(
+        session,
+        action=AuditAction.LOGIN,
+        actor=user,
+        now=now,
+        subject_type="staff",
+        subject_id=user.public_id,
+        request_id=request_id,
+    )
+    return token
+
+
+# Writing last_seen_at on every request would make every page view a write; a minute of
+# slack on a 30-minute idle timeout is immaterial.
+_LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+def _find_session_row(session: Session, token: str) -> StaffSession | None:
+    return session.scalar(
+        sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token))
+    )
+
+
+def resume_session(
+    session: Session, *, token: str, now: datetime, policy: SessionPolicy
+) -> StaffSession | None:
+    """The live session for a cookie token, or None if it was revoked, idle or too old."""
+    row = _find_session_row(session, token)
+    if row is None or row.revoked_at is not None:
+        return None
+    if not row.user.is_active:
+        return None
+    if now - row.last_seen_at >= policy.idle_timeout:
+        _revoke(row, now, "idle_timeout")
+        return None
+    if now - row.created_at >= policy.absolute_lifetime:
+        _revoke(row, now, "lifetime")
+        return None
+    if now - row.last_seen_at >= _LAST_SEEN_GRANULARITY:
+        row.last_seen_at = now
+    return row
+
+
+def _revoke(row: StaffSession, now: datetime, reason: str) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = now
+        row.revoked_reason = reason
+
+
+def end_session(
+    session: Session, *, token: str, now: datetime, request_id: str | None = None
+) -> None:
+    row = _find_session_row(session, token)
+    if row is None or row.revoked_at is not None:
+        return
+    _revoke(row, now, "logout")
+    record_event(
+        session,
+        action=AuditAction.LOGOUT,
+        actor=row.user,
+        now=now,
+        subject_type="staff",
+        subject_id=row.user.public_id,
+        request_id=request_id,
+    )
+
+
+def revoke_all_sessions(
+    session: Session, *, user: StaffUser, now: datetime, reason: str, keep_token: str | None = None
+) -> int:
+    keep_hash = hash_token(keep_token) if keep_token else None
+    rows = session.scalars(
+        sa.select(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None)
+        )
+    ).all()
+    count = 0
+    for row in rows:
+        if row.token_hash != keep_hash:
+            _revoke(row, now, reason)
+            count += 1
+    return count
+
+
+def live_session_condition(now: datetime, policy: SessionPolicy) -> sa.ColumnElement[bool]:
+    """Rows `resume_session` would still accept (the user's own active flag aside)."""
+    return sa.and_(
+        StaffSession.revoked_at.is_(None),
+        StaffSession.last_seen_at > now - policy.idle_timeout,
+        StaffSession.created_at > now - policy.absolute_lifetime,
+    )
+
+
+def purge_expired_sessions(session: Session, *, now: datetime, policy: SessionPolicy) -> int:
+    """Delete session rows that can never be used again: revoked, idle past the timeout, or
+    past their absolute lifetime.
+
+    They hold nothing personal, but there is no reason to keep them; the audit trail keeps the
+    logins and logouts. Idempotent: run it as often as you like.
+    """
+    result = session.execute(
+        sa.delete(StaffSession)
+        .where(sa.not_(live_session_condition(now, policy)))
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
