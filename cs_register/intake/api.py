@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from cs_register.db import get_database, get_session
 from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
-from cs_register.intake import chatbot
+from cs_register.intake import chatbot, chatbot_payload
 from cs_register.intake import email as email_intake
 from cs_register.integrations.auth import require_integration
 from cs_register.integrations.webhooks import (
@@ -65,7 +65,7 @@ def chatbot_webhook() -> Any:
         request.mimetype_params.get("charset", "utf-8").lower() not in _JSON_CHARSETS
     ):
         raise UnsupportedMediaType("Send the conversation as application/json (UTF-8).")
-    payload = chatbot.parse_json_body(raw)
+    payload = chatbot_payload.parse_json_body(raw)
     session = get_session()
     try:
         result = chatbot.receive_chatbot_conversation(

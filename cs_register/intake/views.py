@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
-from cs_register.db import get_session
 from cs_register.errors import Conflict
-from cs_register.intake import chatbot
+from cs_register.intake import handovers
 from cs_register.intake.email import email_details
 from cs_register.permissions import Permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.web import requires, staff_context
 
 blueprint = Blueprint("intake", __name__, template_folder="templates")
 
@@ -26,21 +25,15 @@ blueprint = Blueprint("intake", __name__, template_folder="templates")
 @blueprint.get("/handovers")
 @requires(Permission.LOG_CONTACTS)
 def handover_queue() -> Any:
-    handovers = chatbot.open_handovers(get_session(), actor=require_staff(), now=now())
-    return render_template("intake/handovers.html", handovers=handovers)
+    queue = handovers.open_handovers(staff_context())
+    return render_template("intake/handovers.html", handovers=queue)
 
 
 @blueprint.post("/handovers/<public_id>/close")
 @requires(Permission.LOG_CONTACTS)
 def close_handover(public_id: str) -> Any:
     try:
-        chatbot.close_handover(
-            get_session(),
-            contact_public_id=public_id,
-            actor=require_staff(),
-            now=now(),
-            request_id=request_id(),
-        )
+        handovers.close_handover(staff_context(), contact_public_id=public_id)
     except Conflict as conflict:
         flash(conflict.detail, "warning")
         return redirect(url_for("intake.handover_queue"))
@@ -59,6 +52,6 @@ def contact_page_panel(
         details = email_details(session, contact.id)
         return pages.render_panel("intake/_contact_email.html", email_details=details)
     if contact.channel is Channel.CHATBOT:
-        conversation = chatbot.conversation_details(session, contact.id)
+        conversation = handovers.conversation_details(session, contact.id)
         return pages.render_panel("intake/_contact_chatbot.html", chatbot_details=conversation)
     return None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.free_text import IDENTITY_CODE_REDACTED
-from cs_register.intake import chatbot
+from cs_register.intake import chatbot, chatbot_payload, handovers
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from tests.cs_register.intake.conftest import (
     CHATBOT_URL,
@@ -24,6 +24,7 @@ from tests.cs_register.intake.conftest import (
     count_rows,
 )
 from tests.cs_register.intake.signing import sign
+from tests.support.context import make_context
 
 
 def audit_rows(database, action: AuditAction) -> list[AuditEvent]:
@@ -444,9 +445,11 @@ def test_the_service_refuses_roles_without_log_contacts(db_session, make_staff, 
 
     dpo = make_staff("dpo")
     with pytest.raises(PermissionDenied):
-        chatbot.open_handovers(db_session, actor=dpo, now=clock.now)
+        handovers.open_handovers(make_context(db_session, dpo, clock.now))
     with pytest.raises(PermissionDenied):
-        chatbot.close_handover(db_session, contact_public_id="whatever", actor=dpo, now=clock.now)
+        handovers.close_handover(
+            make_context(db_session, dpo, clock.now), contact_public_id="whatever"
+        )
 
 
 def test_the_contact_page_shows_the_conversation(
@@ -463,7 +466,9 @@ def test_the_contact_page_shows_the_conversation(
 
 def test_the_text_filter_refuses_exactly_control_characters_and_surrogates():
     # The filter is a regex for speed; this pins it to the Unicode categories it stands for.
-    refused = {code for code in range(0x110000) if chatbot._FORBIDDEN_IN_TEXT.match(chr(code))}
+    refused = {
+        code for code in range(0x110000) if chatbot_payload._FORBIDDEN_IN_TEXT.match(chr(code))
+    }
     expected = {
         code
         for code in range(0x110000)

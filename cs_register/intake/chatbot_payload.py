@@ -1,0 +1,313 @@
+"""What a chatbot delivery must look like: parsing and validating its JSON, and the contact
+notes it becomes.
+
+Everything is checked before anything is written; a message names the field (`customer.email`,
+`transcript.3.text`) and never repeats the value. Transcripts become the contact's notes, with
+identity codes redacted (`cs_register.free_text`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
+from cs_register.errors import DomainError, ValidationFailed
+from cs_register.free_text import contains_identity_code, redact_identity_codes
+from cs_register.identifiers import (
+    IdentifierError,
+    normalise_email,
+    normalise_phone,
+    normalise_text,
+)
+
+# Chat platforms' clocks drift a little; a conversation that starts later than this is an error.
+# Like contacts logged by agents: anything older is a wrong year, not a late delivery.
+MAX_AGE = timedelta(days=365)
+
+
+MAX_CONVERSATION_ID = 128
+
+
+MAX_NAME = 200
+
+
+MAX_SUMMARY = 2_000
+
+
+MAX_TURNS = 500
+
+
+MAX_TURN_TEXT = 4_000
+
+
+MAX_TRANSCRIPT_TEXT = 100_000
+
+
+SPEAKERS = ("customer", "bot", "agent")
+
+
+_LANGUAGE = re.compile(r"[A-Za-z-]{2,8}")
+
+
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but newline and
+# tab, and surrogates (Cs). One regex scan: a per-character category lookup cost more than
+# the rest of the validation together.
+_FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class NotJson(DomainError):
+    """The body is not a JSON document (400)."""
+
+    status = 400
+    title = "Bad request"
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str
+    text: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChatbotPayload:
+    """A validated webhook payload; unknown fields were dropped."""
+
+    conversation_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    language: str | None
+    summary: str
+    transcript: tuple[Turn, ...]
+    handover: bool
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_body(raw: bytes) -> object:
+    """Strict JSON: UTF-8, no NaN/Infinity; anything else is `NotJson` (400)."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: thousands of nested brackets; still just "not acceptable JSON".
+        raise NotJson("The request body is not valid UTF-8 JSON.") from None
+
+
+def _free_text(value: str, *, label: str, max_length: int) -> str:
+    """Multi-line text as typed in a chat: newlines kept, invisible control characters not."""
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if len(text) > max_length:
+        raise IdentifierError(f"{label} may be at most {max_length} characters.")
+    # Lone surrogates (from "\ud800" escapes) cannot be stored; NUL breaks PostgreSQL text.
+    if _FORBIDDEN_IN_TEXT.search(text):
+        raise IdentifierError(f"{label} contains characters that are not allowed.")
+    return text
+
+
+class _Errors:
+    """Collects messages per dotted field path (`customer.email`, `transcript.3.text`)."""
+
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.by_field.setdefault(field, []).append(message)
+
+
+def _optional_string(
+    container: Mapping[str, object], key: str, path: str, errors: _Errors
+) -> str | None:
+    value = container.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.add(path, "Must be a string or null.")
+        return None
+    return value
+
+
+def _validate_customer(raw: object, errors: _Errors) -> tuple[str | None, str | None, str | None]:
+    if raw is None:
+        return None, None, None
+    if not isinstance(raw, dict):
+        errors.add("customer", "Must be an object with name, email and phone, or null.")
+        return None, None, None
+    name = email = phone = None
+    raw_name = _optional_string(raw, "name", "customer.name", errors)
+    if raw_name is not None:
+        try:
+            name = normalise_text(raw_name, label="Name", max_length=MAX_NAME, required=False)
+        except IdentifierError as exc:
+            errors.add("customer.name", str(exc))
+        if name and contains_identity_code(name):
+            errors.add("customer.name", "The name must not contain an identity code.")
+    raw_email = _optional_string(raw, "email", "customer.email", errors)
+    if raw_email is not None:
+        try:
+            email = normalise_email(raw_email)
+        except IdentifierError as exc:
+            errors.add("customer.email", str(exc))
+    raw_phone = _optional_string(raw, "phone", "customer.phone", errors)
+    if raw_phone is not None:
+        try:
+            phone = normalise_phone(raw_phone)
+        except IdentifierError as exc:
+            errors.add("customer.phone", str(exc))
+    return name or None, email, phone
+
+
+def _validate_transcript(raw: object, errors: _Errors) -> tuple[Turn, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add("transcript", "Must be a list of turns, or null.")
+        return ()
+    if len(raw) > MAX_TURNS:
+        errors.add("transcript", f"At most {MAX_TURNS} turns are accepted.")
+        return ()
+    turns: list[Turn] = []
+    total = 0
+    for index, item in enumerate(raw):
+        path = f"transcript.{index}"
+        if not isinstance(item, dict):
+            errors.add(path, "Each turn must be an object with speaker and text.")
+            continue
+        speaker = item.get("speaker")
+        if speaker not in SPEAKERS:
+            errors.add(f"{path}.speaker", 'Must be "customer", "bot" or "agent".')
+        text = item.get("text")
+        clean_text: str | None = None
+        if not isinstance(text, str):
+            errors.add(f"{path}.text", "Must be a string.")
+        else:
+            total += len(text)
+            try:
+                clean_text = _free_text(text, label="Text", max_length=MAX_TURN_TEXT)
+            except IdentifierError as exc:
+                errors.add(f"{path}.text", str(exc))
+        at: datetime | None = None
+        if item.get("at") is not None:
+            try:
+                at = parse_api_timestamp(item.get("at"))
+            except IdentifierError as exc:
+                errors.add(f"{path}.at", str(exc))
+        if isinstance(speaker, str) and clean_text is not None:
+            turns.append(Turn(speaker=speaker, text=clean_text, at=at))
+    if total > MAX_TRANSCRIPT_TEXT:
+        errors.add(
+            "transcript", f"The transcript may hold at most {MAX_TRANSCRIPT_TEXT} characters."
+        )
+    return tuple(turns)
+
+
+def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
+    """Validate a decoded webhook body; `ValidationFailed` names every bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationFailed({"body": ["The body must be a JSON object."]})
+    errors = _Errors()
+
+    conversation_id: str | None = None
+    raw_id = payload.get("conversation_id")
+    if not isinstance(raw_id, str):
+        errors.add("conversation_id", "Required: the chatbot's conversation id as a string.")
+    else:
+        try:
+            conversation_id = normalise_text(
+                raw_id, label="Conversation id", max_length=MAX_CONVERSATION_ID
+            )
+        except IdentifierError as exc:
+            errors.add("conversation_id", str(exc))
+
+    started_at: datetime | None = None
+    try:
+        started_at = parse_api_timestamp(payload.get("started_at"))
+        if started_at > now + CLOCK_SKEW:
+            errors.add("started_at", "The conversation cannot start in the future.")
+        elif started_at < now - MAX_AGE:
+            errors.add("started_at", "The conversation started more than a year ago.")
+    except IdentifierError as exc:
+        errors.add("started_at", str(exc))
+    ended_at: datetime | None = None
+    if payload.get("ended_at") is not None:
+        try:
+            ended_at = parse_api_timestamp(payload.get("ended_at"))
+            if started_at is not None and ended_at < started_at:
+                errors.add("ended_at", "The conversation cannot end before it started.")
+            elif ended_at > now + CLOCK_SKEW:
+                errors.add("ended_at", "The conversation cannot end in the future.")
+        except IdentifierError as exc:
+            errors.add("ended_at", str(exc))
+
+    name, email, phone = _validate_customer(payload.get("customer"), errors)
+
+    language: str | None = None
+    raw_language = _optional_string(payload, "language", "language", errors)
+    if raw_language is not None:
+        if _LANGUAGE.fullmatch(raw_language):
+            language = raw_language.lower()
+        else:
+            errors.add("language", "Use a language tag of 2-8 letters or dashes, e.g. fi, sv, en.")
+
+    summary = ""
+    raw_summary = _optional_string(payload, "summary", "summary", errors)
+    if raw_summary is not None:
+        try:
+            summary = _free_text(raw_summary, label="Summary", max_length=MAX_SUMMARY)
+        except IdentifierError as exc:
+            errors.add("summary", str(exc))
+
+    transcript = _validate_transcript(payload.get("transcript"), errors)
+
+    handover = payload.get("handover", False)
+    if handover is None:
+        handover = False
+    if not isinstance(handover, bool):
+        errors.add("handover", "Must be true or false.")
+        handover = False
+
+    if errors.by_field or conversation_id is None or started_at is None:
+        raise ValidationFailed(errors.by_field)
+    return ChatbotPayload(
+        conversation_id=conversation_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        customer_name=name,
+        customer_email=email,
+        customer_phone=phone,
+        language=language,
+        summary=summary,
+        transcript=transcript,
+        handover=handover,
+    )
+
+
+def render_notes(payload: ChatbotPayload) -> str:
+    """The contact's notes: who the customer said they were, the summary and the transcript."""
+    given = [
+        f"{label}: {value}"
+        for label, value in (
+            ("Name", payload.customer_name),
+            ("Email", payload.customer_email),
+            ("Phone", payload.customer_phone),
+        )
+        if value
+    ]
+    sections: list[str] = []
+    if given:
+        sections.append("Given to the chatbot:\n" + "\n".join(given))
+    if payload.summary:
+        sections.append("Summary:\n" + payload.summary)
+    if payload.transcript:
+        lines = [f"{turn.speaker}: {turn.text}" for turn in payload.transcript]
+        sections.append("Transcript:\n" + "\n".join(lines))
+    return redact_identity_codes("\n\n".join(sections))
