@@ -113,6 +113,8 @@ class ActorKind(enum.Enum):
     JOB = "job"
     COMMAND = "command"
     SYSTEM = "system"
+    # Someone not (yet) logged in: the login form's requests.
+    ANONYMOUS = "anonymous"
 
 
 # The audit trail's actor_label column holds 100 characters.
@@ -152,6 +154,11 @@ class Actor:
     def for_job(cls, job_id: str | None) -> Actor:
         label = f"job:{job_id}"[:_LABEL_LENGTH] if job_id else "system"
         return cls(kind=ActorKind.JOB if job_id else ActorKind.SYSTEM, audit_label=label)
+
+    @classmethod
+    def anonymous(cls) -> Actor:
+        """A request from someone not logged in; the audit trail names them "unknown"."""
+        return cls(kind=ActorKind.ANONYMOUS, audit_label="unknown")
 
     @classmethod
     def deployment(cls) -> Actor:

@@ -73,8 +73,9 @@ def staff_context() -> Context:
     )
 
 
-def integration_context(actor: Actor) -> Context:
-    """The unit of work of an API request made by an integration."""
+def request_context(actor: Actor) -> Context:
+    """The unit of work of a request made by `actor`: an integration on the API, or someone
+    not logged in yet (the login form)."""
     return Context(session=get_session(), actor=actor, now=now(), request_id=request_id())
 
 

@@ -25,7 +25,7 @@ from cs_register.db import get_session
 from cs_register.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.permissions import Actor
-from cs_register.web import integration_context
+from cs_register.web import request_context
 from recordings import intake
 from recordings.models import Call, Recording
 from recordings.storage import CHUNK_BYTES
@@ -101,7 +101,7 @@ def register_call() -> Any:
         raise BadRequest("The request body must be a JSON object.")
     token = current_integration()
     call, created = intake.register_call(
-        integration_context(Actor.for_integration(token.name)), token=token, payload=payload
+        request_context(Actor.for_integration(token.name)), token=token, payload=payload
     )
     response = jsonify(call_body(call))
     response.status_code = 201 if created else 200
@@ -140,7 +140,7 @@ def upload_recording(external_call_id: str) -> Any:
     call = _call_or_404(external_call_id)
     token = current_integration()
     recording, created = intake.receive_recording(
-        integration_context(Actor.for_integration(token.name)),
+        request_context(Actor.for_integration(token.name)),
         current_storage(),
         call_or_contact=call,
         chunks=_request_body_chunks(),

@@ -24,8 +24,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import job_actor_label, job_request_id, record_event
+from cs_register.context import job_context
 from cs_register.db import Database
 from recordings import retention
 from recordings.ledger import append_receipt
@@ -191,15 +192,11 @@ def purge_recording(
             due_at=recording.due_at,
             job_id=job_id[:128] if job_id else None,
         )
-        record_event(
-            session,
-            action=AuditAction.RECORDING_PURGED,
-            actor=None,
-            actor_label=job_actor_label(job_id),
-            now=now,
+        audit.record(
+            job_context(session, job_id=job_id, now=now),
+            AuditAction.RECORDING_PURGED,
             subject_type="recording",
             subject_id=recording.public_id,
-            request_id=job_request_id(job_id),
             details={"reason": reason.value, "due_at": recording.due_at.isoformat()},
         )
         return PurgeOutcome(recording_id, "purged", reason.value, recording.due_at)
@@ -228,15 +225,11 @@ def end_expired_holds(
             )
             for hold in holds:
                 hold.ended_at = now
-                record_event(
-                    session,
-                    action=AuditAction.HOLD_EXPIRED,
-                    actor=None,
-                    actor_label=job_actor_label(job_id),
-                    now=now,
+                audit.record(
+                    job_context(session, job_id=job_id, now=now),
+                    AuditAction.HOLD_EXPIRED,
                     subject_type="recording",
                     subject_id=hold.recording.public_id,
-                    request_id=job_request_id(job_id),
                     details={"hold": hold.public_id, "ends_at": hold.ends_at.isoformat()},
                 )
             ended += len(holds)

@@ -24,8 +24,9 @@ from itertools import islice
 
 import sqlalchemy as sa
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import job_actor_label, job_request_id, record_event
+from cs_register.context import job_context
 from cs_register.db import Database
 from recordings import retention
 from recordings.ledger import append_receipt
@@ -109,15 +110,11 @@ def _find_missing_audio(
                 ):
                     continue
                 recording.audio_missing_at = now
-                record_event(
-                    session,
-                    action=AuditAction.RECORDING_AUDIO_MISSING,
-                    actor=None,
-                    actor_label=job_actor_label(job_id),
-                    now=now,
+                audit.record(
+                    job_context(session, job_id=job_id, now=now),
+                    AuditAction.RECORDING_AUDIO_MISSING,
                     subject_type="recording",
                     subject_id=recording.public_id,
-                    request_id=job_request_id(job_id),
                 )
             report.marked_missing.append(row.public_id)
 
@@ -173,15 +170,11 @@ def _find_orphans(
                     due_at=cap,
                     job_id=job_id[:128] if job_id else None,
                 )
-                record_event(
-                    session,
-                    action=AuditAction.ORPHAN_FILE_PURGED,
-                    actor=None,
-                    actor_label=job_actor_label(job_id),
-                    now=now,
+                audit.record(
+                    job_context(session, job_id=job_id, now=now),
+                    AuditAction.ORPHAN_FILE_PURGED,
                     subject_type="storage_file",
                     subject_id=key,
-                    request_id=job_request_id(job_id),
                     details={"receipt": receipt.sequence},
                 )
                 # Deleted before the commit: if the commit then fails the file is gone without

@@ -262,7 +262,9 @@ class LoginHelper:
         with self.database.unit_of_work() as session:
             fresh = session.get(StaffUser, user.id)
             assert fresh is not None
-            token = staff_sessions.start_session(session, user=fresh, now=self.clock.now)
+            token = staff_sessions.start_session(
+                make_context(session, None, self.clock.now), user=fresh
+            )
         with client.session_transaction() as cookie_session:
             cookie_session.clear()
             cookie_session["sid"] = token

@@ -28,11 +28,12 @@ from cs_register.cli import DEMO_STAFF, format_password_box, seed_demo_staff
 from cs_register.config import PRODUCTION, Settings, generate_key
 from cs_register.db import Database
 from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
-from cs_register.permissions import Role
+from cs_register.permissions import Actor, Role
 from cs_register.staff.authentication import authenticate
 from cs_register.staff.models import StaffUser
 from cs_register.staff.sessions import SessionPolicy
 from tests.conftest import FrozenClock
+from tests.support.context import make_context
 
 STARTUP_DEADLINE_SECONDS = 90
 STOP_DEADLINE_SECONDS = 20
@@ -64,7 +65,10 @@ def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
     for username, password in outcome.passwords.items():
         assert (
             authenticate(
-                db_session, username=username, password=password, now=clock.now, policy=POLICY
+                make_context(db_session, Actor.anonymous(), clock.now),
+                username=username,
+                password=password,
+                policy=POLICY,
             ).username
             == username
         )

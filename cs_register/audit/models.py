@@ -60,7 +60,7 @@ class AuditEvent(Base):
     """Who did what to which subject, when, in which request.
 
     `details` holds only non-identifying facts (field names changed, a stated purpose, counts):
-    never identity codes, phone numbers or email addresses. `record_event` enforces that.
+    never identity codes, phone numbers or email addresses. `audit.record` enforces that.
     There is no foreign key to the subject, so the trail outlives whatever it describes.
     """
 

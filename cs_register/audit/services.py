@@ -1,8 +1,8 @@
 """Writing and reading the audit trail.
 
-`record_event` adds the row to the caller's session, so it commits or rolls back together with
-the change it describes: there is never an audit row for something that did not happen, nor a
-change without its audit row.
+`record(ctx, ...)` adds the row to the unit of work's session, so it commits or rolls back
+together with the change it describes: there is never an audit row for something that did not
+happen, nor a change without its audit row.
 """
 
 from __future__ import annotations
@@ -62,35 +62,6 @@ def _check_details(details: Mapping[str, Any]) -> None:
                 walk(item)
 
     walk(details)
-
-
-def record_event(
-    session: Session,
-    *,
-    action: AuditAction,
-    actor: StaffPrincipal | None,
-    now: datetime,
-    subject_type: str | None = None,
-    subject_id: str | None = None,
-    request_id: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    actor_label: str | None = None,
-) -> int:
-    """Append one audit row in the caller's transaction; returns its id.
-
-    The older spelling of `record(ctx, ...)`, for callers that do not have a `Context` yet.
-    """
-    return _append(
-        session,
-        action=action,
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor_label or (actor.username if actor is not None else "system"),
-        now=now,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        request_id=request_id,
-        details=details,
-    )
 
 
 def _append(
@@ -165,16 +136,6 @@ def record(
         request_id=ctx.request_id,
         details=details,
     )
-
-
-def job_actor_label(job_id: str | None) -> str:
-    """How a background job appears as the actor of an audit row (the column holds 100)."""
-    return f"job:{job_id}"[:100] if job_id else "system"
-
-
-def job_request_id(job_id: str | None) -> str | None:
-    """A job's id stands in for the request id of the rows it writes (64 characters)."""
-    return job_id[:64] if job_id else None
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.routing import BuildError
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.audit.services import AuditFilter, find_audit_events, record_event
+from cs_register.audit.services import AuditFilter, find_audit_events
 from cs_register.clock import local_day_start
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Permission, StaffPrincipal, has_permission
-from cs_register.web import now, request_id, require_staff, requires
+from cs_register.web import require_staff, requires, staff_context
 
 blueprint = Blueprint("audit", __name__, template_folder="templates")
 
@@ -218,12 +219,9 @@ def browse() -> Any:
         for event in events
     ]
     # Recorded after the query, so the page shows the trail as it stood when it was opened.
-    record_event(
-        db,
-        action=AuditAction.AUDIT_VIEWED,
-        actor=viewer,
-        now=now(),
-        request_id=request_id(),
+    audit.record(
+        staff_context(),
+        AuditAction.AUDIT_VIEWED,
         details={"filters": filters.used, "older_page": filters.before_id is not None},
     )
     return render_template(

@@ -27,7 +27,7 @@ from cs_register.integrations.webhooks import (
     verify_webhook,
 )
 from cs_register.permissions import Actor
-from cs_register.web import integration_context, now
+from cs_register.web import now, request_context
 
 blueprint = Blueprint("intake_api", __name__, url_prefix="/api/v1/intake")
 
@@ -69,7 +69,7 @@ def chatbot_webhook() -> Any:
     session = get_session()
     try:
         result = chatbot.receive_chatbot_conversation(
-            integration_context(chatbot.ACTOR), webhook_id=webhook_id, payload=payload
+            request_context(chatbot.ACTOR), webhook_id=webhook_id, payload=payload
         )
     except chatbot.Repeat as repeat:
         # The failed INSERT voided this unit of work; answer from the stored rows instead.
@@ -98,7 +98,7 @@ def email_intake_message() -> Any:
         raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
     raw = _read_capped_body(email_intake.MAX_MESSAGE_BYTES)
     email_row, contact, created = email_intake.receive_email(
-        integration_context(Actor.for_integration(token.name)), raw=raw, token=token
+        request_context(Actor.for_integration(token.name)), raw=raw, token=token
     )
     response = jsonify(
         {

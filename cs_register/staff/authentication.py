@@ -7,15 +7,11 @@ the count and the audit row are kept.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy.orm import Session
-
 from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
+from cs_register.permissions import Actor
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -35,17 +31,13 @@ class LoginFailed(Exception):
     message = "Invalid username or password, or the account is locked. Try again later."
 
 
-def authenticate(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    now: datetime,
-    policy: SessionPolicy,
-    request_id: str | None = None,
-) -> StaffUser:
+def authenticate(ctx: Context, *, username: str, password: str, policy: SessionPolicy) -> StaffUser:
     """Check credentials. Failures are audited and counted per account (not globally, so one
-    attacker cannot lock everyone out); the caller must commit even when this raises."""
+    attacker cannot lock everyone out); the caller must commit even when this raises.
+
+    `ctx` is the anonymous login request; a failure for a known account is audited as that
+    account's."""
+    session, now = ctx.session, ctx.now
     # Hashing a megabyte "password" would be a cheap way to burn our CPU; an over-long one can
     # never be right anyway, so the (equally costly) check runs on an empty string instead.
     too_long = len(password) > MAX_PASSWORD_LENGTH
@@ -53,15 +45,7 @@ def authenticate(
     user = find_user_by_username(session, username) if username else None
     if user is None:
         equalise_timing(candidate)
-        record_event(
-            session,
-            action=AuditAction.LOGIN_FAILED,
-            actor=None,
-            actor_label="unknown",
-            now=now,
-            request_id=request_id,
-            details={"reason": "unknown_user"},
-        )
+        audit.record(ctx, AuditAction.LOGIN_FAILED, details={"reason": "unknown_user"})
         raise LoginFailed()
     locked = is_locked(user, now=now)
     password_ok = verify_password(user.password_hash, candidate) and not too_long
@@ -74,14 +58,11 @@ def authenticate(
                 user.locked_until = now + policy.lockout_duration
                 user.failed_login_count = 0
                 details["account_locked"] = True
-        record_event(
-            session,
-            action=AuditAction.LOGIN_FAILED,
-            actor=user,
-            now=now,
+        audit.record(
+            ctx.acting_as(Actor.for_staff(user)),
+            AuditAction.LOGIN_FAILED,
             subject_type="staff",
             subject_id=user.public_id,
-            request_id=request_id,
             details=details,
         )
         raise LoginFailed()

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import record_event
+from cs_register.context import Context
+from cs_register.permissions import Actor
 from cs_register.staff.models import StaffSession, StaffUser
 
 
@@ -32,22 +34,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(
-    session: Session, *, user: StaffUser, now: datetime, request_id: str | None = None
-) -> str:
+def start_session(ctx: Context, *, user: StaffUser) -> str:
     """Open a server-side session and return the token for the cookie (shown nowhere else)."""
     token = secrets.token_urlsafe(32)
-    session.add(
-        StaffSession(token_hash=hash_token(token), user=user, created_at=now, last_seen_at=now)
+    ctx.session.add(
+        StaffSession(
+            token_hash=hash_token(token), user=user, created_at=ctx.now, last_seen_at=ctx.now
+        )
     )
-    record_event(
-        session,
-        action=AuditAction.LOGIN,
-        actor=user,
-        now=now,
+    audit.record(
+        ctx.acting_as(Actor.for_staff(user)),
+        AuditAction.LOGIN,
         subject_type="staff",
         subject_id=user.public_id,
-        request_id=request_id,
     )
     return token
 
@@ -89,21 +88,16 @@ def _revoke(row: StaffSession, now: datetime, reason: str) -> None:
         row.revoked_reason = reason
 
 
-def end_session(
-    session: Session, *, token: str, now: datetime, request_id: str | None = None
-) -> None:
-    row = _find_session_row(session, token)
+def end_session(ctx: Context, *, token: str) -> None:
+    row = _find_session_row(ctx.session, token)
     if row is None or row.revoked_at is not None:
         return
-    _revoke(row, now, "logout")
-    record_event(
-        session,
-        action=AuditAction.LOGOUT,
-        actor=row.user,
-        now=now,
+    _revoke(row, ctx.now, "logout")
+    audit.record(
+        ctx.acting_as(Actor.for_staff(row.user)),
+        AuditAction.LOGOUT,
         subject_type="staff",
         subject_id=row.user.public_id,
-        request_id=request_id,
     )
 
 

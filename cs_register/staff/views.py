@@ -9,7 +9,7 @@ from flask_login import login_user, logout_user
 
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
-from cs_register.permissions import Permission, Role, has_permission
+from cs_register.permissions import Actor, Permission, Role, has_permission
 from cs_register.staff import authentication as staff_authentication
 from cs_register.staff import services
 from cs_register.staff import sessions as staff_sessions
@@ -17,8 +17,7 @@ from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import (
     is_safe_next,
-    now,
-    request_id,
+    request_context,
     requires,
     staff_context,
 )
@@ -42,16 +41,14 @@ def login() -> Any:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("staff/login.html", next_url=next_url, error=None)
-    db = get_session()
+    ctx = request_context(Actor.anonymous())
     username = request.form.get("username", "")
     try:
         user = staff_authentication.authenticate(
-            db,
+            ctx,
             username=username,
             password=request.form.get("password", ""),
-            now=now(),
             policy=session_policy(),
-            request_id=request_id(),
         )
     except staff_authentication.LoginFailed as failure:
         # The form again (401); the view returned normally, so the failed attempt and the
@@ -66,10 +63,10 @@ def login() -> Any:
     if isinstance(previous_token, str):
         # Logging in over an existing session (or a planted cookie) ends that one first, so no
         # orphaned token stays usable in the background.
-        staff_sessions.end_session(db, token=previous_token, now=now(), request_id=request_id())
+        staff_sessions.end_session(ctx, token=previous_token)
     # A fresh cookie and a fresh server-side token at every login (no session fixation).
     session.clear()
-    token = staff_sessions.start_session(db, user=user, now=now(), request_id=request_id())
+    token = staff_sessions.start_session(ctx, user=user)
     session["sid"] = token
     login_user(user)
     if user.must_change_password:
@@ -82,7 +79,7 @@ def login() -> Any:
 def logout() -> Any:
     token = session.get("sid")
     if isinstance(token, str):
-        staff_sessions.end_session(get_session(), token=token, now=now(), request_id=request_id())
+        staff_sessions.end_session(request_context(Actor.anonymous()), token=token)
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")

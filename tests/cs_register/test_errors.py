@@ -6,10 +6,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.audit.services import record_event
+from cs_register.context import Context
 from cs_register.db import get_session
 from cs_register.errors import NotFound, ValidationFailed
+from cs_register.permissions import Actor, ActorKind
 from cs_register.web import now
 
 CANARY_LABEL = "rollback-canary"
@@ -43,9 +45,8 @@ def api_boom():
 @console_probe.get("/boom")
 def console_boom():
     # A write that must not survive the failure of the request that made it.
-    record_event(
-        get_session(), action=AuditAction.LOGIN, actor=None, now=now(), actor_label=CANARY_LABEL
-    )
+    actor = Actor(kind=ActorKind.SYSTEM, audit_label=CANARY_LABEL)
+    audit.record(Context(get_session(), actor, now()), AuditAction.LOGIN)
     raise RuntimeError(SECRET_MESSAGE)
 
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.audit.services import record_event
-from cs_register.permissions import ROLE_PERMISSIONS, Permission, Role
+from cs_register.context import Context
+from cs_register.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from cs_register.staff.models import StaffUser
 
 
@@ -22,14 +23,10 @@ def add_event(database, clock):
     def _add(action=AuditAction.CUSTOMER_VIEWED, *, actor=None, when=None, **fields):
         with database.unit_of_work() as session:
             actor_row = session.get(StaffUser, actor.id) if actor is not None else None
-            return record_event(
-                session,
-                action=action,
-                actor=actor_row,
-                now=when or clock.now,
-                actor_label=None if actor_row else "system",
-                **fields,
-            )
+            who = Actor.for_staff(actor_row) if actor_row else Actor.for_job(None)
+            request_id = fields.pop("request_id", None)
+            ctx = Context(session, who, when or clock.now, request_id=request_id)
+            return audit.record(ctx, action, **fields)
 
     return _add
 

@@ -1,4 +1,4 @@
-"""record_event: the row shares the caller's transaction, and so does its log line."""
+"""audit.record: the row shares the unit of work's transaction, and so does its log line."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.audit.services import AuditDetailsContainPersonalData, record_event
+from cs_register.audit.services import AuditDetailsContainPersonalData
+from cs_register.context import Context
+from cs_register.permissions import Actor
 
 
 def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -20,14 +23,12 @@ def test_a_committed_event_is_stored_and_logged_after_the_commit(database, clock
     caplog.set_level(logging.INFO, logger="cs_register.audit")
     subject = str(uuid.uuid4())
     with database.unit_of_work() as session:
-        event_id = record_event(
-            session,
-            action=AuditAction.CONTACT_VIEWED,
-            actor=None,
-            now=clock.now,
+        ctx = Context(session, Actor.for_job(None), clock.now, request_id="req-1")
+        event_id = audit.record(
+            ctx,
+            AuditAction.CONTACT_VIEWED,
             subject_type="contact",
             subject_id=subject,
-            request_id="req-1",
             details={"count": 1},
         )
         # Nothing is logged while the transaction could still roll back.
@@ -48,7 +49,7 @@ def test_a_rolled_back_event_leaves_neither_a_row_nor_a_log_line(database, clock
     caplog.set_level(logging.INFO, logger="cs_register.audit")
     session = database.session_factory()
     try:
-        record_event(session, action=AuditAction.CONTACT_VIEWED, actor=None, now=clock.now)
+        audit.record(Context(session, Actor.for_job(None), clock.now), AuditAction.CONTACT_VIEWED)
         # The change it describes failed: the unit of work rolls back.
         session.rollback()
     finally:
@@ -60,11 +61,9 @@ def test_a_rolled_back_event_leaves_neither_a_row_nor_a_log_line(database, clock
 
 def test_details_that_look_like_personal_data_are_refused(database, clock):
     with pytest.raises(AuditDetailsContainPersonalData), database.unit_of_work() as session:
-        record_event(
-            session,
-            action=AuditAction.CONTACT_VIEWED,
-            actor=None,
-            now=clock.now,
+        audit.record(
+            Context(session, Actor.for_job(None), clock.now),
+            AuditAction.CONTACT_VIEWED,
             details={"note": "reach me at maija@example.fi"},
         )
     with database.unit_of_work() as session:

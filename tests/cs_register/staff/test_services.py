@@ -181,7 +181,7 @@ def test_self_service_guards(db_session, make_staff):
 
 def test_resume_session_refuses_an_inactive_users_token(db_session, make_staff):
     user = db_session.get(StaffUser, make_staff("agent").id)
-    token = staff_sessions.start_session(db_session, user=user, now=START)
+    token = staff_sessions.start_session(make_context(db_session, None, START), user=user)
     assert (
         staff_sessions.resume_session(db_session, token=token, now=START, policy=POLICY) is not None
     )
@@ -191,7 +191,7 @@ def test_resume_session_refuses_an_inactive_users_token(db_session, make_staff):
 
 def test_resume_session_writes_last_seen_at_most_once_a_minute(db_session, make_staff):
     user = db_session.get(StaffUser, make_staff("agent").id)
-    token = staff_sessions.start_session(db_session, user=user, now=START)
+    token = staff_sessions.start_session(make_context(db_session, None, START), user=user)
     row = staff_sessions.resume_session(
         db_session, token=token, now=START + timedelta(seconds=59), policy=POLICY
     )
