@@ -4,7 +4,7 @@
 #   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite,
 #               on PostgreSQL (when its server binaries exist) and the browser tests (when
 #               Chromium and chromedriver exist); a leg that cannot run says so loudly
-#   make lint   ruff and mypy
+#   make lint   ruff check, ruff format --check, mypy and the import-layer contracts (lint-imports)
 #
 # VENV and PYTHON can be overridden, e.g. `make test VENV=/tmp/venvcheck`.
 
@@ -76,4 +76,6 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
