@@ -41,6 +41,15 @@ class TableClaim:
     about: DataSubjectKind = DataSubjectKind.CUSTOMER
 
 
+def claim(
+    table: str,
+    purpose: str,
+    *columns: str,
+    about: DataSubjectKind = DataSubjectKind.CUSTOMER,
+) -> TableClaim:
+    return TableClaim(table=table, columns=columns, purpose=purpose, about=about)
+
+
 @dataclass(frozen=True)
 class SourceDescription:
     name: str
@@ -66,6 +75,18 @@ class Finding:
     reference: str
     occurred_at: datetime | None
     fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    """One kind of thing a source finds (a contact, a call, ...), to build its findings."""
+
+    source: str
+    category: str
+    table: str
+
+    def of(self, reference: str, occurred_at: datetime | None, *fields: tuple[str, str]) -> Finding:
+        return Finding(self.source, self.category, self.table, reference, occurred_at, fields)
 
 
 class PersonalDataSource(Protocol):

@@ -177,8 +177,7 @@ def register_call(
     audit.record(
         ctx,
         AuditAction.CALL_REGISTERED,
-        subject_type=CALL_SUBJECT_TYPE,
-        subject_id=call.public_id,
+        (CALL_SUBJECT_TYPE, call.public_id),
         details={
             "contact": contact.public_id,
             "direction": direction.value,

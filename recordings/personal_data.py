@@ -10,10 +10,24 @@ import sqlalchemy as sa
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import DataSubject, Finding, SourceDescription, TableClaim
+from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
 from recordings.models import Call, PurgeReceipt, Recording, RecordingHold
 
 SOURCE = "recordings"
+CALL = FindingKind(SOURCE, "Call", "calls")
+RECORDING = FindingKind(SOURCE, "Call recording", "recordings")
+HOLD = FindingKind(SOURCE, "Recording hold", "recording_holds")
+RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
+DESCRIPTION = SourceDescription(
+    name=SOURCE,
+    title="Calls and call recordings",
+    tables=(
+        claim("calls", "Calls the PBX reported, with the caller's number.", "customer_number"),
+        claim("recordings", "The voice of the customer, kept 3 months.", "storage_key", "sha256"),
+        claim("recording_holds", "Holds for quality work or a complaint.", "justification"),
+        claim("purge_receipts", "Proof of deletion (no audio).", "recording_public_id"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -21,108 +35,33 @@ class RecordingRecords:
     """Calls, their recordings (the voice itself), holds, and purge receipts."""
 
     def describe(self) -> SourceDescription:
-        return SourceDescription(
-            name=SOURCE,
-            title="Calls and call recordings",
-            tables=(
-                TableClaim(
-                    table="calls",
-                    columns=("contact_id", "customer_number", "external_call_id"),
-                    purpose="Calls reported by the telephony system, with the caller's number.",
-                ),
-                TableClaim(
-                    table="recordings",
-                    columns=("contact_id", "storage_key", "playback_key", "sha256"),
-                    purpose="Call recordings (the voice of the customer), kept 3 months.",
-                ),
-                TableClaim(
-                    table="recording_holds",
-                    columns=("recording_id", "reference", "justification", "release_note"),
-                    purpose="Holds keeping a recording for quality work or a complaint.",
-                ),
-                TableClaim(
-                    table="purge_receipts",
-                    columns=("recording_id", "recording_public_id", "audio_sha256"),
-                    purpose="Proof that a recording was deleted (no audio, no personal fields).",
-                ),
-            ),
-        )
+        return DESCRIPTION
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
     ) -> Sequence[Finding]:
         session = ctx.session
-        contact_ids = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
-        findings: list[Finding] = [
-            Finding(
-                source=SOURCE,
-                category="Call",
-                table="calls",
-                reference=call.public_id,
-                occurred_at=call.started_at,
-                fields=(
-                    ("Direction", call.direction.value),
-                    ("Caller number", format_phone(call.customer_number)),
-                ),
-            )
-            for call in session.scalars(
-                sa.select(Call)
-                .where(Call.contact_id.in_(contact_ids))
-                .order_by(Call.started_at, Call.id)
-            )
-        ]
-        recordings = session.scalars(
-            sa.select(Recording)
-            .where(Recording.contact_id.in_(contact_ids))
-            .order_by(Recording.recorded_at, Recording.id)
-        ).all()
-        for recording in recordings:
+        theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
+        findings: list[Finding] = []
+        for call in session.scalars(sa.select(Call).where(Call.contact_id.in_(theirs))):
+            number = ("Caller number", format_phone(call.customer_number))
+            direction = ("Direction", call.direction.value)
+            findings.append(CALL.of(call.public_id, call.started_at, direction, number))
+        recordings = sa.select(Recording.id).where(Recording.contact_id.in_(theirs))
+        for recording in session.scalars(sa.select(Recording).where(Recording.id.in_(recordings))):
+            state = ("State", recording.state.value)
+            due = ("Due for deletion", recording.due_at.isoformat())
+            findings.append(RECORDING.of(recording.public_id, recording.recorded_at, state, due))
+        for hold in session.scalars(
+            sa.select(RecordingHold).where(RecordingHold.recording_id.in_(recordings))
+        ):
+            reason = ("Reason", hold.reason.value)
             findings.append(
-                Finding(
-                    source=SOURCE,
-                    category="Call recording",
-                    table="recordings",
-                    reference=recording.public_id,
-                    occurred_at=recording.recorded_at,
-                    fields=(
-                        ("State", recording.state.value),
-                        ("Duration", f"{recording.duration_seconds:.0f} s"),
-                        ("Due for deletion", recording.due_at.isoformat()),
-                    ),
-                )
+                HOLD.of(hold.public_id, hold.placed_at, reason, ("Ends", hold.ends_at.isoformat()))
             )
-        recording_ids = [recording.id for recording in recordings]
-        findings.extend(
-            Finding(
-                source=SOURCE,
-                category="Recording hold",
-                table="recording_holds",
-                reference=hold.public_id,
-                occurred_at=hold.placed_at,
-                fields=(("Reason", hold.reason.value), ("Ends", hold.ends_at.isoformat())),
-            )
-            for hold in session.scalars(
-                sa.select(RecordingHold)
-                .where(RecordingHold.recording_id.in_(recording_ids))
-                .order_by(RecordingHold.placed_at, RecordingHold.id)
-            )
-        )
-        findings.extend(
-            Finding(
-                source=SOURCE,
-                category="Purge receipt",
-                table="purge_receipts",
-                reference=f"purge_receipts:{receipt.sequence}",
-                occurred_at=receipt.purged_at,
-                fields=(
-                    ("Recording", receipt.recording_public_id or ""),
-                    ("Reason", receipt.reason.value),
-                ),
-            )
-            for receipt in session.scalars(
-                sa.select(PurgeReceipt)
-                .where(PurgeReceipt.recording_id.in_(recording_ids))
-                .order_by(PurgeReceipt.sequence)
-            )
-        )
+        for receipt in session.scalars(
+            sa.select(PurgeReceipt).where(PurgeReceipt.recording_id.in_(recordings))
+        ):
+            row = f"purge_receipts:{receipt.sequence}"
+            findings.append(RECEIPT.of(row, receipt.purged_at, ("Reason", receipt.reason.value)))
         return findings

@@ -195,8 +195,7 @@ def purge_recording(
         audit.record(
             job_context(session, job_id=job_id, now=now),
             AuditAction.RECORDING_PURGED,
-            subject_type="recording",
-            subject_id=recording.public_id,
+            ("recording", recording.public_id),
             details={"reason": reason.value, "due_at": recording.due_at.isoformat()},
         )
         return PurgeOutcome(recording_id, "purged", reason.value, recording.due_at)
@@ -228,8 +227,7 @@ def end_expired_holds(
                 audit.record(
                     job_context(session, job_id=job_id, now=now),
                     AuditAction.HOLD_EXPIRED,
-                    subject_type="recording",
-                    subject_id=hold.recording.public_id,
+                    ("recording", hold.recording.public_id),
                     details={"hold": hold.public_id, "ends_at": hold.ends_at.isoformat()},
                 )
             ended += len(holds)

@@ -113,8 +113,7 @@ def _find_missing_audio(
                 audit.record(
                     job_context(session, job_id=job_id, now=now),
                     AuditAction.RECORDING_AUDIO_MISSING,
-                    subject_type="recording",
-                    subject_id=recording.public_id,
+                    ("recording", recording.public_id),
                 )
             report.marked_missing.append(row.public_id)
 
@@ -173,8 +172,7 @@ def _find_orphans(
                 audit.record(
                     job_context(session, job_id=job_id, now=now),
                     AuditAction.ORPHAN_FILE_PURGED,
-                    subject_type="storage_file",
-                    subject_id=key,
+                    ("storage_file", key),
                     details={"receipt": receipt.sequence},
                 )
                 # Deleted before the commit: if the commit then fails the file is gone without

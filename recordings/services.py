@@ -183,8 +183,7 @@ def store_recording(
     audit.record(
         ctx,
         AuditAction.RECORDING_STORED,
-        subject_type="recording",
-        subject_id=recording.public_id,
+        ("recording", recording.public_id),
         details={
             "contact": contact.public_id,
             "codec": info.codec,
@@ -296,8 +295,7 @@ def place_hold(
     audit.record(
         ctx,
         AuditAction.HOLD_PLACED,
-        subject_type="recording",
-        subject_id=recording.public_id,
+        ("recording", recording.public_id),
         details={
             "hold": hold.public_id,
             "reason": hold_reason.value,
@@ -343,8 +341,7 @@ def release_hold(
     audit.record(
         ctx,
         AuditAction.HOLD_RELEASED,
-        subject_type="recording",
-        subject_id=recording.public_id,
+        ("recording", recording.public_id),
         details={"hold": hold.public_id, "reason": hold.reason.value, "reference": hold.reference},
     )
     return hold
@@ -385,8 +382,7 @@ def record_listening(
     audit.record(
         ctx,
         AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
-        subject_type="recording",
-        subject_id=recording.public_id,
+        ("recording", recording.public_id),
     )
 
 
@@ -467,9 +463,7 @@ def view_recording(
         uploaded_by = f"Integration {token.name}" if token is not None else "Integration"
     else:
         uploaded_by = "unknown"
-    audit.record(
-        ctx, AuditAction.RECORDING_VIEWED, subject_type="recording", subject_id=recording.public_id
-    )
+    audit.record(ctx, AuditAction.RECORDING_VIEWED, ("recording", recording.public_id))
     return RecordingOverview(
         recording=recording,
         status=retention_status(recording, now=now, policy=policy),

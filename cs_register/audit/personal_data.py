@@ -14,33 +14,28 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditEvent
 from cs_register.context import Context
-from cs_register.personal_data import (
-    DataSubject,
-    Finding,
-    SourceDescription,
-    TableClaim,
-)
+from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
 
 SOURCE = "audit"
 # Enough to bound one IN list on every database; larger sets are asked in slices.
 _SLICE = 500
 
 
+EVENT = FindingKind(SOURCE, "Audit event", "audit_events")
+DESCRIPTION = SourceDescription(
+    name=SOURCE,
+    title="Audit trail",
+    tables=(
+        # The staff member who acted is named too (actor_id, actor_label).
+        claim("audit_events", "Who saw or changed what, when.", "subject_id", "actor_label"),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class AuditRecords:
     def describe(self) -> SourceDescription:
-        return SourceDescription(
-            name=SOURCE,
-            title="Audit trail",
-            tables=(
-                TableClaim(
-                    table="audit_events",
-                    columns=("subject_id", "actor_id", "actor_label", "details"),
-                    purpose="Who saw or changed what, when: kept to prove lawful processing.",
-                ),
-                # The staff member who acted is named too (actor_id, actor_label).
-            ),
-        )
+        return DESCRIPTION
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
@@ -51,26 +46,15 @@ class AuditRecords:
         )
         events: list[AuditEvent] = []
         for start in range(0, len(references), _SLICE):
-            events.extend(
-                ctx.session.scalars(
-                    sa.select(AuditEvent).where(
-                        AuditEvent.subject_id.in_(references[start : start + _SLICE])
-                    )
-                )
-            )
+            about = AuditEvent.subject_id.in_(references[start : start + _SLICE])
+            events.extend(ctx.session.scalars(sa.select(AuditEvent).where(about)))
         events.sort(key=lambda event: event.id)
-        return [
-            Finding(
-                source=SOURCE,
-                category="Audit event",
-                table="audit_events",
-                reference=f"audit_events:{event.id}",
-                occurred_at=event.occurred_at,
-                fields=(
-                    ("Action", event.action.value),
-                    ("By", event.actor_label),
-                    ("About", f"{event.subject_type or '-'} {event.subject_id or '-'}"),
-                ),
+        findings: list[Finding] = []
+        for event in events:
+            what = ("Action", event.action.value)
+            about_what = ("About", f"{event.subject_type or '-'} {event.subject_id or '-'}")
+            row = f"audit_events:{event.id}"
+            findings.append(
+                EVENT.of(row, event.occurred_at, what, ("By", event.actor_label), about_what)
             )
-            for event in events
-        ]
+        return findings

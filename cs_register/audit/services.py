@@ -119,12 +119,14 @@ def _append(
 def record(
     ctx: Context,
     action: AuditAction,
-    *,
-    subject_type: str | None = None,
-    subject_id: str | None = None,
+    subject: tuple[str | None, str | None] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> int:
-    """Append the audit row for what `ctx`'s actor just did, in `ctx`'s transaction."""
+    """Append the audit row for what `ctx`'s actor just did, in `ctx`'s transaction.
+
+    `subject` is what it was done to, as (type, public id): `("customer", customer.public_id)`.
+    """
+    subject_type, subject_id = subject if subject is not None else (None, None)
     return _append(
         ctx.session,
         action=action,

@@ -7,9 +7,26 @@ from dataclasses import dataclass
 
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
-from cs_register.personal_data import DataSubject, Finding, SourceDescription, TableClaim
+from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
 
 SOURCE = "contacts"
+CONTACT = FindingKind(SOURCE, "Contact", "contacts")
+VERIFICATION = FindingKind(SOURCE, "Identity verification", "identity_verifications")
+_CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
+DESCRIPTION = SourceDescription(
+    name=SOURCE,
+    title="Contacts",
+    tables=(
+        claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
+        claim(
+            "identity_verifications",
+            "Which identifiers the agent verified during a contact.",
+            *_CHECKS,
+            "checked_address",
+            "outcome",
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -17,64 +34,28 @@ class ContactRecords:
     """Every contact with the customer, and which identifiers the agent checked in it."""
 
     def describe(self) -> SourceDescription:
-        return SourceDescription(
-            name=SOURCE,
-            title="Contacts",
-            tables=(
-                TableClaim(
-                    table="contacts",
-                    columns=("customer_id", "subject", "notes", "occurred_at"),
-                    purpose="The log of customer-service contacts by email, phone and chatbot.",
-                ),
-                TableClaim(
-                    table="identity_verifications",
-                    columns=(
-                        "contact_id",
-                        "checked_name",
-                        "checked_email",
-                        "checked_phone",
-                        "checked_identity_code",
-                        "checked_address",
-                        "outcome",
-                    ),
-                    purpose="Which identifiers the agent verified during a contact.",
-                ),
-            ),
-        )
+        return DESCRIPTION
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
     ) -> Sequence[Finding]:
         findings: list[Finding] = []
         for contact in reversed(customer_timeline(ctx.session, subject.customer_id)):
+            channel = (contact.channel.value, contact.direction.value)
             findings.append(
-                Finding(
-                    source=SOURCE,
-                    category="Contact",
-                    table="contacts",
-                    reference=contact.public_id,
-                    occurred_at=contact.occurred_at,
-                    fields=(
-                        ("Channel", contact.channel.value),
-                        ("Direction", contact.direction.value),
-                        ("Subject", contact.subject),
-                        ("Notes", contact.notes),
-                    ),
+                CONTACT.of(
+                    contact.public_id,
+                    contact.occurred_at,
+                    ("Channel", " ".join(channel)),
+                    ("Subject", contact.subject),
+                    ("Notes", contact.notes),
                 )
             )
-            findings.extend(
-                Finding(
-                    source=SOURCE,
-                    category="Identity verification",
-                    table="identity_verifications",
-                    reference=f"identity_verifications:{verification.id}",
-                    occurred_at=verification.verified_at,
-                    fields=(
-                        ("Contact", contact.public_id),
-                        ("Checked", ", ".join(verification.checked) or "nothing"),
-                        ("Outcome", verification.outcome.value),
-                    ),
+            for check in contact.verifications:
+                checked = ", ".join(check.checked) or "nothing"
+                row = f"identity_verifications:{check.id}"
+                outcome = ("Outcome", check.outcome.value)
+                findings.append(
+                    VERIFICATION.of(row, check.verified_at, ("Checked", checked), outcome)
                 )
-                for verification in contact.verifications
-            )
         return findings

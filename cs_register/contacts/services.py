@@ -249,8 +249,7 @@ def _add_verification(
     audit.record(
         ctx,
         AuditAction.IDENTITY_VERIFIED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
+        (CONTACT_SUBJECT_TYPE, contact.public_id),
         details={"outcome": verification.outcome.value, "checked": list(verification.checked)},
     )
     return row
@@ -326,11 +325,7 @@ def log_contact(
     if customer is not None:
         details["customer"] = customer.public_id
     audit.record(
-        ctx,
-        AuditAction.CONTACT_CREATED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
-        details=details,
+        ctx, AuditAction.CONTACT_CREATED, (CONTACT_SUBJECT_TYPE, contact.public_id), details=details
     )
     _add_verification(ctx, contact, verification)
     return contact
@@ -383,8 +378,7 @@ def link_contact(
     audit.record(
         ctx,
         AuditAction.CONTACT_LINKED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
+        (CONTACT_SUBJECT_TYPE, contact.public_id),
         details={"customer": customer.public_id},
     )
     return contact
@@ -402,12 +396,7 @@ def view_contact(
     session = ctx.session
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
     contact = _find_contact(session, public_id)
-    audit.record(
-        ctx,
-        AuditAction.CONTACT_VIEWED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
-    )
+    audit.record(ctx, AuditAction.CONTACT_VIEWED, (CONTACT_SUBJECT_TYPE, contact.public_id))
     return contact
 
 

@@ -12,9 +12,35 @@ from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import masked_identity_code
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import DataSubject, Finding, SourceDescription, TableClaim
+from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
 
 SOURCE = "customers"
+RECORD = FindingKind(SOURCE, "Customer record", "customers")
+REVISION = FindingKind(SOURCE, "Rectification", "customer_revisions")
+_NAME_COLUMNS = ("given_names", "family_name", "name_key_family_first", "name_key_given_first")
+_ADDRESS_COLUMNS = ("street_address", "postal_code", "city", "country")
+_CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
+DESCRIPTION = SourceDescription(
+    name=SOURCE,
+    title="Customer record",
+    tables=(
+        claim(
+            "customers",
+            "Identifying the customer in customer service.",
+            *_NAME_COLUMNS,
+            *_ADDRESS_COLUMNS,
+            "phone_e164",
+            "email",
+            *_CODE_COLUMNS,
+        ),
+        claim(
+            "customer_revisions",
+            "Rectification history: which value was corrected, when and why.",
+            "old_value_ciphertext",
+            "new_value_ciphertext",
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -24,36 +50,7 @@ class CustomerRecords:
     keyring: Keyring
 
     def describe(self) -> SourceDescription:
-        return SourceDescription(
-            name=SOURCE,
-            title="Customer record",
-            tables=(
-                TableClaim(
-                    table="customers",
-                    columns=(
-                        "given_names",
-                        "family_name",
-                        "name_key_family_first",
-                        "name_key_given_first",
-                        "street_address",
-                        "postal_code",
-                        "city",
-                        "country",
-                        "phone_e164",
-                        "email",
-                        "identity_code_ciphertext",
-                        "identity_code_index",
-                        "last_contact_at",
-                    ),
-                    purpose="Identifying the customer in customer service.",
-                ),
-                TableClaim(
-                    table="customer_revisions",
-                    columns=("customer_id", "old_value_ciphertext", "new_value_ciphertext"),
-                    purpose="Rectification history: which value was corrected, when and why.",
-                ),
-            ),
-        )
+        return DESCRIPTION
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
@@ -61,41 +58,25 @@ class CustomerRecords:
         customer = ctx.session.get(Customer, subject.customer_id)
         if customer is None:
             return ()
+        phone = format_phone(customer.phone_e164) if customer.phone_e164 else None
+        address = (customer.street_address, customer.postal_code, customer.city, customer.country)
         values = {
             "Name": customer.full_name,
-            "Identity code": masked_identity_code(self.keyring, customer) or "",
-            "Street address": customer.street_address or "",
-            "Postal code": customer.postal_code or "",
-            "City": customer.city or "",
-            "Country": customer.country or "",
-            "Phone": format_phone(customer.phone_e164) if customer.phone_e164 else "",
-            "Email": customer.email or "",
+            "Identity code": masked_identity_code(self.keyring, customer),
+            "Address": ", ".join(part for part in address if part),
+            "Phone": phone,
+            "Email": customer.email,
         }
-        findings = [
-            Finding(
-                source=SOURCE,
-                category="Customer record",
-                table="customers",
-                reference=customer.public_id,
-                occurred_at=customer.created_at,
-                fields=tuple((label, value) for label, value in values.items() if value),
-            )
-        ]
+        held = tuple((label, value) for label, value in values.items() if value)
+        findings = [RECORD.of(customer.public_id, customer.created_at, *held)]
         revisions = ctx.session.scalars(
             sa.select(CustomerRevision)
             .where(CustomerRevision.customer_id == customer.id)
             .order_by(CustomerRevision.changed_at, CustomerRevision.id)
         )
-        findings.extend(
-            Finding(
-                source=SOURCE,
-                category="Rectification",
-                table="customer_revisions",
-                reference=f"customer_revisions:{revision.id}",
-                occurred_at=revision.changed_at,
-                # The old and new values stay encrypted here; the history page decrypts them.
-                fields=(("Field", revision.field), ("Reason", revision.reason)),
-            )
-            for revision in revisions
-        )
+        # The old and new values stay encrypted here; the history page decrypts them.
+        for revision in revisions:
+            row = f"customer_revisions:{revision.id}"
+            what = (("Field", revision.field), ("Reason", revision.reason))
+            findings.append(REVISION.of(row, revision.changed_at, *what))
         return findings

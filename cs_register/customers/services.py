@@ -253,8 +253,7 @@ def create_customer(
     audit.record(
         ctx,
         AuditAction.CUSTOMER_CREATED,
-        subject_type="customer",
-        subject_id=customer.public_id,
+        ("customer", customer.public_id),
         details={"fields": _given_field_names(fields)},
     )
     return customer
@@ -342,9 +341,7 @@ def view_customer(
         masked_identity_code=masked_identity_code(keyring, customer),
         phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
     )
-    audit.record(
-        ctx, AuditAction.CUSTOMER_VIEWED, subject_type="customer", subject_id=customer.public_id
-    )
+    audit.record(ctx, AuditAction.CUSTOMER_VIEWED, ("customer", customer.public_id))
     return view
 
 
@@ -486,8 +483,7 @@ def update_customer(
     audit.record(
         ctx,
         AuditAction.CUSTOMER_UPDATED,
-        subject_type="customer",
-        subject_id=customer.public_id,
+        ("customer", customer.public_id),
         details={"fields": changed},
     )
     return changed
@@ -517,8 +513,7 @@ def reveal_identity_code(
         audit.record(
             ctx,
             AuditAction.IDENTITY_CODE_REVEALED,
-            subject_type="customer",
-            subject_id=customer.public_id,
+            ("customer", customer.public_id),
             details={"purpose": purpose},
         )
     except AuditDetailsContainPersonalData:
@@ -568,12 +563,7 @@ def customer_history(
         )
         for revision, staff in rows
     ]
-    audit.record(
-        ctx,
-        AuditAction.CUSTOMER_HISTORY_VIEWED,
-        subject_type="customer",
-        subject_id=customer.public_id,
-    )
+    audit.record(ctx, AuditAction.CUSTOMER_HISTORY_VIEWED, ("customer", customer.public_id))
     return history
 
 

@@ -163,8 +163,7 @@ def _store(ctx: Context, payload: ChatbotPayload, *, webhook_id: str) -> IntakeR
     audit.record(
         ctx,
         AuditAction.CHATBOT_CONTACT_RECEIVED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
+        (CONTACT_SUBJECT_TYPE, contact.public_id),
         details={
             "contact": contact.public_id,
             "linked": customer is not None,

@@ -464,8 +464,7 @@ def receive_email(
     audit.record(
         ctx,
         AuditAction.EMAIL_CONTACT_RECEIVED,
-        subject_type=EMAIL_SUBJECT_TYPE,
-        subject_id=email_row.public_id,
+        (EMAIL_SUBJECT_TYPE, email_row.public_id),
         details={
             "contact": contact.public_id,
             "customer_linked": customer is not None,

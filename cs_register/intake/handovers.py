@@ -110,8 +110,7 @@ def close_handover(
     audit.record(
         ctx,
         AuditAction.HANDOVER_CLOSED,
-        subject_type=CONTACT_SUBJECT_TYPE,
-        subject_id=contact.public_id,
+        (CONTACT_SUBJECT_TYPE, contact.public_id),
         details={"waited_seconds": int((now - conversation.received_at).total_seconds())},
     )
     return conversation

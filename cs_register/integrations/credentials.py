@@ -88,8 +88,7 @@ def record(
     audit.record(
         ctx,
         action,
-        subject_type=subject_type,
-        subject_id=credential.public_id,
+        (subject_type, credential.public_id),
         details={"name": credential.name, **details},
     )
 

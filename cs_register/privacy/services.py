@@ -43,8 +43,7 @@ def everything_held(
     audit.record(
         ctx,
         AuditAction.PERSONAL_DATA_REVIEWED,
-        subject_type="customer",
-        subject_id=customer.public_id,
+        ("customer", customer.public_id),
         details={"findings": counts},
     )
     return HeldData(customer=customer, findings=findings)

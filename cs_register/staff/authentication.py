@@ -61,8 +61,7 @@ def authenticate(ctx: Context, *, username: str, password: str, policy: SessionP
         audit.record(
             ctx.acting_as(Actor.for_staff(user)),
             AuditAction.LOGIN_FAILED,
-            subject_type="staff",
-            subject_id=user.public_id,
+            ("staff", user.public_id),
             details=details,
         )
         raise LoginFailed()
@@ -100,4 +99,4 @@ def change_own_password(
     revoke_all_sessions(
         session, user=user, now=now, reason="password_changed", keep_token=current_token
     )
-    audit.record(ctx, AuditAction.PASSWORD_CHANGED, subject_type="staff", subject_id=user.public_id)
+    audit.record(ctx, AuditAction.PASSWORD_CHANGED, ("staff", user.public_id))

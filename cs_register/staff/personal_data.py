@@ -15,31 +15,24 @@ from cs_register.personal_data import (
     DataSubjectKind,
     Finding,
     SourceDescription,
-    TableClaim,
+    claim,
+)
+
+STAFF = DataSubjectKind.STAFF
+DESCRIPTION = SourceDescription(
+    name="staff",
+    title="Staff accounts",
+    tables=(
+        claim("staff_users", "Personal accounts.", "username", "display_name", about=STAFF),
+        claim("staff_sessions", "Signed-in sessions.", "user_id", "token_hash", about=STAFF),
+    ),
 )
 
 
 @dataclass(frozen=True)
 class StaffRecords:
     def describe(self) -> SourceDescription:
-        return SourceDescription(
-            name="staff",
-            title="Staff accounts",
-            tables=(
-                TableClaim(
-                    table="staff_users",
-                    columns=("username", "display_name", "password_hash"),
-                    purpose="Personal accounts for access by work duties.",
-                    about=DataSubjectKind.STAFF,
-                ),
-                TableClaim(
-                    table="staff_sessions",
-                    columns=("user_id", "token_hash"),
-                    purpose="Signed-in sessions, for idle timeout and sign-out everywhere.",
-                    about=DataSubjectKind.STAFF,
-                ),
-            ),
-        )
+        return DESCRIPTION
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

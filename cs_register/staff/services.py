@@ -110,11 +110,7 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(
-        ctx,
-        AuditAction.STAFF_CREATED,
-        subject_type="staff",
-        subject_id=user.public_id,
-        details={"role": role.value},
+        ctx, AuditAction.STAFF_CREATED, ("staff", user.public_id), details={"role": role.value}
     )
     return user
 
@@ -232,8 +228,7 @@ def set_role(
     audit.record(
         ctx,
         AuditAction.STAFF_ROLE_CHANGED,
-        subject_type="staff",
-        subject_id=user.public_id,
+        ("staff", user.public_id),
         details={"from": old.value, "to": role.value},
     )
 
@@ -259,8 +254,7 @@ def set_active(
     audit.record(
         ctx,
         AuditAction.STAFF_REACTIVATED if active else AuditAction.STAFF_DEACTIVATED,
-        subject_type="staff",
-        subject_id=user.public_id,
+        ("staff", user.public_id),
     )
 
 
@@ -284,9 +278,7 @@ def reset_password(
     user.failed_login_count = 0
     user.locked_until = None
     revoke_all_sessions(session, user=user, now=now, reason="password_reset")
-    audit.record(
-        ctx, AuditAction.STAFF_PASSWORD_RESET, subject_type="staff", subject_id=user.public_id
-    )
+    audit.record(ctx, AuditAction.STAFF_PASSWORD_RESET, ("staff", user.public_id))
     return password
 
 

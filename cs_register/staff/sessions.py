@@ -42,12 +42,7 @@ def start_session(ctx: Context, *, user: StaffUser) -> str:
             token_hash=hash_token(token), user=user, created_at=ctx.now, last_seen_at=ctx.now
         )
     )
-    audit.record(
-        ctx.acting_as(Actor.for_staff(user)),
-        AuditAction.LOGIN,
-        subject_type="staff",
-        subject_id=user.public_id,
-    )
+    audit.record(ctx.acting_as(Actor.for_staff(user)), AuditAction.LOGIN, ("staff", user.public_id))
     return token
 
 
@@ -94,10 +89,7 @@ def end_session(ctx: Context, *, token: str) -> None:
         return
     _revoke(row, ctx.now, "logout")
     audit.record(
-        ctx.acting_as(Actor.for_staff(row.user)),
-        AuditAction.LOGOUT,
-        subject_type="staff",
-        subject_id=row.user.public_id,
+        ctx.acting_as(Actor.for_staff(row.user)), AuditAction.LOGOUT, ("staff", row.user.public_id)
     )
 
 

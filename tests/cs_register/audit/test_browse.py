@@ -24,9 +24,9 @@ def add_event(database, clock):
         with database.unit_of_work() as session:
             actor_row = session.get(StaffUser, actor.id) if actor is not None else None
             who = Actor.for_staff(actor_row) if actor_row else Actor.for_job(None)
-            request_id = fields.pop("request_id", None)
-            ctx = Context(session, who, when or clock.now, request_id=request_id)
-            return audit.record(ctx, action, **fields)
+            ctx = Context(session, who, when or clock.now, request_id=fields.get("request_id"))
+            subject = (fields.get("subject_type"), fields.get("subject_id"))
+            return audit.record(ctx, action, subject, fields.get("details"))
 
     return _add
 

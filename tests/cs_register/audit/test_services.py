@@ -25,11 +25,7 @@ def test_a_committed_event_is_stored_and_logged_after_the_commit(database, clock
     with database.unit_of_work() as session:
         ctx = Context(session, Actor.for_job(None), clock.now, request_id="req-1")
         event_id = audit.record(
-            ctx,
-            AuditAction.CONTACT_VIEWED,
-            subject_type="contact",
-            subject_id=subject,
-            details={"count": 1},
+            ctx, AuditAction.CONTACT_VIEWED, ("contact", subject), details={"count": 1}
         )
         # Nothing is logged while the transaction could still roll back.
         assert _audit_lines(caplog) == []

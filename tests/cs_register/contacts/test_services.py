@@ -523,10 +523,10 @@ def test_failure_after_logging_rolls_back_contact_and_audit_rows(
 ):
     real_record = audit.record
 
-    def fail_on_verification(ctx, action, **kwargs):
+    def fail_on_verification(ctx, action, *args, **kwargs):
         if action is AuditAction.IDENTITY_VERIFIED:
             raise RuntimeError("disk full")
-        return real_record(ctx, action, **kwargs)
+        return real_record(ctx, action, *args, **kwargs)
 
     monkeypatch.setattr(audit, "record", fail_on_verification)
     with pytest.raises(RuntimeError), database.unit_of_work() as session:
@@ -544,7 +544,7 @@ def test_failure_while_linking_rolls_back_the_link(
     with database.unit_of_work() as session:
         contact = log(session, session.merge(agent), clock, contact_form())
 
-    def broken_audit(ctx, action, **kwargs):
+    def broken_audit(ctx, action, *args, **kwargs):
         raise RuntimeError("audit unavailable")
 
     monkeypatch.setattr(audit, "record", broken_audit)
