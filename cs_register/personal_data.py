@@ -59,10 +59,14 @@ class SourceDescription:
 
 @dataclass(frozen=True)
 class DataSubject:
-    """The customer whose data is looked for (ids only: sources load what they need)."""
+    """The customer whose data is looked for. Their phone and email (as stored) let sources
+    find what was never linked to them: a call from their number, an email from their address
+    still waiting in the unidentified queue."""
 
     customer_id: int
     customer_public_id: str
+    phone_e164: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from recordings.models import Call, PurgeReceipt, Recording, RecordingHold
 
 SOURCE = "recordings"
 CALL = FindingKind(SOURCE, "Call", "calls")
+UNLINKED_CALL = FindingKind(SOURCE, "Unlinked call from their number", "calls")
 RECORDING = FindingKind(SOURCE, "Call recording", "recordings")
 HOLD = FindingKind(SOURCE, "Recording hold", "recording_holds")
 RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
@@ -43,10 +44,21 @@ class RecordingRecords:
         session = ctx.session
         theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
         findings: list[Finding] = []
-        for call in session.scalars(sa.select(Call).where(Call.contact_id.in_(theirs))):
+        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
+        from_their_number = sa.and_(
+            Call.customer_number == subject.phone_e164, Call.contact_id.in_(unlinked)
+        )
+        for call in session.scalars(
+            sa.select(Call).where(Call.contact_id.in_(theirs)).order_by(Call.started_at)
+        ):
             number = ("Caller number", format_phone(call.customer_number))
             direction = ("Direction", call.direction.value)
             findings.append(CALL.of(call.public_id, call.started_at, direction, number))
+        if subject.phone_e164 is not None:
+            # Not linked to them (yet), but made from their number: held about them too.
+            for call in session.scalars(sa.select(Call).where(from_their_number)):
+                number = ("Caller number", format_phone(call.customer_number))
+                findings.append(UNLINKED_CALL.of(call.public_id, call.started_at, number))
         recordings = sa.select(Recording.id).where(Recording.contact_id.in_(theirs))
         for recording in session.scalars(sa.select(Recording).where(Recording.id.in_(recordings))):
             state = ("State", recording.state.value)

@@ -16,6 +16,7 @@ from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceD
 
 SOURCE = "intake"
 EMAIL = FindingKind(SOURCE, "Email", "email_messages")
+UNLINKED_EMAIL = FindingKind(SOURCE, "Unlinked email from their address", "email_messages")
 CONVERSATION = FindingKind(SOURCE, "Chatbot conversation", "chatbot_conversations")
 DELIVERY = FindingKind(SOURCE, "Chatbot delivery", "webhook_deliveries")
 _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", "attachments")
@@ -47,6 +48,17 @@ class IntakeRecords:
             sender = ("Sender", f"{email.sender_name} <{email.sender_address}>".strip())
             attached = ("Attachments", str(len(email.attachments)))
             findings.append(EMAIL.of(email.public_id, email.received_at, sender, attached))
+        if subject.email is not None:
+            # Not linked to them (yet), but sent from their address: held about them too.
+            unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
+            for email in session.scalars(
+                sa.select(EmailMessage).where(
+                    EmailMessage.sender_address == subject.email,
+                    EmailMessage.contact_id.in_(unlinked),
+                )
+            ):
+                sender = ("Sender", f"{email.sender_name} <{email.sender_address}>".strip())
+                findings.append(UNLINKED_EMAIL.of(email.public_id, email.received_at, sender))
         for chat in session.scalars(
             sa.select(ChatbotConversation).where(ChatbotConversation.contact_id.in_(theirs))
         ):

@@ -35,7 +35,13 @@ def everything_held(
     require(ctx.actor, Permission.REVIEW_PERSONAL_DATA)
     customer = get_customer(ctx.session, customer_public_id)
     findings = registry.find(
-        ctx, DataSubject(customer_id=customer.id, customer_public_id=customer.public_id)
+        ctx,
+        DataSubject(
+            customer_id=customer.id,
+            customer_public_id=customer.public_id,
+            phone_e164=customer.phone_e164,
+            email=customer.email,
+        ),
     )
     counts: dict[str, int] = {}
     for finding in findings:

@@ -18,8 +18,8 @@ from cs_register.integrations import services as token_services
 from cs_register.permissions import Actor
 from cs_register.personal_data import DataSubject
 from recordings.intake import register_call
-from tests.cs_register.intake.test_email import build_message
 from tests.support.context import make_context
+from tests.support.email import build_message
 
 # Tables that point at a person's records hold data about that person.
 PERSON_TABLES = {"customers", "contacts", "recordings", "staff_users"}
@@ -129,3 +129,36 @@ def test_a_stranger_has_nothing_found(app, database, clock, customer_with_histor
         ctx = Context(session=session, actor=Actor.for_command("test"), now=clock.now)
         findings = personal_data.registry(app).find(ctx, DataSubject(other.id, other.public_id))
     assert {finding.table for finding in findings} == {"customers", "audit_events"}
+
+
+def test_unlinked_calls_and_emails_from_their_number_and_address_are_found(
+    app, database, clock, make_customer
+):
+    # Two customers share a phone and an email, so neither the call nor the email is linked.
+    customer = make_customer(phone="0401234567", email="yhteinen@example.fi")
+    make_customer(given_names="Toinen", phone="0401234567", email="yhteinen@example.fi")
+    with database.unit_of_work() as session:
+        token, _ = token_services.create_token(make_context(session, None, clock.now), name="pbx")
+        ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
+        call, _ = register_call(
+            ctx,
+            token=token,
+            payload={
+                "external_call_id": "call-unlinked",
+                "direction": "inbound",
+                "customer_number": "+358401234567",
+                "started_at": "2026-11-23T08:00:00+00:00",
+            },
+        )
+        email_row, contact, _ = receive_email(
+            ctx, raw=build_message(sender="Yhteinen <yhteinen@example.fi>")
+        )
+        assert contact.customer_id is None
+        subject = DataSubject(customer.id, customer.public_id, "+358401234567", customer.email)
+        findings = personal_data.registry(app).find(ctx, subject)
+    found = {(finding.category, finding.reference) for finding in findings}
+    assert ("Unlinked call from their number", call.public_id) in found
+    assert ("Unlinked email from their address", email_row.public_id) in found
+    # ... and what the audit trail holds about them.
+    about = {dict(f.fields)["About"] for f in findings if f.table == "audit_events"}
+    assert f"call {call.public_id}" in about

@@ -4,7 +4,6 @@ a real RQ worker with the JSON serializer, against a real database."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import secrets
 import zlib
@@ -25,6 +24,7 @@ from cs_register.staff.sessions import hash_token
 from jobs import context
 from jobs.maintenance import purge_expired_staff_sessions_job
 from jobs.queue import JobQueue, enqueue_purge_expired_staff_sessions, get_queue
+from tests.support.redis_dump import everything_in
 
 USERNAME = "maija.virtanen"
 
@@ -58,37 +58,6 @@ def _add_session(
 def _remaining_session_ids(database: Database) -> set[int]:
     with database.unit_of_work() as session:
         return set(session.scalars(sa.select(StaffSession.id)))
-
-
-def _everything_in(redis: Redis) -> str:
-    """Every key and value in Redis as text, compressed job fields unpacked."""
-    chunks: list[bytes] = []
-    for key in redis.scan_iter():
-        chunks.append(key)
-        kind = redis.type(key)
-        values: list[bytes] = []
-        if kind == b"string":
-            values = [redis.get(key) or b""]
-        elif kind == b"hash":
-            values = [item for pair in redis.hgetall(key).items() for item in pair]
-        elif kind == b"list":
-            values = redis.lrange(key, 0, -1)
-        elif kind == b"set":
-            values = list(redis.smembers(key))
-        elif kind == b"zset":
-            values = redis.zrange(key, 0, -1)
-        elif kind == b"stream":
-            values = [
-                item
-                for _id, fields in redis.xrange(key)
-                for pair in fields.items()
-                for item in pair
-            ]
-        for value in values:
-            chunks.append(value)
-            with contextlib.suppress(zlib.error):
-                chunks.append(zlib.decompress(value))
-    return b"\n".join(chunks).decode("utf-8", errors="replace")
 
 
 def _run_worker(job_queue: JobQueue, redis: Redis) -> None:
@@ -133,7 +102,7 @@ def test_purge_job_removes_only_dead_sessions_through_a_real_worker(
     assert 0 < redis.ttl(f"rq:job:{job.id}") <= job_env.rq_result_ttl_seconds
 
     # Nothing that identifies the staff member or their sessions ended up in Redis.
-    dump = _everything_in(redis)
+    dump = everything_in(redis)
     assert "purge_expired_staff_sessions_job" in dump  # the dump does see job data
     for secret in (
         USERNAME,

@@ -35,10 +35,10 @@ from recordings.purge import reconcile
 from recordings.services import policy_from_settings
 from recordings.storage import LocalStorage
 from tests.jobs.conftest import Seeded, seed_recordings, snapshot, start_worker
-from tests.jobs.test_maintenance import _everything_in
 from tests.recordings.audio_samples import FORMATS
-from tests.recordings.test_api import Api
 from tests.support.context import make_context
+from tests.support.redis_dump import everything_in
+from tests.support.telephony import Api
 
 WORKER_TIMEOUT_SECONDS = 120
 CANARY_HETU = "131052-308T"
@@ -295,7 +295,7 @@ def test_canary_personal_data_never_reaches_redis_logs_or_receipts(
 
     logs = (worker_logs / "canary.log").read_text(errors="replace")
     assert "retention-sweep-20261123T1000" in logs  # the log does show the job
-    dump = _everything_in(redis)
+    dump = everything_in(redis)
     assert "retention_sweep_job" in dump  # the dump does see job data
     with database.unit_of_work() as session:
         receipts = "\n".join(

@@ -39,14 +39,10 @@ from tests.recordings.audio_samples import (
     truncate,
 )
 from tests.support.context import make_context
+from tests.support.telephony import CALLS_URL, Api, recording_url
 
-CALLS_URL = "/api/v1/calls"
 CALLER = "+358401234567"
 TELEPHONY_CODECS = {"pcm_mulaw", "pcm_alaw", "gsm", "gsm_ms"}
-
-
-def recording_url(external_call_id: str) -> str:
-    return f"{CALLS_URL}/{external_call_id}/recording"
 
 
 @pytest.fixture
@@ -61,51 +57,6 @@ def token(database: Database, clock: Any) -> str:
             make_context(session, None, clock.now), name="pbx-test"
         )
     return raw
-
-
-class Api:
-    """The PBX's side of the conversation: every request carries its bearer token."""
-
-    def __init__(self, client: FlaskClient, token: str, clock: Any) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.clock = clock
-        self._ids = itertools.count(1)
-
-    def call_payload(self, **overrides: Any) -> dict[str, Any]:
-        payload = {
-            "external_call_id": f"pbx-{next(self._ids)}",
-            "direction": "inbound",
-            "customer_number": "040 123 4567",
-            "agent_username": None,
-            "started_at": (self.clock.now - timedelta(minutes=10)).isoformat(),
-            "ended_at": (self.clock.now - timedelta(minutes=2)).isoformat(),
-        }
-        payload.update(overrides)
-        return payload
-
-    def register(self, **overrides: Any) -> Any:
-        return self.client.post(
-            CALLS_URL, json=self.call_payload(**overrides), headers=self.headers
-        )
-
-    def new_call(self, **overrides: Any) -> str:
-        response = self.register(**overrides)
-        assert response.status_code == 201, response.get_json()
-        external_call_id: str = response.get_json()["external_call_id"]
-        return external_call_id
-
-    def upload(
-        self,
-        external_call_id: str,
-        body: bytes,
-        content_type: str | None = "audio/wav",
-        query: str = "",
-    ) -> Any:
-        headers = dict(self.headers)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        return self.client.put(recording_url(external_call_id) + query, data=body, headers=headers)
 
 
 @pytest.fixture

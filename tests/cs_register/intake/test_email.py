@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as OutgoingMessage
-from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -22,32 +21,10 @@ from cs_register.intake import email as email_intake
 from cs_register.intake.email_models import EmailMessage
 from cs_register.integrations import services as token_services
 from tests.support.context import make_context
+from tests.support.email import build_message
 
 EMAIL_URL = "/api/v1/intake/email"
 RFC822 = "message/rfc822"
-
-
-def build_message(
-    *,
-    sender: str = "Matti Meikäläinen <matti@example.fi>",
-    subject: str = "Laskuni on väärin",
-    body: str = "Hei,\nlaskussa on virhe.\n",
-    message_id: str | None = "<first@mail.example.fi>",
-    date: datetime | None = None,
-    **headers: str,
-) -> bytes:
-    message = OutgoingMessage()
-    message["From"] = sender
-    message["To"] = "asiakaspalvelu@example.com"
-    message["Subject"] = subject
-    if message_id is not None:
-        message["Message-ID"] = message_id
-    if date is not None:
-        message["Date"] = format_datetime(date)
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def rows(database: Database, model: type[Any]) -> list[Any]:
