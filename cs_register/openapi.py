@@ -13,13 +13,15 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from recordings import intake
+
 blueprint = Blueprint("openapi", __name__)
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
 
-# Exactly what cs_register.recordings.intake accepts as an external call id.
-EXTERNAL_CALL_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+# Exactly what recordings.intake accepts as an external call id.
+EXTERNAL_CALL_ID_PATTERN = f"^{intake.EXTERNAL_CALL_ID_PATTERN}$"
 
 _STATUS_TEXT = {
     400: "The body is not valid JSON, or not a JSON object.",

@@ -47,7 +47,10 @@ from recordings.storage import RecordingStorage, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
-_EXTERNAL_CALL_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+# The PBX's own id for a call: the idempotency key of the telephony API (the OpenAPI document
+# publishes the same pattern).
+EXTERNAL_CALL_ID_PATTERN = r"[A-Za-z0-9._:@-]{1,128}"
+_EXTERNAL_CALL_ID = re.compile(EXTERNAL_CALL_ID_PATTERN)
 EXTERNAL_CALL_ID_RULE = "Use 1-128 characters: letters, digits and . _ : @ -"
 SUBJECTS = {Direction.INBOUND: "Inbound call", Direction.OUTBOUND: "Outbound call"}
 CALL_SUBJECT_TYPE = "call"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.contacts.models import Direction
 from cs_register.db import Base, new_public_id, str_enum
+from recordings.retention import HoldPeriod
 
 
 class RecordingState(enum.Enum):
@@ -96,6 +97,10 @@ class Recording(Base):
     holds: Mapped[list[RecordingHold]] = relationship(
         back_populates="recording", order_by="RecordingHold.placed_at"
     )
+
+    def hold_periods(self) -> list[HoldPeriod]:
+        """The holds as the retention rules see them (`recordings.retention`)."""
+        return [HoldPeriod(ends_at=h.ends_at, released_at=h.released_at) for h in self.holds]
 
 
 class RecordingHold(Base):

@@ -33,7 +33,7 @@ from recordings.ledger import append_receipt
 from recordings.models import PurgeReason, Recording, RecordingHold, RecordingState
 from recordings.monitor import InvariantViolation, check_invariants
 from recordings.reconcile import ReconciliationReport, reconcile
-from recordings.retention import HoldPeriod, RetentionPolicy
+from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
 
 log = logging.getLogger(__name__)
@@ -122,14 +122,10 @@ def _lock(session: Session, recording_id: int) -> Recording | None:
     )
 
 
-def _holds(recording: Recording) -> list[HoldPeriod]:
-    return [HoldPeriod(ends_at=h.ends_at, released_at=h.released_at) for h in recording.holds]
-
-
 def purge_reason(recording: Recording, policy: RetentionPolicy) -> PurgeReason:
     """`hold_cap_reached` when a hold was still in force at the cap, else `retention_expired`."""
     cap = retention.hold_cap(recording.recorded_at, policy)
-    if any(hold.end() >= cap for hold in _holds(recording)):
+    if any(hold.end() >= cap for hold in recording.hold_periods()):
         return PurgeReason.HOLD_CAP_REACHED
     return PurgeReason.RETENTION_EXPIRED
 
@@ -154,7 +150,7 @@ def purge_recording(
         if recording.state is RecordingState.PURGED:
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
         if recording.state is RecordingState.ACTIVE:
-            due = retention.due_at(recording.recorded_at, _holds(recording), policy)
+            due = retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
             if now < due:
                 # A hold placed after the sweep picked this id: it wins.
                 recording.due_at = due
@@ -173,6 +169,7 @@ def purge_recording(
             # Another worker finished it between our two transactions.
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
         reason = purge_reason(recording, policy)
+        planned = retention.schedule(recording.recorded_at, recording.hold_periods(), policy)
         recording.state = RecordingState.PURGED
         recording.storage_key = None
         recording.playback_key = None
@@ -187,8 +184,8 @@ def purge_recording(
             audio_sha256=recording.sha256,
             size_bytes=recording.size_bytes,
             recorded_at=recording.recorded_at,
-            retain_until=retention.retain_until(recording.recorded_at, policy),
-            cap=retention.hold_cap(recording.recorded_at, policy),
+            retain_until=planned.retain_until,
+            cap=planned.cap,
             due_at=recording.due_at,
             job_id=job_id[:128] if job_id else None,
         )
@@ -287,7 +284,7 @@ def plan_sweep(
                 break
             report.batches += 1
             for recording in batch:
-                due = retention.due_at(recording.recorded_at, _holds(recording), policy)
+                due = retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
                 if recording.state is RecordingState.ACTIVE and now < due:
                     report.kept += 1
                     continue

@@ -88,6 +88,26 @@ def due_at(recorded_at: datetime, holds: Iterable[HoldPeriod], policy: Retention
     return min(keep_until, hold_cap(recorded_at, policy))
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When a recording leaves: the normal period's end, the hold cap, and the instant it is
+    due, given its holds. Status pages, the purge and its receipts all read this one answer."""
+
+    retain_until: datetime
+    cap: datetime
+    due_at: datetime
+
+
+def schedule(
+    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy
+) -> Schedule:
+    return Schedule(
+        retain_until=retain_until(recorded_at, policy),
+        cap=hold_cap(recorded_at, policy),
+        due_at=due_at(recorded_at, holds, policy),
+    )
+
+
 def is_due(
     recorded_at: datetime,
     holds: Iterable[HoldPeriod],

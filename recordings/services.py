@@ -38,7 +38,7 @@ from cs_register.staff.models import StaffUser
 from recordings import retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
 from recordings.models import Call, HoldReason, Recording, RecordingHold, RecordingState
-from recordings.retention import CALENDAR, HoldPeriod, RetentionPolicy
+from recordings.retention import CALENDAR, RetentionPolicy
 from recordings.storage import RecordingStorage, StagedUpload, new_key
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,8 @@ def policy_from_settings(settings: Settings) -> RetentionPolicy:
     )
 
 
-def hold_periods(recording: Recording) -> list[HoldPeriod]:
-    return [HoldPeriod(ends_at=h.ends_at, released_at=h.released_at) for h in recording.holds]
-
-
 def compute_due_at(recording: Recording, policy: RetentionPolicy) -> datetime:
-    return retention.due_at(recording.recorded_at, hold_periods(recording), policy)
+    return retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,8 @@ class RetentionStatus:
 def retention_status(
     recording: Recording, *, now: datetime, policy: RetentionPolicy
 ) -> RetentionStatus:
-    due = compute_due_at(recording, policy)
+    planned = retention.schedule(recording.recorded_at, recording.hold_periods(), policy)
+    due = planned.due_at
     active = tuple(h for h in recording.holds if h.is_active(now))
     if recording.state is RecordingState.PURGED:
         label = "purged"
@@ -89,14 +86,14 @@ def retention_status(
     elif now >= due:
         # Past its time even if the purge has not run yet: treated as gone everywhere.
         label = "expired"
-    elif active and due > retention.retain_until(recording.recorded_at, policy):
+    elif active and due > planned.retain_until:
         label = "held"
     else:
         label = "kept"
     return RetentionStatus(
         label=label,
-        retain_until=retention.retain_until(recording.recorded_at, policy),
-        cap=retention.hold_cap(recording.recorded_at, policy),
+        retain_until=planned.retain_until,
+        cap=planned.cap,
         due_at=due,
         active_holds=active,
     )
@@ -265,7 +262,7 @@ def place_hold(
     recording = _lock_recording(session, recording_public_id)
     if recording.state is not RecordingState.ACTIVE:
         raise Conflict("The recording has been purged or is being purged; it cannot be held.")
-    if retention.is_due(recording.recorded_at, hold_periods(recording), policy, now=now):
+    if retention.is_due(recording.recorded_at, recording.hold_periods(), policy, now=now):
         raise Conflict("The recording's retention period has ended; it can no longer be held.")
     cap = retention.hold_cap(recording.recorded_at, policy)
     ends_at = hold_end_from_date(ends_on, recorded_at=recording.recorded_at, policy=policy)
