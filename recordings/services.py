@@ -1,7 +1,7 @@
-"""The recording lifecycle: storing audio, retention state, holds, and who may hear what.
+"""The recording lifecycle: storing audio, its retention state, and who may hear what.
 
-Every function takes the session and `now`, flushes and never commits. Retention arithmetic
-comes from `recordings.retention` only.
+Holds are in `recordings.holds`. Services take a `Context` (lookups a session), flush and never
+commit. Retention arithmetic comes from `recordings.retention` only.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.audit.services import AuditDetailsContainPersonalData
-from cs_register.audit.services import _check_details as check_audit_details
 from cs_register.clock import CLOCK_SKEW
 from cs_register.config import Settings
 from cs_register.contacts.models import Channel, Contact
@@ -25,7 +23,6 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
-from cs_register.identifiers import normalise_text
 from cs_register.integrations.models import IntegrationToken
 from cs_register.permissions import (
     ActorKind,
@@ -37,15 +34,11 @@ from cs_register.permissions import (
 from cs_register.staff.models import StaffUser
 from recordings import retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
-from recordings.models import Call, HoldReason, Recording, RecordingHold, RecordingState
-from recordings.retention import CALENDAR, RetentionPolicy
+from recordings.models import Call, Recording, RecordingHold, RecordingState
+from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage, StagedUpload, new_key
 
 log = logging.getLogger(__name__)
-
-# A PBX clock a little ahead of ours must not make an honest upload fail.
-MAX_REFERENCE = 100
-MAX_JUSTIFICATION = 2000
 
 
 def policy_from_settings(settings: Settings) -> RetentionPolicy:
@@ -191,167 +184,6 @@ def store_recording(
     return recording, True
 
 
-def _lock_recording(session: Session, public_id: str) -> Recording:
-    """Load the recording with a row lock, so a hold and a purge can never interleave."""
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE; a write first takes its database-wide write lock, so the
-        # read below cannot be overtaken by a purge (see recordings.purge).
-        session.execute(
-            sa.text("UPDATE recordings SET state = state WHERE public_id = :public_id"),
-            {"public_id": public_id},
-        )
-    recording = session.scalar(
-        sa.select(Recording).where(Recording.public_id == public_id).with_for_update()
-    )
-    if recording is None:
-        raise NotFound("No such recording.")
-    session.refresh(recording, attribute_names=["holds"])
-    return recording
-
-
-def hold_end_from_date(
-    ends_on: date | None, *, recorded_at: datetime, policy: RetentionPolicy
-) -> datetime:
-    """A hold kept 'through' a Helsinki calendar day ends at the next midnight; on the cap's
-    own day it ends exactly at the cap. No date means the cap."""
-    cap = retention.hold_cap(recorded_at, policy)
-    if ends_on is None:
-        return cap
-    cap_day = cap.astimezone(CALENDAR).date()
-    if ends_on == cap_day:
-        return cap
-    next_midnight = datetime.combine(ends_on + timedelta(days=1), time(0), tzinfo=CALENDAR)
-    return next_midnight.astimezone(cap.tzinfo)
-
-
-def place_hold(
-    ctx: Context,
-    *,
-    recording_public_id: str,
-    reason: str,
-    reference: str,
-    justification: str,
-    ends_on: date | None,
-    policy: RetentionPolicy,
-) -> RecordingHold:
-    """Keep one recording beyond the normal period, at most until its 12-month cap."""
-    session = ctx.session
-    now = ctx.now
-    require(ctx.actor, Permission.MANAGE_HOLDS)
-    errors: dict[str, list[str]] = {}
-    try:
-        hold_reason = HoldReason(reason)
-    except ValueError:
-        errors["reason"] = ["Choose quality development or complaint."]
-    clean_reference = _text(errors, "reference", reference, "Reference", MAX_REFERENCE)
-    clean_justification = _text(
-        errors, "justification", justification, "Justification", MAX_JUSTIFICATION
-    )
-    if clean_reference and "reference" not in errors:
-        try:
-            # The reference goes into the audit trail, which refuses personal data. Checked
-            # before anything is written: a refusal later would leave a hold without its row.
-            check_audit_details({"reference": clean_reference})
-        except AuditDetailsContainPersonalData:
-            errors["reference"] = [
-                "The reference looks like personal data (a phone number, email address or"
-                " identity code); use a project or case number instead."
-            ]
-    if errors:
-        raise ValidationFailed(errors)
-    recording = _lock_recording(session, recording_public_id)
-    if recording.state is not RecordingState.ACTIVE:
-        raise Conflict("The recording has been purged or is being purged; it cannot be held.")
-    if retention.is_due(recording.recorded_at, recording.hold_periods(), policy, now=now):
-        raise Conflict("The recording's retention period has ended; it can no longer be held.")
-    cap = retention.hold_cap(recording.recorded_at, policy)
-    ends_at = hold_end_from_date(ends_on, recorded_at=recording.recorded_at, policy=policy)
-    if ends_at > cap:
-        raise ValidationFailed(
-            {
-                "ends_on": (
-                    "A hold cannot last beyond 12 months from the recording: the latest end is"
-                    f" {cap.astimezone(CALENDAR):%d.%m.%Y %H:%M} (Helsinki time)."
-                )
-            }
-        )
-    if ends_at <= now:
-        raise ValidationFailed({"ends_on": "The end date must be in the future."})
-    hold = RecordingHold(
-        recording=recording,
-        reason=hold_reason,
-        reference=clean_reference,
-        justification=clean_justification,
-        placed_by_id=ctx.actor.staff_id,
-        placed_at=now,
-        ends_at=ends_at,
-    )
-    session.add(hold)
-    session.flush()
-    recording.due_at = compute_due_at(recording, policy)
-    audit.record(
-        ctx,
-        AuditAction.HOLD_PLACED,
-        ("recording", recording.public_id),
-        details={
-            "hold": hold.public_id,
-            "reason": hold_reason.value,
-            "reference": clean_reference,
-            "ends_at": ends_at.isoformat(),
-        },
-    )
-    return hold
-
-
-def release_hold(
-    ctx: Context,
-    *,
-    hold_public_id: str,
-    note: str,
-    policy: RetentionPolicy,
-) -> RecordingHold:
-    """End a hold early; the recording falls back to the normal rule (due at once if past it)."""
-    session = ctx.session
-    now = ctx.now
-    require(ctx.actor, Permission.MANAGE_HOLDS)
-    errors: dict[str, list[str]] = {}
-    clean_note = _text(errors, "note", note, "Release note", MAX_JUSTIFICATION)
-    if errors:
-        raise ValidationFailed(errors)
-    recording_id = session.scalar(
-        sa.select(RecordingHold.recording_id).where(RecordingHold.public_id == hold_public_id)
-    )
-    if recording_id is None:
-        raise NotFound("No such hold.")
-    recording = _lock_recording(
-        session,
-        session.scalar(sa.select(Recording.public_id).where(Recording.id == recording_id)) or "",
-    )
-    hold = next(h for h in recording.holds if h.public_id == hold_public_id)
-    if not hold.is_active(now):
-        raise Conflict("This hold has already ended.")
-    hold.released_at = now
-    hold.released_by_id = ctx.actor.staff_id
-    hold.release_note = clean_note
-    recording.due_at = compute_due_at(recording, policy)
-    session.flush()
-    audit.record(
-        ctx,
-        AuditAction.HOLD_RELEASED,
-        ("recording", recording.public_id),
-        details={"hold": hold.public_id, "reason": hold.reason.value, "reference": hold.reference},
-    )
-    return hold
-
-
-def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit: int) -> str:
-    try:
-        return normalise_text(raw or "", label=label, max_length=limit)
-    except ValueError as exc:
-        errors[field] = [str(exc)]
-        return ""
-
-
 def servable_recording(
     ctx: Context,
     *,
@@ -471,13 +303,6 @@ def view_recording(
     )
 
 
-def get_hold(session: Session, public_id: str) -> RecordingHold:
-    hold = session.scalar(sa.select(RecordingHold).where(RecordingHold.public_id == public_id))
-    if hold is None:
-        raise NotFound("No such hold.")
-    return hold
-
-
 @dataclass(frozen=True)
 class RecordingListPage:
     rows: list[tuple[Recording, RetentionStatus]]
@@ -547,52 +372,6 @@ def list_recordings(
     return RecordingListPage(
         rows=rows, next_after=rows[-1][0].public_id if has_more and rows else None
     )
-
-
-@dataclass(frozen=True)
-class ActiveHold:
-    hold: RecordingHold
-    recording: Recording
-    status: RetentionStatus
-    placed_by: str
-
-
-def list_active_holds(ctx: Context, *, policy: RetentionPolicy) -> list[ActiveHold]:
-    """Every hold in force on a recording that still exists, the soonest to end first."""
-    session = ctx.session
-    now = ctx.now
-    require(ctx.actor, Permission.MANAGE_HOLDS)
-    holds = session.scalars(
-        sa.select(RecordingHold)
-        .join(Recording, RecordingHold.recording_id == Recording.id)
-        .where(
-            RecordingHold.released_at.is_(None),
-            RecordingHold.ends_at > now,
-            Recording.state == RecordingState.ACTIVE,
-            Recording.due_at > now,
-        )
-        .order_by(RecordingHold.ends_at, RecordingHold.id)
-        .options(selectinload(RecordingHold.recording).selectinload(Recording.holds))
-    ).all()
-    names = {
-        user.id: user.display_name
-        for user in session.scalars(
-            sa.select(StaffUser).where(StaffUser.id.in_({h.placed_by_id for h in holds}))
-        )
-    }
-    rows = []
-    for hold in holds:
-        status = retention_status(hold.recording, now=now, policy=policy)
-        if status.servable:
-            rows.append(
-                ActiveHold(
-                    hold=hold,
-                    recording=hold.recording,
-                    status=status,
-                    placed_by=names.get(hold.placed_by_id, "unknown"),
-                )
-            )
-    return rows
 
 
 def recording_statuses(

@@ -35,7 +35,7 @@ from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_staff, now, require_staff, requires, staff_context
-from recordings import services
+from recordings import holds, services
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
@@ -304,7 +304,7 @@ def _hold_form_values() -> dict[str, str]:
 def place_hold(public_id: str) -> Any:
     form = request.form
     try:
-        services.place_hold(
+        holds.place_hold(
             staff_context(),
             recording_public_id=public_id,
             reason=form.get("reason", ""),
@@ -326,14 +326,14 @@ def place_hold(public_id: str) -> Any:
 def release_hold(hold_public_id: str) -> Any:
     session = get_session()
     try:
-        hold = services.release_hold(
+        hold = holds.release_hold(
             staff_context(),
             hold_public_id=hold_public_id,
             note=request.form.get("note", ""),
             policy=current_policy(),
         )
     except ValidationFailed as failure:
-        hold = services.get_hold(session, hold_public_id)
+        hold = holds.get_hold(session, hold_public_id)
         note = request.form.get("note", "")
         return render_recording_page(
             hold.recording.public_id,
@@ -363,7 +363,7 @@ class HoldRow:
 @requires(Permission.MANAGE_HOLDS)
 def holds_dashboard() -> Any:
     current = now()
-    holds = services.list_active_holds(staff_context(), policy=current_policy())
+    active = holds.list_active_holds(staff_context(), policy=current_policy())
     rows = [
         HoldRow(
             hold=row.hold,
@@ -373,7 +373,7 @@ def holds_dashboard() -> Any:
             days_to_end=calendar_days_until(row.hold.ends_at, current),
             days_to_cap=calendar_days_until(row.status.cap, current),
         )
-        for row in holds
+        for row in active
     ]
     soon = current + timedelta(days=ENDING_SOON_DAYS)
     ending_soon = [row for row in rows if row.hold.ends_at <= soon]

@@ -21,7 +21,7 @@ from cs_register.contacts.models import Contact
 from cs_register.db import Database
 from cs_register.permissions import Role
 from cs_register.staff.models import StaffUser
-from recordings import retention, services
+from recordings import holds, retention
 from recordings.models import PurgeReceipt, Recording, RecordingHold
 from recordings.retention import RetentionPolicy
 from recordings.storage import LocalStorage, new_key
@@ -90,7 +90,7 @@ def hold(
         recording: Recording, *, now: datetime, ends_on: date | None = None
     ) -> RecordingHold:
         with database.unit_of_work() as session:
-            return services.place_hold(
+            return holds.place_hold(
                 make_context(session, session.get(StaffUser, supervisor.id), now),
                 recording_public_id=recording.public_id,
                 reason="complaint",

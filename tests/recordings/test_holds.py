@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction
 from cs_register.errors import Conflict, PermissionDenied, ValidationFailed
-from recordings import services
+from recordings import holds, services
 from recordings.models import Recording, RecordingHold, RecordingState
 from tests.support.context import make_context
 
@@ -52,7 +52,7 @@ def supervisor(staff_in):
 def place(db_session, recording, actor, clock, policy, **overrides):
     form = hold_form(**overrides)
     ends_on = date.fromisoformat(form["ends_on"]) if form["ends_on"] else None
-    hold = services.place_hold(
+    hold = holds.place_hold(
         make_context(db_session, actor, clock.now),
         recording_public_id=recording.public_id,
         reason=form["reason"],
@@ -66,7 +66,7 @@ def place(db_session, recording, actor, clock, policy, **overrides):
 
 
 def release(db_session, hold, actor, clock, policy, note="Case closed."):
-    released = services.release_hold(
+    released = holds.release_hold(
         make_context(db_session, actor, clock.now),
         hold_public_id=hold.public_id,
         note=note,

@@ -16,7 +16,7 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.db import Database
 from cs_register.errors import Conflict
 from cs_register.staff.models import StaffUser
-from recordings import retention, services
+from recordings import holds, retention, services
 from recordings.models import (
     HoldReason,
     PurgeReceipt,
@@ -283,7 +283,7 @@ def race_hold_against_purge(
         barrier.wait()
         try:
             with database.unit_of_work() as session:
-                services.place_hold(
+                holds.place_hold(
                     make_context(
                         session, session.get(StaffUser, supervisor_id), recording.due_at - SECOND
                     ),
@@ -367,13 +367,13 @@ def test_after_a_sweep_a_recording_exists_exactly_when_it_is_not_due(
 ) -> None:
     now = BASE + timedelta(hours=now_hours)
     created: list[tuple[Recording, list[HoldPeriod]]] = []
-    for recorded_hours, holds in specs:
+    for recorded_hours, hold_specs in specs:
         recording = stored_recording(BASE + timedelta(hours=recorded_hours))
         cap = retention.hold_cap(recording.recorded_at, policy)
         periods = []
         with database.unit_of_work() as session:
             row = session.get(Recording, recording.id)
-            for placed_days, lasting_days, released_days in holds:
+            for placed_days, lasting_days, released_days in hold_specs:
                 placed_at = recording.recorded_at + timedelta(days=placed_days)
                 ends_at = min(placed_at + timedelta(days=lasting_days), cap)
                 released_at = (

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction
 from cs_register.contacts.models import Contact
-from recordings import services, views
+from recordings import holds, views
 from recordings.models import Recording, RecordingHold, RecordingState
 from tests.recordings.audio_samples import corrupt
 from tests.support.context import make_context
@@ -21,7 +21,7 @@ RETAIN_UNTIL = datetime(2027, 2, 23, 9, 0, tzinfo=UTC)
 
 
 def hold_on(db_session, recording, supervisor, clock, policy, ends_on=None, reference="QD-1"):
-    hold = services.place_hold(
+    hold = holds.place_hold(
         make_context(db_session, supervisor, clock.now),
         recording_public_id=recording.public_id,
         reason="quality_development",
@@ -107,7 +107,7 @@ def test_the_page_lists_active_and_ended_holds(
     recording = make_recording()
     supervisor = staff_in("supervisor")
     ended = hold_on(db_session, recording, supervisor, clock, policy, reference="QD-old")
-    services.release_hold(
+    holds.release_hold(
         make_context(db_session, supervisor, clock.now),
         hold_public_id=ended.public_id,
         note="Not needed after all.",
@@ -279,7 +279,7 @@ def test_the_dashboard_lists_active_holds_and_those_ending_soon(
     )
     hold_on(db_session, later, supervisor, clock, policy, reference="QD-later")
     gone = hold_on(db_session, released, supervisor, clock, policy, reference="QD-released")
-    services.release_hold(
+    holds.release_hold(
         make_context(db_session, supervisor, clock.now),
         hold_public_id=gone.public_id,
         note="Done.",
