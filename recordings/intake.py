@@ -28,7 +28,7 @@ from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
 from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.context import Context
-from cs_register.customers.services import unique_customer_by
+from cs_register.customers.search import unique_customer_by
 from cs_register.errors import (
     Conflict,
     PayloadTooLarge,

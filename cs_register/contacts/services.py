@@ -40,10 +40,7 @@ from cs_register.contacts.models import (
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
-from cs_register.customers.services import (
-    get_customer,
-    masked_identity_code,
-)
+from cs_register.customers.services import get_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, format_phone, normalise_text

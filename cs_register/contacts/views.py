@@ -16,7 +16,8 @@ from cs_register.contacts import services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
-from cs_register.customers.services import get_customer, search_customers
+from cs_register.customers.search import search_customers
+from cs_register.customers.services import get_customer
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Permission

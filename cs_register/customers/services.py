@@ -1,6 +1,7 @@
-"""Customers: create, search, view, rectify, reveal the identity code, read the history.
+"""Customers: create, view, rectify, reveal the identity code, read the history (finding them
+is `customers.search`).
 
-Every function takes the caller's session and only flushes; the request or job commits. Each
+Every service takes a `Context` and only flushes; the request or job commits. Each
 one checks the actor's role itself and writes its audit row into the same session, so the
 change and its audit row stand or fall together.
 
@@ -16,7 +17,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 import phonenumbers
 import sqlalchemy as sa
@@ -37,9 +37,6 @@ from cs_register.identifiers import (
     IdentifierError,
     format_phone,
     mask_identity_code,
-    normalise_email,
-    normalise_identity_code,
-    normalise_phone,
     normalise_text,
     search_key,
     validate_customer_fields,
@@ -51,10 +48,6 @@ log = logging.getLogger(__name__)
 
 # Birth dates in identity codes are Finnish calendar dates, so "today" is Helsinki's today.
 
-SEARCH_KINDS = ("name", "phone", "email", "identity_code")
-MAX_SEARCH_RESULTS = 50
-MIN_NAME_PREFIX = 2
-MAX_SEARCH_VALUE = 254
 MAX_REASON = 500
 MIN_PURPOSE = 5
 MAX_PURPOSE = 200
@@ -145,7 +138,7 @@ def masked_identity_code(keyring: Keyring, customer: Customer) -> str | None:
     return mask_identity_code(code) if code is not None else None
 
 
-def _customers_with_identity_code(
+def customers_with_identity_code(
     session: Session, keyring: Keyring, identity_code: str
 ) -> list[Customer]:
     """Exact match through the blind index: a bucket of candidates, each decrypted and compared."""
@@ -185,7 +178,7 @@ def _refuse_duplicate_identity_code(
     _lock_identity_code_bucket(session, keyring, identity_code)
     others = [
         match
-        for match in _customers_with_identity_code(session, keyring, identity_code)
+        for match in customers_with_identity_code(session, keyring, identity_code)
         if except_customer is None or match.id != except_customer.id
     ]
     if others:
@@ -257,70 +250,6 @@ def create_customer(
         details={"fields": _given_field_names(fields)},
     )
     return customer
-
-
-# --- search --------------------------------------------------------------------------------
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _search_query(kind: str, value: str) -> sa.Select[Customer]:
-    """The query for a name, phone or email search; raises IdentifierError on bad input."""
-    query = sa.select(Customer).order_by(Customer.name_key_family_first, Customer.id)
-    if kind == "phone":
-        return query.where(Customer.phone_e164 == normalise_phone(value))
-    if kind == "email":
-        return query.where(Customer.email == normalise_email(value))
-    prefix = search_key(normalise_text(value, label="Name", max_length=200))
-    if len(prefix) < MIN_NAME_PREFIX:
-        raise IdentifierError(f"Type at least {MIN_NAME_PREFIX} letters of the name.")
-    pattern = _escape_like(prefix) + "%"
-    return query.where(
-        sa.or_(
-            Customer.name_key_family_first.like(pattern, escape="\\"),
-            Customer.name_key_given_first.like(pattern, escape="\\"),
-        )
-    )
-
-
-def search_customers(
-    ctx: Context,
-    keyring: Keyring,
-    *,
-    kind: str,
-    value: str,
-) -> list[Customer]:
-    """Find customers by name prefix, or exactly by phone, email or identity code.
-
-    Every match is returned (two people may share a phone); the caller chooses, never this
-    function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
-    records the kind of search and the number of results, never the searched value.
-    """
-    session = ctx.session
-    now = ctx.now
-    require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    if kind not in SEARCH_KINDS:
-        raise ValidationFailed({"kind": ["Choose what to search by."]})
-    value = (value or "").strip()
-    if not value:
-        raise ValidationFailed({kind: ["Type something to search for."]})
-    if len(value) > MAX_SEARCH_VALUE:
-        raise ValidationFailed({kind: ["The search text is too long."]})
-    try:
-        if kind == "identity_code":
-            code = normalise_identity_code(value, today=local_today(now))
-            results = _customers_with_identity_code(session, keyring, code)
-        else:
-            query = _search_query(kind, value).limit(MAX_SEARCH_RESULTS)
-            results = list(session.scalars(query).all())
-    except IdentifierError as problem:
-        raise ValidationFailed({kind: [str(problem)]}) from None
-    audit.record(
-        ctx, AuditAction.CUSTOMER_SEARCHED, details={"kind": kind, "results": len(results)}
-    )
-    return results
 
 
 # --- view ----------------------------------------------------------------------------------
@@ -565,48 +494,3 @@ def customer_history(
     ]
     audit.record(ctx, AuditAction.CUSTOMER_HISTORY_VIEWED, ("customer", customer.public_id))
     return history
-
-
-# --- the one matching customer ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CustomerRef:
-    id: int
-    public_id: str
-
-
-_customers_table = cast(sa.Table, Customer.__table__)
-# Two rows are enough to know a match is ambiguous.
-_CUSTOMERS_BY_EMAIL = (
-    sa.select(_customers_table.c.id, _customers_table.c.public_id)
-    .where(_customers_table.c.email == sa.bindparam("value"))
-    .limit(2)
-)
-_CUSTOMERS_BY_PHONE = (
-    sa.select(_customers_table.c.id, _customers_table.c.public_id)
-    .where(_customers_table.c.phone_e164 == sa.bindparam("value"))
-    .limit(2)
-)
-
-
-def unique_customer_by(
-    session: Session, *, email: str | None = None, phone: str | None = None
-) -> CustomerRef | None:
-    """The one customer an incoming contact belongs to, or None: the rule every channel uses.
-
-    `email` and `phone` are normalised values (as stored). The email decides first; an email
-    that matches several customers is ambiguous and is not overruled by the phone, since a
-    guess would put one person's contact into another's history. Only then the phone, which
-    must match exactly one customer too.
-    """
-    connection = session.connection()
-    for query, value in ((_CUSTOMERS_BY_EMAIL, email), (_CUSTOMERS_BY_PHONE, phone)):
-        if value is None:
-            continue
-        rows = connection.execute(query, {"value": value}).all()
-        if len(rows) == 1:
-            return CustomerRef(id=rows[0].id, public_id=rows[0].public_id)
-        if rows:
-            return None
-    return None

@@ -16,6 +16,7 @@ from cs_register import pages
 from cs_register.crypto import Keyring
 from cs_register.customers import services
 from cs_register.customers.models import Customer
+from cs_register.customers.search import search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -106,7 +107,7 @@ def search() -> Any:
     # An identity code is never written back into a page, not even into the search box.
     echo = "" if kind == "identity_code" else _safe_echo(value)
     try:
-        customers = services.search_customers(staff_context(), _keyring(), kind=kind, value=value)
+        customers = search_customers(staff_context(), _keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_dashboard(kind=kind, value=echo, errors=failure.errors, status=422)
     results = [_result_row(customer) for customer in customers]

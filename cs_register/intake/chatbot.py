@@ -26,7 +26,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.context import Context
-from cs_register.customers.services import unique_customer_by
+from cs_register.customers.search import unique_customer_by
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.intake.chatbot_payload import ChatbotPayload, render_notes, validate_payload
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery

@@ -42,7 +42,7 @@ from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import MAX_SUBJECT, Channel, Contact, Direction
 from cs_register.context import Context
 from cs_register.customers.models import Customer
-from cs_register.customers.services import CustomerRef, unique_customer_by
+from cs_register.customers.search import CustomerRef, unique_customer_by
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IdentifierError, normalise_email

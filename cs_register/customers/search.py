@@ -1,0 +1,150 @@
+"""Finding customers: the console's search (name prefix, exact phone, email or identity code)
+and the one rule every channel uses for "the customer this contact belongs to".
+
+Every match is returned to the agent, who chooses; an incoming contact is linked only when
+exactly one customer matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction
+from cs_register.clock import local_today
+from cs_register.context import Context
+from cs_register.crypto import Keyring
+from cs_register.customers.models import Customer
+from cs_register.customers.services import customers_with_identity_code
+from cs_register.errors import ValidationFailed
+from cs_register.identifiers import (
+    IdentifierError,
+    normalise_email,
+    normalise_identity_code,
+    normalise_phone,
+    normalise_text,
+    search_key,
+)
+from cs_register.permissions import Permission, require
+
+SEARCH_KINDS = ("name", "phone", "email", "identity_code")
+
+
+MAX_SEARCH_RESULTS = 50
+
+
+MIN_NAME_PREFIX = 2
+
+
+MAX_SEARCH_VALUE = 254
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_query(kind: str, value: str) -> sa.Select[Customer]:
+    """The query for a name, phone or email search; raises IdentifierError on bad input."""
+    query = sa.select(Customer).order_by(Customer.name_key_family_first, Customer.id)
+    if kind == "phone":
+        return query.where(Customer.phone_e164 == normalise_phone(value))
+    if kind == "email":
+        return query.where(Customer.email == normalise_email(value))
+    prefix = search_key(normalise_text(value, label="Name", max_length=200))
+    if len(prefix) < MIN_NAME_PREFIX:
+        raise IdentifierError(f"Type at least {MIN_NAME_PREFIX} letters of the name.")
+    pattern = _escape_like(prefix) + "%"
+    return query.where(
+        sa.or_(
+            Customer.name_key_family_first.like(pattern, escape="\\"),
+            Customer.name_key_given_first.like(pattern, escape="\\"),
+        )
+    )
+
+
+def search_customers(
+    ctx: Context,
+    keyring: Keyring,
+    *,
+    kind: str,
+    value: str,
+) -> list[Customer]:
+    """Find customers by name prefix, or exactly by phone, email or identity code.
+
+    Every match is returned (two people may share a phone); the caller chooses, never this
+    function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
+    records the kind of search and the number of results, never the searched value.
+    """
+    session = ctx.session
+    now = ctx.now
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
+    if kind not in SEARCH_KINDS:
+        raise ValidationFailed({"kind": ["Choose what to search by."]})
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed({kind: ["Type something to search for."]})
+    if len(value) > MAX_SEARCH_VALUE:
+        raise ValidationFailed({kind: ["The search text is too long."]})
+    try:
+        if kind == "identity_code":
+            code = normalise_identity_code(value, today=local_today(now))
+            results = customers_with_identity_code(session, keyring, code)
+        else:
+            query = _search_query(kind, value).limit(MAX_SEARCH_RESULTS)
+            results = list(session.scalars(query).all())
+    except IdentifierError as problem:
+        raise ValidationFailed({kind: [str(problem)]}) from None
+    audit.record(
+        ctx, AuditAction.CUSTOMER_SEARCHED, details={"kind": kind, "results": len(results)}
+    )
+    return results
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    id: int
+    public_id: str
+
+
+_customers_table = cast(sa.Table, Customer.__table__)
+
+
+# Two rows are enough to know a match is ambiguous.
+_CUSTOMERS_BY_EMAIL = (
+    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    .where(_customers_table.c.email == sa.bindparam("value"))
+    .limit(2)
+)
+
+
+_CUSTOMERS_BY_PHONE = (
+    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    .where(_customers_table.c.phone_e164 == sa.bindparam("value"))
+    .limit(2)
+)
+
+
+def unique_customer_by(
+    session: Session, *, email: str | None = None, phone: str | None = None
+) -> CustomerRef | None:
+    """The one customer an incoming contact belongs to, or None: the rule every channel uses.
+
+    `email` and `phone` are normalised values (as stored). The email decides first; an email
+    that matches several customers is ambiguous and is not overruled by the phone, since a
+    guess would put one person's contact into another's history. Only then the phone, which
+    must match exactly one customer too.
+    """
+    connection = session.connection()
+    for query, value in ((_CUSTOMERS_BY_EMAIL, email), (_CUSTOMERS_BY_PHONE, phone)):
+        if value is None:
+            continue
+        rows = connection.execute(query, {"value": value}).all()
+        if len(rows) == 1:
+            return CustomerRef(id=rows[0].id, public_id=rows[0].public_id)
+        if rows:
+            return None
+    return None
