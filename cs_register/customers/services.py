@@ -28,7 +28,7 @@ from cs_register.audit.services import AuditDetailsContainPersonalData
 from cs_register.clock import local_today
 from cs_register.context import Context
 from cs_register.crypto import DecryptionError, Keyring
-from cs_register.customers.models import Customer, CustomerRevision
+from cs_register.customers.models import Customer
 from cs_register.db import new_public_id
 from cs_register.errors import NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -42,13 +42,9 @@ from cs_register.identifiers import (
     validate_customer_fields,
 )
 from cs_register.permissions import Permission, require
-from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
 
-# Birth dates in identity codes are Finnish calendar dates, so "today" is Helsinki's today.
-
-MAX_REASON = 500
 MIN_PURPOSE = 5
 MAX_PURPOSE = 200
 
@@ -83,19 +79,7 @@ class CustomerView:
     phone_display: str | None
 
 
-@dataclass(frozen=True)
-class RevisionView:
-    """One rectified field, decrypted for display (identity codes stay masked)."""
-
-    field: str
-    old_value: str | None
-    new_value: str | None
-    reason: str
-    changed_by: str
-    changed_at: datetime
-
-
-def _validate_fields(form: Mapping[str, str | None], *, now: datetime) -> CustomerFields:
+def validate_fields(form: Mapping[str, str | None], *, now: datetime) -> CustomerFields:
     """`validate_customer_fields`, plus: no identity code hidden in a clear-text field."""
     fields = validate_customer_fields(form, today=local_today(now))
     misplaced = {
@@ -172,7 +156,7 @@ def _lock_identity_code_bucket(session: Session, keyring: Keyring, identity_code
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(_IDENTITY_CODE_LOCK_NAMESPACE, bucket)))
 
 
-def _refuse_duplicate_identity_code(
+def refuse_duplicate_identity_code(
     session: Session, keyring: Keyring, identity_code: str, *, except_customer: Customer | None
 ) -> None:
     _lock_identity_code_bucket(session, keyring, identity_code)
@@ -199,7 +183,7 @@ def _given_field_names(fields: CustomerFields) -> list[str]:
     return [name for name in CUSTOMER_FIELDS if getattr(fields, name) is not None]
 
 
-def _set_name_keys(customer: Customer) -> None:
+def set_name_keys(customer: Customer) -> None:
     customer.name_key_family_first = search_key(f"{customer.family_name} {customer.given_names}")
     customer.name_key_given_first = search_key(f"{customer.given_names} {customer.family_name}")
 
@@ -214,11 +198,9 @@ def create_customer(
     session = ctx.session
     now = ctx.now
     require(ctx.actor, Permission.EDIT_CUSTOMERS)
-    fields = _validate_fields(form, now=now)
+    fields = validate_fields(form, now=now)
     if fields.identity_code is not None:
-        _refuse_duplicate_identity_code(
-            session, keyring, fields.identity_code, except_customer=None
-        )
+        refuse_duplicate_identity_code(session, keyring, fields.identity_code, except_customer=None)
     # The ciphertext is bound to the public id, so the id must exist before encrypting.
     public_id = new_public_id()
     customer = Customer(
@@ -240,7 +222,7 @@ def create_customer(
             fields.identity_code, row_id=public_id
         )
         customer.identity_code_index = keyring.identity_code.blind_index(fields.identity_code)
-    _set_name_keys(customer)
+    set_name_keys(customer)
     session.add(customer)
     session.flush()
     audit.record(
@@ -274,24 +256,7 @@ def view_customer(
     return view
 
 
-# --- rectification -------------------------------------------------------------------------
-
-
-def _current_values(keyring: Keyring, customer: Customer) -> dict[str, str | None]:
-    return {
-        "given_names": customer.given_names,
-        "family_name": customer.family_name,
-        "street_address": customer.street_address,
-        "postal_code": customer.postal_code,
-        "city": customer.city,
-        "country": customer.country,
-        "phone": customer.phone_e164,
-        "email": customer.email,
-        "identity_code": decrypt_identity_code(keyring, customer),
-    }
-
-
-def _validate_free_text(
+def validate_free_text(
     raw: str | None, *, field: str, label: str, min_length: int, max_length: int
 ) -> str:
     try:
@@ -318,106 +283,6 @@ def _contains_contact_details(text: str) -> bool:
     return any(True for _ in phonenumbers.PhoneNumberMatcher(text, "FI"))
 
 
-def _revision_binding(customer: Customer, field: str, revision_id: int, which: str) -> str:
-    """Associated data for a revision value: the customer, field, revision and old/new side,
-    so a value cannot be moved to another customer, field, revision or side."""
-    return f"{customer.public_id}|{field}|{revision_id}|{which}"
-
-
-def update_customer(
-    ctx: Context,
-    keyring: Keyring,
-    *,
-    public_id: str,
-    form: Mapping[str, str | None],
-    reason: str,
-) -> list[str]:
-    """Rectify a customer's data and return the names of the fields that changed.
-
-    The whole form is validated again. An empty identity code field keeps the stored code
-    unless `clear_identity_code` is "1". Every changed field gets a `CustomerRevision` with the
-    old and new value encrypted and the stated reason. Nothing changed means no revision and no
-    audit row, and an empty list.
-    """
-    session = ctx.session
-    now = ctx.now
-    require(ctx.actor, Permission.EDIT_CUSTOMERS)
-    customer = get_customer(session, public_id)
-    errors: dict[str, list[str]] = {}
-    try:
-        reason = _validate_free_text(
-            reason, field="reason", label="Reason", min_length=1, max_length=MAX_REASON
-        )
-    except ValidationFailed as failure:
-        errors.update(failure.errors)
-    try:
-        fields = _validate_fields(form, now=now)
-    except ValidationFailed as failure:
-        errors.update(failure.errors)
-    if errors:
-        raise ValidationFailed(errors)
-
-    current = _current_values(keyring, customer)
-    wanted: dict[str, str | None] = {name: getattr(fields, name) for name in CUSTOMER_FIELDS}
-    if wanted["identity_code"] is None and form.get("clear_identity_code") != "1":
-        wanted["identity_code"] = current["identity_code"]
-    changed = [name for name in CUSTOMER_FIELDS if wanted[name] != current[name]]
-    if not changed:
-        return []
-    new_code = wanted["identity_code"]
-    if "identity_code" in changed and new_code is not None:
-        _refuse_duplicate_identity_code(session, keyring, new_code, except_customer=customer)
-
-    for name in changed:
-        revision = CustomerRevision(
-            customer_id=customer.id,
-            field=name,
-            reason=reason,
-            changed_by_id=ctx.actor.staff_id,
-            changed_at=now,
-        )
-        session.add(revision)
-        # The revision's own id is part of the encryption binding, so it must exist first.
-        session.flush()
-        old, new = current[name], wanted[name]
-        if old is not None:
-            revision.old_value_ciphertext = keyring.revision_value.encrypt(
-                old, row_id=_revision_binding(customer, name, revision.id, "old")
-            )
-        if new is not None:
-            revision.new_value_ciphertext = keyring.revision_value.encrypt(
-                new, row_id=_revision_binding(customer, name, revision.id, "new")
-            )
-
-    customer.given_names = fields.given_names
-    customer.family_name = fields.family_name
-    customer.street_address = fields.street_address
-    customer.postal_code = fields.postal_code
-    customer.city = fields.city
-    customer.country = fields.country
-    customer.phone_e164 = fields.phone
-    customer.email = fields.email
-    if "identity_code" in changed:
-        if new_code is None:
-            customer.identity_code_ciphertext = None
-            customer.identity_code_index = None
-        else:
-            customer.identity_code_ciphertext = keyring.identity_code.encrypt(
-                new_code, row_id=customer.public_id
-            )
-            customer.identity_code_index = keyring.identity_code.blind_index(new_code)
-    _set_name_keys(customer)
-    customer.updated_at = now
-    session.flush()
-    audit.record(
-        ctx,
-        AuditAction.CUSTOMER_UPDATED,
-        ("customer", customer.public_id),
-        details={"fields": changed},
-    )
-    return changed
-
-
 # --- identity code reveal ------------------------------------------------------------------
 
 
@@ -432,7 +297,7 @@ def reveal_identity_code(
     session = ctx.session
     require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
     customer = get_customer(session, public_id)
-    purpose = _validate_free_text(
+    purpose = validate_free_text(
         purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
     )
     code = decrypt_identity_code(keyring, customer)
@@ -451,46 +316,3 @@ def reveal_identity_code(
             {"purpose": ["Describe the purpose without personal data."]}
         ) from None
     return code
-
-
-# --- history -------------------------------------------------------------------------------
-
-
-def customer_history(
-    ctx: Context,
-    keyring: Keyring,
-    *,
-    public_id: str,
-) -> list[RevisionView]:
-    """Every rectification of the customer, newest first, decrypted (identity codes masked)."""
-    session = ctx.session
-    require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    customer = get_customer(session, public_id)
-    rows = session.execute(
-        sa.select(CustomerRevision, StaffUser)
-        .join(StaffUser, StaffUser.id == CustomerRevision.changed_by_id)
-        .where(CustomerRevision.customer_id == customer.id)
-        .order_by(CustomerRevision.changed_at.desc(), CustomerRevision.id.desc())
-    ).all()
-
-    def reveal(revision: CustomerRevision, ciphertext: bytes | None, which: str) -> str | None:
-        if ciphertext is None:
-            return None
-        value = keyring.revision_value.decrypt(
-            ciphertext, row_id=_revision_binding(customer, revision.field, revision.id, which)
-        )
-        return mask_identity_code(value) if revision.field == "identity_code" else value
-
-    history = [
-        RevisionView(
-            field=revision.field,
-            old_value=reveal(revision, revision.old_value_ciphertext, "old"),
-            new_value=reveal(revision, revision.new_value_ciphertext, "new"),
-            reason=revision.reason,
-            changed_by=f"{staff.display_name} ({staff.username})",
-            changed_at=revision.changed_at,
-        )
-        for revision, staff in rows
-    ]
-    audit.record(ctx, AuditAction.CUSTOMER_HISTORY_VIEWED, ("customer", customer.public_id))
-    return history

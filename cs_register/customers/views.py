@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from cs_register import pages
 from cs_register.crypto import Keyring
-from cs_register.customers import services
+from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
 from cs_register.db import get_session
@@ -215,7 +215,7 @@ def edit_customer(public_id: str) -> Any:
     customer = services.get_customer(db, public_id)
     reason = request.form.get("reason", "")
     try:
-        changed = services.update_customer(
+        changed = rectification.update_customer(
             staff_context(), _keyring(), public_id=public_id, form=request.form, reason=reason
         )
     except ValidationFailed as failure:
@@ -260,7 +260,7 @@ def _stored_values(customer: Customer, phone_display: str | None) -> dict[str, s
 @requires(Permission.VIEW_CUSTOMERS)
 def customer_history(public_id: str) -> Any:
     db = get_session()
-    revisions = services.customer_history(staff_context(), _keyring(), public_id=public_id)
+    revisions = rectification.customer_history(staff_context(), _keyring(), public_id=public_id)
     return render_template(
         "customers/history.html",
         customer=services.get_customer(db, public_id),

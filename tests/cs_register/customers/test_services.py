@@ -18,7 +18,7 @@ from cs_register.contacts.models import (
 )
 from cs_register.contacts.services import customer_timeline
 from cs_register.crypto import DecryptionError
-from cs_register.customers import search, services
+from cs_register.customers import rectification, search, services
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.errors import NotFound, PermissionDenied, ValidationFailed
 from tests.cs_register.customers.conftest import identity_code
@@ -411,7 +411,7 @@ def test_update_writes_one_revision_per_changed_field(
     )
     clock.advance(timedelta(days=3))
     changed = call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, city="Espoo", postal_code="02100", phone="050 765 4321"),
         reason="Customer moved, told us by phone",
@@ -438,7 +438,7 @@ def test_update_writes_one_revision_per_changed_field(
 def test_renaming_updates_the_search_keys(call, make_customer):
     customer = make_customer(given_names="Matti", family_name="Aho")
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, family_name="Öhman"),
         reason="Name change after marriage",
@@ -451,7 +451,7 @@ def test_update_without_changes_writes_nothing(call, make_customer, db_session):
     customer = make_customer(identity_code=CODE, phone="040 123 4567")
     # The phone typed differently is the same number; the blank code field means "keep".
     changed = call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, phone="+358 40 123 4567"),
         reason="Checked",
@@ -478,7 +478,7 @@ def test_update_requires_a_sensible_reason(call, make_customer, db_session, reas
     customer = make_customer()
     with pytest.raises(ValidationFailed) as caught:
         call(
-            services.update_customer,
+            rectification.update_customer,
             public_id=customer.public_id,
             form=edit_form(customer, city="Espoo", street_address="Katu 2", postal_code="02100"),
             reason=reason,
@@ -492,7 +492,7 @@ def test_update_reports_field_and_reason_problems_together(call, make_customer):
     customer = make_customer()
     with pytest.raises(ValidationFailed) as caught:
         call(
-            services.update_customer,
+            rectification.update_customer,
             public_id=customer.public_id,
             form=edit_form(customer, email="bad"),
             reason="",
@@ -503,7 +503,7 @@ def test_update_reports_field_and_reason_problems_together(call, make_customer):
 def test_identity_code_can_be_corrected_and_cleared(call, make_customer, db_session, keyring):
     customer = make_customer(identity_code=CODE)
     changed = call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, identity_code=SIBLING_CODE),
         reason="Wrong century sign typed",
@@ -521,7 +521,7 @@ def test_identity_code_can_be_corrected_and_cleared(call, make_customer, db_sess
     assert call(search.search_customers, kind="identity_code", value=CODE) == []
 
     changed = call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, clear_identity_code="1"),
         reason="Customer asked us not to keep it",
@@ -541,7 +541,7 @@ def test_correcting_to_another_customers_code_is_refused(call, make_customer, db
     customer = make_customer(identity_code=CODE)
     with pytest.raises(ValidationFailed) as caught:
         call(
-            services.update_customer,
+            rectification.update_customer,
             public_id=customer.public_id,
             form=edit_form(customer, identity_code=OTHER_CODE),
             reason="Typo fixed",
@@ -559,20 +559,20 @@ def test_history_decrypts_values_and_masks_identity_codes(
     customer = make_customer(phone="040 123 4567", identity_code=CODE)
     clock.advance(timedelta(hours=1))
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, phone="", identity_code=SIBLING_CODE),
         reason="Corrected on the phone",
     )
     clock.advance(timedelta(hours=1))
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, phone="", email="new@example.fi"),
         reason="Added email",
     )
 
-    history = call(services.customer_history, public_id=customer.public_id)
+    history = call(rectification.customer_history, public_id=customer.public_id)
     assert [(r.field, r.old_value, r.new_value, r.reason) for r in history] == [
         ("email", None, "new@example.fi", "Added email"),
         ("identity_code", "150683-****", "150683Y****", "Corrected on the phone"),
@@ -587,7 +587,7 @@ def test_history_decrypts_values_and_masks_identity_codes(
 def test_revision_values_are_bound_to_their_side_and_row(call, make_customer, db_session):
     customer = make_customer(city="Helsinki", street_address="Katu 1", postal_code="00100")
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, city="Espoo"),
         reason="Moved",
@@ -600,7 +600,7 @@ def test_revision_values_are_bound_to_their_side_and_row(call, make_customer, db
     )
     db_session.commit()
     with pytest.raises(DecryptionError):
-        call(services.customer_history, public_id=customer.public_id)
+        call(rectification.customer_history, public_id=customer.public_id)
 
 
 # --- reveal --------------------------------------------------------------------------------
@@ -662,19 +662,19 @@ def test_the_database_never_holds_the_identity_code_in_clear(
     call(search.search_customers, kind="identity_code", value=CODE)
     call(services.view_customer, public_id=customer.public_id)
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, identity_code=SIBLING_CODE),
         reason="Century sign corrected",
     )
     call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, identity_code=CODE),
         reason="Back to the original",
     )
     call(services.reveal_identity_code, public_id=customer.public_id, purpose="Contract check")
-    call(services.customer_history, public_id=customer.public_id)
+    call(rectification.customer_history, public_id=customer.public_id)
 
     needles = [CODE, SIBLING_CODE, CODE.lower(), CODE.replace("-", "")]
     checked = 0
@@ -696,7 +696,7 @@ def test_the_database_never_holds_the_identity_code_in_clear(
 def test_ordinary_reference_numbers_are_fine_in_a_reason(call, make_customer, db_session):
     customer = make_customer()
     changed = call(
-        services.update_customer,
+        rectification.update_customer,
         public_id=customer.public_id,
         form=edit_form(customer, given_names="Mattias"),
         reason="Ticket 20261123-0042, invoice 4500123456: name corrected",
