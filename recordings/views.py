@@ -36,6 +36,7 @@ from cs_register.identifiers import IdentifierError
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_staff, now, require_staff, requires, staff_context
 from recordings import holds, services
+from recordings.byte_ranges import RangeNotSatisfiable, requested_range
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
@@ -56,8 +57,6 @@ PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
 # containers (wav, mp3, gsm, flac, ogg...) are their own extension.
 _CONTAINER_EXTENSIONS = {"mp4": "m4a", "matroska": "mka"}
 _EXTENSION = re.compile(r"[a-z0-9]{1,8}")
-_RANGE = re.compile(r"bytes=(.*)", re.IGNORECASE)
-_RANGE_SPEC = re.compile(r"(\d*)-(\d*)")
 _UPLOAD_TYPES_BY_EXTENSION = {
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
@@ -67,55 +66,6 @@ _UPLOAD_TYPES_BY_EXTENSION = {
     "m4a": "audio/mp4",
     "flac": "audio/flac",
 }
-
-
-# --- byte ranges ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    start: int
-    end: int  # inclusive, as in HTTP
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
-
-
-class RangeNotSatisfiable(Exception):
-    """A syntactically valid range that lies wholly outside the file (answered with 416)."""
-
-
-def requested_range(header: str | None, size: int) -> ByteRange | None:
-    """The single byte range a `Range` header asks for, or None to send the whole file.
-
-    RFC 9110 lets a server ignore a Range header it does not want to honour, so headers in
-    another unit, malformed ones and requests for several ranges (`bytes=0-1,5-6`) get the
-    whole file with 200: media players never ask for several ranges, and answering them with
-    multipart/byteranges would only add code nobody uses.
-    """
-    if not header:
-        return None
-    match = _RANGE.fullmatch(header.strip())
-    if match is None or "," in match.group(1):
-        return None
-    spec = _RANGE_SPEC.fullmatch(match.group(1).strip())
-    if spec is None or spec.group(1) == spec.group(2) == "":
-        return None
-    first, last = spec.groups()
-    if first == "":
-        # A suffix: the last N bytes (all of them if the file is shorter).
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise RangeNotSatisfiable
-        return ByteRange(max(size - suffix, 0), size - 1)
-    start = int(first)
-    if last != "" and int(last) < start:
-        return None
-    if start >= size:
-        raise RangeNotSatisfiable
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    return ByteRange(start, end)
 
 
 def _stream(storage: RecordingStorage, key: str, start: int, end: int) -> Iterator[bytes]:
@@ -152,7 +102,6 @@ def _audio_headers(disposition: str, filename: str) -> dict[str, str]:
 @requires(Permission.PLAY_RECORDINGS)
 def audio(public_id: str) -> Any:
     """The audio for the page's player: the MP3 copy if there is one, else the original."""
-    now()
     recording = services.servable_recording(
         staff_context(), public_id=public_id, policy=current_policy(), download=False
     )
@@ -194,7 +143,6 @@ def audio(public_id: str) -> Any:
 @requires(Permission.DOWNLOAD_RECORDINGS)
 def download(public_id: str) -> Any:
     """The original file, byte for byte as it was received; every download is audited."""
-    now()
     recording = services.servable_recording(
         staff_context(), public_id=public_id, policy=current_policy(), download=True
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from cs_register.audit.models import AuditAction
-from recordings.views import ByteRange, RangeNotSatisfiable, requested_range
+from recordings.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
 
 SECOND = timedelta(seconds=1)
 
