@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from cs_register.db import get_database, get_session
 from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
-from cs_register.intake import chatbot, chatbot_payload
+from cs_register.intake import chatbot, chatbot_payload, email_parsing
 from cs_register.intake import email as email_intake
 from cs_register.integrations.auth import require_integration
 from cs_register.integrations.webhooks import (
@@ -96,7 +96,7 @@ def email_intake_message() -> Any:
     token = require_integration()
     if request.mimetype != EMAIL_MEDIA_TYPE:
         raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
-    raw = _read_capped_body(email_intake.MAX_MESSAGE_BYTES)
+    raw = _read_capped_body(email_parsing.MAX_MESSAGE_BYTES)
     email_row, contact, created = email_intake.receive_email(
         request_context(Actor.for_integration(token.name)), raw=raw, token=token
     )

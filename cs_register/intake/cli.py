@@ -15,7 +15,8 @@ from flask.cli import AppGroup
 from cs_register.context import Context
 from cs_register.db import get_database
 from cs_register.errors import DomainError, ValidationFailed
-from cs_register.intake.email import CLI_ACTOR, MAX_MESSAGE_BYTES, receive_email
+from cs_register.intake.email import CLI_ACTOR, receive_email
+from cs_register.intake.email_parsing import MAX_MESSAGE_BYTES
 from cs_register.web import now as app_now
 
 intake_cli = AppGroup("intake", help="Receive contacts from the command line (mail pipes).")

@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.contacts.models import Channel, Contact, Direction
+from cs_register.contacts.models import MAX_SUBJECT, Channel, Contact, Direction
 from cs_register.db import Database
+from cs_register.errors import ValidationFailed
 from cs_register.intake import email as email_intake
+from cs_register.intake import email_parsing
 from cs_register.intake.email_models import EmailMessage
 from cs_register.integrations import services as token_services
 from tests.support.context import make_context
@@ -97,7 +99,7 @@ def test_encoded_finnish_sender_name_and_subject_are_decoded() -> None:
         b"\r\n"
         b"Hei!\r\n"
     )
-    parsed = email_intake.parse_email(raw)
+    parsed = email_parsing.parse_email(raw)
     assert parsed.sender_name == "Anna-Liisa Järvinen"
     assert parsed.sender_address == "anna.jarvinen@example.fi"
     assert parsed.subject == "Päivää mitä"
@@ -106,7 +108,7 @@ def test_encoded_finnish_sender_name_and_subject_are_decoded() -> None:
 
 def test_subject_is_nfc_normalised_and_cut_to_200_characters() -> None:
     decomposed = "a\u0308" * 300  # "ä" as a + combining diaeresis
-    parsed = email_intake.parse_email(build_message(subject=decomposed))
+    parsed = email_parsing.parse_email(build_message(subject=decomposed))
     assert parsed.subject == "ä" * 200
 
 
@@ -120,7 +122,7 @@ def test_html_only_message_becomes_readable_text() -> None:
         "<div>rivi 1<br>rivi 2</div><ul><li>yksi</li><li>kaksi</li></ul></body></html>",
         subtype="html",
     )
-    body = email_intake.parse_email(message.as_bytes()).body
+    body = email_parsing.parse_email(message.as_bytes()).body
     assert "<" not in body
     assert "alert" not in body
     assert "color" not in body
@@ -133,7 +135,7 @@ def test_plain_part_is_preferred_over_html() -> None:
     message["From"] = "asiakas@example.fi"
     message.set_content("plain version")
     message.add_alternative("<p>html version</p>", subtype="html")
-    assert email_intake.parse_email(message.as_bytes()).body == "plain version"
+    assert email_parsing.parse_email(message.as_bytes()).body == "plain version"
 
 
 def test_attachments_are_listed_with_names_and_sizes_not_content() -> None:
@@ -144,7 +146,7 @@ def test_attachments_are_listed_with_names_and_sizes_not_content() -> None:
         b"%PDF-1.7 " + b"x" * 2039, maintype="application", subtype="pdf", filename="kuitti.pdf"
     )
     message.add_attachment(b"\x89PNG" * 10, maintype="image", subtype="png", filename="kuva.png")
-    parsed = email_intake.parse_email(message.as_bytes())
+    parsed = email_parsing.parse_email(message.as_bytes())
     assert parsed.body == "Liitteenä kuitti."
     assert [(a.filename, a.content_type, a.size_bytes) for a in parsed.attachments] == [
         ("kuitti.pdf", "application/pdf", 2048),
@@ -154,11 +156,11 @@ def test_attachments_are_listed_with_names_and_sizes_not_content() -> None:
 
 def test_a_message_without_message_id_gets_a_stable_generated_one() -> None:
     raw = build_message(message_id=None)
-    first = email_intake.parse_email(raw)
+    first = email_parsing.parse_email(raw)
     assert first.message_id_generated
-    assert first.message_id == email_intake.generated_message_id(raw)
-    assert email_intake.parse_email(raw).message_id == first.message_id
-    assert email_intake.parse_email(raw + b"more").message_id != first.message_id
+    assert first.message_id == email_parsing.generated_message_id(raw)
+    assert email_parsing.parse_email(raw).message_id == first.message_id
+    assert email_parsing.parse_email(raw + b"more").message_id != first.message_id
 
 
 @pytest.mark.parametrize(
@@ -175,8 +177,8 @@ def test_a_message_without_message_id_gets_a_stable_generated_one() -> None:
     ],
 )
 def test_malformed_messages_are_rejected(raw: bytes, field: str) -> None:
-    with pytest.raises(email_intake.ValidationFailed) as failure:
-        email_intake.parse_email(raw)
+    with pytest.raises(ValidationFailed) as failure:
+        email_parsing.parse_email(raw)
     assert field in failure.value.errors
 
 
@@ -196,8 +198,8 @@ def test_any_bytes_are_parsed_or_rejected_cleanly(headers: list[tuple[str, bytes
     raw = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
     raw += b"\r\n" + body
     try:
-        parsed = email_intake.parse_email(raw)
-    except email_intake.ValidationFailed as failure:
+        parsed = email_parsing.parse_email(raw)
+    except ValidationFailed as failure:
         rejected_fields = set(failure.errors)
     else:
         rejected_fields = set()
@@ -205,7 +207,7 @@ def test_any_bytes_are_parsed_or_rejected_cleanly(headers: list[tuple[str, bytes
         assert rejected_fields <= {"message", "from"}
     else:
         assert "@" in parsed.sender_address
-        assert len(parsed.subject) <= email_intake.MAX_SUBJECT
+        assert len(parsed.subject) <= MAX_SUBJECT
         # Everything kept must be storable text on every database.
         texts = [parsed.message_id, parsed.sender_name, parsed.sender_address, parsed.subject,
                  parsed.body, parsed.in_reply_to or "", *parsed.references,
@@ -402,7 +404,7 @@ def test_other_content_types_get_415(relay: Relay, database: Database):
 
 
 def test_an_oversized_message_gets_413(relay, database, monkeypatch):
-    monkeypatch.setattr(email_intake, "MAX_MESSAGE_BYTES", 1000)
+    monkeypatch.setattr(email_parsing, "MAX_MESSAGE_BYTES", 1000)
     response = relay.post(build_message(body="x" * 2000))
     assert response.status_code == 413
     assert_nothing_stored(database)
