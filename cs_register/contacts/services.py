@@ -1,8 +1,8 @@
 """Contacts: logging an interaction, the identity checks made during it, and linking contacts
 that arrived unidentified to the customer they turned out to be.
 
-Every function takes the session plus keyword-only `actor`, `now` and `request_id`; it checks
-the actor's role, validates everything before writing anything, flushes but never commits, and
+Every service takes a `Context`; it checks the actor's role, validates everything before
+writing anything (the form rules are in `contacts.validation`), flushes but never commits, and
 writes its audit rows into the same session, so a change and its audit trail commit or roll back
 together.
 
@@ -14,11 +14,8 @@ checked during that contact, and stays with the contact when it is linked.
 
 from __future__ import annotations
 
-import enum
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -26,49 +23,36 @@ from sqlalchemy.orm import Session, selectinload
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.clock import parse_local_datetime
 from cs_register.contacts.incoming import advance_last_contact, record_incoming_contact
 from cs_register.contacts.models import (
-    MAX_SUBJECT,
     VERIFIABLE_IDENTIFIERS,
     Channel,
     Contact,
     Direction,
     IdentityVerification,
-    VerificationOutcome,
+)
+from cs_register.contacts.validation import (
+    VerificationInput,
+    form_text,
+    parse_choice,
+    parse_verification,
+    validate_notes,
+    validate_occurred_at,
+    validate_subject,
+    validate_verification,
 )
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.services import get_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.free_text import contains_identity_code
-from cs_register.identifiers import IdentifierError, format_phone, normalise_text
+from cs_register.identifiers import IdentifierError, format_phone
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
-MAX_NOTES = 10_000
-# Clocks of agents' machines drift and forms are filled in quickly; beyond this it is a typo.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-# Contacts are logged as they happen; anything older than this is a typo in the year.
-MAX_BACKDATING = timedelta(days=365)
-
-_TICKED = frozenset({"1", "on", "true", "yes"})
-# Notes are multi-line free text: keep newlines and tabs, refuse other invisible characters.
-_NOTES_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
-
 CONTACT_SUBJECT_TYPE = "contact"
 
-E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class VerificationInput:
-    """A validated verification panel: the outcome and the identifiers that were checked."""
-
-    outcome: VerificationOutcome
-    checked: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -92,108 +76,6 @@ class ContactOverview:
     handled_by: str
     linked_by: str | None
     verified_by: dict[int, str]
-
-
-# --- validation helpers ------------------------------------------------------------------
-
-
-def _text(form: Mapping[str, str | None], name: str) -> str:
-    return (form.get(name) or "").strip()
-
-
-def _parse_choice(raw: str, enum_class: type[E], label: str) -> E:
-    try:
-        return enum_class(raw)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum_class)
-        raise IdentifierError(f"{label} must be one of: {allowed}.") from None
-
-
-def _validate_occurred_at(raw: str, *, now: datetime) -> datetime:
-    if not raw:
-        return now
-    occurred_at = parse_local_datetime(raw)
-    if occurred_at > now + FUTURE_TOLERANCE:
-        raise IdentifierError("Time of contact cannot be in the future.")
-    if occurred_at < now - MAX_BACKDATING:
-        raise IdentifierError("Time of contact is more than a year ago; check the date.")
-    return occurred_at
-
-
-def _validate_subject(raw: str) -> str:
-    value = normalise_text(raw, label="Subject", max_length=MAX_SUBJECT)
-    if contains_identity_code(value):
-        raise IdentifierError("The subject must not contain an identity code.")
-    return value
-
-
-def _validate_notes(raw: str) -> str:
-    value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if len(value) > MAX_NOTES:
-        raise IdentifierError(f"Notes may be at most {MAX_NOTES} characters.")
-    if any(
-        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _NOTES_ALLOWED_CONTROLS
-        for ch in value
-    ):
-        raise IdentifierError("Notes contain characters that are not allowed.")
-    if contains_identity_code(value):
-        # Notes are stored in clear; identity codes live encrypted on the customer only.
-        raise IdentifierError(
-            "Notes must not contain an identity code; it belongs in the customer's record."
-        )
-    return value
-
-
-def _parse_verification(
-    form: Mapping[str, str | None], errors: dict[str, list[str]], *, allow_not_attempted: bool
-) -> VerificationInput | None:
-    """Read the verification panel into `errors` or a VerificationInput.
-
-    The database has the same rule as a check constraint; checking here first gives the agent
-    a message instead of an integrity error.
-    """
-    checked: list[str] = []
-    for name in VERIFIABLE_IDENTIFIERS:
-        field = f"verify_{name}"
-        value = _text(form, field).lower()
-        if value in _TICKED:
-            checked.append(name)
-        elif value:
-            errors.setdefault(field, []).append("Checkbox value was not understood.")
-    raw_outcome = _text(form, "verification_outcome") or VerificationOutcome.NOT_ATTEMPTED.value
-    try:
-        outcome = _parse_choice(raw_outcome, VerificationOutcome, "Verification outcome")
-    except IdentifierError as exc:
-        errors.setdefault("verification_outcome", []).append(str(exc))
-        return None
-    if outcome is VerificationOutcome.NOT_ATTEMPTED:
-        if not allow_not_attempted:
-            errors.setdefault("verification_outcome", []).append(
-                "Choose whether the check succeeded or failed; 'not attempted' is only recorded"
-                " when the contact is logged."
-            )
-        elif checked:
-            errors.setdefault("verification_outcome", []).append(
-                "You ticked identifiers as checked but chose 'not attempted': choose"
-                " 'verified' or 'failed', or untick the identifiers."
-            )
-    elif not checked:
-        errors.setdefault("verification_outcome", []).append(
-            f"Outcome '{outcome.value}' needs at least one checked identifier: tick what you"
-            " checked, or choose 'not attempted'."
-        )
-    return VerificationInput(outcome=outcome, checked=tuple(checked))
-
-
-def validate_verification(
-    form: Mapping[str, str | None], *, allow_not_attempted: bool = True
-) -> VerificationInput:
-    """Validate a verification panel on its own; raises ValidationFailed naming the field."""
-    errors: dict[str, list[str]] = {}
-    verification = _parse_verification(form, errors, allow_not_attempted=allow_not_attempted)
-    if errors or verification is None:
-        raise ValidationFailed(errors)
-    return verification
 
 
 # --- lookups ------------------------------------------------------------------------------
@@ -276,19 +158,19 @@ def log_contact(
             errors.setdefault(field, []).append(str(exc))
             return None
 
-    channel = check("channel", lambda: _parse_choice(_text(form, "channel"), Channel, "Channel"))
+    channel = check("channel", lambda: parse_choice(form_text(form, "channel"), Channel, "Channel"))
     direction = check(
-        "direction", lambda: _parse_choice(_text(form, "direction"), Direction, "Direction")
+        "direction", lambda: parse_choice(form_text(form, "direction"), Direction, "Direction")
     )
     occurred_at = check(
-        "occurred_at", lambda: _validate_occurred_at(_text(form, "occurred_at"), now=now)
+        "occurred_at", lambda: validate_occurred_at(form_text(form, "occurred_at"), now=now)
     )
     subject = check(
         "subject",
-        lambda: _validate_subject(form.get("subject") or ""),
+        lambda: validate_subject(form.get("subject") or ""),
     )
-    notes = check("notes", lambda: _validate_notes(form.get("notes") or ""))
-    verification = _parse_verification(form, errors, allow_not_attempted=True)
+    notes = check("notes", lambda: validate_notes(form.get("notes") or ""))
+    verification = parse_verification(form, errors, allow_not_attempted=True)
     if (
         errors
         or channel is None
