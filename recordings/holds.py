@@ -81,8 +81,7 @@ def place_hold(
     policy: RetentionPolicy,
 ) -> RecordingHold:
     """Keep one recording beyond the normal period, at most until its 12-month cap."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     errors: dict[str, list[str]] = {}
     try:
@@ -157,8 +156,7 @@ def release_hold(
     policy: RetentionPolicy,
 ) -> RecordingHold:
     """End a hold early; the recording falls back to the normal rule (due at once if past it)."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     errors: dict[str, list[str]] = {}
     clean_note = _text(errors, "note", note, "Release note", MAX_JUSTIFICATION)
@@ -215,8 +213,7 @@ class ActiveHold:
 
 def list_active_holds(ctx: Context, *, policy: RetentionPolicy) -> list[ActiveHold]:
     """Every hold in force on a recording that still exists, the soonest to end first."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     holds = session.scalars(
         sa.select(RecordingHold)

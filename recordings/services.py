@@ -192,8 +192,7 @@ def servable_recording(
     download: bool,
 ) -> Recording:
     """The recording if `actor` may hear (or download) it now; Gone once retention has passed."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.DOWNLOAD_RECORDINGS if download else Permission.PLAY_RECORDINGS)
     recording = get_recording(session, public_id)
     if not retention_status(recording, now=now, policy=policy).servable:
@@ -266,9 +265,7 @@ def view_recording(
 ) -> RecordingOverview:
     """The recording page's content, also for expired and purged recordings (their facts stay
     visible); the viewing is audited as RECORDING_VIEWED."""
-    session = ctx.session
-    now = ctx.now
-    actor = ctx.actor
+    session, now, actor = ctx.session, ctx.now, ctx.actor
     if not _may_see_recording_page(actor):
         raise PermissionDenied("Your role does not allow this action.")
     recording = get_recording(session, public_id)
@@ -324,8 +321,7 @@ def list_recordings(
     row, so URLs carry no counters. Expired recordings are left out even before the purge has
     run: they are gone as far as anyone is concerned.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     if label is not None and label not in RECORDING_LIST_LABELS:
         raise ValidationFailed({"state": "Choose kept or held."})

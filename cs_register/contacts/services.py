@@ -114,8 +114,7 @@ def _add_verification(
     contact: Contact,
     verification: VerificationInput,
 ) -> IdentityVerification:
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     row = IdentityVerification(
         contact=contact,
         outcome=verification.outcome,
@@ -146,8 +145,7 @@ def log_contact(
     unidentified queue. The panel is always recorded, 'not attempted' included: whether the
     caller was verified before anything was disclosed is itself worth knowing later.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
     errors: dict[str, list[str]] = {}
 
@@ -240,8 +238,7 @@ def link_contact(
     of someone's history and needs its own reviewed procedure. Linking again to the same
     customer is a harmless repeat (a double-clicked button) and changes nothing.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
     contact = _find_contact(session, contact_public_id)
     customer = get_customer(session, customer_public_id)

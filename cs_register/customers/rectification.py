@@ -82,8 +82,7 @@ def update_customer(
     old and new value encrypted and the stated reason. Nothing changed means no revision and no
     audit row, and an empty list.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.EDIT_CUSTOMERS)
     customer = get_customer(session, public_id)
     errors: dict[str, list[str]] = {}

@@ -79,8 +79,7 @@ def search_customers(
     function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
     records the kind of search and the number of results, never the searched value.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
     if kind not in SEARCH_KINDS:
         raise ValidationFailed({"kind": ["Choose what to search by."]})

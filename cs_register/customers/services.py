@@ -195,8 +195,7 @@ def create_customer(
     form: Mapping[str, str | None],
 ) -> Customer:
     """Validate `form`, refuse a duplicate identity code, store the customer and audit it."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.EDIT_CUSTOMERS)
     fields = validate_fields(form, now=now)
     if fields.identity_code is not None:

@@ -41,8 +41,7 @@ class OpenHandover:
 
 def open_handovers(ctx: Context, *, limit: int = 200) -> Sequence[OpenHandover]:
     """Conversations the bot handed over and no agent has closed yet, oldest first."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
     rows = session.execute(
         sa.select(Contact, ChatbotConversation)
@@ -83,8 +82,7 @@ def close_handover(
 
     Closing an already closed handover is a 409 (someone else got there first).
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
     row = session.execute(
         sa.select(Contact, ChatbotConversation)

@@ -81,8 +81,7 @@ def change_own_password(
     current_token: str | None,
 ) -> None:
     """Re-authenticates with the current password; ends every other session of the user."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current_password):
         errors["current_password"] = ["Current password is not correct."]

@@ -80,8 +80,7 @@ def create_user(
     must_change_password: bool,
 ) -> StaffUser:
     """Create a staff account, by an admin or by the deployment's command line."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     errors: dict[str, list[str]] = {}
     try:
@@ -144,8 +143,7 @@ def staff_overviews(
     The last login comes from the audit trail because session rows are purged; two grouped
     queries keep the page at three queries however many accounts there are.
     """
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     query = sa.select(StaffUser).order_by(StaffUser.username)
     if public_id is not None:
@@ -214,8 +212,7 @@ def set_role(
     role: Role,
 ) -> None:
     """Give the account another role and end its sessions, so it logs in again under it."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     if ctx.actor.staff_id == user.id:
         raise Conflict("You cannot change your own role; ask another admin.")
@@ -240,8 +237,7 @@ def set_active(
     active: bool,
 ) -> None:
     """Deactivate (ending every session at once) or reactivate an account."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     if ctx.actor.staff_id == user.id:
         raise Conflict("You cannot deactivate or reactivate your own account.")
@@ -265,8 +261,7 @@ def reset_password(
 ) -> str:
     """Give the account a one-time password (returned once), lift any lockout and end all its
     sessions."""
-    session = ctx.session
-    now = ctx.now
+    session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     if ctx.actor.staff_id == user.id:
         # It would log the admin out mid-page; their own password has its own form.
