@@ -16,7 +16,6 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from cs_register.config import Settings
-from cs_register.crypto import Keyring
 from cs_register.db import Database, utcnow
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -29,7 +28,7 @@ def create_app(
     database: Database | None = None,
 ) -> Flask:
     """Build the web application for `config` (default: read from the environment)."""
-    from cs_register import cli, db, errors, health, logs, openapi, web
+    from cs_register import cli, db, errors, health, logs, openapi, runtime, web
     from cs_register.audit.views import blueprint as audit_blueprint
     from cs_register.contacts.views import blueprint as contacts_blueprint
     from cs_register.customers.views import blueprint as customers_blueprint
@@ -38,11 +37,8 @@ def create_app(
     from cs_register.integrations.views import blueprint as integrations_blueprint
     from cs_register.privacy.views import blueprint as privacy_blueprint
     from cs_register.staff import login as staff_login
-    from cs_register.staff import passwords
-    from cs_register.staff.passwords import HashingCost
     from cs_register.staff.views import admin_blueprint, auth_blueprint
     from recordings.api import blueprint as telephony_api
-    from recordings.storage import LocalStorage
     from recordings.views import blueprint as recordings_blueprint
 
     settings = config or Settings.from_env(instance_path=PROJECT_ROOT / "instance")
@@ -69,20 +65,7 @@ def create_app(
         WTF_CSRF_SSL_STRICT=settings.cookie_secure,
     )
     app.config.update(settings.extra)
-    passwords.configure(
-        HashingCost(
-            time_cost=settings.password_hash_time_cost,
-            memory_kib=settings.password_hash_memory_kib,
-            parallelism=settings.password_hash_parallelism,
-        )
-    )
-    app.extensions["cs_register.settings"] = settings
-    app.extensions["cs_register.clock"] = clock
-    app.extensions["cs_register.keyring"] = Keyring(
-        encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
-    )
-
-    app.extensions["cs_register.storage"] = LocalStorage(settings.storage_root)
+    runtime.install(app, runtime.build_runtime(settings, clock=clock))
 
     db.init_app(app, database or Database(settings.database_url))
     csrf = CSRFProtect(app)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from cs_register import logs
 from cs_register.config import Settings
 from cs_register.db import Database
+from cs_register.runtime import Runtime, build_runtime
 from cs_register.staff.sessions import SessionPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,14 +54,15 @@ def unit_of_work(settings: Settings | None = None) -> Iterator[Session]:
         yield session
 
 
+def job_runtime(settings: Settings | None = None) -> Runtime:
+    """The deployment's shared objects (storage, retention policy, session rules, keyring),
+    built by the same function as the web app's (`cs_register.runtime`)."""
+    return build_runtime(settings or job_settings())
+
+
 def session_policy(settings: Settings) -> SessionPolicy:
     """The staff session rules of this deployment (the same ones the web console enforces)."""
-    return SessionPolicy(
-        idle_timeout=settings.session_idle_timeout,
-        absolute_lifetime=settings.session_absolute_lifetime,
-        lockout_threshold=settings.login_lockout_threshold,
-        lockout_duration=settings.login_lockout_duration,
-    )
+    return job_runtime(settings).sessions
 
 
 def dispose_job_databases() -> None:

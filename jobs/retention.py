@@ -26,11 +26,9 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from cs_register.db import utcnow
-from jobs.context import job_database, job_settings
+from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue
 from recordings.purge import check_invariants, reconcile, run_sweep
-from recordings.services import policy_from_settings
-from recordings.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +113,12 @@ class PurgeIncomplete(RuntimeError):
 def retention_sweep_job(tick: str) -> dict[str, int]:
     """Purge every recording due now and end the holds that have run out (idempotent)."""
     now = utcnow()
-    settings = job_settings()
+    runtime = job_runtime()
     report = run_sweep(
-        job_database(settings),
-        LocalStorage(settings.storage_root),
+        job_database(runtime.settings),
+        runtime.storage,
         now=now,
-        policy=policy_from_settings(settings),
+        policy=runtime.retention,
         job_id=_current_job_id(),
     )
     result = counts_of(report)
@@ -138,12 +136,12 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
 def reconciliation_job(tick: str | None = None) -> dict[str, int]:
     """Compare rows and stored files, and repair what is safe to repair."""
     now = utcnow()
-    settings = job_settings()
+    runtime = job_runtime()
     report = reconcile(
-        job_database(settings),
-        LocalStorage(settings.storage_root),
+        job_database(runtime.settings),
+        runtime.storage,
         now=now,
-        policy=policy_from_settings(settings),
+        policy=runtime.retention,
         repair=True,
         job_id=_current_job_id(),
     )
@@ -159,12 +157,13 @@ def invariant_check_job(tick: str | None = None) -> dict[str, int]:
     and investigation, nothing about a person.
     """
     now = utcnow()
-    settings = job_settings()
+    runtime = job_runtime()
+    settings = runtime.settings
     with job_database(settings).unit_of_work() as session:
         violations = check_invariants(
             session,
             now=now,
-            policy=policy_from_settings(settings),
+            policy=runtime.retention,
             sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
             log_errors=False,  # one ERROR line, written here with the job's tick
         )

@@ -31,7 +31,6 @@ from recordings.monitor import check_invariants
 from recordings.purge import SweepReport, count_due, run_sweep
 from recordings.reconcile import reconcile
 from recordings.retention import RetentionPolicy
-from recordings.services import policy_from_settings
 from recordings.storage import RecordingStorage
 
 retention_cli = AppGroup("retention", help="Purge recordings when due, and prove it.")
@@ -51,7 +50,8 @@ def _settings() -> Settings:
 
 
 def _policy() -> RetentionPolicy:
-    return policy_from_settings(_settings())
+    policy: RetentionPolicy = current_app.extensions["cs_register.retention"]
+    return policy
 
 
 def _storage() -> RecordingStorage:

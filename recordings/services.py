@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.clock import CLOCK_SKEW
-from cs_register.config import Settings
 from cs_register.contacts.models import Channel, Contact
 from cs_register.context import Context
 from cs_register.customers.models import Customer
@@ -39,12 +38,6 @@ from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage, StagedUpload, new_key
 
 log = logging.getLogger(__name__)
-
-
-def policy_from_settings(settings: Settings) -> RetentionPolicy:
-    return RetentionPolicy(
-        retention_months=settings.retention_months, hold_cap_months=settings.hold_cap_months
-    )
 
 
 def compute_due_at(recording: Recording, policy: RetentionPolicy) -> datetime:

@@ -14,17 +14,18 @@ from sqlalchemy.orm import Session
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
 from recordings.retention import RetentionPolicy
-from recordings.services import policy_from_settings, recording_statuses
-from recordings.storage import LocalStorage
+from recordings.services import recording_statuses
+from recordings.storage import RecordingStorage
 
 
-def current_storage() -> LocalStorage:
-    storage: LocalStorage = current_app.extensions["cs_register.storage"]
+def current_storage() -> RecordingStorage:
+    storage: RecordingStorage = current_app.extensions["cs_register.storage"]
     return storage
 
 
 def current_policy() -> RetentionPolicy:
-    return policy_from_settings(current_app.extensions["cs_register.settings"])
+    policy: RetentionPolicy = current_app.extensions["cs_register.retention"]
+    return policy
 
 
 def contact_page_panel(

@@ -18,13 +18,9 @@ from cs_register.web import now, require_staff
 
 
 def session_policy() -> SessionPolicy:
-    settings = current_app.extensions["cs_register.settings"]
-    return SessionPolicy(
-        idle_timeout=settings.session_idle_timeout,
-        absolute_lifetime=settings.session_absolute_lifetime,
-        lockout_threshold=settings.login_lockout_threshold,
-        lockout_duration=settings.login_lockout_duration,
-    )
+    """This deployment's session rules (built once with the app's runtime)."""
+    policy: SessionPolicy = current_app.extensions["cs_register.sessions"]
+    return policy
 
 
 def init_app(app: Flask) -> None:

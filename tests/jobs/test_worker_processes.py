@@ -26,13 +26,13 @@ from cs_register.customers.models import Customer
 from cs_register.db import Database, utcnow
 from cs_register.devstack import EmbeddedRedis
 from cs_register.integrations import services as token_services
+from cs_register.runtime import build_runtime
 from cs_register.staff.models import StaffUser
 from jobs.queue import get_queue, redis_connection
 from jobs.retention import enqueue_retention_sweep
 from recordings.ledger import verify_ledger
 from recordings.models import PurgeReceipt, Recording, RecordingState
 from recordings.purge import reconcile
-from recordings.services import policy_from_settings
 from recordings.storage import LocalStorage
 from tests.jobs.conftest import Seeded, seed_recordings, snapshot, start_worker
 from tests.recordings.audio_samples import FORMATS
@@ -110,7 +110,7 @@ def _assert_exactly_the_due_set_purged(
     assert sum(1 for _ in storage.iter_keys()) == len(seeded.kept)
     with database.unit_of_work() as session:
         report = reconcile(
-            database, storage, now=utcnow(), policy=policy_from_settings(settings), repair=False
+            database, storage, now=utcnow(), policy=build_runtime(settings).retention, repair=False
         )
         ledger = verify_ledger(session)
     assert _nothing_reported(report), report

@@ -44,7 +44,7 @@ def storage(app: Flask) -> LocalStorage:
 
 @pytest.fixture
 def policy(app: Flask) -> RetentionPolicy:
-    return services.policy_from_settings(app.extensions["cs_register.settings"])
+    return app.extensions["cs_register.retention"]
 
 
 @pytest.fixture

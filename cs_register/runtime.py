@@ -1,0 +1,86 @@
+"""The shared objects of one deployment, built once from its settings: the clock, the keyring,
+the recording storage, the retention policy, the staff session rules and the password-hashing
+cost.
+
+`create_app` builds one for the web app and its commands, and every job process builds one
+for itself (`jobs.context.job_runtime`), with the same function, so a job and a request never
+disagree about where recordings are kept or how long.
+
+Password hashing is still configured as a module setting of `staff.passwords` (argon2's
+hasher is process-wide there); `build_runtime` is the one place that sets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, current_app
+
+from cs_register.config import Settings
+from cs_register.crypto import Keyring
+from cs_register.db import utcnow
+from cs_register.staff import passwords
+from cs_register.staff.passwords import HashingCost
+from cs_register.staff.sessions import SessionPolicy
+from recordings.retention import RetentionPolicy
+from recordings.storage import LocalStorage, RecordingStorage
+
+EXTENSION = "cs_register.runtime"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    clock: Callable[[], datetime]
+    keyring: Keyring
+    storage: RecordingStorage
+    retention: RetentionPolicy
+    sessions: SessionPolicy
+    password_hashing: HashingCost
+
+
+def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
+    cost = HashingCost(
+        time_cost=settings.password_hash_time_cost,
+        memory_kib=settings.password_hash_memory_kib,
+        parallelism=settings.password_hash_parallelism,
+    )
+    passwords.configure(cost)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        keyring=Keyring(
+            encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
+        ),
+        storage=LocalStorage(settings.storage_root),
+        retention=RetentionPolicy(
+            retention_months=settings.retention_months,
+            hold_cap_months=settings.hold_cap_months,
+        ),
+        sessions=SessionPolicy(
+            idle_timeout=settings.session_idle_timeout,
+            absolute_lifetime=settings.session_absolute_lifetime,
+            lockout_threshold=settings.login_lockout_threshold,
+            lockout_duration=settings.login_lockout_duration,
+        ),
+        password_hashing=cost,
+    )
+
+
+def install(app: Flask, runtime: Runtime) -> None:
+    """Make `runtime` the app's. The domain packages read its parts through the extension keys
+    below (they sit beneath this module and cannot import `Runtime`)."""
+    app.extensions[EXTENSION] = runtime
+    app.extensions["cs_register.settings"] = runtime.settings
+    app.extensions["cs_register.clock"] = runtime.clock
+    app.extensions["cs_register.keyring"] = runtime.keyring
+    app.extensions["cs_register.storage"] = runtime.storage
+    app.extensions["cs_register.retention"] = runtime.retention
+    app.extensions["cs_register.sessions"] = runtime.sessions
+
+
+def current_runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions[EXTENSION]
+    return runtime
