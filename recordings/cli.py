@@ -30,8 +30,7 @@ from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import check_invariants
 from recordings.purge import SweepReport, count_due, run_sweep
 from recordings.reconcile import reconcile
-from recordings.retention import RetentionPolicy
-from recordings.storage import RecordingStorage
+from recordings.web import current_policy, current_storage
 
 retention_cli = AppGroup("retention", help="Purge recordings when due, and prove it.")
 
@@ -49,16 +48,6 @@ def _settings() -> Settings:
     return settings
 
 
-def _policy() -> RetentionPolicy:
-    policy: RetentionPolicy = current_app.extensions["cs_register.retention"]
-    return policy
-
-
-def _storage() -> RecordingStorage:
-    storage: RecordingStorage = current_app.extensions["cs_register.storage"]
-    return storage
-
-
 @retention_cli.command("sweep")
 @click.option("--dry-run", is_flag=True, help="List what would be purged and why; change nothing.")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
@@ -73,9 +62,9 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
     def sweep(on_batch: Callable[[int], None] | None = None) -> SweepReport:
         return run_sweep(
             database,
-            _storage(),
+            current_storage(),
             now=now,
-            policy=_policy(),
+            policy=current_policy(),
             batch_size=batch_size,
             dry_run=dry_run,
             on_batch=on_batch,
@@ -147,7 +136,7 @@ def status_command() -> None:
         violations = check_invariants(
             session,
             now=now,
-            policy=_policy(),
+            policy=current_policy(),
             sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
         )
     for state in RecordingState:
@@ -187,7 +176,11 @@ def verify_command() -> None:
 def reconcile_command(repair: bool) -> None:
     """Find recordings whose audio is missing and stored files with no recording."""
     report = reconcile(
-        get_database(current_app), _storage(), now=app_now(), policy=_policy(), repair=repair
+        get_database(current_app),
+        current_storage(),
+        now=app_now(),
+        policy=current_policy(),
+        repair=repair,
     )
     for public_id in report.missing_audio:
         click.echo(f"missing audio: recording {public_id}")

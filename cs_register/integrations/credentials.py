@@ -9,7 +9,8 @@ name is never reused.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -39,32 +40,43 @@ def require_manager(ctx: Context) -> None:
     require_unless_command(ctx.actor, Permission.MANAGE_INTEGRATIONS)
 
 
-def find_by_name(session: Session, model: type[C], name: str) -> C | None:
-    column: Any = model.name
-    found: C | None = session.scalar(sa.select(model).where(column == name.strip().lower()))
-    return found
+@dataclass(frozen=True)
+class Lookups(Generic[C]):
+    """Finding one kind of credential by name or public id, with messages that name the kind."""
+
+    model: type[C]
+    noun: str  # "integration token"
+    a_noun: str  # "an integration token", for messages
+
+    def find_by_name(self, session: Session, name: str) -> C | None:
+        column: Any = self.model.name
+        found: C | None = session.scalar(
+            sa.select(self.model).where(column == name.strip().lower())
+        )
+        return found
+
+    def get(self, session: Session, public_id: str) -> C:
+        column: Any = self.model.public_id
+        found: C | None = session.scalar(sa.select(self.model).where(column == public_id))
+        if found is None:
+            raise NotFound(f"No such {self.noun}.")
+        return found
+
+    def get_by_name(self, session: Session, name: str) -> C:
+        """For the command line, where administrators name credentials rather than use ids."""
+        found = self.find_by_name(session, name)
+        if found is None:
+            raise NotFound(f"No {self.noun} has that name.")
+        return found
 
 
-def get_by_public_id(session: Session, model: type[C], public_id: str, *, missing: str) -> C:
-    column: Any = model.public_id
-    found: C | None = session.scalar(sa.select(model).where(column == public_id))
-    if found is None:
-        raise NotFound(missing)
-    return found
-
-
-def get_by_name(session: Session, model: type[C], name: str, *, missing: str) -> C:
-    """For the command line, where administrators name credentials rather than use ids."""
-    found = find_by_name(session, model, name)
-    if found is None:
-        raise NotFound(missing)
-    return found
-
-
-def refuse_taken_name(session: Session, model: type[C], name: str, *, taken: str) -> None:
+def refuse_taken_name(session: Session, lookups: Lookups[C], name: str) -> None:
     # Ended credentials keep their name, so the audit trail stays unambiguous.
-    if find_by_name(session, model, name) is not None:
-        raise Conflict(taken)
+    if lookups.find_by_name(session, name) is not None:
+        noun = lookups.noun
+        raise Conflict(
+            f"An{'n' if noun[0] in 'aeiou' else ''} {noun} with that name already exists."
+        )
 
 
 def end(ctx: Context, credential: C, *, ended: str, already: str) -> None:

@@ -61,12 +61,7 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
     """Create a named token. Returns the row and the token, which is not retrievable later."""
     credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    credentials.refuse_taken_name(
-        ctx.session,
-        IntegrationToken,
-        clean_name,
-        taken="An integration token with that name already exists.",
-    )
+    credentials.refuse_taken_name(ctx.session, TOKENS, clean_name)
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(
         name=clean_name,
@@ -87,20 +82,12 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
     return token, raw
 
 
-def find_token_by_name(session: Session, name: str) -> IntegrationToken | None:
-    return credentials.find_by_name(session, IntegrationToken, name)
-
-
-def get_token(session: Session, public_id: str) -> IntegrationToken:
-    return credentials.get_by_public_id(
-        session, IntegrationToken, public_id, missing="No such integration token."
-    )
-
-
-def get_token_by_name(session: Session, name: str) -> IntegrationToken:
-    return credentials.get_by_name(
-        session, IntegrationToken, name, missing="No integration token has that name."
-    )
+TOKENS = credentials.Lookups(
+    IntegrationToken, noun="integration token", a_noun="an integration token"
+)
+find_token_by_name = TOKENS.find_by_name
+get_token = TOKENS.get
+get_token_by_name = TOKENS.get_by_name
 
 
 def revoke_token(ctx: Context, *, public_id: str) -> IntegrationToken:

@@ -64,20 +64,10 @@ BAD_SIGNATURE_DETAIL = (
 # --- secret management -------------------------------------------------------------------
 
 
-def find_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret | None:
-    return credentials.find_by_name(session, WebhookSecret, name)
-
-
-def get_webhook_secret(session: Session, public_id: str) -> WebhookSecret:
-    return credentials.get_by_public_id(
-        session, WebhookSecret, public_id, missing="No such webhook secret."
-    )
-
-
-def get_webhook_secret_by_name(session: Session, name: str) -> WebhookSecret:
-    return credentials.get_by_name(
-        session, WebhookSecret, name, missing="No webhook secret has that name."
-    )
+SECRETS = credentials.Lookups(WebhookSecret, noun="webhook secret", a_noun="a webhook secret")
+find_webhook_secret_by_name = SECRETS.find_by_name
+get_webhook_secret = SECRETS.get
+get_webhook_secret_by_name = SECRETS.get_by_name
 
 
 def create_webhook_secret(
@@ -90,12 +80,7 @@ def create_webhook_secret(
     """
     credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    credentials.refuse_taken_name(
-        ctx.session,
-        WebhookSecret,
-        clean_name,
-        taken="A webhook secret with that name already exists.",
-    )
+    credentials.refuse_taken_name(ctx.session, SECRETS, clean_name)
     raw = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
     # The ciphertext is bound to the row's public id, so the id is chosen up front.
     public_id = new_public_id()

@@ -205,6 +205,14 @@ def create_user_with_one_time_password(
     return user, password
 
 
+def _administer(ctx: Context, user: StaffUser, *, own: str) -> None:
+    """An admin (or the deployment's command line) changes someone else's account; changing
+    one's own this way is refused with `own`."""
+    require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
+    if ctx.actor.staff_id == user.id:
+        raise Conflict(own)
+
+
 def set_role(
     ctx: Context,
     *,
@@ -213,9 +221,7 @@ def set_role(
 ) -> None:
     """Give the account another role and end its sessions, so it logs in again under it."""
     session, now = ctx.session, ctx.now
-    require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
-    if ctx.actor.staff_id == user.id:
-        raise Conflict("You cannot change your own role; ask another admin.")
+    _administer(ctx, user, own="You cannot change your own role; ask another admin.")
     if user.role == role:
         return
     old = user.role
@@ -238,9 +244,7 @@ def set_active(
 ) -> None:
     """Deactivate (ending every session at once) or reactivate an account."""
     session, now = ctx.session, ctx.now
-    require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
-    if ctx.actor.staff_id == user.id:
-        raise Conflict("You cannot deactivate or reactivate your own account.")
+    _administer(ctx, user, own="You cannot deactivate or reactivate your own account.")
     if user.is_active == active:
         return
     user.is_active = active
@@ -262,10 +266,8 @@ def reset_password(
     """Give the account a one-time password (returned once), lift any lockout and end all its
     sessions."""
     session, now = ctx.session, ctx.now
-    require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
-    if ctx.actor.staff_id == user.id:
-        # It would log the admin out mid-page; their own password has its own form.
-        raise Conflict("Use 'Change password' for your own account.")
+    # It would log the admin out mid-page; their own password has its own form.
+    _administer(ctx, user, own="Use 'Change password' for your own account.")
     password = generate_one_time_password(user.username)
     user.password_hash = hash_password(password)
     user.password_changed_at = now
