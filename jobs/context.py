@@ -16,6 +16,10 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from cs_register import logs
+
+# Every table on the metadata: a job's ORM work (a purge flushing a recording, say) resolves
+# foreign keys to tables its own imports would not otherwise load.
+from cs_register import models as _all_models  # noqa: F401
 from cs_register.config import Settings
 from cs_register.db import Database
 from cs_register.runtime import Runtime, build_runtime
