@@ -55,6 +55,8 @@ class SourceDescription:
     name: str
     title: str
     tables: tuple[TableClaim, ...]
+    # How long the source keeps what it holds, as the DPO reads it (the rules are its own).
+    retention: str = ""
 
 
 @dataclass(frozen=True)

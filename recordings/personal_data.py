@@ -22,6 +22,7 @@ RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Calls and call recordings",
+    retention="Recordings 3 months, holds up to 12 (recordings.retention).",
     tables=(
         claim("calls", "Calls the PBX reported, with the caller's number.", "customer_number"),
         claim("recordings", "The voice of the customer, kept 3 months.", "storage_key", "sha256"),

@@ -16,6 +16,7 @@ _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_c
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Contacts",
+    retention="No retention rule yet: kept until erased (180 days is the promise).",
     tables=(
         claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
         claim(

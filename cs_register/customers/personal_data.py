@@ -23,6 +23,7 @@ _CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Customer record",
+    retention="No retention rule yet: kept until rectified or erased.",
     tables=(
         claim(
             "customers",

@@ -22,6 +22,7 @@ STAFF = DataSubjectKind.STAFF
 DESCRIPTION = SourceDescription(
     name="staff",
     title="Staff accounts",
+    retention="Accounts while employed; sessions until they expire.",
     tables=(
         claim("staff_users", "Personal accounts.", "username", "display_name", about=STAFF),
         claim("staff_sessions", "Signed-in sessions.", "user_id", "token_hash", about=STAFF),

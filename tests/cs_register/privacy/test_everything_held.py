@@ -33,6 +33,7 @@ def test_the_dpo_sees_every_source_with_the_code_masked_and_the_review_is_audite
     # What the registry knows is kept where, and why.
     for table in ("customers", "contacts", "email_messages", "calls", "recordings"):
         assert f"<code>{table}</code>" in page
+    assert "Recordings 3 months, holds up to 12" in page
     (event,) = review_events(database)
     assert (event.actor_id, event.subject_id) == (dpo.id, customer.public_id)
     assert event.details["findings"]["customers"] == 1
