@@ -89,6 +89,20 @@ def end(ctx: Context, credential: C, *, ended: str, already: str) -> None:
     ctx.session.flush()
 
 
+def add(
+    ctx: Context,
+    action: AuditAction,
+    credential: Credential,
+    *,
+    subject_type: str,
+    details: Mapping[str, object],
+) -> None:
+    """Store a new credential and audit its creation."""
+    ctx.session.add(credential)
+    ctx.session.flush()
+    record(ctx, action, credential, subject_type=subject_type, details=details)
+
+
 def record(
     ctx: Context,
     action: AuditAction,

@@ -70,9 +70,7 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
         created_at=ctx.now,
         created_by_id=ctx.actor.staff_id,
     )
-    ctx.session.add(token)
-    ctx.session.flush()
-    credentials.record(
+    credentials.add(
         ctx,
         AuditAction.INTEGRATION_TOKEN_CREATED,
         token,

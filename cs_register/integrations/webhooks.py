@@ -91,9 +91,7 @@ def create_webhook_secret(
         created_at=ctx.now,
         created_by_id=ctx.actor.staff_id,
     )
-    ctx.session.add(secret)
-    ctx.session.flush()
-    credentials.record(
+    credentials.add(
         ctx,
         AuditAction.WEBHOOK_SECRET_CREATED,
         secret,

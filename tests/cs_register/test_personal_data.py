@@ -81,23 +81,26 @@ def test_every_claimed_column_exists(app):
             assert missing == [], (source.name, claim.table, missing)
 
 
+def pbx_call(session, clock, external_call_id):
+    """A call from +358 40 1234567, reported by the PBX: its unit of work and the call."""
+    token, _ = token_services.create_token(make_context(session, None, clock.now), name="pbx")
+    ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
+    payload = {
+        "external_call_id": external_call_id,
+        "direction": "inbound",
+        "customer_number": "+358401234567",
+        "started_at": "2026-11-23T08:00:00+00:00",
+    }
+    call, _ = register_call(ctx, token=token, payload=payload)
+    return ctx, call
+
+
 @pytest.fixture
 def customer_with_history(database, clock, make_customer):
     """A customer who called (PBX) and wrote (email relay), through the real intake."""
     customer = make_customer(phone="0401234567", email="matti@example.fi")
     with database.unit_of_work() as session:
-        token, _ = token_services.create_token(make_context(session, None, clock.now), name="pbx")
-        ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
-        call, _ = register_call(
-            ctx,
-            token=token,
-            payload={
-                "external_call_id": "call-1",
-                "direction": "inbound",
-                "customer_number": "+358401234567",
-                "started_at": "2026-11-23T08:00:00+00:00",
-            },
-        )
+        ctx, call = pbx_call(session, clock, "call-1")
         message = build_message(sender="Matti <matti@example.fi>", subject="Lasku")
         email_row, _, _ = receive_email(ctx, raw=message)
         return customer, call.public_id, email_row.public_id
@@ -138,18 +141,7 @@ def test_unlinked_calls_and_emails_from_their_number_and_address_are_found(
     customer = make_customer(phone="0401234567", email="yhteinen@example.fi")
     make_customer(given_names="Toinen", phone="0401234567", email="yhteinen@example.fi")
     with database.unit_of_work() as session:
-        token, _ = token_services.create_token(make_context(session, None, clock.now), name="pbx")
-        ctx = Context(session=session, actor=Actor.for_integration("pbx"), now=clock.now)
-        call, _ = register_call(
-            ctx,
-            token=token,
-            payload={
-                "external_call_id": "call-unlinked",
-                "direction": "inbound",
-                "customer_number": "+358401234567",
-                "started_at": "2026-11-23T08:00:00+00:00",
-            },
-        )
+        ctx, call = pbx_call(session, clock, "call-unlinked")
         email_row, contact, _ = receive_email(
             ctx, raw=build_message(sender="Yhteinen <yhteinen@example.fi>")
         )
