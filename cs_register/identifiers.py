@@ -220,3 +220,13 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
         email=email,
         identity_code=code,
     )
+
+
+# What the console calls each identifier, wherever it offers or lists them.
+IDENTIFIER_LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "identity_code": "Identity code",
+    "address": "Address",
+}

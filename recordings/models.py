@@ -6,9 +6,9 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import DDL, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cs_register.append_only import install_append_only_guard
 from cs_register.contacts.models import Direction
 from cs_register.db import Base, new_public_id, str_enum
 from recordings.retention import HoldPeriod
@@ -169,23 +169,4 @@ class PurgeReceipt(Base):
 
 
 # The ledger is append-only in the database too, like the audit trail.
-_RECEIPTS_APPEND_ONLY_SQLITE = [
-    """CREATE TRIGGER purge_receipts_no_update BEFORE UPDATE ON purge_receipts
-    BEGIN SELECT RAISE(ABORT, 'purge_receipts is append-only'); END""",
-    """CREATE TRIGGER purge_receipts_no_delete BEFORE DELETE ON purge_receipts
-    BEGIN SELECT RAISE(ABORT, 'purge_receipts is append-only'); END""",
-]
-_RECEIPTS_APPEND_ONLY_POSTGRESQL = [
-    """CREATE FUNCTION purge_receipts_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'purge_receipts is append-only'; END $$""",
-    """CREATE TRIGGER purge_receipts_append_only BEFORE UPDATE OR DELETE ON purge_receipts
-    FOR EACH ROW EXECUTE FUNCTION purge_receipts_append_only()""",
-]
-for _statement in _RECEIPTS_APPEND_ONLY_SQLITE:
-    event.listen(
-        PurgeReceipt.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
-    )
-for _statement in _RECEIPTS_APPEND_ONLY_POSTGRESQL:
-    event.listen(
-        PurgeReceipt.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
-    )
+install_append_only_guard(PurgeReceipt.__table__)  # type: ignore[arg-type]

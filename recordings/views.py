@@ -1,23 +1,20 @@
-"""Console pages for call recordings: the recording page, playback with byte ranges, download,
-supervisor holds and their overview pages, and uploading a recording to a phone contact.
+"""Console pages for call recordings: the recording page, supervisor holds and their overview
+pages, and uploading a recording to a phone contact. Playback and download are served on the
+same blueprint by `recordings.playback_views`.
 
-Who may hear what is decided by `recordings.services` (and, first, by the `@requires` guards):
-agents and supervisors play, only supervisors download and manage holds. Audio is streamed from
-storage in chunks, never read into memory, and never cached by the browser.
+Who may see what is decided by `recordings.services` (and, first, by the `@requires` guards):
+agents and supervisors see recordings, only supervisors manage holds.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     redirect,
@@ -30,33 +27,28 @@ from cs_register import pages
 from cs_register.clock import parse_local_datetime
 from cs_register.contacts.services import get_contact
 from cs_register.db import get_session
-from cs_register.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from cs_register.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_staff, now, require_staff, requires, staff_context
-from recordings import holds, services
-from recordings.byte_ranges import RangeNotSatisfiable, requested_range
+from recordings import holds, playback_views, services
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
 from recordings.monitor import check_invariants
 from recordings.retention import CALENDAR
-from recordings.storage import CHUNK_BYTES, RecordingStorage, StorageError
+from recordings.storage import CHUNK_BYTES
 from recordings.web import current_policy, current_storage
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("recordings", __name__, template_folder="templates")
+playback_views.register(blueprint)
 
 PAGE_SIZE = 50
 ENDING_SOON_DAYS = 14
 HOLD_FIELDS = ("reason", "reference", "justification", "ends_on")
-PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
-# Download file name extensions where ffmpeg's container name is not the usual one; other
-# containers (wav, mp3, gsm, flac, ogg...) are their own extension.
-_CONTAINER_EXTENSIONS = {"mp4": "m4a", "matroska": "mka"}
-_EXTENSION = re.compile(r"[a-z0-9]{1,8}")
 _UPLOAD_TYPES_BY_EXTENSION = {
     "wav": "audio/wav",
     "mp3": "audio/mpeg",
@@ -66,100 +58,6 @@ _UPLOAD_TYPES_BY_EXTENSION = {
     "m4a": "audio/mp4",
     "flac": "audio/flac",
 }
-
-
-def _stream(storage: RecordingStorage, key: str, start: int, end: int) -> Iterator[bytes]:
-    # Opened only when the body is actually sent, so a HEAD request never touches the file.
-    yield from storage.open(key, start, end)
-
-
-def _stored_size(storage: RecordingStorage, recording: Recording, key: str) -> int:
-    try:
-        return storage.size(key)
-    except StorageError:
-        # The row says the audio exists but the file does not: reconciliation must look.
-        log.error("audio of recording %s is missing from storage", recording.public_id)
-        raise NotFound("The audio of this recording could not be found.") from None
-
-
-def file_extension(recording: Recording) -> str:
-    extension = _CONTAINER_EXTENSIONS.get(recording.container, recording.container)
-    return extension if _EXTENSION.fullmatch(extension) else "bin"
-
-
-def _audio_headers(disposition: str, filename: str) -> dict[str, str]:
-    return {
-        "Content-Disposition": f'{disposition}; filename="{filename}"',
-        # Recordings are personal data: never kept in browser or proxy caches.
-        "Cache-Control": "no-store",
-    }
-
-
-# --- playback and download --------------------------------------------------------------------
-
-
-@blueprint.get("/recordings/<public_id>/audio")
-@requires(Permission.PLAY_RECORDINGS)
-def audio(public_id: str) -> Any:
-    """The audio for the page's player: the MP3 copy if there is one, else the original."""
-    recording = services.servable_recording(
-        staff_context(), public_id=public_id, policy=current_policy(), download=False
-    )
-    storage = current_storage()
-    if recording.playback_key is not None:
-        key, content_type, extension = (recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3")
-    else:
-        key = recording.storage_key or ""
-        content_type, extension = recording.content_type, file_extension(recording)
-    size = _stored_size(storage, recording, key)
-    headers = _audio_headers("inline", f"recording-{recording.public_id}.{extension}")
-    headers["Accept-Ranges"] = "bytes"
-    if request.headers.get("If-Range"):
-        # We send no validators, so an If-Range can never match: the whole file it is.
-        byte_range = None
-    else:
-        try:
-            byte_range = requested_range(request.headers.get("Range"), size)
-        except RangeNotSatisfiable:
-            headers["Content-Range"] = f"bytes */{size}"
-            return Response(b"", status=416, headers=headers)
-    # A player fetches one play in many range requests (seeking, buffering). Only a request
-    # from the start of the file (no Range, or a range starting at byte 0) begins a play, so
-    # only that one is audited: one RECORDING_PLAYED per play, not one per chunk. HEAD requests
-    # deliver no audio and are not audited.
-    if request.method == "GET" and (byte_range is None or byte_range.start == 0):
-        services.record_listening(staff_context(), recording=recording, download=False)
-    if byte_range is None:
-        headers["Content-Length"] = str(size)
-        body = _stream(storage, key, 0, size - 1)
-        return Response(body, status=200, headers=headers, content_type=content_type)
-    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
-    headers["Content-Length"] = str(byte_range.length)
-    body = _stream(storage, key, byte_range.start, byte_range.end)
-    return Response(body, status=206, headers=headers, content_type=content_type)
-
-
-@blueprint.get("/recordings/<public_id>/download")
-@requires(Permission.DOWNLOAD_RECORDINGS)
-def download(public_id: str) -> Any:
-    """The original file, byte for byte as it was received; every download is audited."""
-    recording = services.servable_recording(
-        staff_context(), public_id=public_id, policy=current_policy(), download=True
-    )
-    storage = current_storage()
-    key = recording.storage_key or ""
-    size = _stored_size(storage, recording, key)
-    services.record_listening(staff_context(), recording=recording, download=True)
-    headers = _audio_headers(
-        "attachment", f"recording-{recording.public_id}.{file_extension(recording)}"
-    )
-    headers["Content-Length"] = str(size)
-    return Response(
-        _stream(storage, key, 0, size - 1),
-        status=200,
-        headers=headers,
-        content_type=recording.content_type,
-    )
 
 
 # --- the recording page and holds -------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The audit trail table. Append-only: the application never updates or deletes a row, and
-the database refuses to (triggers installed with the schema, see `install_append_only_guard`)."""
+the database refuses to (triggers installed with the schema, see `cs_register.append_only`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import DDL, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_register.append_only import install_append_only_guard
 from cs_register.db import Base, str_enum
 
 
@@ -82,28 +82,6 @@ class AuditEvent(Base):
     subject_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-
-# Installed with the table by create_all() and by the initial migration alike.
-APPEND_ONLY_SQLITE = [
-    """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END""",
-    """CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END""",
-]
-APPEND_ONLY_POSTGRESQL = [
-    """CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$""",
-    """CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""",
-]
-
-
-def install_append_only_guard(table: sa.Table) -> None:
-    for statement in APPEND_ONLY_SQLITE:
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
-    for statement in APPEND_ONLY_POSTGRESQL:
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
 
 
 install_append_only_guard(AuditEvent.__table__)  # type: ignore[arg-type]

@@ -20,24 +20,14 @@ from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_customer
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission
 from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
-IDENTIFIER_LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "phone": "Phone",
-    "identity_code": "Identity code",
-    "address": "Address",
-}
-SEARCH_KINDS = (
-    ("phone", "Phone"),
-    ("email", "Email"),
-    ("name", "Name"),
-    ("identity_code", "Identity code"),
-)
+# The link form offers the searches an agent on a call reaches for first, first.
+_LINK_SEARCH_KINDS = ("phone", "email", "name", "identity_code")
 # Form fields of the new-contact form that may be shown again after a failed submit.
 _CONTACT_FIELDS = ("channel", "direction", "occurred_at", "subject", "notes", "customer")
 
@@ -198,7 +188,7 @@ def _render_link_page(
     page = render_template(
         "contacts/link.html",
         contact=contact,
-        kinds=SEARCH_KINDS,
+        kinds=[(kind, IDENTIFIER_LABELS[kind]) for kind in _LINK_SEARCH_KINDS],
         search=search,
         candidates=candidates,
         errors=errors or {},

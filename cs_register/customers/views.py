@@ -16,22 +16,16 @@ from cs_register import pages
 from cs_register.crypto import Keyring
 from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
-from cs_register.customers.search import search_customers
+from cs_register.customers.search import SEARCH_KINDS, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
-from cs_register.identifiers import format_phone
+from cs_register.identifiers import IDENTIFIER_LABELS, format_phone
 from cs_register.permissions import Permission
 from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
 
-SEARCH_KIND_LABELS = {
-    "name": "Name",
-    "phone": "Phone",
-    "email": "Email",
-    "identity_code": "Identity code",
-}
 FIELD_LABELS = {
     "given_names": "Given names",
     "family_name": "Family name",
@@ -83,7 +77,7 @@ def _render_dashboard(
     return (
         render_template(
             "customers/dashboard.html",
-            kinds=SEARCH_KIND_LABELS,
+            kinds={kind: IDENTIFIER_LABELS[kind] for kind in SEARCH_KINDS},
             kind=kind,
             value=value,
             results=results,

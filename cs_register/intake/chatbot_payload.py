@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -136,33 +136,40 @@ def _optional_string(
     return value
 
 
+def _normalised_field(
+    container: Mapping[str, object],
+    key: str,
+    errors: _Errors,
+    normalise: Callable[[str], str | None],
+) -> str | None:
+    """One optional customer field, normalised; a problem is reported against its path."""
+    path = f"customer.{key}"
+    raw = _optional_string(container, key, path, errors)
+    if raw is None:
+        return None
+    try:
+        return normalise(raw)
+    except IdentifierError as exc:
+        errors.add(path, str(exc))
+        return None
+
+
 def _validate_customer(raw: object, errors: _Errors) -> tuple[str | None, str | None, str | None]:
     if raw is None:
         return None, None, None
     if not isinstance(raw, dict):
         errors.add("customer", "Must be an object with name, email and phone, or null.")
         return None, None, None
-    name = email = phone = None
-    raw_name = _optional_string(raw, "name", "customer.name", errors)
-    if raw_name is not None:
-        try:
-            name = normalise_text(raw_name, label="Name", max_length=MAX_NAME, required=False)
-        except IdentifierError as exc:
-            errors.add("customer.name", str(exc))
-        if name and contains_identity_code(name):
-            errors.add("customer.name", "The name must not contain an identity code.")
-    raw_email = _optional_string(raw, "email", "customer.email", errors)
-    if raw_email is not None:
-        try:
-            email = normalise_email(raw_email)
-        except IdentifierError as exc:
-            errors.add("customer.email", str(exc))
-    raw_phone = _optional_string(raw, "phone", "customer.phone", errors)
-    if raw_phone is not None:
-        try:
-            phone = normalise_phone(raw_phone)
-        except IdentifierError as exc:
-            errors.add("customer.phone", str(exc))
+    name = _normalised_field(
+        raw,
+        "name",
+        errors,
+        lambda value: normalise_text(value, label="Name", max_length=MAX_NAME, required=False),
+    )
+    if name and contains_identity_code(name):
+        errors.add("customer.name", "The name must not contain an identity code.")
+    email = _normalised_field(raw, "email", errors, normalise_email)
+    phone = _normalised_field(raw, "phone", errors, normalise_phone)
     return name or None, email, phone
 
 

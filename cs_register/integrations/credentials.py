@@ -8,7 +8,7 @@ name is never reused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -41,12 +41,17 @@ def require_manager(ctx: Context) -> None:
 
 
 @dataclass(frozen=True)
-class Lookups(Generic[C]):
-    """Finding one kind of credential by name or public id, with messages that name the kind."""
+class Kind(Generic[C]):
+    """One kind of credential: how it is found, audited and ended, with messages naming it."""
 
     model: type[C]
     noun: str  # "integration token"
     a_noun: str  # "an integration token", for messages
+    subject_type: str  # the audit trail's subject type
+    created: AuditAction
+    ended: AuditAction
+    ended_column: str  # "revoked" names the revoked_at and revoked_by_id columns
+    already_ended: str  # the Conflict message for a second end
 
     def find_by_name(self, session: Session, name: str) -> C | None:
         column: Any = self.model.name
@@ -69,61 +74,49 @@ class Lookups(Generic[C]):
             raise NotFound(f"No {self.noun} has that name.")
         return found
 
+    def refuse_taken_name(self, session: Session, name: str) -> None:
+        # Ended credentials keep their name, so the audit trail stays unambiguous.
+        if self.find_by_name(session, name) is not None:
+            raise Conflict(
+                f"{self.a_noun[0].upper()}{self.a_noun[1:]} with that name already exists."
+            )
 
-def refuse_taken_name(session: Session, lookups: Lookups[C], name: str) -> None:
-    # Ended credentials keep their name, so the audit trail stays unambiguous.
-    if lookups.find_by_name(session, name) is not None:
-        noun = lookups.noun
-        raise Conflict(
-            f"An{'n' if noun[0] in 'aeiou' else ''} {noun} with that name already exists."
+    def add(self, ctx: Context, credential: C, details: Mapping[str, object]) -> None:
+        """Store a new credential and audit its creation."""
+        ctx.session.add(credential)
+        ctx.session.flush()
+        self._audit(ctx, self.created, credential, details)
+
+    def end(self, ctx: Context, public_id: str, details: Callable[[C], Mapping[str, object]]) -> C:
+        """End the credential `public_id` now, by `ctx`'s actor, and audit it; a second end is
+        a Conflict."""
+        require_manager(ctx)
+        credential = self.get(ctx.session, public_id)
+        if getattr(credential, f"{self.ended_column}_at") is not None:
+            raise Conflict(self.already_ended)
+        setattr(credential, f"{self.ended_column}_at", ctx.now)
+        setattr(credential, f"{self.ended_column}_by_id", ctx.actor.staff_id)
+        ctx.session.flush()
+        self._audit(ctx, self.ended, credential, details(credential))
+        return credential
+
+    def _audit(
+        self, ctx: Context, action: AuditAction, credential: C, details: Mapping[str, object]
+    ) -> None:
+        audit.record(
+            ctx,
+            action,
+            (self.subject_type, credential.public_id),
+            details={"name": credential.name, **details},
         )
 
 
-def end(ctx: Context, credential: C, *, ended: str, already: str) -> None:
-    """Mark `credential` ended now by `ctx`'s actor (`ended` names the `<ended>_at` and
-    `<ended>_by_id` columns); a second end is a Conflict."""
-    if getattr(credential, f"{ended}_at") is not None:
-        raise Conflict(already)
-    setattr(credential, f"{ended}_at", ctx.now)
-    setattr(credential, f"{ended}_by_id", ctx.actor.staff_id)
-    ctx.session.flush()
-
-
-def add(
-    ctx: Context,
-    action: AuditAction,
-    credential: Credential,
-    *,
-    subject_type: str,
-    details: Mapping[str, object],
-) -> None:
-    """Store a new credential and audit its creation."""
-    ctx.session.add(credential)
-    ctx.session.flush()
-    record(ctx, action, credential, subject_type=subject_type, details=details)
-
-
-def record(
-    ctx: Context,
-    action: AuditAction,
-    credential: Credential,
-    *,
-    subject_type: str,
-    details: Mapping[str, object],
-) -> None:
-    audit.record(
-        ctx,
-        action,
-        (subject_type, credential.public_id),
-        details={"name": credential.name, **details},
-    )
-
-
 def with_people(
-    session: Session, model: type[C], *, ended: str, order_by: tuple[Any, ...]
+    session: Session, kind: Kind[C], *, order_by: tuple[Any, ...]
 ) -> list[tuple[C, str, str | None]]:
     """Every credential with the username that created it and the one that ended it
     (DEPLOYMENT_LABEL where no staff member did; None while it is not ended)."""
+    model, ended = kind.model, kind.ended_column
     creator = aliased(StaffUser)
     ender = aliased(StaffUser)
     model_columns: Any = model

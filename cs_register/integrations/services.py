@@ -61,7 +61,7 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
     """Create a named token. Returns the row and the token, which is not retrievable later."""
     credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    credentials.refuse_taken_name(ctx.session, TOKENS, clean_name)
+    TOKENS.refuse_taken_name(ctx.session, clean_name)
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(
         name=clean_name,
@@ -70,18 +70,19 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
         created_at=ctx.now,
         created_by_id=ctx.actor.staff_id,
     )
-    credentials.add(
-        ctx,
-        AuditAction.INTEGRATION_TOKEN_CREATED,
-        token,
-        subject_type=SUBJECT_TYPE,
-        details={"prefix": token.token_prefix},
-    )
+    TOKENS.add(ctx, token, {"prefix": token.token_prefix})
     return token, raw
 
 
-TOKENS = credentials.Lookups(
-    IntegrationToken, noun="integration token", a_noun="an integration token"
+TOKENS = credentials.Kind(
+    IntegrationToken,
+    noun="integration token",
+    a_noun="an integration token",
+    subject_type=SUBJECT_TYPE,
+    created=AuditAction.INTEGRATION_TOKEN_CREATED,
+    ended=AuditAction.INTEGRATION_TOKEN_REVOKED,
+    ended_column="revoked",
+    already_ended="This integration token has already been revoked.",
 )
 find_token_by_name = TOKENS.find_by_name
 get_token = TOKENS.get
@@ -90,19 +91,7 @@ get_token_by_name = TOKENS.get_by_name
 
 def revoke_token(ctx: Context, *, public_id: str) -> IntegrationToken:
     """Revoke a token; the very next request presenting it is refused."""
-    credentials.require_manager(ctx)
-    token = get_token(ctx.session, public_id)
-    credentials.end(
-        ctx, token, ended="revoked", already="This integration token has already been revoked."
-    )
-    credentials.record(
-        ctx,
-        AuditAction.INTEGRATION_TOKEN_REVOKED,
-        token,
-        subject_type=SUBJECT_TYPE,
-        details={"prefix": token.token_prefix},
-    )
-    return token
+    return TOKENS.end(ctx, public_id, lambda token: {"prefix": token.token_prefix})
 
 
 @dataclass(frozen=True)
@@ -121,8 +110,7 @@ def list_tokens(ctx: Context) -> Sequence[TokenOverview]:
     credentials.require_manager(ctx)
     rows = credentials.with_people(
         ctx.session,
-        IntegrationToken,
-        ended="revoked",
+        TOKENS,
         order_by=(IntegrationToken.revoked_at.is_not(None), IntegrationToken.name),
     )
     return [

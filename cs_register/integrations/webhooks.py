@@ -64,7 +64,16 @@ BAD_SIGNATURE_DETAIL = (
 # --- secret management -------------------------------------------------------------------
 
 
-SECRETS = credentials.Lookups(WebhookSecret, noun="webhook secret", a_noun="a webhook secret")
+SECRETS = credentials.Kind(
+    WebhookSecret,
+    noun="webhook secret",
+    a_noun="a webhook secret",
+    subject_type=SUBJECT_TYPE,
+    created=AuditAction.WEBHOOK_SECRET_CREATED,
+    ended=AuditAction.WEBHOOK_SECRET_RETIRED,
+    ended_column="retired",
+    already_ended="This webhook secret has already been retired.",
+)
 find_webhook_secret_by_name = SECRETS.find_by_name
 get_webhook_secret = SECRETS.get
 get_webhook_secret_by_name = SECRETS.get_by_name
@@ -80,7 +89,7 @@ def create_webhook_secret(
     """
     credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
-    credentials.refuse_taken_name(ctx.session, SECRETS, clean_name)
+    SECRETS.refuse_taken_name(ctx.session, clean_name)
     raw = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
     # The ciphertext is bound to the row's public id, so the id is chosen up front.
     public_id = new_public_id()
@@ -91,13 +100,7 @@ def create_webhook_secret(
         created_at=ctx.now,
         created_by_id=ctx.actor.staff_id,
     )
-    credentials.add(
-        ctx,
-        AuditAction.WEBHOOK_SECRET_CREATED,
-        secret,
-        subject_type=SUBJECT_TYPE,
-        details={"rotates": replaces.public_id} if replaces is not None else {},
-    )
+    SECRETS.add(ctx, secret, {"rotates": replaces.public_id} if replaces is not None else {})
     return secret, raw
 
 
@@ -118,15 +121,7 @@ def rotate_webhook_secret(
 
 def retire_webhook_secret(ctx: Context, *, public_id: str) -> WebhookSecret:
     """Retire a secret: webhooks signed only with it are refused from the next request on."""
-    credentials.require_manager(ctx)
-    secret = get_webhook_secret(ctx.session, public_id)
-    credentials.end(
-        ctx, secret, ended="retired", already="This webhook secret has already been retired."
-    )
-    credentials.record(
-        ctx, AuditAction.WEBHOOK_SECRET_RETIRED, secret, subject_type=SUBJECT_TYPE, details={}
-    )
-    return secret
+    return SECRETS.end(ctx, public_id, lambda secret: {})
 
 
 @dataclass(frozen=True)
@@ -141,8 +136,7 @@ def list_webhook_secrets(ctx: Context) -> Sequence[WebhookSecretOverview]:
     credentials.require_manager(ctx)
     rows = credentials.with_people(
         ctx.session,
-        WebhookSecret,
-        ended="retired",
+        SECRETS,
         order_by=(
             WebhookSecret.retired_at.is_not(None),
             WebhookSecret.created_at.desc(),
