@@ -23,12 +23,11 @@ from typing import Any
 from redis import Redis
 from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
-from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now as rq_now
 
-from jobs.queue import redis_connection
+from jobs.queue import enqueue_once_per_tick, redis_connection
 from jobs.retention import tick_for
 
 DEFAULT_CONFIG = "jobs.cron_config"
@@ -55,19 +54,26 @@ class JSONCronJob(CronJob):
         prefix = meta.pop(PER_TICK_META_KEY, None)
         if meta:
             options["meta"] = meta
-        args = self.args
-        if prefix is not None:
+        if prefix is None:
+            job = queue.enqueue(self.func, args=self.args, kwargs=self.kwargs, **options)
+        else:
             if not self.interval:
                 raise ValueError(f"cron job {self.name}: a job id per tick needs an interval")
             tick = tick_for(rq_now(), timedelta(seconds=self.interval))
-            args = (*args, tick)
-            options.update(job_id=f"{prefix}-{tick}", unique=True)
-        try:
-            job = queue.enqueue(self.func, args=args, kwargs=self.kwargs, **options)
-        except DuplicateJobError:
-            # Another scheduler (or this one before a restart) already enqueued this tick.
-            log.info("cron job %s: %s is already enqueued", self.name, options["job_id"])
-            return Job.fetch(options["job_id"], connection=connection, serializer=JSONSerializer)
+            new_job = enqueue_once_per_tick(
+                queue,
+                self.func,
+                job_id_prefix=prefix,
+                tick=tick,
+                args=self.args,
+                kwargs=self.kwargs,
+                **options,
+            )
+            if new_job is None:
+                # Another scheduler (or this one before a restart) already enqueued this tick.
+                job_id = f"{prefix}-{tick}"
+                return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+            job = new_job
         # Lets `rq info` and dashboards list the cron job by name.
         enqueued_at = job.enqueued_at.timestamp() if job.enqueued_at else None
         cron_job_registry.add(self.name, connection, enqueue_timestamp=enqueued_at)

@@ -8,6 +8,9 @@ restarted within an interval, cannot enqueue two sweeps for the same tick.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rq import cron
 
 from jobs.context import job_settings
@@ -24,59 +27,31 @@ from jobs.retention import (
     retention_sweep_job,
 )
 
-RECONCILIATION_INTERVAL_SECONDS = 3600
+RECONCILIATION_INTERVAL = 3600  # seconds
 
 
 def register_jobs() -> None:
     settings = job_settings()
     sweep_interval = settings.sweep_interval_minutes * 60
-    result_ttl = settings.rq_result_ttl_seconds
-    failure_ttl = settings.rq_failure_ttl_seconds
-    cron.register(
-        purge_expired_staff_sessions_job,
-        QUEUE_NAME,
-        name="purge-expired-staff-sessions",
-        interval=sweep_interval,
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-    )
-    cron.register(
-        purge_webhook_deliveries_job,
-        QUEUE_NAME,
-        name="purge-webhook-deliveries",
-        interval=RECONCILIATION_INTERVAL_SECONDS,
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-    )
-    cron.register(
-        retention_sweep_job,
-        QUEUE_NAME,
-        name=SWEEP_JOB_PREFIX,
-        interval=sweep_interval,
-        job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
-        meta=per_tick(SWEEP_JOB_PREFIX),
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-    )
-    cron.register(
-        invariant_check_job,
-        QUEUE_NAME,
-        name=INVARIANT_JOB_PREFIX,
-        interval=sweep_interval,
-        meta=per_tick(INVARIANT_JOB_PREFIX),
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-    )
-    cron.register(
-        reconciliation_job,
-        QUEUE_NAME,
-        name=RECONCILIATION_JOB_PREFIX,
-        interval=RECONCILIATION_INTERVAL_SECONDS,
-        job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
-        meta=per_tick(RECONCILIATION_JOB_PREFIX),
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-    )
+    ttls: dict[str, Any] = {
+        "result_ttl": settings.rq_result_ttl_seconds,
+        "failure_ttl": settings.rq_failure_ttl_seconds,
+    }
+    # The retention jobs get one job id per tick; the sweep and reconciliation may run long
+    # after an outage, so they get the long timeout.
+    long_running = {"job_timeout": SWEEP_JOB_TIMEOUT_SECONDS}
+    schedule: list[tuple[Callable[..., Any], str, int, dict[str, Any]]] = [
+        (purge_expired_staff_sessions_job, "purge-expired-staff-sessions", sweep_interval, {}),
+        (purge_webhook_deliveries_job, "purge-webhook-deliveries", RECONCILIATION_INTERVAL, {}),
+        (retention_sweep_job, SWEEP_JOB_PREFIX, sweep_interval, long_running),
+        (invariant_check_job, INVARIANT_JOB_PREFIX, sweep_interval, {}),
+        (reconciliation_job, RECONCILIATION_JOB_PREFIX, RECONCILIATION_INTERVAL, long_running),
+    ]
+    retention_jobs = {SWEEP_JOB_PREFIX, INVARIANT_JOB_PREFIX, RECONCILIATION_JOB_PREFIX}
+    for job, name, interval, options in schedule:
+        if name in retention_jobs:
+            options = {**options, "meta": per_tick(name)}
+        cron.register(job, QUEUE_NAME, name=name, interval=interval, **options, **ttls)
 
 
 register_jobs()

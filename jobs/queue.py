@@ -7,16 +7,20 @@ be checked by looking.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from cs_register.config import Settings
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "cs-register"
 
@@ -65,6 +69,29 @@ class JobQueue:
             result_ttl=self.result_ttl,
             failure_ttl=self.failure_ttl,
         )
+
+
+def enqueue_once_per_tick(
+    queue: Queue,
+    entry_point: Callable[..., Any],
+    *,
+    job_id_prefix: str,
+    tick: str,
+    args: tuple[PlainValue, ...] = (),
+    **options: Any,
+) -> Job | None:
+    """Enqueue `entry_point(*args, tick)` as the one job `<prefix>-<tick>`, or nothing.
+
+    The one path for periodic jobs, used by the cron runner and by operators alike. Returns
+    None when a job for the tick exists already (another scheduler, a retry, an operator):
+    that is the point of the per-tick id, not an error.
+    """
+    job_id = f"{job_id_prefix}-{tick}"
+    try:
+        return queue.enqueue(entry_point, args=(*args, tick), job_id=job_id, unique=True, **options)
+    except DuplicateJobError:
+        log.info("%s is already enqueued", job_id)
+        return None
 
 
 def enqueue_purge_expired_staff_sessions(job_queue: JobQueue) -> Job:

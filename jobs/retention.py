@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sized
+from collections.abc import Callable, Sized
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from rq import get_current_job
-from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from cs_register.db import utcnow
 from jobs.context import job_database, job_runtime
-from jobs.queue import JobQueue
+from jobs.queue import JobQueue, enqueue_once_per_tick
 from recordings.purge import check_invariants, reconcile, run_sweep
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 SWEEP_JOB_PREFIX = "retention-sweep"
 RECONCILIATION_JOB_PREFIX = "retention-reconciliation"
@@ -57,30 +58,32 @@ def tick_for(moment: datetime, interval: timedelta) -> str:
     return start.strftime(TICK_FORMAT)
 
 
-def sweep_job_id(tick: str) -> str:
-    return f"{SWEEP_JOB_PREFIX}-{tick}"
-
-
 def enqueue_retention_sweep(job_queue: JobQueue, *, tick: str) -> Job | None:
-    """Enqueue the sweep of `tick` unless a job for that tick exists already.
-
-    Returns the new job, or None when the tick was enqueued before (by another scheduler, a
-    retry or an operator): that is the point of the per-tick id, not an error.
-    """
+    """Enqueue the sweep of `tick` unless a job for that tick exists already (then None)."""
     datetime.strptime(tick, TICK_FORMAT)  # refuses anything that is not a tick
-    try:
-        return job_queue.queue.enqueue(
-            retention_sweep_job,
-            args=(tick,),
-            job_id=sweep_job_id(tick),
-            unique=True,
-            job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
-            result_ttl=job_queue.result_ttl,
-            failure_ttl=job_queue.failure_ttl,
-        )
-    except DuplicateJobError:
-        log.info("retention sweep for tick %s is already enqueued", tick)
-        return None
+    return enqueue_once_per_tick(
+        job_queue.queue,
+        retention_sweep_job,
+        job_id_prefix=SWEEP_JOB_PREFIX,
+        tick=tick,
+        job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
+        result_ttl=job_queue.result_ttl,
+        failure_ttl=job_queue.failure_ttl,
+    )
+
+
+def _run_engine(step: Callable[..., R], **options: Any) -> R:
+    """Run one retention-engine step as this job: its own database connection, the
+    deployment's storage and policy, the current time and the job's id for receipts."""
+    runtime = job_runtime()
+    return step(
+        job_database(runtime.settings),
+        runtime.storage,
+        now=utcnow(),
+        policy=runtime.retention,
+        job_id=_current_job_id(),
+        **options,
+    )
 
 
 def _current_job_id() -> str | None:
@@ -112,15 +115,7 @@ class PurgeIncomplete(RuntimeError):
 
 def retention_sweep_job(tick: str) -> dict[str, int]:
     """Purge every recording due now and end the holds that have run out (idempotent)."""
-    now = utcnow()
-    runtime = job_runtime()
-    report = run_sweep(
-        job_database(runtime.settings),
-        runtime.storage,
-        now=now,
-        policy=runtime.retention,
-        job_id=_current_job_id(),
-    )
+    report = _run_engine(run_sweep)
     result = counts_of(report)
     log.info("retention sweep %s: %s", tick, _format_counts(result))
     if report.failed:
@@ -135,16 +130,7 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
 
 def reconciliation_job(tick: str | None = None) -> dict[str, int]:
     """Compare rows and stored files, and repair what is safe to repair."""
-    now = utcnow()
-    runtime = job_runtime()
-    report = reconcile(
-        job_database(runtime.settings),
-        runtime.storage,
-        now=now,
-        policy=runtime.retention,
-        repair=True,
-        job_id=_current_job_id(),
-    )
+    report = _run_engine(reconcile, repair=True)
     result = counts_of(report)
     log.info("retention reconciliation %s: %s", tick or "-", _format_counts(result))
     return result

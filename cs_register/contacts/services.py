@@ -269,9 +269,8 @@ def view_contact(
     public_id: str,
 ) -> Contact:
     """A contact for its full page (notes, verifications, customer); the viewing is audited."""
-    session = ctx.session
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    contact = _find_contact(session, public_id)
+    contact = _find_contact(ctx.session, public_id)
     audit.record(ctx, AuditAction.CONTACT_VIEWED, (CONTACT_SUBJECT_TYPE, contact.public_id))
     return contact
 

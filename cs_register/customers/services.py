@@ -243,9 +243,8 @@ def view_customer(
     public_id: str,
 ) -> CustomerView:
     """The customer page's data (identity code masked), audited as a view."""
-    session = ctx.session
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    customer = get_customer(session, public_id)
+    customer = get_customer(ctx.session, public_id)
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
@@ -293,9 +292,8 @@ def reveal_identity_code(
     purpose: str,
 ) -> str:
     """The full identity code, for a stated purpose that goes into the audit trail."""
-    session = ctx.session
     require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
-    customer = get_customer(session, public_id)
+    customer = get_customer(ctx.session, public_id)
     purpose = validate_free_text(
         purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
     )

@@ -6,6 +6,9 @@ PBX token can be issued before anyone has logged in. Each command is one unit of
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -13,8 +16,16 @@ from flask.cli import AppGroup
 from cs_register.cli_support import command_context
 from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
+from cs_register.integrations.credentials import Credential, Kind
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
+
+
+def _end_by_name(kind: Kind[Any], end: Callable[..., Credential], name: str) -> str:
+    """Revoke or retire the credential called `name`, in one unit of work; its name."""
+    with command_context() as ctx:
+        credential = kind.get_by_name(ctx.session, name)
+        return str(end(ctx, public_id=credential.public_id).name)
 
 
 @integrations_cli.command("create-token")
@@ -55,10 +66,9 @@ def list_command() -> None:
 @click.argument("name")
 def revoke_command(name: str) -> None:
     """Revoke the token called NAME; requests presenting it are refused from now on."""
-    with command_context() as ctx:
-        token = services.get_token_by_name(ctx.session, name)
-        services.revoke_token(ctx, public_id=token.public_id)
-    click.echo(f"Revoked integration token {token.name}.")
+    click.echo(
+        f"Revoked integration token {_end_by_name(services.TOKENS, services.revoke_token, name)}."
+    )
 
 
 @integrations_cli.group("webhook-secret")
@@ -84,7 +94,5 @@ def create_webhook_secret_command(name: str) -> None:
 @click.argument("name")
 def retire_webhook_secret_command(name: str) -> None:
     """Retire the webhook secret called NAME; webhooks signed only with it are refused."""
-    with command_context() as ctx:
-        secret = webhooks.get_webhook_secret_by_name(ctx.session, name)
-        webhooks.retire_webhook_secret(ctx, public_id=secret.public_id)
-    click.echo(f"Retired webhook secret {secret.name}.")
+    retired = _end_by_name(webhooks.SECRETS, webhooks.retire_webhook_secret, name)
+    click.echo(f"Retired webhook secret {retired}.")

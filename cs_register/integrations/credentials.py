@@ -45,13 +45,25 @@ class Kind(Generic[C]):
     """One kind of credential: how it is found, audited and ended, with messages naming it."""
 
     model: type[C]
-    noun: str  # "integration token"
     a_noun: str  # "an integration token", for messages
-    subject_type: str  # the audit trail's subject type
-    created: AuditAction
-    ended: AuditAction
     ended_column: str  # "revoked" names the revoked_at and revoked_by_id columns
-    already_ended: str  # the Conflict message for a second end
+
+    @property
+    def noun(self) -> str:
+        return self.a_noun.split(" ", 1)[1]
+
+    @property
+    def subject_type(self) -> str:
+        """The audit trail's subject type, which also prefixes the kind's audit actions."""
+        return self.noun.replace(" ", "_")
+
+    @property
+    def created(self) -> AuditAction:
+        return AuditAction(f"{self.subject_type}_created")
+
+    @property
+    def ended(self) -> AuditAction:
+        return AuditAction(f"{self.subject_type}_{self.ended_column}")
 
     def find_by_name(self, session: Session, name: str) -> C | None:
         column: Any = self.model.name
@@ -93,7 +105,7 @@ class Kind(Generic[C]):
         require_manager(ctx)
         credential = self.get(ctx.session, public_id)
         if getattr(credential, f"{self.ended_column}_at") is not None:
-            raise Conflict(self.already_ended)
+            raise Conflict(f"This {self.noun} has already been {self.ended_column}.")
         setattr(credential, f"{self.ended_column}_at", ctx.now)
         setattr(credential, f"{self.ended_column}_by_id", ctx.actor.staff_id)
         ctx.session.flush()

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import Unauthenticated, ValidationFailed
 from cs_register.integrations import credentials
@@ -42,8 +41,6 @@ _TOKEN_SHAPE = re.compile(r"csr_[A-Za-z0-9_-]{43}")
 
 NO_CREDENTIALS_DETAIL = "This API needs an integration token: send 'Authorization: Bearer <token>'."
 BAD_CREDENTIALS_DETAIL = "The integration token is not valid (unknown, revoked or malformed)."
-
-SUBJECT_TYPE = "integration_token"
 
 
 def hash_token(raw: str) -> str:
@@ -74,16 +71,7 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
     return token, raw
 
 
-TOKENS = credentials.Kind(
-    IntegrationToken,
-    noun="integration token",
-    a_noun="an integration token",
-    subject_type=SUBJECT_TYPE,
-    created=AuditAction.INTEGRATION_TOKEN_CREATED,
-    ended=AuditAction.INTEGRATION_TOKEN_REVOKED,
-    ended_column="revoked",
-    already_ended="This integration token has already been revoked.",
-)
+TOKENS = credentials.Kind(IntegrationToken, "an integration token", ended_column="revoked")
 find_token_by_name = TOKENS.find_by_name
 get_token = TOKENS.get
 get_token_by_name = TOKENS.get_by_name

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -11,6 +12,7 @@ from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.integrations import services, webhooks
+from cs_register.integrations.credentials import Credential
 from cs_register.integrations.models import WebhookSecret
 from cs_register.permissions import Permission
 from cs_register.web import now, requires, staff_context
@@ -48,16 +50,28 @@ def new_token() -> Any:
     return render_template("integrations/token_created.html", token=token, raw_token=raw), 201
 
 
+def _end_credential(
+    end: Callable[..., Credential], public_id: str, *, listing: str, done: str
+) -> Any:
+    """Revoke or retire, then back to the list; `done` is the message, with {name}."""
+    try:
+        credential = end(staff_context(), public_id=public_id)
+    except Conflict as conflict:
+        flash(conflict.detail, "warning")
+    else:
+        flash(done.format(name=credential.name), "success")
+    return redirect(url_for(listing))
+
+
 @blueprint.post("/<public_id>/revoke")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def revoke(public_id: str) -> Any:
-    try:
-        token = services.revoke_token(staff_context(), public_id=public_id)
-    except Conflict as conflict:
-        flash(conflict.detail, "warning")
-        return redirect(url_for("integrations.token_list"))
-    flash(f"Token {token.name} was revoked; requests presenting it are now refused.", "success")
-    return redirect(url_for("integrations.token_list"))
+    return _end_credential(
+        services.revoke_token,
+        public_id,
+        listing="integrations.token_list",
+        done="Token {name} was revoked; requests presenting it are now refused.",
+    )
 
 
 # --- webhook secrets (Standard Webhooks signing, e.g. the chatbot) ------------------------
@@ -131,13 +145,9 @@ def rotate_webhook_secret(public_id: str) -> Any:
 @blueprint.post("/webhook-secrets/<public_id>/retire")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def retire_webhook_secret(public_id: str) -> Any:
-    try:
-        secret = webhooks.retire_webhook_secret(staff_context(), public_id=public_id)
-    except Conflict as conflict:
-        flash(conflict.detail, "warning")
-        return redirect(url_for("integrations.webhook_secret_list"))
-    flash(
-        f"Webhook secret {secret.name} was retired; webhooks signed only with it are now refused.",
-        "success",
+    return _end_credential(
+        webhooks.retire_webhook_secret,
+        public_id,
+        listing="integrations.webhook_secret_list",
+        done="Webhook secret {name} was retired; webhooks signed only with it are now refused.",
     )
-    return redirect(url_for("integrations.webhook_secret_list"))

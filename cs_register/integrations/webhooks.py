@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.db import new_public_id
@@ -51,7 +50,6 @@ WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,256}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
-SUBJECT_TYPE = "webhook_secret"
 # The 401 challenge: no registered HTTP scheme covers Standard Webhooks signatures, and
 # "Bearer" would send a client looking for a token this route never accepts.
 SIGNATURE_CHALLENGE = "Webhook-Signature"
@@ -64,16 +62,7 @@ BAD_SIGNATURE_DETAIL = (
 # --- secret management -------------------------------------------------------------------
 
 
-SECRETS = credentials.Kind(
-    WebhookSecret,
-    noun="webhook secret",
-    a_noun="a webhook secret",
-    subject_type=SUBJECT_TYPE,
-    created=AuditAction.WEBHOOK_SECRET_CREATED,
-    ended=AuditAction.WEBHOOK_SECRET_RETIRED,
-    ended_column="retired",
-    already_ended="This webhook secret has already been retired.",
-)
+SECRETS = credentials.Kind(WebhookSecret, "a webhook secret", ended_column="retired")
 find_webhook_secret_by_name = SECRETS.find_by_name
 get_webhook_secret = SECRETS.get
 get_webhook_secret_by_name = SECRETS.get_by_name

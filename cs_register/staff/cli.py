@@ -8,20 +8,36 @@ is one unit of work: it either commits completely or changes nothing.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from flask.cli import AppGroup
 
 from cs_register.cli_support import command_context
 from cs_register.clock import local_time
+from cs_register.context import Context
 from cs_register.permissions import Role
 from cs_register.staff import services
 from cs_register.staff.login import session_policy
+from cs_register.staff.models import StaffUser
 from cs_register.web import now as app_now
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 
+T = TypeVar("T")
+
 ROLE_CHOICE = click.Choice([role.value for role in Role], case_sensitive=False)
+
+
+def _change_account(
+    username: str, change: Callable[[Context, StaffUser], T]
+) -> tuple[StaffUser, T]:
+    """Find the account called `username` and change it, in one unit of work."""
+    with command_context() as ctx:
+        user = services.get_user_by_username(ctx.session, username)
+        result = change(ctx, user)
+    return user, result
 
 
 def _echo_one_time_password(password: str) -> None:
@@ -67,9 +83,9 @@ def create_command(
 @click.argument("username")
 def deactivate_command(username: str) -> None:
     """Deactivate an account and end all of its sessions immediately."""
-    with command_context() as ctx:
-        user = services.get_user_by_username(ctx.session, username)
-        services.set_active(ctx, user=user, active=False)
+    user, _ = _change_account(
+        username, lambda ctx, user: services.set_active(ctx, user=user, active=False)
+    )
     click.echo(f"Deactivated {user.username}; its sessions have ended.")
 
 
@@ -77,9 +93,9 @@ def deactivate_command(username: str) -> None:
 @click.argument("username")
 def reactivate_command(username: str) -> None:
     """Allow a deactivated account to log in again."""
-    with command_context() as ctx:
-        user = services.get_user_by_username(ctx.session, username)
-        services.set_active(ctx, user=user, active=True)
+    user, _ = _change_account(
+        username, lambda ctx, user: services.set_active(ctx, user=user, active=True)
+    )
     click.echo(f"Reactivated {user.username}.")
 
 
@@ -89,9 +105,9 @@ def reactivate_command(username: str) -> None:
 def set_role_command(username: str, role_value: str) -> None:
     """Change an account's role (its sessions end; it logs in again under the new role)."""
     role = Role(role_value.lower())
-    with command_context() as ctx:
-        user = services.get_user_by_username(ctx.session, username)
-        services.set_role(ctx, user=user, role=role)
+    user, _ = _change_account(
+        username, lambda ctx, user: services.set_role(ctx, user=user, role=role)
+    )
     click.echo(f"{user.username} is now {role.label}.")
 
 
@@ -99,9 +115,9 @@ def set_role_command(username: str, role_value: str) -> None:
 @click.argument("username")
 def reset_password_command(username: str) -> None:
     """Replace the password with a one-time one, lift any lockout and end all sessions."""
-    with command_context() as ctx:
-        user = services.get_user_by_username(ctx.session, username)
-        password = services.reset_password(ctx, user=user)
+    user, password = _change_account(
+        username, lambda ctx, user: services.reset_password(ctx, user=user)
+    )
     click.echo(f"Reset the password of {user.username}; its sessions have ended.")
     _echo_one_time_password(password)
 

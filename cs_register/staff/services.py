@@ -220,14 +220,13 @@ def set_role(
     role: Role,
 ) -> None:
     """Give the account another role and end its sessions, so it logs in again under it."""
-    session, now = ctx.session, ctx.now
     _administer(ctx, user, own="You cannot change your own role; ask another admin.")
     if user.role == role:
         return
     old = user.role
     user.role = role
     # A role change narrows or widens access: make the person log in again under the new role.
-    revoke_all_sessions(session, user=user, now=now, reason="role_changed")
+    revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="role_changed")
     audit.record(
         ctx,
         AuditAction.STAFF_ROLE_CHANGED,
@@ -243,14 +242,13 @@ def set_active(
     active: bool,
 ) -> None:
     """Deactivate (ending every session at once) or reactivate an account."""
-    session, now = ctx.session, ctx.now
     _administer(ctx, user, own="You cannot deactivate or reactivate your own account.")
     if user.is_active == active:
         return
     user.is_active = active
-    user.deactivated_at = None if active else now
+    user.deactivated_at = None if active else ctx.now
     if not active:
-        revoke_all_sessions(session, user=user, now=now, reason="deactivated")
+        revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="deactivated")
     audit.record(
         ctx,
         AuditAction.STAFF_REACTIVATED if active else AuditAction.STAFF_DEACTIVATED,

@@ -178,8 +178,7 @@ def staff_detail(public_id: str) -> Any:
 @admin_blueprint.post("/staff/<public_id>/role")
 @requires(Permission.MANAGE_STAFF)
 def change_role(public_id: str) -> Any:
-    db = get_session()
-    user = services.get_user(db, public_id)
+    user = services.get_user(get_session(), public_id)
     try:
         role = services.parse_role(request.form.get("role", ""))
         services.set_role(staff_context(), user=user, role=role)
@@ -194,8 +193,7 @@ def change_role(public_id: str) -> Any:
 @admin_blueprint.post("/staff/<public_id>/active")
 @requires(Permission.MANAGE_STAFF)
 def set_active(public_id: str) -> Any:
-    db = get_session()
-    user = services.get_user(db, public_id)
+    user = services.get_user(get_session(), public_id)
     raw = request.form.get("active", "")
     if raw not in ("0", "1"):
         return _render_detail(public_id, error="Choose to activate or deactivate.", status=422)
@@ -214,8 +212,7 @@ def set_active(public_id: str) -> Any:
 @admin_blueprint.post("/staff/<public_id>/reset-password")
 @requires(Permission.MANAGE_STAFF)
 def reset_password(public_id: str) -> Any:
-    db = get_session()
-    user = services.get_user(db, public_id)
+    user = services.get_user(get_session(), public_id)
     try:
         password = services.reset_password(staff_context(), user=user)
     except Conflict as conflict:
