@@ -104,12 +104,14 @@ def _wire_page_seams(app: Flask) -> None:
     from cs_register import pages
     from cs_register.contacts import views as contacts_views
     from cs_register.intake import views as intake_views
+    from cs_register.privacy import views as privacy_views
     from recordings import web as recordings_web
 
     pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
     pages.provide(app, pages.CONTACT_PAGE_PANELS, recordings_web.contact_page_panel)
     pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_views.customer_page_panel)
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
 
 
@@ -123,6 +125,7 @@ def _register_personal_data(app: Flask) -> None:
     from cs_register.contacts.personal_data import ContactRecords
     from cs_register.customers.personal_data import CustomerRecords
     from cs_register.intake.personal_data import IntakeRecords
+    from cs_register.privacy.personal_data import PrivacyRequestRecords
     from cs_register.staff.personal_data import StaffRecords
     from recordings.personal_data import RecordingRecords
 
@@ -132,6 +135,7 @@ def _register_personal_data(app: Flask) -> None:
         IntakeRecords(),
         RecordingRecords(),
         StaffRecords(),
+        PrivacyRequestRecords(),
         AuditRecords(),
     ):
         personal_data.register(app, source)

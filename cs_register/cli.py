@@ -8,6 +8,7 @@
 - `flask retention ...`: purge sweep, status, ledger verification, reconciliation
   (recordings.cli).
 - `flask intake email < message.eml`: pipe a raw email in (cs_register.intake.cli).
+- `flask privacy status`: data-subject request deadlines (cs_register.privacy.cli).
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def init_app(app: Flask) -> None:
     """Register the command groups."""
     from cs_register.intake.cli import intake_cli
     from cs_register.integrations.cli import integrations_cli
+    from cs_register.privacy.cli import privacy_cli
     from cs_register.staff.cli import users_cli
     from recordings.cli import retention_cli
 
@@ -159,3 +161,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(integrations_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(intake_cli)
+    app.cli.add_command(privacy_cli)

@@ -11,6 +11,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
+
 from cs_register.identifiers import IdentifierError
 
 # The company, its customers and its retention calendar are in Finland.
@@ -20,6 +22,33 @@ CONSOLE_TIMEZONE = ZoneInfo("Europe/Helsinki")
 CLOCK_SKEW = timedelta(minutes=5)
 
 _LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+
+
+def require_aware(value: datetime, name: str) -> datetime:
+    """`value` in UTC; a naive datetime is a programming error, not a time to guess at."""
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def add_months(instant: datetime, months: int) -> datetime:
+    """`months` calendar months later on the Helsinki calendar, clamped at month ends
+    (30 Nov + 3 months = 28 Feb, or 29 Feb in a leap year).
+
+    When the wall-clock result falls in a daylight-saving gap or overlap, the later of the
+    possible instants is used, so a period never ends early.
+    """
+    local = require_aware(instant, "instant").astimezone(CONSOLE_TIMEZONE)
+    wall_clock = local.replace(tzinfo=None) + relativedelta(months=months)
+    candidates = (
+        wall_clock.replace(tzinfo=CONSOLE_TIMEZONE, fold=fold).astimezone(UTC) for fold in (0, 1)
+    )
+    return max(candidates)
+
+
+def add_months_to_day(day: date, months: int) -> date:
+    """The Helsinki calendar day `months` months after `day`, clamped like `add_months`."""
+    return add_months(local_day_start(day), months).astimezone(CONSOLE_TIMEZONE).date()
 
 
 def local_today(now: datetime) -> date:
@@ -59,6 +88,25 @@ def parse_local_datetime(raw: str) -> datetime:
             "That time does not exist in Helsinki (clocks were moved forward); check the hour."
         )
     return as_utc
+
+
+# Dates typed into the console: anything outside these years is a typo (and far-off years
+# would overflow when turned into instants).
+EARLIEST_FORM_YEAR = 2000
+LATEST_FORM_YEAR = 2100
+
+
+def parse_form_date(raw: str, *, label: str) -> date:
+    """A date input's value (`2026-11-23`); the message names the field, never the value."""
+    try:
+        parsed = date.fromisoformat(raw.strip())
+    except ValueError:
+        raise IdentifierError(f"{label} must be a date such as 2026-11-23.") from None
+    if not EARLIEST_FORM_YEAR <= parsed.year <= LATEST_FORM_YEAR:
+        raise IdentifierError(
+            f"{label} must be between {EARLIEST_FORM_YEAR} and {LATEST_FORM_YEAR}."
+        )
+    return parsed
 
 
 def local_day_start(day: date) -> datetime:

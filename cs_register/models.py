@@ -6,6 +6,7 @@ from cs_register.customers import models as customer_models
 from cs_register.intake import email_models
 from cs_register.intake import models as intake_models
 from cs_register.integrations import models as integration_models
+from cs_register.privacy import models as privacy_models
 from cs_register.staff import models as staff_models
 from recordings import models as recording_models
 
@@ -18,4 +19,5 @@ ALL_MODEL_MODULES = (
     recording_models,
     email_models,
     intake_models,
+    privacy_models,
 )

@@ -39,6 +39,11 @@ class Permission(enum.Enum):
     VIEW_PURGE_HISTORY = "view_purge_history"
     # Everything the register holds about one person, from every source: the DPO's work.
     REVIEW_PERSONAL_DATA = "review_personal_data"
+    # Data-subject requests: anyone serving customers registers one as it arrives; the DPO
+    # carries them out; supervisors follow the queue without acting on it.
+    REGISTER_PRIVACY_REQUESTS = "register_privacy_requests"
+    VIEW_PRIVACY_REQUESTS = "view_privacy_requests"
+    HANDLE_PRIVACY_REQUESTS = "handle_privacy_requests"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -49,6 +54,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REVEAL_IDENTITY_CODE,
             Permission.LOG_CONTACTS,
             Permission.PLAY_RECORDINGS,
+            Permission.REGISTER_PRIVACY_REQUESTS,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -62,6 +68,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DOWNLOAD_RECORDINGS,
             Permission.MANAGE_HOLDS,
             Permission.VIEW_PURGE_HISTORY,
+            Permission.REGISTER_PRIVACY_REQUESTS,
+            Permission.VIEW_PRIVACY_REQUESTS,
         }
     ),
     Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_INTEGRATIONS}),
@@ -73,6 +81,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_AUDIT,
             Permission.VIEW_PURGE_HISTORY,
             Permission.REVIEW_PERSONAL_DATA,
+            Permission.REGISTER_PRIVACY_REQUESTS,
+            Permission.VIEW_PRIVACY_REQUESTS,
+            Permission.HANDLE_PRIVACY_REQUESTS,
         }
     ),
 }

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from dateutil.relativedelta import relativedelta
-
-from cs_register.clock import CONSOLE_TIMEZONE
+from cs_register.clock import CONSOLE_TIMEZONE, add_months, require_aware
 from cs_register.config import MAX_HOLD_CAP_MONTHS
 
 CALENDAR = CONSOLE_TIMEZONE
@@ -58,20 +56,6 @@ class HoldPeriod:
         return self.ends_at
 
 
-def _require_aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def add_months(instant: datetime, months: int) -> datetime:
-    """`months` calendar months later on the Helsinki calendar, clamped at month ends."""
-    local = _require_aware(instant, "instant").astimezone(CALENDAR)
-    wall_clock = local.replace(tzinfo=None) + relativedelta(months=months)
-    candidates = (wall_clock.replace(tzinfo=CALENDAR, fold=fold).astimezone(UTC) for fold in (0, 1))
-    return max(candidates)
-
-
 def retain_until(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
     return add_months(recorded_at, policy.retention_months)
 
@@ -84,7 +68,7 @@ def due_at(recorded_at: datetime, holds: Iterable[HoldPeriod], policy: Retention
     """The instant from which the recording must no longer exist."""
     keep_until = retain_until(recorded_at, policy)
     for hold in holds:
-        keep_until = max(keep_until, _require_aware(hold.end(), "hold end"))
+        keep_until = max(keep_until, require_aware(hold.end(), "hold end"))
     return min(keep_until, hold_cap(recorded_at, policy))
 
 
@@ -115,7 +99,7 @@ def is_due(
     *,
     now: datetime,
 ) -> bool:
-    return _require_aware(now, "now") >= due_at(recorded_at, holds, policy)
+    return require_aware(now, "now") >= due_at(recorded_at, holds, policy)
 
 
 def latest_hold_end(recorded_at: datetime, policy: RetentionPolicy) -> datetime:

@@ -54,6 +54,13 @@ class AuditAction(enum.Enum):
     ORPHAN_FILE_PURGED = "orphan_file_purged"
     EMAIL_CONTACT_RECEIVED = "email_contact_received"
     PERSONAL_DATA_REVIEWED = "personal_data_reviewed"
+    PRIVACY_REQUEST_REGISTERED = "privacy_request_registered"
+    PRIVACY_REQUEST_VIEWED = "privacy_request_viewed"
+    PRIVACY_QUEUE_VIEWED = "privacy_queue_viewed"
+    PRIVACY_REQUEST_STARTED = "privacy_request_started"
+    PRIVACY_REQUEST_EXTENDED = "privacy_request_extended"
+    PRIVACY_REQUEST_COMPLETED = "privacy_request_completed"
+    PRIVACY_REQUEST_REFUSED = "privacy_request_refused"
 
 
 class AuditEvent(Base):

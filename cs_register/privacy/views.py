@@ -1,17 +1,40 @@
-"""The DPO's page: everything the register holds about one customer."""
+"""The DPO's pages: data-subject requests as cases, and everything held about one person.
+
+Agents and supervisors register a request from the customer's page; the queue and the cases
+are the DPO's work (supervisors may read them). Views are thin: every rule, permission and
+audit row is in `cs_register.privacy.cases`.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from cs_register import personal_data
-from cs_register.permissions import Permission
-from cs_register.privacy import services
-from cs_register.web import requires, staff_context
+from cs_register import pages, personal_data
+from cs_register.clock import local_today
+from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
+from cs_register.customers.models import Customer
+from cs_register.customers.services import get_customer
+from cs_register.db import get_session
+from cs_register.errors import Conflict, ValidationFailed
+from cs_register.free_text import redact_identity_codes
+from cs_register.identifiers import IDENTIFIER_LABELS
+from cs_register.permissions import Permission, has_permission
+from cs_register.privacy import cases, deadlines, services
+from cs_register.privacy.models import RequestChannel, RequestKind, RequestStatus
+from cs_register.privacy.monitor import count_overdue
+from cs_register.web import current_staff, now, requires, staff_context
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("privacy", __name__, template_folder="templates")
+
+_REQUEST_FIELDS = ("kind", "channel", "received_on", "description", "reply_to")
 
 
 @blueprint.get("/privacy/customers/<public_id>")
@@ -25,3 +48,207 @@ def everything_held(public_id: str) -> Any:
         grouped=held.by_category(),
         sources=registry.describe(),
     )
+
+
+def _shown_again(values: dict[str, Any]) -> dict[str, Any]:
+    """A refused form's values to show again, without the identity codes it was refused for:
+    a page must never carry a code in clear."""
+    return {
+        name: redact_identity_codes(value) if isinstance(value, str) else value
+        for name, value in values.items()
+    }
+
+
+# --- registering a request ----------------------------------------------------------------
+
+
+def _request_form(
+    customer: Customer | None, values: dict[str, Any], errors: dict[str, list[str]], status: int
+) -> Any:
+    return (
+        render_template(
+            "privacy/new_request.html",
+            customer=customer,
+            values=values,
+            errors=errors,
+            kinds=list(RequestKind),
+            channels=list(RequestChannel),
+            identifiers=[(name, IDENTIFIER_LABELS[name]) for name in VERIFIABLE_IDENTIFIERS],
+            today=local_today(now()),
+        ),
+        status,
+    )
+
+
+def _register(customer: Customer | None) -> Any:
+    if request.method == "GET":
+        return _request_form(customer, {"received_on": local_today(now()).isoformat()}, {}, 200)
+    values: dict[str, Any] = {name: request.form.get(name, "") for name in _REQUEST_FIELDS}
+    values["verified"] = request.form.getlist("verified")
+    try:
+        case = cases.register_request(
+            staff_context(),
+            kind=values["kind"],
+            channel=values["channel"],
+            received_on=values["received_on"],
+            description=values["description"],
+            verified=values["verified"],
+            reply_to=values["reply_to"],
+            customer_public_id=customer.public_id if customer is not None else None,
+        )
+    except ValidationFailed as failure:
+        return _request_form(customer, _shown_again(values), failure.errors, 422)
+    flash(
+        f"{case.kind.label} request registered; the data-protection officer answers it by"
+        f" {case.due_on.strftime('%d.%m.%Y')}.",
+        "success",
+    )
+    staff = current_staff()
+    if customer is not None and not (
+        staff is not None and has_permission(staff, Permission.VIEW_PRIVACY_REQUESTS)
+    ):
+        # An agent goes back to the call; the case itself is the DPO's.
+        return redirect(url_for("customers.customer_page", public_id=customer.public_id), 303)
+    return redirect(url_for("privacy.case_page", public_id=case.public_id), 303)
+
+
+@blueprint.route("/customers/<public_id>/privacy-requests/new", methods=["GET", "POST"])
+@requires(Permission.REGISTER_PRIVACY_REQUESTS)
+def new_customer_request(public_id: str) -> Any:
+    return _register(get_customer(get_session(), public_id))
+
+
+@blueprint.route("/privacy/requests/new", methods=["GET", "POST"])
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def new_request() -> Any:
+    """A request from someone the register does not hold (answered "no data held")."""
+    return _register(None)
+
+
+# --- the queue and the case ---------------------------------------------------------------
+
+
+@blueprint.get("/privacy/requests")
+@requires(Permission.VIEW_PRIVACY_REQUESTS)
+def queue() -> Any:
+    kind = request.args.get("kind", "")
+    status = request.args.get("status", cases.OPEN_FILTER)
+    try:
+        rows = cases.queue(staff_context(), kind=kind, status=status)
+        errors: dict[str, list[str]] = {}
+    except ValidationFailed as failure:
+        rows, errors = [], failure.errors
+    return render_template(
+        "privacy/queue.html",
+        rows=rows,
+        errors=errors,
+        kind=kind,
+        status=status,
+        kinds=list(RequestKind),
+        statuses=list(RequestStatus),
+        due_soon_days=deadlines.DUE_SOON_DAYS,
+    ), (422 if errors else 200)
+
+
+def _case_page(
+    public_id: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    view = cases.view_case(staff_context(), public_id=public_id)
+    staff = current_staff()
+    return render_template(
+        "privacy/case.html",
+        view=view,
+        case=view.case,
+        errors=errors or {},
+        values=values or {},
+        can_handle=staff is not None and has_permission(staff, Permission.HANDLE_PRIVACY_REQUESTS),
+        max_extension=deadlines.MAX_EXTENSION_MONTHS,
+        today=local_today(now()),
+        ombudsman_notice=cases.OMBUDSMAN_NOTICE,
+    ), status
+
+
+@blueprint.get("/privacy/requests/<public_id>")
+@requires(Permission.VIEW_PRIVACY_REQUESTS)
+def case_page(public_id: str) -> Any:
+    return _case_page(public_id)
+
+
+def _step(public_id: str, fields: tuple[str, ...], step: Any, done: str) -> Any:
+    """Run one step of the case with the form's fields; show the case again with errors."""
+    values = {name: request.form.get(name, "") for name in fields}
+    try:
+        step(staff_context(), public_id=public_id, **values)
+    except ValidationFailed as failure:
+        return _case_page(public_id, errors=failure.errors, values=_shown_again(values), status=422)
+    except Conflict as conflict:
+        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+    flash(done, "success")
+    return redirect(url_for("privacy.case_page", public_id=public_id), 303)
+
+
+@blueprint.post("/privacy/requests/<public_id>/start")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def start_case(public_id: str) -> Any:
+    return _step(public_id, (), cases.start_case, "You now handle this request.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/extend")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def extend_case(public_id: str) -> Any:
+    fields = ("months", "justification", "told_on")
+    return _step(public_id, fields, cases.extend_case, "The deadline was extended.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/complete")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def complete_case(public_id: str) -> Any:
+    return _step(public_id, ("answer",), cases.complete_case, "The request was completed.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/refuse")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def refuse_case(public_id: str) -> Any:
+    fields = ("legal_reason", "answer")
+    return _step(public_id, fields, cases.refuse_case, "The request was refused.")
+
+
+# --- on other pages -----------------------------------------------------------------------
+
+
+def customer_page_panel(session: Session, customer: Customer, current: datetime) -> Markup:
+    """The customer page's privacy requests (`pages.CUSTOMER_PAGE_PANELS`), with the button
+    to register one. Not audited here: the customer page audits its own viewing."""
+    staff = current_staff()
+    today = local_today(current)
+    rows = [
+        (case, deadlines.urgency(case.due_on, today, is_open=case.status.is_open))
+        for case in cases.cases_of_customer(session, customer.id)
+    ]
+    return pages.render_panel(
+        "privacy/_customer_panel.html",
+        customer=customer,
+        rows=rows,
+        can_register=staff is not None
+        and has_permission(staff, Permission.REGISTER_PRIVACY_REQUESTS),
+        can_open=staff is not None and has_permission(staff, Permission.VIEW_PRIVACY_REQUESTS),
+    )
+
+
+@blueprint.app_context_processor
+def overdue_requests_banner() -> dict[str, Any]:
+    """`privacy_overdue`: open requests past their due day, for base.html's banner; shown to
+    the DPO, who can act on it."""
+    staff = current_staff()
+    if staff is None or not has_permission(staff, Permission.HANDLE_PRIVACY_REQUESTS):
+        return {"privacy_overdue": 0}
+    try:
+        return {"privacy_overdue": count_overdue(get_session(), today=local_today(now()))}
+    except Exception:
+        # A banner must never turn a working page (or an error page) into a failure.
+        log.exception("privacy deadline check for the banner failed")
+        return {"privacy_overdue": 0}

@@ -69,6 +69,16 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "audit.browse": AUDIT_READERS,
     # Everything held about one person, from every registered source: the DPO's work alone.
     "privacy.everything_held": frozenset({"dpo"}),
+    # Privacy requests: whoever serves the customer registers one; the DPO carries it out;
+    # supervisors follow the queue read-only.
+    "privacy.new_customer_request": frozenset({"agent", "supervisor", "dpo"}),
+    "privacy.queue": AUDIT_READERS,
+    "privacy.case_page": AUDIT_READERS,
+    "privacy.new_request": frozenset({"dpo"}),
+    "privacy.start_case": frozenset({"dpo"}),
+    "privacy.extend_case": frozenset({"dpo"}),
+    "privacy.complete_case": frozenset({"dpo"}),
+    "privacy.refuse_case": frozenset({"dpo"}),
     # Staff administration.
     "admin.staff_list": STAFF_ADMINS,
     "admin.staff_detail": STAFF_ADMINS,

@@ -33,6 +33,9 @@ def test_create_app_wires_the_contact_and_customer_page_providers(app):
         seams = app.extensions["cs_register.pages"]
         providers = {name: [p.__module__ for p in found] for name, found in seams.providers.items()}
     assert providers[pages.CONTACT_PAGE_PANELS] == ["recordings.web", "cs_register.intake.views"]
-    assert providers[pages.CUSTOMER_PAGE_PANELS] == ["cs_register.contacts.views"]
+    assert providers[pages.CUSTOMER_PAGE_PANELS] == [
+        "cs_register.contacts.views",
+        "cs_register.privacy.views",
+    ]
     assert providers[pages.CONTACT_TIMELINE_NOTES] == ["recordings.web"]
     assert seams.renderers[pages.CONTACT_PAGE].__module__ == "cs_register.contacts.views"

@@ -1,0 +1,421 @@
+"""The life of a data-subject request: registered, started, extended, completed or refused.
+
+Anyone serving customers registers a request as it arrives (it lands in the DPO's queue); the
+data-protection officer carries it out; supervisors follow the queue read-only. Every step is
+audited in the same transaction, with ids, kinds, statuses and dates only: what the person
+asked and what they were answered stay in the case, never in the audit trail.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction
+from cs_register.clock import local_today, parse_form_date
+from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
+from cs_register.context import Context
+from cs_register.customers.models import Customer
+from cs_register.customers.services import get_customer
+from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.free_text import contains_identity_code
+from cs_register.identifiers import IdentifierError, normalise_text
+from cs_register.permissions import Permission, has_permission, require
+from cs_register.privacy import deadlines
+from cs_register.privacy.models import PrivacyRequest, RequestChannel, RequestKind, RequestStatus
+from cs_register.staff.models import StaffUser
+
+SUBJECT_TYPE = "privacy_request"
+MAX_DESCRIPTION = 4000
+MAX_ANSWER = 20_000
+MAX_REPLY_TO = 200
+MIN_REASON = 10
+# A request is registered as it arrives; one received more than this long ago is a typo.
+MAX_BACKDATING = timedelta(days=365)
+# GDPR article 77 and the Finnish Data Protection Act: the person may complain to the
+# supervisory authority. Every refusal and every answer to a complaint says so.
+OMBUDSMAN_NOTICE = (
+    "You have the right to lodge a complaint with the supervisory authority, the Data"
+    " Protection Ombudsman (tietosuojavaltuutettu), https://tietosuoja.fi."
+)
+_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
+E = TypeVar("E", bound=enum.Enum)
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _text(
+    errors: dict[str, list[str]], field: str, raw: str, *, label: str, max_length: int
+) -> str:
+    """Multi-line free text typed by staff: required, bounded, no identity codes."""
+    value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if not value:
+        errors[field] = [f"{label} is required."]
+    elif len(value) > max_length:
+        errors[field] = [f"{label} may be at most {max_length} characters."]
+    elif any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _ALLOWED_CONTROLS
+        for ch in value
+    ):
+        errors[field] = [f"{label} contains characters that are not allowed."]
+    elif contains_identity_code(value):
+        # Cases are kept in clear; identity codes live encrypted on the customer only.
+        errors[field] = [f"{label} must not contain an identity code."]
+    return value
+
+
+def _reason(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> str:
+    value = _text(errors, field, raw, label=label, max_length=MAX_DESCRIPTION)
+    if field not in errors and len(value) < MIN_REASON:
+        errors[field] = [f"{label} must be at least {MIN_REASON} characters."]
+    return value
+
+
+def _day(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> date | None:
+    try:
+        return parse_form_date(raw, label=label)
+    except IdentifierError as problem:
+        errors[field] = [str(problem)]
+        return None
+
+
+def _choice(
+    errors: dict[str, list[str]], field: str, raw: str, enum_class: type[E], *, label: str
+) -> E | None:
+    try:
+        return enum_class(raw)
+    except ValueError:
+        errors[field] = [f"Choose the {label}."]
+        return None
+
+
+def _verified(errors: dict[str, list[str]], names: Iterable[str]) -> list[str]:
+    chosen = set(names)
+    unknown = chosen - set(VERIFIABLE_IDENTIFIERS)
+    if unknown:
+        errors["verified"] = ["Choose only identifiers the verification panel offers."]
+    return [name for name in VERIFIABLE_IDENTIFIERS if name in chosen]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def get_case(session: Session, public_id: str) -> PrivacyRequest:
+    case = session.scalar(sa.select(PrivacyRequest).where(PrivacyRequest.public_id == public_id))
+    if case is None:
+        raise NotFound("No such privacy request.")
+    return case
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: PrivacyRequest
+    customer: Customer | None
+    registered_by: str | None
+    handled_by: str | None
+    urgency: deadlines.Urgency
+    latest_extension_notice: date
+
+    @property
+    def can_extend(self) -> bool:
+        return self.case.status.is_open and self.case.extension_months < (
+            deadlines.MAX_EXTENSION_MONTHS
+        )
+
+
+def _names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {staff_id for staff_id in ids if staff_id is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(wanted))
+    )
+    return {staff_id: name for staff_id, name in rows}
+
+
+def view_case(ctx: Context, *, public_id: str) -> CaseView:
+    """A case with what its page shows; the viewing is audited."""
+    require(ctx.actor, Permission.VIEW_PRIVACY_REQUESTS)
+    case = get_case(ctx.session, public_id)
+    customer = ctx.session.get(Customer, case.customer_id) if case.customer_id else None
+    names = _names(ctx.session, (case.registered_by_id, case.handled_by_id))
+    audit.record(ctx, AuditAction.PRIVACY_REQUEST_VIEWED, (SUBJECT_TYPE, case.public_id))
+    return CaseView(
+        case=case,
+        customer=customer,
+        registered_by=names.get(case.registered_by_id or 0),
+        handled_by=names.get(case.handled_by_id or 0),
+        urgency=deadlines.urgency(case.due_on, local_today(ctx.now), is_open=case.status.is_open),
+        latest_extension_notice=deadlines.latest_extension_notice(case.received_on),
+    )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: PrivacyRequest
+    customer_name: str | None
+    urgency: deadlines.Urgency
+
+
+# The queue's status filter: one status, every open case (the default), or everything.
+OPEN_FILTER = "open"
+ALL_FILTER = "all"
+
+
+def queue(ctx: Context, *, kind: str = "", status: str = OPEN_FILTER) -> list[QueueRow]:
+    """Cases by due date (the most urgent first), filtered by kind and status; audited with
+    the number of cases shown."""
+    require(ctx.actor, Permission.VIEW_PRIVACY_REQUESTS)
+    errors: dict[str, list[str]] = {}
+    query = sa.select(PrivacyRequest, Customer).outerjoin(
+        Customer, Customer.id == PrivacyRequest.customer_id
+    )
+    if kind:
+        chosen_kind = _choice(errors, "kind", kind, RequestKind, label="request type")
+        query = query.where(PrivacyRequest.kind == chosen_kind)
+    if status == OPEN_FILTER:
+        open_statuses = [member for member in RequestStatus if member.is_open]
+        query = query.where(PrivacyRequest.status.in_(open_statuses))
+    elif status != ALL_FILTER:
+        chosen_status = _choice(errors, "status", status, RequestStatus, label="status")
+        query = query.where(PrivacyRequest.status == chosen_status)
+    if errors:
+        raise ValidationFailed(errors)
+    today = local_today(ctx.now)
+    rows = [
+        QueueRow(
+            case=case,
+            customer_name=customer.full_name if customer is not None else None,
+            urgency=deadlines.urgency(case.due_on, today, is_open=case.status.is_open),
+        )
+        for case, customer in ctx.session.execute(
+            query.order_by(PrivacyRequest.due_on, PrivacyRequest.id)
+        ).all()
+    ]
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_QUEUE_VIEWED,
+        ("privacy_queue", None),
+        details={"kind": kind or None, "status": status, "shown": len(rows)},
+    )
+    return rows
+
+
+def cases_of_customer(session: Session, customer_id: int) -> list[PrivacyRequest]:
+    """A customer's cases, newest first, for their page (which audits its own viewing)."""
+    return list(
+        session.scalars(
+            sa.select(PrivacyRequest)
+            .where(PrivacyRequest.customer_id == customer_id)
+            .order_by(PrivacyRequest.received_on.desc(), PrivacyRequest.id.desc())
+        )
+    )
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def register_request(
+    ctx: Context,
+    *,
+    kind: str,
+    channel: str,
+    received_on: str,
+    description: str,
+    verified: Iterable[str] = (),
+    reply_to: str = "",
+    customer_public_id: str | None,
+) -> PrivacyRequest:
+    """Register a request as it arrived; due one calendar month after it was received.
+
+    Without a customer (the requester is not in the register) only the DPO registers it,
+    after a search; the answer is then "no data held".
+    """
+    require(ctx.actor, Permission.REGISTER_PRIVACY_REQUESTS)
+    if customer_public_id is None and not has_permission(
+        ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS
+    ):
+        raise ValidationFailed({"customer": ["Register the request from the customer's page."]})
+    customer = get_customer(ctx.session, customer_public_id) if customer_public_id else None
+    errors: dict[str, list[str]] = {}
+    request_kind = _choice(errors, "kind", kind, RequestKind, label="request type")
+    request_channel = _choice(errors, "channel", channel, RequestChannel, label="channel")
+    received = _day(errors, "received_on", received_on, label="Date received")
+    today = local_today(ctx.now)
+    if received is not None and received > today:
+        errors["received_on"] = ["Date received cannot be in the future."]
+    elif received is not None and received < today - MAX_BACKDATING:
+        errors["received_on"] = ["Date received is more than a year ago; check the date."]
+    clean_description = _text(
+        errors, "description", description, label="What was asked", max_length=MAX_DESCRIPTION
+    )
+    try:
+        clean_reply_to = normalise_text(
+            reply_to, label="Reply to", max_length=MAX_REPLY_TO, required=customer is None
+        )
+    except IdentifierError as problem:
+        errors["reply_to"] = [str(problem)]
+        clean_reply_to = ""
+    if clean_reply_to and contains_identity_code(clean_reply_to):
+        errors["reply_to"] = ["Reply to must not contain an identity code."]
+    checked = _verified(errors, verified)
+    if errors or request_kind is None or request_channel is None or received is None:
+        raise ValidationFailed(errors)
+    case = PrivacyRequest(
+        kind=request_kind,
+        status=RequestStatus.RECEIVED,
+        customer_id=customer.id if customer is not None else None,
+        channel=request_channel,
+        received_on=received,
+        due_on=deadlines.due_on(received),
+        verified_identifiers=checked,
+        description=clean_description,
+        reply_to=clean_reply_to,
+        registered_at=ctx.now,
+        registered_by_id=ctx.actor.staff_id,
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_REQUEST_REGISTERED,
+        (SUBJECT_TYPE, case.public_id),
+        details={
+            "kind": case.kind.value,
+            "channel": case.channel.value,
+            "customer": customer.public_id if customer is not None else None,
+            "received_on": case.received_on.isoformat(),
+            "due_on": case.due_on.isoformat(),
+            "verified": checked,
+        },
+    )
+    return case
+
+
+def _open_case(ctx: Context, public_id: str) -> PrivacyRequest:
+    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
+    case = get_case(ctx.session, public_id)
+    if not case.status.is_open:
+        raise Conflict(f"This request is already {case.status.label.lower()}.")
+    return case
+
+
+def start_case(ctx: Context, *, public_id: str) -> PrivacyRequest:
+    """The DPO takes the case: received -> in progress."""
+    case = _open_case(ctx, public_id)
+    if case.status is RequestStatus.IN_PROGRESS:
+        raise Conflict("This request is already in progress.")
+    case.status = RequestStatus.IN_PROGRESS
+    case.handled_by_id = ctx.actor.staff_id
+    case.started_at = ctx.now
+    ctx.session.flush()
+    audit.record(ctx, AuditAction.PRIVACY_REQUEST_STARTED, (SUBJECT_TYPE, case.public_id))
+    return case
+
+
+def extend_case(
+    ctx: Context, *, public_id: str, months: str, justification: str, told_on: str
+) -> PrivacyRequest:
+    """Extend the deadline to 2 or 3 months after receipt, with the reason the person was told
+    (GDPR article 12(3)); the person must have been told within the first month."""
+    case = _open_case(ctx, public_id)
+    errors: dict[str, list[str]] = {}
+    try:
+        total = int(months)
+    except ValueError:
+        total = -1
+    if not case.extension_months < total <= deadlines.MAX_EXTENSION_MONTHS:
+        errors["months"] = [
+            f"Extend by more than the current {case.extension_months} month(s), at most"
+            f" {deadlines.MAX_EXTENSION_MONTHS} in all."
+        ]
+    clean_justification = _reason(errors, "justification", justification, label="Justification")
+    told = _day(errors, "told_on", told_on, label="Date the person was told")
+    latest = deadlines.latest_extension_notice(case.received_on)
+    if told is not None and "told_on" not in errors:
+        if told > local_today(ctx.now):
+            errors["told_on"] = ["The person cannot have been told in the future."]
+        elif told < case.received_on:
+            errors["told_on"] = ["The person cannot have been told before the request arrived."]
+        elif told > latest:
+            errors["told_on"] = [
+                "The person had to be told within the first month, by"
+                f" {latest.strftime('%d.%m.%Y')}; the deadline cannot be extended now."
+            ]
+    if errors or told is None:
+        raise ValidationFailed(errors)
+    case.extension_months = total
+    case.extension_justification = clean_justification
+    case.extension_told_on = told
+    case.due_on = deadlines.due_on(case.received_on, total)
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_REQUEST_EXTENDED,
+        (SUBJECT_TYPE, case.public_id),
+        details={"extension_months": total, "due_on": case.due_on.isoformat()},
+    )
+    return case
+
+
+def _with_ombudsman_notice(answer: str) -> str:
+    return answer if OMBUDSMAN_NOTICE in answer else f"{answer}\n\n{OMBUDSMAN_NOTICE}"
+
+
+def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyRequest:
+    """Close the case with the written answer the person was given."""
+    case = _open_case(ctx, public_id)
+    errors: dict[str, list[str]] = {}
+    clean_answer = _text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    if errors:
+        raise ValidationFailed(errors)
+    if case.kind is RequestKind.COMPLAINT:
+        clean_answer = _with_ombudsman_notice(clean_answer)
+    _close(ctx, case, RequestStatus.COMPLETED, clean_answer)
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_REQUEST_COMPLETED,
+        (SUBJECT_TYPE, case.public_id),
+        details={"on_time": local_today(ctx.now) <= case.due_on},
+    )
+    return case
+
+
+def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str) -> PrivacyRequest:
+    """Refuse the request, with its legal reason; the answer tells the person they may
+    complain to the Data Protection Ombudsman."""
+    case = _open_case(ctx, public_id)
+    errors: dict[str, list[str]] = {}
+    clean_reason = _reason(errors, "legal_reason", legal_reason, label="Legal reason")
+    clean_answer = _text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    if errors:
+        raise ValidationFailed(errors)
+    case.refusal_reason = clean_reason
+    _close(ctx, case, RequestStatus.REFUSED, _with_ombudsman_notice(clean_answer))
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_REQUEST_REFUSED,
+        (SUBJECT_TYPE, case.public_id),
+        details={"on_time": local_today(ctx.now) <= case.due_on},
+    )
+    return case
+
+
+def _close(ctx: Context, case: PrivacyRequest, status: RequestStatus, answer: str) -> None:
+    case.status = status
+    case.answer = answer
+    case.closed_at = ctx.now
+    if case.handled_by_id is None:
+        case.handled_by_id = ctx.actor.staff_id
+    if case.started_at is None:
+        case.started_at = ctx.now
+    ctx.session.flush()

@@ -1,0 +1,116 @@
+"""Data-subject requests as tracked cases: what was asked, by whom, and by when it is due.
+
+A case outlives the customer it concerns (an erasure removes the customer, and the case keeps
+its own minimal record), so its link to the customer is nullable and set to NULL on delete.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_register.db import Base, new_public_id, str_enum
+
+
+class RequestKind(enum.Enum):
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    RECTIFICATION = "rectification"
+    ERASURE = "erasure"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    # A privacy complaint: its answer tells the person of their right to complain to the
+    # Data Protection Ombudsman.
+    COMPLAINT = "complaint"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    RequestKind.ACCESS: "Access to own data",
+    RequestKind.PORTABILITY: "Data portability",
+    RequestKind.RECTIFICATION: "Rectification",
+    RequestKind.ERASURE: "Erasure",
+    RequestKind.RESTRICTION: "Restriction of processing",
+    RequestKind.OBJECTION: "Objection to processing",
+    RequestKind.COMPLAINT: "Privacy complaint",
+}
+
+
+class RequestStatus(enum.Enum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self in (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
+
+
+class RequestChannel(enum.Enum):
+    """How the request reached the company: customer service's channels, or a letter."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    CHATBOT = "chatbot"
+    LETTER = "letter"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class PrivacyRequest(Base):
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        sa.CheckConstraint("extension_months BETWEEN 0 AND 2", name="extension_at_most_two_months"),
+        sa.CheckConstraint(
+            "status <> 'refused' OR refusal_reason IS NOT NULL", name="refusal_has_reason"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    kind: Mapped[RequestKind] = mapped_column(str_enum(RequestKind, "privacy_request_kind"))
+    status: Mapped[RequestStatus] = mapped_column(
+        str_enum(RequestStatus, "privacy_request_status"), index=True
+    )
+    # None: the requester is not in the register (answered "no data held" after a search),
+    # or the customer has since been erased.
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[RequestChannel] = mapped_column(
+        str_enum(RequestChannel, "privacy_request_channel")
+    )
+    received_on: Mapped[date]
+    due_on: Mapped[date] = mapped_column(index=True)
+    # Which identifiers were checked to confirm the requester is the person (contacts' names).
+    verified_identifiers: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    description: Mapped[str] = mapped_column(sa.Text)
+    # Where the answer goes, for a requester the register does not hold (or holds no address of).
+    reply_to: Mapped[str] = mapped_column(sa.String(200), default="")
+    extension_months: Mapped[int] = mapped_column(default=0)
+    extension_justification: Mapped[str | None] = mapped_column(sa.Text)
+    extension_told_on: Mapped[date | None]
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    refusal_reason: Mapped[str | None] = mapped_column(sa.Text)
+    registered_at: Mapped[datetime]
+    registered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    handled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    started_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<PrivacyRequest {self.id} {self.kind.value} {self.status.value}>"
