@@ -95,6 +95,7 @@ def create_app(
         app.register_blueprint(blueprint)
     _wire_page_seams(app)
     _register_personal_data(app)
+    _install_tasks(app, settings)
     cli.init_app(app)
     return app
 
@@ -115,30 +116,28 @@ def _wire_page_seams(app: Flask) -> None:
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
 
 
+def _install_tasks(app: Flask, settings: Settings) -> None:
+    """What views may hand to the workers (`cs_register.tasks`); without Redis the periodic
+    jobs pick the work up from the database."""
+    if settings.redis_url is None:
+        return
+    from cs_register import tasks
+    from jobs.privacy import enqueue_privacy_export
+    from jobs.queue import get_queue, redis_connection
+
+    connection = redis_connection(settings.redis_url)
+    tasks.install(
+        app,
+        tasks.BUILD_PRIVACY_EXPORT,
+        lambda public_id: enqueue_privacy_export(get_queue(connection, settings), public_id),
+    )
+
+
 def _register_personal_data(app: Flask) -> None:
-    """Every package that holds personal data, in the order the registry asks them.
+    """Every package that holds personal data (see `cs_register.sources`)."""
+    from cs_register import personal_data, runtime, sources
 
-    The audit trail comes last: it looks for events about what the others found.
-    """
-    from cs_register import personal_data
-    from cs_register.audit.personal_data import AuditRecords
-    from cs_register.contacts.personal_data import ContactRecords
-    from cs_register.customers.personal_data import CustomerRecords
-    from cs_register.intake.personal_data import IntakeRecords
-    from cs_register.privacy.personal_data import PrivacyRequestRecords
-    from cs_register.staff.personal_data import StaffRecords
-    from recordings.personal_data import RecordingRecords
-
-    for source in (
-        CustomerRecords(app.extensions["cs_register.keyring"]),
-        ContactRecords(),
-        IntakeRecords(),
-        RecordingRecords(),
-        StaffRecords(),
-        PrivacyRequestRecords(),
-        AuditRecords(),
-    ):
-        personal_data.register(app, source)
+    personal_data.install(app, sources.build_registry(runtime.current_runtime(app)))
 
 
 if __name__ == "__main__":

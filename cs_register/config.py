@@ -55,6 +55,8 @@ class Settings:
     rq_failure_ttl_seconds: int = 7 * 24 * 3600
     rq_result_ttl_seconds: int = 24 * 3600
     sweep_interval_minutes: int = 5
+    # How long a data-subject export (access, portability) stays downloadable.
+    privacy_export_days: int = 7
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile.
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 64 * 1024
@@ -96,6 +98,11 @@ class Settings:
     @property
     def storage_root(self) -> Path:
         return self.recording_storage_path or self.instance_path / "recordings"
+
+    @property
+    def export_root(self) -> Path:
+        # Apart from the recordings, whose reconciliation would take exports for orphans.
+        return self.instance_path / "privacy-exports"
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -144,6 +151,7 @@ class Settings:
             hold_cap_months=_int(env, "HOLD_CAP_MONTHS", MAX_HOLD_CAP_MONTHS, minimum=1),
             max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024),
             sweep_interval_minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 5, minimum=1),
+            privacy_export_days=_int(env, "PRIVACY_EXPORT_DAYS", 7, minimum=1),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
             rq_result_ttl_seconds=_int(env, "RQ_RESULT_TTL_SECONDS", 24 * 3600, minimum=0),
             password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),

@@ -14,10 +14,10 @@ audited; the values in `fields` are for the DPO's eyes, with identity codes mask
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from flask import Flask, current_app
 
@@ -95,6 +95,25 @@ class FindingKind:
         return Finding(self.source, self.category, self.table, reference, occurred_at, fields)
 
 
+@dataclass(frozen=True)
+class HeldFile:
+    """A stored file held about the person (a call recording's audio), for exports: where the
+    export puts it, which finding it belongs to, and how to read it."""
+
+    name: str  # a path inside the export, e.g. "recordings/<public id>.wav"
+    reference: str  # the finding's reference
+    sha256: str
+    size_bytes: int
+    open: Callable[[], Iterator[bytes]]
+
+
+@runtime_checkable
+class FileSource(Protocol):
+    """A source that also holds files about people (optional besides `find`)."""
+
+    def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]: ...
+
+
 class PersonalDataSource(Protocol):
     def describe(self) -> SourceDescription: ...
 
@@ -121,6 +140,19 @@ class PersonalDataRegistry:
         for source in self.sources:
             findings.extend(source.find(ctx, subject, tuple(findings)))
         return findings
+
+    def files(self, ctx: Context, subject: DataSubject) -> list[HeldFile]:
+        """Every stored file the sources hold about `subject`."""
+        held: list[HeldFile] = []
+        for source in self.sources:
+            if isinstance(source, FileSource):
+                held.extend(source.files(ctx, subject))
+        return held
+
+
+def install(app: Flask, registry: PersonalDataRegistry) -> None:
+    """Make `registry` the app's (built once by `cs_register.sources`)."""
+    app.extensions[_EXTENSION] = registry
 
 
 def register(app: Flask, source: PersonalDataSource) -> None:

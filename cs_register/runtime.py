@@ -36,6 +36,8 @@ class Runtime:
     clock: Callable[[], datetime]
     keyring: Keyring
     storage: RecordingStorage
+    # Data-subject exports (ZIP files), kept `settings.privacy_export_days` days.
+    exports: RecordingStorage
     retention: RetentionPolicy
     sessions: SessionPolicy
     password_hashing: HashingCost
@@ -55,6 +57,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
         ),
         storage=LocalStorage(settings.storage_root),
+        exports=LocalStorage(settings.export_root),
         retention=RetentionPolicy(
             retention_months=settings.retention_months,
             hold_cap_months=settings.hold_cap_months,
@@ -77,10 +80,11 @@ def install(app: Flask, runtime: Runtime) -> None:
     app.extensions["cs_register.clock"] = runtime.clock
     app.extensions["cs_register.keyring"] = runtime.keyring
     app.extensions["cs_register.storage"] = runtime.storage
+    app.extensions["cs_register.exports"] = runtime.exports
     app.extensions["cs_register.retention"] = runtime.retention
     app.extensions["cs_register.sessions"] = runtime.sessions
 
 
-def current_runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions[EXTENSION]
+def current_runtime(app: Flask | None = None) -> Runtime:
+    runtime: Runtime = (app or current_app).extensions[EXTENSION]
     return runtime

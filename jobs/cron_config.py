@@ -16,6 +16,7 @@ from rq import cron
 from jobs.context import job_settings
 from jobs.cron import per_tick
 from jobs.maintenance import purge_expired_staff_sessions_job, purge_webhook_deliveries_job
+from jobs.privacy import EXPORT_JOB_TIMEOUT_SECONDS, EXPORTS_JOB_PREFIX, privacy_exports_job
 from jobs.queue import QUEUE_NAME
 from jobs.retention import (
     INVARIANT_JOB_PREFIX,
@@ -37,19 +38,26 @@ def register_jobs() -> None:
         "result_ttl": settings.rq_result_ttl_seconds,
         "failure_ttl": settings.rq_failure_ttl_seconds,
     }
-    # The retention jobs get one job id per tick; the sweep and reconciliation may run long
-    # after an outage, so they get the long timeout.
+    # The retention and export jobs get one job id per tick; the sweep and reconciliation may
+    # run long after an outage, and an export copies audio, so they get long timeouts.
     long_running = {"job_timeout": SWEEP_JOB_TIMEOUT_SECONDS}
+    exports_timeout = {"job_timeout": EXPORT_JOB_TIMEOUT_SECONDS}
     schedule: list[tuple[Callable[..., Any], str, int, dict[str, Any]]] = [
         (purge_expired_staff_sessions_job, "purge-expired-staff-sessions", sweep_interval, {}),
         (purge_webhook_deliveries_job, "purge-webhook-deliveries", RECONCILIATION_INTERVAL, {}),
         (retention_sweep_job, SWEEP_JOB_PREFIX, sweep_interval, long_running),
         (invariant_check_job, INVARIANT_JOB_PREFIX, sweep_interval, {}),
         (reconciliation_job, RECONCILIATION_JOB_PREFIX, RECONCILIATION_INTERVAL, long_running),
+        (privacy_exports_job, EXPORTS_JOB_PREFIX, sweep_interval, exports_timeout),
     ]
-    retention_jobs = {SWEEP_JOB_PREFIX, INVARIANT_JOB_PREFIX, RECONCILIATION_JOB_PREFIX}
+    one_per_tick = {
+        SWEEP_JOB_PREFIX,
+        INVARIANT_JOB_PREFIX,
+        RECONCILIATION_JOB_PREFIX,
+        EXPORTS_JOB_PREFIX,
+    }
     for job, name, interval, options in schedule:
-        if name in retention_jobs:
+        if name in one_per_tick:
             options = {**options, "meta": per_tick(name)}
         cron.register(job, QUEUE_NAME, name=name, interval=interval, **options, **ttls)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -170,3 +171,14 @@ class PurgeReceipt(Base):
 
 # The ledger is append-only in the database too, like the audit trail.
 install_append_only_guard(PurgeReceipt.__table__)  # type: ignore[arg-type]
+
+
+# Download file name extensions where ffmpeg's container name is not the usual one; other
+# containers (wav, mp3, gsm, flac, ogg...) are their own extension.
+_CONTAINER_EXTENSIONS = {"mp4": "m4a", "matroska": "mka"}
+_EXTENSION = re.compile(r"[a-z0-9]{1,8}")
+
+
+def file_extension(recording: Recording) -> str:
+    extension = _CONTAINER_EXTENSIONS.get(recording.container, recording.container)
+    return extension if _EXTENSION.fullmatch(extension) else "bin"

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import sqlalchemy as sa
 
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
-from recordings.models import Call, PurgeReceipt, Recording, RecordingHold
+from cs_register.personal_data import (
+    DataSubject,
+    Finding,
+    FindingKind,
+    HeldFile,
+    SourceDescription,
+    claim,
+)
+from recordings.models import (
+    Call,
+    PurgeReceipt,
+    Recording,
+    RecordingHold,
+    RecordingState,
+    file_extension,
+)
+from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
 CALL = FindingKind(SOURCE, "Call", "calls")
@@ -35,6 +51,31 @@ DESCRIPTION = SourceDescription(
 @dataclass(frozen=True)
 class RecordingRecords:
     """Calls, their recordings (the voice itself), holds, and purge receipts."""
+
+    storage: RecordingStorage
+
+    def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]:
+        """The audio of every recording of theirs still stored, byte for byte as received."""
+        theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
+        recordings = ctx.session.scalars(
+            sa.select(Recording)
+            .where(
+                Recording.contact_id.in_(theirs),
+                Recording.state == RecordingState.ACTIVE,
+                Recording.storage_key.is_not(None),
+            )
+            .order_by(Recording.recorded_at, Recording.id)
+        )
+        return [
+            HeldFile(
+                name=f"recordings/{recording.public_id}.{file_extension(recording)}",
+                reference=recording.public_id,
+                sha256=recording.sha256,
+                size_bytes=recording.size_bytes,
+                open=partial(self.storage.open, recording.storage_key or ""),
+            )
+            for recording in recordings
+        ]
 
     def describe(self) -> SourceDescription:
         return DESCRIPTION

@@ -9,7 +9,6 @@ recordings blueprint by `register`, so their endpoints keep the blueprint's name
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,17 +19,13 @@ from cs_register.permissions import Permission
 from cs_register.web import requires, staff_context
 from recordings import services
 from recordings.byte_ranges import RangeNotSatisfiable, requested_range
-from recordings.models import Recording
+from recordings.models import Recording, file_extension
 from recordings.storage import RecordingStorage, StorageError
 from recordings.web import current_policy, current_storage
 
 log = logging.getLogger(__name__)
 
 PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
-# Download file name extensions where ffmpeg's container name is not the usual one; other
-# containers (wav, mp3, gsm, flac, ogg...) are their own extension.
-_CONTAINER_EXTENSIONS = {"mp4": "m4a", "matroska": "mka"}
-_EXTENSION = re.compile(r"[a-z0-9]{1,8}")
 
 
 def register(blueprint: Blueprint) -> None:
@@ -50,11 +45,6 @@ def _stored_size(storage: RecordingStorage, recording: Recording, key: str) -> i
         # The row says the audio exists but the file does not: reconciliation must look.
         log.error("audio of recording %s is missing from storage", recording.public_id)
         raise NotFound("The audio of this recording could not be found.") from None
-
-
-def file_extension(recording: Recording) -> str:
-    extension = _CONTAINER_EXTENSIONS.get(recording.container, recording.container)
-    return extension if _EXTENSION.fullmatch(extension) else "bin"
 
 
 def _servable(public_id: str, *, download: bool) -> tuple[Recording, RecordingStorage]:

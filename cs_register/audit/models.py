@@ -61,6 +61,10 @@ class AuditAction(enum.Enum):
     PRIVACY_REQUEST_EXTENDED = "privacy_request_extended"
     PRIVACY_REQUEST_COMPLETED = "privacy_request_completed"
     PRIVACY_REQUEST_REFUSED = "privacy_request_refused"
+    PRIVACY_EXPORT_REQUESTED = "privacy_export_requested"
+    PRIVACY_EXPORT_BUILT = "privacy_export_built"
+    PRIVACY_EXPORT_DOWNLOADED = "privacy_export_downloaded"
+    PRIVACY_EXPORT_DELETED = "privacy_export_deleted"
 
 
 class AuditEvent(Base):

@@ -4,6 +4,9 @@
   rule. Exits 2 when a case is overdue or an extension lacks its justification, after one
   ERROR log line, so an operator's alerting can run it like `flask retention status`.
 
+- `export CASE [--language fi|en]`: build the download of an access or portability case now,
+  with a progress bar; the DPO downloads it from the case page.
+
 Output carries case ids, kinds and dates only, never personal data.
 """
 
@@ -17,11 +20,14 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from cs_register.clock import local_today
+from cs_register.cli_support import command_context
+from cs_register.clock import local_time, local_today
 from cs_register.db import get_database
 from cs_register.privacy import deadlines
+from cs_register.privacy.export import LANGUAGES, build_export, request_export
 from cs_register.privacy.models import PrivacyRequest
 from cs_register.privacy.monitor import OPEN_STATUSES, check_deadlines, log_problems
+from cs_register.privacy.web import current_export_inputs
 from cs_register.web import now as app_now
 
 privacy_cli = AppGroup("privacy", help="Data-subject requests: deadlines and their monitor.")
@@ -58,3 +64,31 @@ def status_command() -> None:
         log_problems(problems)
         sys.exit(EXIT_DEADLINE_BROKEN)
     click.echo("Every deadline is kept.")
+
+
+@privacy_cli.command("export")
+@click.argument("case_id")
+@click.option("--language", type=click.Choice(sorted(LANGUAGES)), default="fi", show_default=True)
+def export_command(case_id: str, language: str) -> None:
+    """Build the download for the access or portability request CASE_ID."""
+    with command_context() as ctx:
+        queued = request_export(ctx, case_public_id=case_id, language=language)
+    with click.progressbar(length=1, label="Building the export") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        built = build_export(
+            get_database(current_app),
+            current_export_inputs(),
+            export_public_id=queued.public_id,
+            now=app_now,
+            on_progress=progress,
+        )
+    if built is None:
+        raise click.ClickException("The export was claimed by a worker; see the case page.")
+    click.echo(
+        f"Export {built.public_id} is ready ({built.size_bytes} bytes); the DPO downloads it"
+        f" from the case page until {local_time(built.expires_at)}."
+    )

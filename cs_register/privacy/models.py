@@ -114,3 +114,49 @@ class PrivacyRequest(Base):
 
     def __repr__(self) -> str:
         return f"<PrivacyRequest {self.id} {self.kind.value} {self.status.value}>"
+
+
+class ExportStatus(enum.Enum):
+    QUEUED = "queued"
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+    # The file is gone (kept only `PRIVACY_EXPORT_DAYS`); the row stays as the record.
+    DELETED = "deleted"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class PrivacyExport(Base):
+    """One download for an access or portability request: a ZIP built by a job."""
+
+    __tablename__ = "privacy_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("privacy_requests.id"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(2))
+    status: Mapped[ExportStatus] = mapped_column(
+        str_enum(ExportStatus, "privacy_export_status"), index=True
+    )
+    steps_done: Mapped[int] = mapped_column(default=0)
+    steps_total: Mapped[int] = mapped_column(default=0)
+    storage_key: Mapped[str | None] = mapped_column(sa.String(128))
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    requested_at: Mapped[datetime]
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    deleted_at: Mapped[datetime | None]
+    # What went wrong, for the DPO and the operator: a class of problem, never personal data.
+    failure: Mapped[str | None] = mapped_column(sa.String(200))
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status is ExportStatus.READY:
+            return 100
+        return 100 * self.steps_done // self.steps_total if self.steps_total else 0

@@ -25,6 +25,12 @@ DESCRIPTION = SourceDescription(
             "answer",
             "refusal_reason",
         ),
+        claim(
+            "privacy_exports",
+            "The person's own download (access, portability), kept a few days.",
+            "storage_key",
+            "sha256",
+        ),
     ),
 )
 

@@ -11,11 +11,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from cs_register import pages, personal_data
+from cs_register import pages, personal_data, tasks
 from cs_register.clock import local_today
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
 from cs_register.customers.models import Customer
@@ -25,9 +25,15 @@ from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission, has_permission
-from cs_register.privacy import cases, deadlines, services
-from cs_register.privacy.models import RequestChannel, RequestKind, RequestStatus
+from cs_register.privacy import cases, deadlines, export, services
+from cs_register.privacy.models import (
+    PrivacyExport,
+    RequestChannel,
+    RequestKind,
+    RequestStatus,
+)
 from cs_register.privacy.monitor import count_overdue
+from cs_register.privacy.web import current_export_inputs, current_export_storage
 from cs_register.web import current_staff, now, requires, staff_context
 
 log = logging.getLogger(__name__)
@@ -150,6 +156,10 @@ def queue() -> Any:
     ), (422 if errors else 200)
 
 
+def _exports(view: cases.CaseView) -> list[PrivacyExport]:
+    return export.exports_of_case(get_session(), view.case)
+
+
 def _case_page(
     public_id: str,
     *,
@@ -169,6 +179,10 @@ def _case_page(
         max_extension=deadlines.MAX_EXTENSION_MONTHS,
         today=local_today(now()),
         ombudsman_notice=cases.OMBUDSMAN_NOTICE,
+        exports=_exports(view),
+        exportable=view.case.kind in export.EXPORTABLE_KINDS and view.customer is not None,
+        languages=export.LANGUAGES,
+        export_days=current_export_inputs().retention.days,
     ), status
 
 
@@ -215,6 +229,50 @@ def complete_case(public_id: str) -> Any:
 def refuse_case(public_id: str) -> Any:
     fields = ("legal_reason", "answer")
     return _step(public_id, fields, cases.refuse_case, "The request was refused.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/exports")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def request_export(public_id: str) -> Any:
+    language = request.form.get("language", "")
+    try:
+        queued = export.request_export(staff_context(), case_public_id=public_id, language=language)
+    except ValidationFailed as failure:
+        return _case_page(public_id, errors=failure.errors, status=422)
+    except Conflict as conflict:
+        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+    # The row is committed with the request; the worker gets only its id.
+    get_session().commit()
+    if tasks.submit(tasks.BUILD_PRIVACY_EXPORT, queued.public_id):
+        flash("The download is being built; this page shows its progress.", "success")
+    else:
+        flash("The download is queued and will be built within a few minutes.", "success")
+    return redirect(url_for("privacy.case_page", public_id=public_id), 303)
+
+
+@blueprint.get("/privacy/exports/<public_id>/download")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def download_export(public_id: str) -> Any:
+    ready = export.download_export(staff_context(), export_public_id=public_id)
+    storage = current_export_storage()
+    key = ready.storage_key or ""
+    return Response(
+        storage.open(key),
+        status=200,
+        content_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="privacy-export-{ready.public_id}.zip"',
+            "Content-Length": str(ready.size_bytes or 0),
+            # Personal data: never kept in browser or proxy caches.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@blueprint.get("/privacy/export-schema/v1.json")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def export_schema() -> Any:
+    return export.schema()
 
 
 # --- on other pages -----------------------------------------------------------------------

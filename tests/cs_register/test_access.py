@@ -79,6 +79,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "privacy.extend_case": frozenset({"dpo"}),
     "privacy.complete_case": frozenset({"dpo"}),
     "privacy.refuse_case": frozenset({"dpo"}),
+    "privacy.request_export": frozenset({"dpo"}),
+    "privacy.download_export": frozenset({"dpo"}),
+    "privacy.export_schema": frozenset({"dpo"}),
     # Staff administration.
     "admin.staff_list": STAFF_ADMINS,
     "admin.staff_detail": STAFF_ADMINS,

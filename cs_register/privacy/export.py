@@ -1,0 +1,552 @@
+"""The access and portability download: one ZIP with everything held about the person.
+
+The ZIP holds
+- `data.json`: the customer record (identity code in full), everything every registered
+  personal-data source finds, the recordings' files with their SHA-256, and the access log,
+  valid against the published JSON Schema (`export_schema_v1.json`, served and in docs/);
+- `recordings/<id>.<ext>`: the audio, byte for byte as received, its SHA-256 checked while
+  it is copied;
+- `summary.html`: the same in readable form, in Finnish or English.
+
+Building it is a job (`jobs.privacy`) or a command (`flask privacy export`), and it commits
+on its own, step by step, like the purge: claiming the export, its progress, and the finished
+file with its audit row are separate transactions, so the case page shows progress while it
+runs and a killed build is simply built again (the partial file never leaves the scratch
+area). The file is kept `PRIVACY_EXPORT_DAYS` (default 7) days and then deleted by the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.clock import local_time
+from cs_register.context import Context, job_context
+from cs_register.crypto import Keyring
+from cs_register.customers.models import Customer
+from cs_register.customers.services import decrypt_identity_code
+from cs_register.db import Database
+from cs_register.errors import Conflict, Gone, NotFound, ValidationFailed
+from cs_register.permissions import Permission, require, require_unless_command
+from cs_register.personal_data import DataSubject, Finding, PersonalDataRegistry
+from cs_register.privacy.cases import get_case
+from cs_register.privacy.models import (
+    ExportStatus,
+    PrivacyExport,
+    PrivacyRequest,
+    RequestKind,
+)
+from cs_register.staff.models import StaffUser
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "export_schema_v1.json"
+SCHEMA_ID = "https://cs-register.example/schemas/privacy-export/v1.json"
+SUBJECT_TYPE = "privacy_export"
+EXPORTABLE_KINDS = frozenset({RequestKind.ACCESS, RequestKind.PORTABILITY})
+LANGUAGES = {"fi": "Suomi", "en": "English"}
+# A build that has not finished in this long was killed; the next tick builds it again.
+STALE_BUILD = timedelta(minutes=30)
+# The viewings the person is entitled to know of (GDPR article 15: who saw their data).
+VIEWING_ACTIONS = (
+    AuditAction.CUSTOMER_VIEWED,
+    AuditAction.IDENTITY_CODE_REVEALED,
+    AuditAction.CONTACT_VIEWED,
+    AuditAction.RECORDING_VIEWED,
+    AuditAction.RECORDING_PLAYED,
+    AuditAction.RECORDING_DOWNLOADED,
+    AuditAction.PERSONAL_DATA_REVIEWED,
+)
+_COPY_CHUNK = 64 * 1024
+
+
+class ExportStorage(Protocol):
+    """What an export needs of a file store (the recordings' storage interface has it)."""
+
+    def staged_upload(self) -> AbstractContextManager[Any]: ...
+
+    def receive(self, staged: Any, chunks: Iterable[bytes], *, max_bytes: int) -> None: ...
+
+    def put(self, key: str, staged: Any) -> None: ...
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
+
+    def delete(self, key: str) -> bool: ...
+
+
+class ExportFailed(Exception):
+    """The export could not be built; the message names the problem, never personal data."""
+
+
+def schema() -> dict[str, Any]:
+    """The published JSON Schema of `data.json`."""
+    text = resources.files("cs_register.privacy").joinpath(SCHEMA_FILE).read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+# --- asking for one -----------------------------------------------------------------------
+
+
+def request_export(ctx: Context, *, case_public_id: str, language: str) -> PrivacyExport:
+    """Queue the download for an open access or portability case of a registered customer."""
+    require_unless_command(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
+    case = get_case(ctx.session, case_public_id)
+    if case.kind not in EXPORTABLE_KINDS:
+        raise Conflict("Only access and portability requests are answered with a download.")
+    if case.customer_id is None:
+        raise Conflict("The register holds no data about this requester: nothing to export.")
+    if not case.status.is_open:
+        raise Conflict(f"This request is already {case.status.label.lower()}.")
+    if language not in LANGUAGES:
+        raise ValidationFailed({"language": ["Choose Finnish or English."]})
+    export = PrivacyExport(
+        request_id=case.id,
+        language=language,
+        status=ExportStatus.QUEUED,
+        requested_at=ctx.now,
+        requested_by_id=ctx.actor.staff_id,
+    )
+    ctx.session.add(export)
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_EXPORT_REQUESTED,
+        (SUBJECT_TYPE, export.public_id),
+        details={"request": case.public_id, "language": language},
+    )
+    return export
+
+
+def exports_of_case(session: Session, case: PrivacyRequest) -> list[PrivacyExport]:
+    return list(
+        session.scalars(
+            sa.select(PrivacyExport)
+            .where(PrivacyExport.request_id == case.id)
+            .order_by(PrivacyExport.requested_at.desc(), PrivacyExport.id.desc())
+        )
+    )
+
+
+def exports_to_build(session: Session, *, now: datetime) -> list[str]:
+    """Queued exports and builds killed mid-way: the database is the schedule. A failed export
+    stays failed (the DPO sees why and asks for a new one)."""
+    stale = now - STALE_BUILD
+    return list(
+        session.scalars(
+            sa.select(PrivacyExport.public_id)
+            .where(
+                sa.or_(
+                    PrivacyExport.status == ExportStatus.QUEUED,
+                    sa.and_(
+                        PrivacyExport.status == ExportStatus.BUILDING,
+                        PrivacyExport.started_at < stale,
+                    ),
+                )
+            )
+            .order_by(PrivacyExport.id)
+        )
+    )
+
+
+# --- building it --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportInputs:
+    """What a build reads besides the database: the registry, keys and the two stores."""
+
+    registry: PersonalDataRegistry
+    keyring: Keyring
+    exports: ExportStorage
+    retention: timedelta  # how long the finished file is kept
+
+
+Progress = Callable[[int, int], None]
+
+
+def build_export(
+    database: Database,
+    inputs: ExportInputs,
+    *,
+    export_public_id: str,
+    now: Callable[[], datetime],
+    job_id: str | None = None,
+    on_progress: Progress | None = None,
+) -> PrivacyExport | None:
+    """Build one export; None if it is not (or no longer) waiting to be built.
+
+    Transactions: claim (queued -> building), one per progress step, and the finish (ready,
+    audited). A failure marks the export failed with the kind of problem.
+    """
+    with database.unit_of_work() as session:
+        export = session.scalar(
+            sa.select(PrivacyExport)
+            .where(PrivacyExport.public_id == export_public_id)
+            .with_for_update()
+        )
+        if export is None:
+            raise NotFound("No such export.")
+        stale = now() - STALE_BUILD
+        claimable = export.status is ExportStatus.QUEUED or (
+            export.status is ExportStatus.BUILDING
+            and export.started_at is not None
+            and export.started_at < stale
+        )
+        if not claimable:
+            return None
+        export.status = ExportStatus.BUILDING
+        export.started_at = now()
+        export.steps_done = 0
+        export.steps_total = len(inputs.registry.sources) + 2
+    try:
+        return _build(database, inputs, export_public_id, now, job_id, on_progress)
+    except Exception as problem:
+        reason = str(problem) if isinstance(problem, ExportFailed) else type(problem).__name__
+        # Ids and the kind of problem only: the message of a foreign exception may quote data.
+        log.error("privacy export %s failed: %s", export_public_id, reason)
+        with database.unit_of_work() as session:
+            session.execute(
+                sa.update(PrivacyExport)
+                .where(PrivacyExport.public_id == export_public_id)
+                .values(status=ExportStatus.FAILED, failure=reason[:200], finished_at=now())
+            )
+        raise
+
+
+def _step(database: Database, export_public_id: str, done: int, total: int) -> None:
+    with database.unit_of_work() as session:
+        session.execute(
+            sa.update(PrivacyExport)
+            .where(PrivacyExport.public_id == export_public_id)
+            .values(steps_done=done, steps_total=total)
+        )
+
+
+def _build(
+    database: Database,
+    inputs: ExportInputs,
+    export_public_id: str,
+    now: Callable[[], datetime],
+    job_id: str | None,
+    on_progress: Progress | None,
+) -> PrivacyExport:
+    registry = inputs.registry
+    # Read without the write lock: the progress steps below commit while this is open.
+    with database.read_only() as session:
+        export = session.scalar(
+            sa.select(PrivacyExport).where(PrivacyExport.public_id == export_public_id)
+        )
+        assert export is not None  # claimed above  # noqa: S101
+        case = session.get(PrivacyRequest, export.request_id)
+        customer = session.get(Customer, case.customer_id) if case and case.customer_id else None
+        if case is None or customer is None:
+            raise ExportFailed("the request's customer is no longer in the register")
+        ctx = job_context(session, job_id=job_id, now=now())
+        subject = DataSubject(
+            customer_id=customer.id,
+            customer_public_id=customer.public_id,
+            phone_e164=customer.phone_e164,
+            email=customer.email,
+        )
+        files = registry.files(ctx, subject)
+        total = len(registry.sources) + len(files) + 2
+        done = 0
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            _step(database, export_public_id, done, total)
+            if on_progress is not None:
+                on_progress(done, total)
+
+        findings: list[Finding] = []
+        for source in registry.sources:
+            findings.extend(source.find(ctx, subject, tuple(findings)))
+            advance()
+        records = [
+            {
+                "source": finding.source,
+                "category": finding.category,
+                "table": finding.table,
+                "reference": finding.reference,
+                "occurred_at": _instant(finding.occurred_at),
+                "fields": [{"label": label, "value": value} for label, value in finding.fields],
+            }
+            for finding in findings
+        ]
+        access_log = _access_log(session, customer, records)
+        advance()
+        data = {
+            "$schema": SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": _instant(now()),
+            "request": {
+                "id": case.public_id,
+                "kind": case.kind.value,
+                "received_on": case.received_on.isoformat(),
+            },
+            "customer": _customer_record(inputs.keyring, customer),
+            "records": records,
+            "recordings": [
+                {
+                    "reference": held.reference,
+                    "file": held.name,
+                    "sha256": held.sha256,
+                    "size_bytes": held.size_bytes,
+                }
+                for held in files
+            ],
+            "access_log": access_log,
+        }
+        language = export.language
+        case_public_id = case.public_id
+    with tempfile.TemporaryDirectory(prefix="privacy-export-") as scratch:
+        zip_path = Path(scratch) / "export.zip"
+        with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=2))
+            for held in files:
+                _copy_audio(archive, held.name, held.open(), held.sha256)
+                advance()
+            archive.writestr("summary.html", render_summary(data, language))
+            advance()
+        key = _new_key()
+        with inputs.exports.staged_upload() as staged:
+            with zip_path.open("rb") as handle:
+                inputs.exports.receive(
+                    staged, iter(lambda: handle.read(_COPY_CHUNK), b""), max_bytes=2**62
+                )
+            inputs.exports.put(key, staged)
+            size, digest = staged.size, staged.sha256
+    finished = now()
+    with database.unit_of_work() as session:
+        export = session.scalar(
+            sa.select(PrivacyExport).where(PrivacyExport.public_id == export_public_id)
+        )
+        assert export is not None  # noqa: S101
+        export.status = ExportStatus.READY
+        export.storage_key = key
+        export.size_bytes = size
+        export.sha256 = digest
+        export.steps_done = export.steps_total = total
+        export.finished_at = finished
+        export.expires_at = finished + inputs.retention
+        audit.record(
+            job_context(session, job_id=job_id, now=finished),
+            AuditAction.PRIVACY_EXPORT_BUILT,
+            (SUBJECT_TYPE, export.public_id),
+            details={
+                "request": case_public_id,
+                "records": len(records),
+                "recordings": len(files),
+                "access_log": len(access_log),
+            },
+        )
+        session.flush()
+        session.expunge(export)
+    return export
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _new_key() -> str:
+    token = secrets.token_hex(16)
+    return f"{token[:2]}/{token}.zip"
+
+
+def _copy_audio(
+    archive: zipfile.ZipFile, name: str, chunks: Iterator[bytes], expected: str
+) -> None:
+    digest = hashlib.sha256()
+    # Audio is compressed already; storing it keeps the copy fast and byte-exact.
+    with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as target:
+        for chunk in chunks:
+            digest.update(chunk)
+            target.write(chunk)
+    if digest.hexdigest() != expected:
+        raise ExportFailed("a recording's audio does not match its stored SHA-256")
+
+
+def _customer_record(keyring: Keyring, customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.public_id,
+        "given_names": customer.given_names,
+        "family_name": customer.family_name,
+        "identity_code": decrypt_identity_code(keyring, customer),
+        "street_address": customer.street_address,
+        "postal_code": customer.postal_code,
+        "city": customer.city,
+        "country": customer.country,
+        "phone": customer.phone_e164,
+        "email": customer.email,
+        "created_at": _instant(customer.created_at),
+    }
+
+
+def _access_log(
+    session: Session, customer: Customer, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every time a staff member viewed, played, downloaded or revealed the person's data."""
+    references = {customer.public_id} | {record["reference"] for record in records}
+    rows = session.execute(
+        sa.select(AuditEvent, StaffUser.display_name, StaffUser.role)
+        .join(StaffUser, StaffUser.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.action.in_(VIEWING_ACTIONS),
+            AuditEvent.subject_id.in_(references),
+        )
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    )
+    return [
+        {
+            "at": _instant(event.occurred_at),
+            "staff": name,
+            "role": role.value,
+            "action": event.action.value,
+            "subject_type": event.subject_type,
+            "subject": event.subject_id,
+        }
+        for event, name, role in rows
+    ]
+
+
+# --- the readable summary -----------------------------------------------------------------
+
+_SUMMARY_TEXT = {
+    "fi": {
+        "title": "Sinusta tallennetut tiedot",
+        "intro": "Tämä on yhteenveto asiakaspalvelumme rekisteriin sinusta tallennetuista"
+        " tiedoista. Kaikki tiedot koneluettavassa muodossa ovat tiedostossa data.json.",
+        "customer": "Asiakastiedot",
+        "records": "Tallennetut tiedot",
+        "recordings": "Puhelutallenteet",
+        "access_log": "Kuka on katsonut tietojasi",
+        "none": "Ei tietoja.",
+        "when": "Aika",
+        "who": "Kuka",
+        "what": "Mitä",
+    },
+    "en": {
+        "title": "The data held about you",
+        "intro": "This is a summary of the data our customer service register holds about"
+        " you. All of it, in machine-readable form, is in the file data.json.",
+        "customer": "Customer record",
+        "records": "Records held",
+        "recordings": "Call recordings",
+        "access_log": "Who has looked at your data",
+        "none": "None.",
+        "when": "When",
+        "who": "Who",
+        "what": "What",
+    },
+}
+_CUSTOMER_LABELS = {
+    "fi": {
+        "given_names": "Etunimet",
+        "family_name": "Sukunimi",
+        "identity_code": "Henkilötunnus",
+        "street_address": "Katuosoite",
+        "postal_code": "Postinumero",
+        "city": "Postitoimipaikka",
+        "country": "Maa",
+        "phone": "Puhelin",
+        "email": "Sähköposti",
+    },
+    "en": {
+        "given_names": "Given names",
+        "family_name": "Family name",
+        "identity_code": "Identity code",
+        "street_address": "Street address",
+        "postal_code": "Postal code",
+        "city": "City",
+        "country": "Country",
+        "phone": "Phone",
+        "email": "Email",
+    },
+}
+_environment = jinja2.Environment(
+    loader=jinja2.PackageLoader("cs_register.privacy", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_summary(data: dict[str, Any], language: str) -> str:
+    """`summary.html`: the export in readable form, without the app (jobs render it too)."""
+    customer = data["customer"] or {}
+    labels = _CUSTOMER_LABELS[language]
+    return _environment.get_template("privacy/export_summary.html").render(
+        text=_SUMMARY_TEXT[language],
+        language=language,
+        customer=[(labels[key], customer.get(key)) for key in labels if customer.get(key)],
+        records=data["records"],
+        recordings=data["recordings"],
+        access_log=data["access_log"],
+        local_time=lambda value: local_time(datetime.fromisoformat(value)) if value else "",
+    )
+
+
+# --- downloading and forgetting it --------------------------------------------------------
+
+
+def download_export(ctx: Context, *, export_public_id: str) -> PrivacyExport:
+    """The export to send to the DPO (who alone downloads it); every download is audited."""
+    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
+    export = ctx.session.scalar(
+        sa.select(PrivacyExport).where(PrivacyExport.public_id == export_public_id)
+    )
+    if export is None:
+        raise NotFound("No such export.")
+    if export.status is ExportStatus.DELETED or (
+        export.expires_at is not None and export.expires_at <= ctx.now
+    ):
+        raise Gone("This export has expired and was deleted; build a new one.")
+    if export.status is not ExportStatus.READY or export.storage_key is None:
+        raise Conflict("This export is not ready yet.")
+    case = ctx.session.get(PrivacyRequest, export.request_id)
+    audit.record(
+        ctx,
+        AuditAction.PRIVACY_EXPORT_DOWNLOADED,
+        (SUBJECT_TYPE, export.public_id),
+        details={"request": case.public_id if case else None, "size_bytes": export.size_bytes},
+    )
+    return export
+
+
+def delete_expired_exports(ctx: Context, exports: ExportStorage) -> int:
+    """Delete every export file past its time; the rows stay, marked deleted (idempotent)."""
+    expired = ctx.session.scalars(
+        sa.select(PrivacyExport)
+        .where(PrivacyExport.status == ExportStatus.READY, PrivacyExport.expires_at <= ctx.now)
+        .order_by(PrivacyExport.id)
+        .with_for_update()
+    ).all()
+    for export in expired:
+        if export.storage_key is not None:
+            exports.delete(export.storage_key)
+        export.status = ExportStatus.DELETED
+        export.deleted_at = ctx.now
+        export.storage_key = None
+        audit.record(ctx, AuditAction.PRIVACY_EXPORT_DELETED, (SUBJECT_TYPE, export.public_id))
+    ctx.session.flush()
+    return len(expired)

@@ -1,0 +1,99 @@
+"""The data-subject export's jobs: building one export, and the periodic run that builds
+whatever is waiting and deletes exports past their time.
+
+The database is the schedule: an export row waits as `queued` until a build claims it, so a
+lost enqueue (Redis down when the DPO asked) only waits for the next tick, and a build killed
+mid-way is claimed again once it is stale (`cs_register.privacy.export.STALE_BUILD`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from rq import get_current_job
+from rq.job import Job
+
+from cs_register.context import job_context
+from cs_register.db import utcnow
+from cs_register.privacy.export import (
+    ExportInputs,
+    build_export,
+    delete_expired_exports,
+    exports_to_build,
+)
+from cs_register.runtime import Runtime
+from cs_register.sources import build_registry
+from jobs.context import job_database, job_runtime
+from jobs.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+EXPORTS_JOB_PREFIX = "privacy-exports"
+# A large recording archive takes a while to copy into the ZIP.
+EXPORT_JOB_TIMEOUT_SECONDS = 3600
+
+
+def export_inputs(runtime: Runtime) -> ExportInputs:
+    return ExportInputs(
+        registry=build_registry(runtime),
+        keyring=runtime.keyring,
+        exports=runtime.exports,
+        retention=timedelta(days=runtime.settings.privacy_export_days),
+    )
+
+
+def _job_id() -> str | None:
+    job = get_current_job()
+    return job.id if job is not None else None
+
+
+def enqueue_privacy_export(job_queue: JobQueue, export_public_id: str) -> Job:
+    """Ask a worker to build the export now (the periodic run would, a little later)."""
+    return job_queue.enqueue(
+        build_privacy_export_job,
+        export_public_id,
+        job_id=f"privacy-export-{export_public_id}",
+        job_timeout=EXPORT_JOB_TIMEOUT_SECONDS,
+    )
+
+
+def build_privacy_export_job(export_public_id: str) -> dict[str, int]:
+    runtime = job_runtime()
+    export = build_export(
+        job_database(runtime.settings),
+        export_inputs(runtime),
+        export_public_id=export_public_id,
+        now=utcnow,
+        job_id=_job_id(),
+    )
+    return {"built": int(export is not None)}
+
+
+def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
+    """Build every export still waiting, then delete the expired ones (idempotent)."""
+    runtime = job_runtime()
+    database = job_database(runtime.settings)
+    inputs = export_inputs(runtime)
+    with database.session_factory() as session:
+        waiting = exports_to_build(session, now=utcnow())
+    built = failed = 0
+    for public_id in waiting:
+        try:
+            if (
+                build_export(
+                    database, inputs, export_public_id=public_id, now=utcnow, job_id=_job_id()
+                )
+                is not None
+            ):
+                built += 1
+        except Exception:
+            failed += 1  # logged (ids only) and marked failed by build_export
+    with database.unit_of_work() as session:
+        deleted = delete_expired_exports(
+            job_context(session, job_id=_job_id(), now=utcnow()), runtime.exports
+        )
+    log.info(
+        "privacy exports %s: built=%d failed=%d deleted=%d", tick or "-", built, failed, deleted
+    )
+    return {"built": built, "failed": failed, "deleted": deleted}
