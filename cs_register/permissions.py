@@ -81,6 +81,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_AUDIT,
             Permission.VIEW_PURGE_HISTORY,
             Permission.REVIEW_PERSONAL_DATA,
+            # Only the recordings a privacy request concerns (recordings.access).
+            Permission.PLAY_RECORDINGS,
             Permission.REGISTER_PRIVACY_REQUESTS,
             Permission.VIEW_PRIVACY_REQUESTS,
             Permission.HANDLE_PRIVACY_REQUESTS,

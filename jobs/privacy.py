@@ -16,12 +16,8 @@ from rq.job import Job
 
 from cs_register.context import job_context
 from cs_register.db import utcnow
-from cs_register.privacy.export import (
-    ExportInputs,
-    build_export,
-    delete_expired_exports,
-    exports_to_build,
-)
+from cs_register.privacy.downloads import delete_expired_exports
+from cs_register.privacy.export import ExportInputs, build_export, exports_to_build
 from cs_register.runtime import Runtime
 from cs_register.sources import build_registry
 from jobs.context import job_database, job_runtime

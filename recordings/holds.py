@@ -17,7 +17,9 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.audit.services import AuditDetailsContainPersonalData
 from cs_register.audit.services import _check_details as check_audit_details
+from cs_register.contacts.models import Contact
 from cs_register.context import Context
+from cs_register.customers.objection import objects_to_quality_work
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.identifiers import normalise_text
 from cs_register.permissions import (
@@ -25,7 +27,7 @@ from cs_register.permissions import (
     require,
 )
 from cs_register.staff.models import StaffUser
-from recordings import retention
+from recordings import access, retention
 from recordings.models import HoldReason, Recording, RecordingHold, RecordingState
 from recordings.retention import CALENDAR, RetentionPolicy
 from recordings.services import RetentionStatus, compute_due_at, retention_status
@@ -70,6 +72,10 @@ def hold_end_from_date(
     return next_midnight.astimezone(cap.tzinfo)
 
 
+def _customer_id_of(session: Session, recording: Recording) -> int | None:
+    return session.scalar(sa.select(Contact.customer_id).where(Contact.id == recording.contact_id))
+
+
 def place_hold(
     ctx: Context,
     *,
@@ -105,8 +111,20 @@ def place_hold(
     if errors:
         raise ValidationFailed(errors)
     recording = _lock_recording(session, recording_public_id)
+    access.check_may_open(session, ctx.actor, recording)
     if recording.state is not RecordingState.ACTIVE:
         raise Conflict("The recording has been purged or is being purged; it cannot be held.")
+    if hold_reason is HoldReason.QUALITY_DEVELOPMENT and objects_to_quality_work(
+        session, _customer_id_of(session, recording)
+    ):
+        raise ValidationFailed(
+            {
+                "reason": (
+                    "The customer has objected to the use of their data for quality work;"
+                    " only a complaint hold can be placed on this recording."
+                )
+            }
+        )
     if retention.is_due(recording.recorded_at, recording.hold_periods(), policy, now=now):
         raise Conflict("The recording's retention period has ended; it can no longer be held.")
     cap = retention.hold_cap(recording.recorded_at, policy)

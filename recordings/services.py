@@ -31,7 +31,7 @@ from cs_register.permissions import (
     require,
 )
 from cs_register.staff.models import StaffUser
-from recordings import retention
+from recordings import access, retention
 from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
 from recordings.models import Call, Recording, RecordingHold, RecordingState
 from recordings.retention import RetentionPolicy
@@ -188,6 +188,7 @@ def servable_recording(
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.DOWNLOAD_RECORDINGS if download else Permission.PLAY_RECORDINGS)
     recording = get_recording(session, public_id)
+    access.check_may_open(session, ctx.actor, recording)
     if not retention_status(recording, now=now, policy=policy).servable:
         raise Gone("This recording's retention period has ended; it is no longer available.")
     return recording
@@ -262,6 +263,7 @@ def view_recording(
     if not _may_see_recording_page(actor):
         raise PermissionDenied("Your role does not allow this action.")
     recording = get_recording(session, public_id)
+    access.check_may_open(session, actor, recording)
     contact = session.get(Contact, recording.contact_id)
     if contact is None:
         raise NotFound("No such contact.")

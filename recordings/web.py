@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
+from cs_register.web import current_staff
+from recordings import access
 from recordings.retention import RetentionPolicy
 from recordings.services import recording_statuses
 from recordings.storage import RecordingStorage
@@ -45,6 +47,7 @@ def contact_page_panel(
         contact=contact,
         recording=recording,
         recording_status=status,
+        may_listen=recording is not None and access.may_listen(session, current_staff(), recording),
         upload_errors=extra.get("upload_errors", {}),
         upload_values=extra.get("upload_values", {}),
     )
@@ -57,7 +60,10 @@ def timeline_notes(
     (`pages.CONTACT_TIMELINE_NOTES`)."""
     return {
         contact_id: pages.render_panel(
-            "recordings/_timeline_note.html", recording=recording, status=status
+            "recordings/_timeline_note.html",
+            recording=recording,
+            status=status,
+            may_listen=access.may_listen(session, current_staff(), recording),
         )
         for contact_id, (recording, status) in recording_statuses(
             session, contact_ids, now=now, policy=current_policy()

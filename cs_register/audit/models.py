@@ -65,6 +65,10 @@ class AuditAction(enum.Enum):
     PRIVACY_EXPORT_BUILT = "privacy_export_built"
     PRIVACY_EXPORT_DOWNLOADED = "privacy_export_downloaded"
     PRIVACY_EXPORT_DELETED = "privacy_export_deleted"
+    CUSTOMER_RESTRICTED = "customer_restricted"
+    CUSTOMER_RESTRICTION_LIFTED = "customer_restriction_lifted"
+    CUSTOMER_OBJECTION_RECORDED = "customer_objection_recorded"
+    CUSTOMER_OBJECTION_WITHDRAWN = "customer_objection_withdrawn"
 
 
 class AuditEvent(Base):

@@ -43,8 +43,9 @@ from cs_register.contacts.validation import (
 )
 from cs_register.context import Context
 from cs_register.crypto import Keyring
+from cs_register.customers import restriction
 from cs_register.customers.models import Customer
-from cs_register.customers.services import get_customer, masked_identity_code
+from cs_register.customers.services import get_visible_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.identifiers import IdentifierError, format_phone
 from cs_register.permissions import Permission, require
@@ -88,12 +89,22 @@ def _find_contact(session: Session, public_id: str) -> Contact:
     return contact
 
 
+def _visible_contact(ctx: Context, public_id: str) -> Contact:
+    """The contact, unless it belongs to a customer `ctx`'s actor may not see (restricted):
+    then it does not exist for them either."""
+    contact = _find_contact(ctx.session, public_id)
+    if contact.customer_id is not None and not restriction.sees_restricted(ctx.actor):
+        customer = ctx.session.get(Customer, contact.customer_id)
+        if customer is not None and customer.is_restricted:
+            raise NotFound("No such contact.")
+    return contact
+
+
 def get_contact(ctx: Context, *, public_id: str) -> Contact:
     """A contact by public id, without an audit row: for pages that show no more than its
     channel, time and subject (the full contact page goes through `view_contact`)."""
-    session = ctx.session
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    return _find_contact(session, public_id)
+    return _visible_contact(ctx, public_id)
 
 
 def customer_timeline(session: Session, customer_id: int) -> Sequence[Contact]:
@@ -181,7 +192,7 @@ def log_contact(
         raise ValidationFailed(errors)
 
     # Resolved before anything is added, so an unknown customer leaves nothing behind.
-    customer = get_customer(session, customer_public_id) if customer_public_id else None
+    customer = get_visible_customer(ctx, customer_public_id) if customer_public_id else None
     incoming = record_incoming_contact(
         ctx,
         channel=channel,
@@ -219,9 +230,8 @@ def record_verification(
     Same rules as the panel, except that 'not attempted' is refused: adding a check that was
     not made records nothing.
     """
-    session = ctx.session
     require(ctx.actor, Permission.LOG_CONTACTS)
-    contact = _find_contact(session, contact_public_id)
+    contact = _visible_contact(ctx, contact_public_id)
     verification = validate_verification(form, allow_not_attempted=False)
     return _add_verification(ctx, contact, verification)
 
@@ -240,8 +250,8 @@ def link_contact(
     """
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
-    contact = _find_contact(session, contact_public_id)
-    customer = get_customer(session, customer_public_id)
+    contact = _visible_contact(ctx, contact_public_id)
+    customer = get_visible_customer(ctx, customer_public_id)
     if contact.customer_id is not None:
         if contact.customer_id == customer.id:
             return contact
@@ -270,7 +280,7 @@ def view_contact(
 ) -> Contact:
     """A contact for its full page (notes, verifications, customer); the viewing is audited."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    contact = _find_contact(ctx.session, public_id)
+    contact = _visible_contact(ctx, public_id)
     audit.record(ctx, AuditAction.CONTACT_VIEWED, (CONTACT_SUBJECT_TYPE, contact.public_id))
     return contact
 

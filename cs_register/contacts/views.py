@@ -17,7 +17,7 @@ from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Directi
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
-from cs_register.customers.services import get_customer
+from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import IDENTIFIER_LABELS
@@ -55,7 +55,7 @@ def keyring() -> Keyring:
 
 
 def _customer_for_form(public_id: str | None) -> Customer | None:
-    return get_customer(get_session(), public_id) if public_id else None
+    return get_visible_customer(staff_context(), public_id) if public_id else None
 
 
 @blueprint.route("/contacts/new", methods=["GET", "POST"])

@@ -39,6 +39,20 @@ class Customer(Base):
     updated_at: Mapped[datetime]
     last_contact_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    # Restriction of processing (GDPR article 18): while set, only the DPO sees the record
+    # (`cs_register.customers.restriction`).
+    restricted_at: Mapped[datetime | None] = mapped_column(index=True)
+    restriction_reason: Mapped[str | None] = mapped_column(sa.Text)
+    restricted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    # Objection (GDPR article 21): what the person objects to, while it stands
+    # (`cs_register.customers.objection`).
+    objected_at: Mapped[datetime | None]
+    objection: Mapped[str | None] = mapped_column(sa.Text)
+    objection_recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.restricted_at is not None
 
     @property
     def full_name(self) -> str:

@@ -19,7 +19,7 @@ from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import (
     CUSTOMER_FIELDS,
     decrypt_identity_code,
-    get_customer,
+    get_visible_customer,
     refuse_duplicate_identity_code,
     set_name_keys,
     validate_fields,
@@ -47,7 +47,22 @@ class RevisionView:
     changed_at: datetime
 
 
-def _current_values(keyring: Keyring, customer: Customer) -> dict[str, str | None]:
+# What the console calls each of the customer's fields (the history page, exports).
+FIELD_LABELS = {
+    "given_names": "Given names",
+    "family_name": "Family name",
+    "street_address": "Street address",
+    "postal_code": "Postal code",
+    "city": "City",
+    "country": "Country",
+    "phone": "Phone",
+    "email": "Email",
+    "identity_code": "Identity code",
+}
+
+
+def current_values(keyring: Keyring, customer: Customer) -> dict[str, str | None]:
+    """The customer's fields as a rectification compares them (identity code decrypted)."""
     return {
         "given_names": customer.given_names,
         "family_name": customer.family_name,
@@ -84,7 +99,7 @@ def update_customer(
     """
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.EDIT_CUSTOMERS)
-    customer = get_customer(session, public_id)
+    customer = get_visible_customer(ctx, public_id)
     errors: dict[str, list[str]] = {}
     try:
         reason = validate_free_text(
@@ -99,7 +114,7 @@ def update_customer(
     if errors:
         raise ValidationFailed(errors)
 
-    current = _current_values(keyring, customer)
+    current = current_values(keyring, customer)
     wanted: dict[str, str | None] = {name: getattr(fields, name) for name in CUSTOMER_FIELDS}
     if wanted["identity_code"] is None and form.get("clear_identity_code") != "1":
         wanted["identity_code"] = current["identity_code"]
@@ -169,7 +184,7 @@ def customer_history(
     """Every rectification of the customer, newest first, decrypted (identity codes masked)."""
     session = ctx.session
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    customer = get_customer(session, public_id)
+    customer = get_visible_customer(ctx, public_id)
     rows = session.execute(
         sa.select(CustomerRevision, StaffUser)
         .join(StaffUser, StaffUser.id == CustomerRevision.changed_by_id)

@@ -18,6 +18,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.clock import local_today
 from cs_register.context import Context
 from cs_register.crypto import Keyring
+from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.customers.services import customers_with_identity_code
 from cs_register.errors import ValidationFailed
@@ -91,9 +92,17 @@ def search_customers(
     try:
         if kind == "identity_code":
             code = normalise_identity_code(value, today=local_today(now))
-            results = customers_with_identity_code(session, keyring, code)
+            results = [
+                customer
+                for customer in customers_with_identity_code(session, keyring, code)
+                if not customer.is_restricted or restriction.sees_restricted(ctx.actor)
+            ]
         else:
-            query = _search_query(kind, value).limit(MAX_SEARCH_RESULTS)
+            query = (
+                _search_query(kind, value)
+                .where(restriction.visible_to(ctx.actor))
+                .limit(MAX_SEARCH_RESULTS)
+            )
             results = list(session.scalars(query).all())
     except IdentifierError as problem:
         raise ValidationFailed({kind: [str(problem)]}) from None
@@ -114,14 +123,22 @@ _customers_table = cast(sa.Table, Customer.__table__)
 
 # Two rows are enough to know a match is ambiguous.
 _CUSTOMERS_BY_EMAIL = (
-    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    sa.select(
+        _customers_table.c.id,
+        _customers_table.c.public_id,
+        _customers_table.c.restricted_at,
+    )
     .where(_customers_table.c.email == sa.bindparam("value"))
     .limit(2)
 )
 
 
 _CUSTOMERS_BY_PHONE = (
-    sa.select(_customers_table.c.id, _customers_table.c.public_id)
+    sa.select(
+        _customers_table.c.id,
+        _customers_table.c.public_id,
+        _customers_table.c.restricted_at,
+    )
     .where(_customers_table.c.phone_e164 == sa.bindparam("value"))
     .limit(2)
 )
@@ -135,7 +152,7 @@ def unique_customer_by(
     `email` and `phone` are normalised values (as stored). The email decides first; an email
     that matches several customers is ambiguous and is not overruled by the phone, since a
     guess would put one person's contact into another's history. Only then the phone, which
-    must match exactly one customer too.
+    must match exactly one customer too. A restricted customer is never linked to.
     """
     connection = session.connection()
     for query, value in ((_CUSTOMERS_BY_EMAIL, email), (_CUSTOMERS_BY_PHONE, phone)):
@@ -143,6 +160,9 @@ def unique_customer_by(
             continue
         rows = connection.execute(query, {"value": value}).all()
         if len(rows) == 1:
+            if rows[0].restricted_at is not None:
+                # Restricted: the contact waits unlinked for the DPO (customers.restriction).
+                return None
             return CustomerRef(id=rows[0].id, public_id=rows[0].public_id)
         if rows:
             return None

@@ -28,6 +28,7 @@ from cs_register.audit.services import AuditDetailsContainPersonalData
 from cs_register.clock import local_today
 from cs_register.context import Context
 from cs_register.crypto import DecryptionError, Keyring
+from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.db import new_public_id
 from cs_register.errors import NotFound, ValidationFailed
@@ -101,6 +102,14 @@ def get_customer(session: Session, public_id: str) -> Customer:
     customer = session.scalar(sa.select(Customer).where(Customer.public_id == public_id))
     if customer is None:
         raise NotFound("No such customer.")
+    return customer
+
+
+def get_visible_customer(ctx: Context, public_id: str) -> Customer:
+    """The customer, or NotFound when there is none or `ctx`'s actor may not see them (a
+    restricted customer, for everyone but the DPO)."""
+    customer = get_customer(ctx.session, public_id)
+    restriction.check_visible(ctx.actor, customer)
     return customer
 
 
@@ -245,6 +254,7 @@ def view_customer(
     """The customer page's data (identity code masked), audited as a view."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
     customer = get_customer(ctx.session, public_id)
+    restriction.check_visible(ctx.actor, customer)
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
@@ -294,6 +304,7 @@ def reveal_identity_code(
     """The full identity code, for a stated purpose that goes into the audit trail."""
     require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
     customer = get_customer(ctx.session, public_id)
+    restriction.check_visible(ctx.actor, customer)
     purpose = validate_free_text(
         purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
     )

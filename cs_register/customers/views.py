@@ -16,6 +16,7 @@ from cs_register import pages
 from cs_register.crypto import Keyring
 from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
+from cs_register.customers.rectification import FIELD_LABELS
 from cs_register.customers.search import SEARCH_KINDS, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
@@ -25,18 +26,6 @@ from cs_register.permissions import Permission
 from cs_register.web import now, requires, staff_context
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
-
-FIELD_LABELS = {
-    "given_names": "Given names",
-    "family_name": "Family name",
-    "street_address": "Street address",
-    "postal_code": "Postal code",
-    "city": "City",
-    "country": "Country",
-    "phone": "Phone",
-    "email": "Email",
-    "identity_code": "Identity code",
-}
 
 
 def _keyring() -> Keyring:
@@ -192,7 +181,6 @@ def reveal_identity_code(public_id: str) -> Any:
 @blueprint.route("/customers/<public_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_CUSTOMERS)
 def edit_customer(public_id: str) -> Any:
-    db = get_session()
     if request.method == "GET":
         # Opening the form shows the customer's data, so it is audited like the page.
         view = services.view_customer(staff_context(), _keyring(), public_id=public_id)
@@ -206,7 +194,7 @@ def edit_customer(public_id: str) -> Any:
             errors={},
             code_dropped=False,
         )
-    customer = services.get_customer(db, public_id)
+    customer = services.get_visible_customer(staff_context(), public_id)
     reason = request.form.get("reason", "")
     try:
         changed = rectification.update_customer(
@@ -253,11 +241,10 @@ def _stored_values(customer: Customer, phone_display: str | None) -> dict[str, s
 @blueprint.get("/customers/<public_id>/history")
 @requires(Permission.VIEW_CUSTOMERS)
 def customer_history(public_id: str) -> Any:
-    db = get_session()
     revisions = rectification.customer_history(staff_context(), _keyring(), public_id=public_id)
     return render_template(
         "customers/history.html",
-        customer=services.get_customer(db, public_id),
+        customer=services.get_visible_customer(staff_context(), public_id),
         revisions=revisions,
         field_labels=FIELD_LABELS,
     )

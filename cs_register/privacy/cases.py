@@ -8,28 +8,24 @@ asked and what they were answered stay in the case, never in the audit trail.
 
 from __future__ import annotations
 
-import enum
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
-from cs_register.clock import local_today, parse_form_date
-from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
+from cs_register.clock import local_today
 from cs_register.context import Context
 from cs_register.customers.models import Customer
-from cs_register.customers.services import get_customer
+from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
 from cs_register.permissions import Permission, has_permission, require
-from cs_register.privacy import deadlines
+from cs_register.privacy import deadlines, validation
 from cs_register.privacy.models import PrivacyRequest, RequestChannel, RequestKind, RequestStatus
 from cs_register.staff.models import StaffUser
 
@@ -37,7 +33,6 @@ SUBJECT_TYPE = "privacy_request"
 MAX_DESCRIPTION = 4000
 MAX_ANSWER = 20_000
 MAX_REPLY_TO = 200
-MIN_REASON = 10
 # A request is registered as it arrives; one received more than this long ago is a typo.
 MAX_BACKDATING = timedelta(days=365)
 # GDPR article 77 and the Finnish Data Protection Act: the person may complain to the
@@ -46,64 +41,6 @@ OMBUDSMAN_NOTICE = (
     "You have the right to lodge a complaint with the supervisory authority, the Data"
     " Protection Ombudsman (tietosuojavaltuutettu), https://tietosuoja.fi."
 )
-_ALLOWED_CONTROLS = frozenset({"\n", "\t"})
-E = TypeVar("E", bound=enum.Enum)
-
-
-# --- validation ---------------------------------------------------------------------------
-
-
-def _text(
-    errors: dict[str, list[str]], field: str, raw: str, *, label: str, max_length: int
-) -> str:
-    """Multi-line free text typed by staff: required, bounded, no identity codes."""
-    value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if not value:
-        errors[field] = [f"{label} is required."]
-    elif len(value) > max_length:
-        errors[field] = [f"{label} may be at most {max_length} characters."]
-    elif any(
-        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _ALLOWED_CONTROLS
-        for ch in value
-    ):
-        errors[field] = [f"{label} contains characters that are not allowed."]
-    elif contains_identity_code(value):
-        # Cases are kept in clear; identity codes live encrypted on the customer only.
-        errors[field] = [f"{label} must not contain an identity code."]
-    return value
-
-
-def _reason(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> str:
-    value = _text(errors, field, raw, label=label, max_length=MAX_DESCRIPTION)
-    if field not in errors and len(value) < MIN_REASON:
-        errors[field] = [f"{label} must be at least {MIN_REASON} characters."]
-    return value
-
-
-def _day(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> date | None:
-    try:
-        return parse_form_date(raw, label=label)
-    except IdentifierError as problem:
-        errors[field] = [str(problem)]
-        return None
-
-
-def _choice(
-    errors: dict[str, list[str]], field: str, raw: str, enum_class: type[E], *, label: str
-) -> E | None:
-    try:
-        return enum_class(raw)
-    except ValueError:
-        errors[field] = [f"Choose the {label}."]
-        return None
-
-
-def _verified(errors: dict[str, list[str]], names: Iterable[str]) -> list[str]:
-    chosen = set(names)
-    unknown = chosen - set(VERIFIABLE_IDENTIFIERS)
-    if unknown:
-        errors["verified"] = ["Choose only identifiers the verification panel offers."]
-    return [name for name in VERIFIABLE_IDENTIFIERS if name in chosen]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -180,13 +117,13 @@ def queue(ctx: Context, *, kind: str = "", status: str = OPEN_FILTER) -> list[Qu
         Customer, Customer.id == PrivacyRequest.customer_id
     )
     if kind:
-        chosen_kind = _choice(errors, "kind", kind, RequestKind, label="request type")
+        chosen_kind = validation.choice(errors, "kind", kind, RequestKind, label="request type")
         query = query.where(PrivacyRequest.kind == chosen_kind)
     if status == OPEN_FILTER:
         open_statuses = [member for member in RequestStatus if member.is_open]
         query = query.where(PrivacyRequest.status.in_(open_statuses))
     elif status != ALL_FILTER:
-        chosen_status = _choice(errors, "status", status, RequestStatus, label="status")
+        chosen_status = validation.choice(errors, "status", status, RequestStatus, label="status")
         query = query.where(PrivacyRequest.status == chosen_status)
     if errors:
         raise ValidationFailed(errors)
@@ -208,6 +145,18 @@ def queue(ctx: Context, *, kind: str = "", status: str = OPEN_FILTER) -> list[Qu
         details={"kind": kind or None, "status": status, "shown": len(rows)},
     )
     return rows
+
+
+def has_open_case(session: Session, customer_id: int) -> bool:
+    """Whether a privacy request of the customer's is still open (the DPO may then open their
+    recordings)."""
+    open_statuses = [status for status in RequestStatus if status.is_open]
+    found = session.scalar(
+        sa.select(PrivacyRequest.id)
+        .where(PrivacyRequest.customer_id == customer_id, PrivacyRequest.status.in_(open_statuses))
+        .limit(1)
+    )
+    return found is not None
 
 
 def cases_of_customer(session: Session, customer_id: int) -> list[PrivacyRequest]:
@@ -245,17 +194,17 @@ def register_request(
         ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS
     ):
         raise ValidationFailed({"customer": ["Register the request from the customer's page."]})
-    customer = get_customer(ctx.session, customer_public_id) if customer_public_id else None
+    customer = get_visible_customer(ctx, customer_public_id) if customer_public_id else None
     errors: dict[str, list[str]] = {}
-    request_kind = _choice(errors, "kind", kind, RequestKind, label="request type")
-    request_channel = _choice(errors, "channel", channel, RequestChannel, label="channel")
-    received = _day(errors, "received_on", received_on, label="Date received")
+    request_kind = validation.choice(errors, "kind", kind, RequestKind, label="request type")
+    request_channel = validation.choice(errors, "channel", channel, RequestChannel, label="channel")
+    received = validation.day(errors, "received_on", received_on, label="Date received")
     today = local_today(ctx.now)
     if received is not None and received > today:
         errors["received_on"] = ["Date received cannot be in the future."]
     elif received is not None and received < today - MAX_BACKDATING:
         errors["received_on"] = ["Date received is more than a year ago; check the date."]
-    clean_description = _text(
+    clean_description = validation.text(
         errors, "description", description, label="What was asked", max_length=MAX_DESCRIPTION
     )
     try:
@@ -267,7 +216,7 @@ def register_request(
         clean_reply_to = ""
     if clean_reply_to and contains_identity_code(clean_reply_to):
         errors["reply_to"] = ["Reply to must not contain an identity code."]
-    checked = _verified(errors, verified)
+    checked = validation.verified(errors, verified)
     if errors or request_kind is None or request_channel is None or received is None:
         raise ValidationFailed(errors)
     case = PrivacyRequest(
@@ -301,7 +250,7 @@ def register_request(
     return case
 
 
-def _open_case(ctx: Context, public_id: str) -> PrivacyRequest:
+def open_case(ctx: Context, public_id: str) -> PrivacyRequest:
     require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
     case = get_case(ctx.session, public_id)
     if not case.status.is_open:
@@ -311,7 +260,7 @@ def _open_case(ctx: Context, public_id: str) -> PrivacyRequest:
 
 def start_case(ctx: Context, *, public_id: str) -> PrivacyRequest:
     """The DPO takes the case: received -> in progress."""
-    case = _open_case(ctx, public_id)
+    case = open_case(ctx, public_id)
     if case.status is RequestStatus.IN_PROGRESS:
         raise Conflict("This request is already in progress.")
     case.status = RequestStatus.IN_PROGRESS
@@ -327,7 +276,7 @@ def extend_case(
 ) -> PrivacyRequest:
     """Extend the deadline to 2 or 3 months after receipt, with the reason the person was told
     (GDPR article 12(3)); the person must have been told within the first month."""
-    case = _open_case(ctx, public_id)
+    case = open_case(ctx, public_id)
     errors: dict[str, list[str]] = {}
     try:
         total = int(months)
@@ -338,8 +287,10 @@ def extend_case(
             f"Extend by more than the current {case.extension_months} month(s), at most"
             f" {deadlines.MAX_EXTENSION_MONTHS} in all."
         ]
-    clean_justification = _reason(errors, "justification", justification, label="Justification")
-    told = _day(errors, "told_on", told_on, label="Date the person was told")
+    clean_justification = validation.reason(
+        errors, "justification", justification, label="Justification"
+    )
+    told = validation.day(errors, "told_on", told_on, label="Date the person was told")
     latest = deadlines.latest_extension_notice(case.received_on)
     if told is not None and "told_on" not in errors:
         if told > local_today(ctx.now):
@@ -373,9 +324,9 @@ def _with_ombudsman_notice(answer: str) -> str:
 
 def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyRequest:
     """Close the case with the written answer the person was given."""
-    case = _open_case(ctx, public_id)
+    case = open_case(ctx, public_id)
     errors: dict[str, list[str]] = {}
-    clean_answer = _text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
     if errors:
         raise ValidationFailed(errors)
     if case.kind is RequestKind.COMPLAINT:
@@ -393,10 +344,10 @@ def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyReques
 def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str) -> PrivacyRequest:
     """Refuse the request, with its legal reason; the answer tells the person they may
     complain to the Data Protection Ombudsman."""
-    case = _open_case(ctx, public_id)
+    case = open_case(ctx, public_id)
     errors: dict[str, list[str]] = {}
-    clean_reason = _reason(errors, "legal_reason", legal_reason, label="Legal reason")
-    clean_answer = _text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    clean_reason = validation.reason(errors, "legal_reason", legal_reason, label="Legal reason")
+    clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
     if errors:
         raise ValidationFailed(errors)
     case.refusal_reason = clean_reason

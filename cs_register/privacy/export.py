@@ -31,20 +31,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import jinja2
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.clock import local_time
 from cs_register.context import Context, job_context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
-from cs_register.customers.services import decrypt_identity_code
+from cs_register.customers.rectification import current_values
 from cs_register.db import Database
-from cs_register.errors import Conflict, Gone, NotFound, ValidationFailed
-from cs_register.permissions import Permission, require, require_unless_command
+from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.permissions import Permission, require_unless_command
 from cs_register.personal_data import DataSubject, Finding, PersonalDataRegistry
 from cs_register.privacy.cases import get_case
 from cs_register.privacy.models import (
@@ -53,6 +51,7 @@ from cs_register.privacy.models import (
     PrivacyRequest,
     RequestKind,
 )
+from cs_register.privacy.summary import render_summary
 from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
@@ -390,15 +389,7 @@ def _copy_audio(
 def _customer_record(keyring: Keyring, customer: Customer) -> dict[str, Any]:
     return {
         "id": customer.public_id,
-        "given_names": customer.given_names,
-        "family_name": customer.family_name,
-        "identity_code": decrypt_identity_code(keyring, customer),
-        "street_address": customer.street_address,
-        "postal_code": customer.postal_code,
-        "city": customer.city,
-        "country": customer.country,
-        "phone": customer.phone_e164,
-        "email": customer.email,
+        **current_values(keyring, customer),
         "created_at": _instant(customer.created_at),
     }
 
@@ -428,125 +419,3 @@ def _access_log(
         }
         for event, name, role in rows
     ]
-
-
-# --- the readable summary -----------------------------------------------------------------
-
-_SUMMARY_TEXT = {
-    "fi": {
-        "title": "Sinusta tallennetut tiedot",
-        "intro": "Tämä on yhteenveto asiakaspalvelumme rekisteriin sinusta tallennetuista"
-        " tiedoista. Kaikki tiedot koneluettavassa muodossa ovat tiedostossa data.json.",
-        "customer": "Asiakastiedot",
-        "records": "Tallennetut tiedot",
-        "recordings": "Puhelutallenteet",
-        "access_log": "Kuka on katsonut tietojasi",
-        "none": "Ei tietoja.",
-        "when": "Aika",
-        "who": "Kuka",
-        "what": "Mitä",
-    },
-    "en": {
-        "title": "The data held about you",
-        "intro": "This is a summary of the data our customer service register holds about"
-        " you. All of it, in machine-readable form, is in the file data.json.",
-        "customer": "Customer record",
-        "records": "Records held",
-        "recordings": "Call recordings",
-        "access_log": "Who has looked at your data",
-        "none": "None.",
-        "when": "When",
-        "who": "Who",
-        "what": "What",
-    },
-}
-_CUSTOMER_LABELS = {
-    "fi": {
-        "given_names": "Etunimet",
-        "family_name": "Sukunimi",
-        "identity_code": "Henkilötunnus",
-        "street_address": "Katuosoite",
-        "postal_code": "Postinumero",
-        "city": "Postitoimipaikka",
-        "country": "Maa",
-        "phone": "Puhelin",
-        "email": "Sähköposti",
-    },
-    "en": {
-        "given_names": "Given names",
-        "family_name": "Family name",
-        "identity_code": "Identity code",
-        "street_address": "Street address",
-        "postal_code": "Postal code",
-        "city": "City",
-        "country": "Country",
-        "phone": "Phone",
-        "email": "Email",
-    },
-}
-_environment = jinja2.Environment(
-    loader=jinja2.PackageLoader("cs_register.privacy", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def render_summary(data: dict[str, Any], language: str) -> str:
-    """`summary.html`: the export in readable form, without the app (jobs render it too)."""
-    customer = data["customer"] or {}
-    labels = _CUSTOMER_LABELS[language]
-    return _environment.get_template("privacy/export_summary.html").render(
-        text=_SUMMARY_TEXT[language],
-        language=language,
-        customer=[(labels[key], customer.get(key)) for key in labels if customer.get(key)],
-        records=data["records"],
-        recordings=data["recordings"],
-        access_log=data["access_log"],
-        local_time=lambda value: local_time(datetime.fromisoformat(value)) if value else "",
-    )
-
-
-# --- downloading and forgetting it --------------------------------------------------------
-
-
-def download_export(ctx: Context, *, export_public_id: str) -> PrivacyExport:
-    """The export to send to the DPO (who alone downloads it); every download is audited."""
-    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
-    export = ctx.session.scalar(
-        sa.select(PrivacyExport).where(PrivacyExport.public_id == export_public_id)
-    )
-    if export is None:
-        raise NotFound("No such export.")
-    if export.status is ExportStatus.DELETED or (
-        export.expires_at is not None and export.expires_at <= ctx.now
-    ):
-        raise Gone("This export has expired and was deleted; build a new one.")
-    if export.status is not ExportStatus.READY or export.storage_key is None:
-        raise Conflict("This export is not ready yet.")
-    case = ctx.session.get(PrivacyRequest, export.request_id)
-    audit.record(
-        ctx,
-        AuditAction.PRIVACY_EXPORT_DOWNLOADED,
-        (SUBJECT_TYPE, export.public_id),
-        details={"request": case.public_id if case else None, "size_bytes": export.size_bytes},
-    )
-    return export
-
-
-def delete_expired_exports(ctx: Context, exports: ExportStorage) -> int:
-    """Delete every export file past its time; the rows stay, marked deleted (idempotent)."""
-    expired = ctx.session.scalars(
-        sa.select(PrivacyExport)
-        .where(PrivacyExport.status == ExportStatus.READY, PrivacyExport.expires_at <= ctx.now)
-        .order_by(PrivacyExport.id)
-        .with_for_update()
-    ).all()
-    for export in expired:
-        if export.storage_key is not None:
-            exports.delete(export.storage_key)
-        export.status = ExportStatus.DELETED
-        export.deleted_at = ctx.now
-        export.storage_key = None
-        audit.record(ctx, AuditAction.PRIVACY_EXPORT_DELETED, (SUBJECT_TYPE, export.public_id))
-    ctx.session.flush()
-    return len(expired)

@@ -19,13 +19,13 @@ from cs_register import pages, personal_data, tasks
 from cs_register.clock import local_today
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
 from cs_register.customers.models import Customer
-from cs_register.customers.services import get_customer
+from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission, has_permission
-from cs_register.privacy import cases, deadlines, export, services
+from cs_register.privacy import cases, customer_steps, deadlines, downloads, export, services
 from cs_register.privacy.models import (
     PrivacyExport,
     RequestChannel,
@@ -121,7 +121,7 @@ def _register(customer: Customer | None) -> Any:
 @blueprint.route("/customers/<public_id>/privacy-requests/new", methods=["GET", "POST"])
 @requires(Permission.REGISTER_PRIVACY_REQUESTS)
 def new_customer_request(public_id: str) -> Any:
-    return _register(get_customer(get_session(), public_id))
+    return _register(get_visible_customer(staff_context(), public_id))
 
 
 @blueprint.route("/privacy/requests/new", methods=["GET", "POST"])
@@ -231,6 +231,32 @@ def refuse_case(public_id: str) -> Any:
     return _step(public_id, fields, cases.refuse_case, "The request was refused.")
 
 
+@blueprint.post("/privacy/requests/<public_id>/restrict")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def restrict_processing(public_id: str) -> Any:
+    done = "Processing is restricted: only you see this customer now."
+    return _step(public_id, ("reason",), customer_steps.restrict_processing, done)
+
+
+@blueprint.post("/privacy/requests/<public_id>/lift-restriction")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def lift_restriction(public_id: str) -> Any:
+    return _step(public_id, (), customer_steps.lift_restriction, "The restriction was lifted.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/objection")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def record_objection(public_id: str) -> Any:
+    done = "The objection is recorded; no quality-development hold can be placed now."
+    return _step(public_id, ("objection",), customer_steps.record_objection, done)
+
+
+@blueprint.post("/privacy/requests/<public_id>/withdraw-objection")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def withdraw_objection(public_id: str) -> Any:
+    return _step(public_id, (), customer_steps.withdraw_objection, "The objection was withdrawn.")
+
+
 @blueprint.post("/privacy/requests/<public_id>/exports")
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def request_export(public_id: str) -> Any:
@@ -253,7 +279,7 @@ def request_export(public_id: str) -> Any:
 @blueprint.get("/privacy/exports/<public_id>/download")
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def download_export(public_id: str) -> Any:
-    ready = export.download_export(staff_context(), export_public_id=public_id)
+    ready = downloads.download_export(staff_context(), export_public_id=public_id)
     storage = current_export_storage()
     key = ready.storage_key or ""
     return Response(

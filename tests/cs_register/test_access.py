@@ -55,8 +55,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "contacts.record_verification": CONTACT_LOGGERS,
     "contacts.link_contact": CONTACT_LOGGERS,
     # Call recordings: agents listen to calls; supervisors also download and keep (hold) them.
-    "recordings.recording_page": RECORDING_LISTENERS,
-    "recordings.audio": RECORDING_LISTENERS,
+    # The DPO too, but only the recordings a privacy request concerns (recordings.access).
+    "recordings.recording_page": RECORDING_LISTENERS | {"dpo"},
+    "recordings.audio": RECORDING_LISTENERS | {"dpo"},
     "recordings.upload_for_contact": CONTACT_LOGGERS,
     "recordings.download": RECORDING_KEEPERS,
     "recordings.recording_list": RECORDING_KEEPERS,
@@ -80,6 +81,10 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "privacy.complete_case": frozenset({"dpo"}),
     "privacy.refuse_case": frozenset({"dpo"}),
     "privacy.request_export": frozenset({"dpo"}),
+    "privacy.restrict_processing": frozenset({"dpo"}),
+    "privacy.lift_restriction": frozenset({"dpo"}),
+    "privacy.record_objection": frozenset({"dpo"}),
+    "privacy.withdraw_objection": frozenset({"dpo"}),
     "privacy.download_export": frozenset({"dpo"}),
     "privacy.export_schema": frozenset({"dpo"}),
     # Staff administration.

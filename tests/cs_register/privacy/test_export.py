@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.db import get_database
 from cs_register.integrations import services as token_services
-from cs_register.privacy import export
+from cs_register.privacy import downloads, export
 from cs_register.privacy.models import ExportStatus, PrivacyExport
 from cs_register.privacy.web import current_export_inputs
 from recordings.models import Recording
@@ -166,10 +166,14 @@ def test_an_export_is_deleted_when_its_time_is_up_and_then_gone(
 
     clock.advance(timedelta(days=7) - timedelta(seconds=1))
     with database.unit_of_work() as session:
-        assert export.delete_expired_exports(make_context(session, None, clock.now), storage) == 0
+        assert (
+            downloads.delete_expired_exports(make_context(session, None, clock.now), storage) == 0
+        )
     clock.advance(timedelta(seconds=1))
     with database.unit_of_work() as session:
-        assert export.delete_expired_exports(make_context(session, None, clock.now), storage) == 1
+        assert (
+            downloads.delete_expired_exports(make_context(session, None, clock.now), storage) == 1
+        )
     assert not storage.exists(built.storage_key)
     with database.session_factory() as session:
         row = session.scalars(sa.select(PrivacyExport)).one()

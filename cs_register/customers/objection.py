@@ -1,0 +1,59 @@
+"""Objection to processing (GDPR article 21): what the customer objects to, while it stands.
+
+While an objection stands, no quality-development hold may be placed on the customer's
+recordings (a complaint hold still may: the complaint is theirs), and they are left out of any
+quality sampling. Recording and withdrawing the objection are audited steps of the DPO's.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction
+from cs_register.context import Context
+from cs_register.customers.models import Customer
+from cs_register.customers.restriction import MAX_REASON
+from cs_register.customers.services import get_customer
+from cs_register.errors import Conflict, ValidationFailed
+from cs_register.free_text import contains_identity_code
+from cs_register.permissions import Permission, require
+
+
+def objects_to_quality_work(session: Session, customer_id: int | None) -> bool:
+    if customer_id is None:
+        return False
+    objected = session.scalar(sa.select(Customer.objected_at).where(Customer.id == customer_id))
+    return objected is not None
+
+
+def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -> Customer:
+    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
+    customer = get_customer(ctx.session, customer_public_id)
+    if customer.objected_at is not None:
+        raise Conflict("An objection is already recorded for this customer.")
+    text = " ".join(objection.split())
+    if not 1 <= len(text) <= MAX_REASON:
+        raise ValidationFailed({"objection": ["Say what the customer objects to."]})
+    if contains_identity_code(text):
+        raise ValidationFailed({"objection": ["The objection must not contain an identity code."]})
+    customer.objection = text
+    customer.objected_at = ctx.now
+    customer.objection_recorded_by_id = ctx.actor.staff_id
+    ctx.session.flush()
+    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_RECORDED, ("customer", customer.public_id))
+    return customer
+
+
+def withdraw_objection(ctx: Context, *, customer_public_id: str) -> Customer:
+    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
+    customer = get_customer(ctx.session, customer_public_id)
+    if customer.objected_at is None:
+        raise Conflict("No objection is recorded for this customer.")
+    customer.objection = None
+    customer.objected_at = None
+    customer.objection_recorded_by_id = None
+    ctx.session.flush()
+    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_WITHDRAWN, ("customer", customer.public_id))
+    return customer
