@@ -38,11 +38,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`flask run` in its own process, on a fresh SQLite database with one agent account."""
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the console server, and of the jobs run beside it."""
     instance = tmp_path_factory.mktemp("browser-instance")
-    port = _free_port()
-    env = {
+    return {
         **os.environ,
         "CS_INSTANCE_PATH": str(instance),
         "DATABASE_URL": f"sqlite:///{instance / 'console.sqlite3'}",
@@ -50,17 +49,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DATA_ENCRYPTION_KEY": generate_key(),
         "BLIND_INDEX_KEY": generate_key(),
     }
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str]) -> Iterator[str]:
+    """`flask run` in its own process, on a fresh SQLite database with an agent and a DPO."""
+    env = server_env
+    instance = Path(env["CS_INSTANCE_PATH"])
+    port = _free_port()
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*flask, "users", "create", "aino", "--role", "agent", "--password-stdin"],
-        cwd=ROOT,
-        env=env,
-        input=f"{PASSWORD}\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+    for username, role in (("aino", "agent"), ("dora", "dpo")):
+        subprocess.run(
+            [*flask, "users", "create", username, "--role", role, "--password-stdin"],
+            cwd=ROOT,
+            env=env,
+            input=f"{PASSWORD}\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
     log = (instance / "server.log").open("wb")
     process = subprocess.Popen(
         [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
@@ -157,6 +165,68 @@ def test_the_console_loads_without_security_policy_violations(server, browser):
     assert problems == []
     # The stylesheet really applied (a blocked or missing one would leave the default colour).
     assert browser.css_value("header.topbar", "background-color") == "rgba(23, 49, 79, 1)"
+
+
+def _log_in_as(browser: Browser, server: str, username: str) -> None:
+    browser.get(f"{server}/customers")
+    if "/login" not in browser.current_url:
+        browser.click("form[action='/logout'] button")
+        browser.wait_for("#username")
+    browser.type("#username", username)
+    browser.type("#password", PASSWORD)
+    browser.click("form button[type=submit]")
+    browser.wait_for("nav.mainnav")
+
+
+def test_an_access_request_goes_from_the_agent_to_the_dpos_download(server, server_env, browser):
+    # The agent, on a call: the customer asks for a copy of their data.
+    _log_in_as(browser, server, "aino")
+    browser.select("#kind", "name")
+    browser.type("#value", "Äijälä")
+    browser.click("form[action$='/customers/search'] button[type=submit]")
+    browser.wait_for("table a[href^='/customers/']")
+    browser.click("table a[href^='/customers/']")
+    browser.wait_for("#privacy-requests")
+    browser.click("#privacy-requests a.button")
+    browser.wait_for("#description")
+    browser.select("#kind", "access")
+    browser.select("#channel", "phone")
+    browser.click("input[name=verified][value=name]")
+    browser.type("#description", "A copy of everything held about me, recordings included.")
+    browser.click("form.stacked button[type=submit]")
+    browser.wait_for("#privacy-requests")
+    assert "the data-protection officer answers it by" in browser.text()
+
+    # The DPO: the queue, the case, the download built by the periodic job.
+    _log_in_as(browser, server, "dora")
+    browser.click("nav.mainnav a[href='/privacy/requests']")
+    browser.wait_for("#privacy-queue")
+    assert "Aino Äijälä" in browser.text("#privacy-queue")
+    browser.click("#privacy-queue a")
+    browser.wait_for("#case")
+    browser.click("form[action$='/start'] button")
+    browser.wait_for("#exports")
+    browser.click("#exports form button[type=submit]")
+    browser.wait_for("#exports progress")
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from jobs.privacy import privacy_exports_job; privacy_exports_job()",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        check=True,
+        capture_output=True,
+    )
+    browser.get(browser.current_url)
+    browser.wait_for("#exports a[href$='/download']")
+    assert "Ready" in browser.text("#exports")
+    browser.type("#answer", "Your data is in the download we sent you.")
+    browser.click("#complete button[type=submit]")
+    browser.wait_for("#case-status")
+    assert browser.text("#case-status") == "Completed"
+    assert IDENTITY_CODE not in browser.current_url
 
 
 def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, browser):
