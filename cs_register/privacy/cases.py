@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.clock import local_today
 from cs_register.context import Context
 from cs_register.customers.models import Customer
+from cs_register.customers.rectification import RevisionView
 from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -157,6 +158,26 @@ def has_open_case(session: Session, customer_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def corrections_during(
+    case: PrivacyRequest, revisions: Iterable[RevisionView]
+) -> list[RevisionView]:
+    """The customer's corrections made while the case was open: a rectification case shows
+    them as its before and after (nothing is stored twice)."""
+    registered = case.registered_at
+    closed = case.closed_at
+    return [
+        revision
+        for revision in revisions
+        if _aware(revision.changed_at) >= _aware(registered)
+        and (closed is None or _aware(revision.changed_at) <= _aware(closed))
+    ]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive UTC datetimes; PostgreSQL aware ones.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def cases_of_customer(session: Session, customer_id: int) -> list[PrivacyRequest]:

@@ -11,14 +11,25 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_register import pages, personal_data, tasks
 from cs_register.clock import local_today
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
+from cs_register.customers import rectification
 from cs_register.customers.models import Customer
+from cs_register.customers.rectification import FIELD_LABELS, RevisionView
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
@@ -160,6 +171,17 @@ def _exports(view: cases.CaseView) -> list[PrivacyExport]:
     return export.exports_of_case(get_session(), view.case)
 
 
+def _corrections(view: cases.CaseView) -> list[RevisionView]:
+    if view.case.kind is not RequestKind.RECTIFICATION or view.customer is None:
+        return []
+    history = rectification.customer_history(
+        staff_context(),
+        current_app.extensions["cs_register.keyring"],
+        public_id=view.customer.public_id,
+    )
+    return cases.corrections_during(view.case, history)
+
+
 def _case_page(
     public_id: str,
     *,
@@ -180,6 +202,8 @@ def _case_page(
         today=local_today(now()),
         ombudsman_notice=cases.OMBUDSMAN_NOTICE,
         exports=_exports(view),
+        corrections=_corrections(view),
+        field_labels=FIELD_LABELS,
         exportable=view.case.kind in export.EXPORTABLE_KINDS and view.customer is not None,
         languages=export.LANGUAGES,
         export_days=current_export_inputs().retention.days,

@@ -290,3 +290,35 @@ def test_everything_held_lists_the_persons_privacy_requests(
     assert "Privacy request" in page
     assert "Wants a copy of everything held" in page
     assert "<code>privacy_requests</code>" in page
+
+
+def test_a_rectification_case_shows_the_corrections_made_while_it_is_open(
+    client, logged_in, make_customer, register, cases, clock
+):
+    customer = make_customer(street_address="Katu 1", postal_code="00100", city="Helsinki")
+    logged_in("dpo")
+    edit = f"/customers/{customer.public_id}/edit"
+    fields = {
+        "given_names": "Matti",
+        "family_name": "Meikäläinen",
+        "street_address": "Katu 1",
+        "postal_code": "00100",
+    }
+    # A correction before the request is not part of it.
+    client.post(edit, data={**fields, "city": "Vantaa", "reason": "Moved before the request"})
+    clock.advance(timedelta(minutes=1))
+    register(customer, kind="rectification")
+    (case,) = cases()
+    url = f"/privacy/requests/{case.public_id}"
+    page = client.get(url).text
+    assert "No correction has been made while this request is open." in page
+    assert f'href="{edit}"' in page
+    clock.advance(timedelta(minutes=1))
+    response = client.post(edit, data={**fields, "city": "Espoo", "reason": "Asked in the request"})
+    assert response.status_code == 302
+    page = client.get(url).text
+    assert 'id="corrections"' in page
+    assert "Asked in the request" in page
+    assert "Vantaa" in page  # before
+    assert "Espoo" in page  # after
+    assert "Moved before the request" not in page
