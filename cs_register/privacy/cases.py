@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -165,19 +165,12 @@ def corrections_during(
 ) -> list[RevisionView]:
     """The customer's corrections made while the case was open: a rectification case shows
     them as its before and after (nothing is stored twice)."""
-    registered = case.registered_at
-    closed = case.closed_at
     return [
         revision
         for revision in revisions
-        if _aware(revision.changed_at) >= _aware(registered)
-        and (closed is None or _aware(revision.changed_at) <= _aware(closed))
+        if revision.changed_at >= case.registered_at
+        and (case.closed_at is None or revision.changed_at <= case.closed_at)
     ]
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive UTC datetimes; PostgreSQL aware ones.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def cases_of_customer(session: Session, customer_id: int) -> list[PrivacyRequest]:
