@@ -9,19 +9,28 @@ the suite (tests/cs_register/test_personal_data.py walks the schema).
 
 Findings name rows by public id (or table and row id), never by personal data, so they can be
 audited; the values in `fields` are for the DPO's eyes, with identity codes masked.
+
+Erasure goes through the registry too (`cs_register.privacy.erasure` drives it): the sources
+that hold customers' data say which contacts are about the person (`ContactMatcher`), delete
+their stored files first, each in its own crash-safe steps (`FileEraser`), and then delete
+their rows in one transaction, last-registered first so rows that point at the customer go
+before the customer (`ErasableSource`). A source that holds customers' data and cannot erase
+it fails the suite like an unregistered table.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from cs_register.context import Context
+from cs_register.db import Database
 
 _EXTENSION = "cs_register.personal_data"
 
@@ -114,6 +123,79 @@ class FileSource(Protocol):
     def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]: ...
 
 
+@dataclass(frozen=True)
+class ErasureScope:
+    """What one erasure reaches: the customer, and every contact held about them, whether
+    linked to them or unlinked but from their phone number or email address."""
+
+    subject: DataSubject
+    contact_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class KeptItem:
+    """Something an erasure did not remove, and why (the outcome tells the person)."""
+
+    category: str
+    reference: str
+    why: str
+
+
+@dataclass
+class ErasureTally:
+    """What the sources erased (counts per category) and kept, as they go."""
+
+    erased: dict[str, int] = field(default_factory=dict)
+    kept: list[KeptItem] = field(default_factory=list)
+    # Contacts that stay as bare rows (no customer, no text) because something kept hangs on
+    # them, e.g. a recording under a complaint hold.
+    bare_contact_ids: set[int] = field(default_factory=set)
+
+    def count(self, category: str, how_many: int) -> None:
+        if how_many:
+            self.erased[category] = self.erased.get(category, 0) + how_many
+
+    def keep(self, category: str, reference: str, why: str) -> None:
+        self.kept.append(KeptItem(category, reference, why))
+
+
+@dataclass(frozen=True)
+class ErasureRun:
+    """The file step's own transactions: the database, the time, and the job doing it."""
+
+    database: Database
+    now: datetime
+    job_id: str | None
+
+
+class FilesStillStored(Exception):
+    """The rows cannot go yet: a file in scope is still stored (one arrived after the file
+    step, or its deletion failed). The erasure runs its file step again."""
+
+
+@runtime_checkable
+class ContactMatcher(Protocol):
+    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+        """Ids of the contacts this source knows to be about `subject`."""
+        ...
+
+
+@runtime_checkable
+class FileEraser(Protocol):
+    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+        """Delete the stored files in `scope`, each in its own crash-safe steps, idempotently."""
+        ...
+
+
+@runtime_checkable
+class ErasableSource(Protocol):
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        """Delete (or strip of personal content) this source's rows in `scope`, in the
+        caller's transaction, noting in `tally` what went and what was kept and why. Raise
+        `FilesStillStored` when a file that should be gone is still stored."""
+        ...
+
+
 class PersonalDataSource(Protocol):
     def describe(self) -> SourceDescription: ...
 
@@ -148,6 +230,36 @@ class PersonalDataRegistry:
             if isinstance(source, FileSource):
                 held.extend(source.files(ctx, subject))
         return held
+
+    def erasure_scope(self, session: Session, subject: DataSubject) -> ErasureScope:
+        contact_ids: set[int] = set()
+        for source in self.sources:
+            if isinstance(source, ContactMatcher):
+                contact_ids |= source.contacts_about(session, subject)
+        return ErasureScope(subject=subject, contact_ids=frozenset(contact_ids))
+
+    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+        for source in self.sources:
+            if isinstance(source, FileEraser):
+                source.erase_files(run, scope)
+
+    def erase(self, ctx: Context, scope: ErasureScope) -> ErasureTally:
+        """Every source's rows in `scope`, in the caller's transaction, last-registered first."""
+        tally = ErasureTally()
+        for source in reversed(self.sources):
+            if isinstance(source, ErasableSource):
+                source.erase(ctx, scope, tally)
+        ctx.session.flush()
+        return tally
+
+    def unerasable(self) -> list[str]:
+        """Sources holding customers' data that cannot erase it (the suite wants none)."""
+        return [
+            source.describe().name
+            for source in self.sources
+            if not isinstance(source, ErasableSource)
+            and any(t.about is DataSubjectKind.CUSTOMER for t in source.describe().tables)
+        ]
 
 
 def install(app: Flask, registry: PersonalDataRegistry) -> None:

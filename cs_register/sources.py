@@ -24,9 +24,9 @@ def build_registry(runtime: Runtime) -> PersonalDataRegistry:
             CustomerRecords(runtime.keyring),
             ContactRecords(),
             IntakeRecords(),
-            RecordingRecords(runtime.storage),
+            RecordingRecords(runtime.storage, runtime.retention),
             StaffRecords(),
-            PrivacyRequestRecords(),
+            PrivacyRequestRecords(runtime.exports),
             AuditRecords(),
         ]
     )

@@ -1,8 +1,8 @@
 """The purge receipt ledger: an append-only, hash-chained list of proofs of deletion.
 
 Each receipt's hash covers a canonical JSON of its own fields plus the previous receipt's hash,
-so changing or removing any receipt breaks every link after it. `verify_ledger` walks the chain
-in order and names the first receipt whose link does not hold.
+so changing or removing any receipt breaks every link after it (`cs_register.hash_chain`).
+`verify_ledger` walks the chain in order and names the first receipt whose link does not hold.
 
 The code never updates or deletes a receipt; the database refuses to as well (triggers, see
 `recordings.models`).
@@ -10,20 +10,28 @@ The code never updates or deletes a receipt; the database refuses to as well (tr
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register.hash_chain import (
+    GENESIS_HASH,
+    ChainVerification,
+    chain_hash,
+    next_link,
+    row_fields,
+    verify_chain,
+)
 from cs_register.permissions import Permission, StaffPrincipal, require
 from recordings.models import PurgeReason, PurgeReceipt
 
-GENESIS_HASH = "0" * 64
+__all__ = ["GENESIS_HASH", "LedgerVerification", "append_receipt", "verify_ledger"]
+
+LedgerVerification = ChainVerification
 # Arbitrary constant key of the PostgreSQL advisory lock that serialises appends to the chain.
 LEDGER_LOCK_KEY = 0x5052_4345  # "PRCE"
 _HASHED_FIELDS = (
@@ -43,37 +51,12 @@ _HASHED_FIELDS = (
 )
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, PurgeReason):
-        return value.value
-    return value
-
-
 def receipt_fields(receipt: PurgeReceipt) -> dict[str, Any]:
-    return {name: _canonical(getattr(receipt, name)) for name in _HASHED_FIELDS}
+    return row_fields(receipt, _HASHED_FIELDS)
 
 
 def compute_receipt_hash(fields: Mapping[str, Any]) -> str:
-    """SHA-256 over sorted-key, whitespace-free JSON: the same fields always hash the same."""
-    canonical = json.dumps(
-        {name: _canonical(fields[name]) for name in _HASHED_FIELDS},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
-def _serialise_appends(session: Session) -> None:
-    """Only one transaction at a time may read the chain's tail and append to it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
-    else:
-        # SQLite: a write statement takes the database's single write lock for the rest of
-        # the transaction, before the tail is read. It matches no row, so no trigger fires.
-        session.execute(sa.text("UPDATE purge_receipts SET id = id WHERE 0 = 1"))
+    return chain_hash(fields, _HASHED_FIELDS)
 
 
 def append_receipt(
@@ -92,13 +75,8 @@ def append_receipt(
     job_id: str | None = None,
 ) -> PurgeReceipt:
     """Append one receipt to the chain in the caller's transaction (flushed, not committed)."""
-    _serialise_appends(session)
-    tail = session.execute(
-        sa.select(PurgeReceipt.sequence, PurgeReceipt.receipt_hash)
-        .order_by(PurgeReceipt.sequence.desc())
-        .limit(1)
-    ).first()
-    sequence, previous_hash = (tail[0] + 1, tail[1]) if tail is not None else (1, GENESIS_HASH)
+    table: sa.Table = PurgeReceipt.__table__  # type: ignore[assignment]
+    sequence, previous_hash = next_link(session, table, LEDGER_LOCK_KEY)
     receipt = PurgeReceipt(
         sequence=sequence,
         recording_id=recording_id,
@@ -120,42 +98,12 @@ def append_receipt(
     return receipt
 
 
-@dataclass(frozen=True)
-class LedgerVerification:
-    ok: bool
-    receipts: int
-    # Id of the first receipt whose link or hash does not hold.
-    first_broken: int | None = None
-    problem: str | None = None
-
-
 def verify_ledger(session: Session) -> LedgerVerification:
     """Recompute every receipt's hash in sequence order and check each link to its predecessor."""
-    previous_hash = GENESIS_HASH
-    expected_sequence = 1
-    count = 0
     rows = session.execute(
         sa.select(PurgeReceipt).order_by(PurgeReceipt.sequence).execution_options(yield_per=500)
     ).scalars()
-    for receipt in rows:
-        count += 1
-        problem = None
-        if receipt.sequence != expected_sequence:
-            problem = (
-                f"receipt {receipt.id} has sequence {receipt.sequence}, expected"
-                f" {expected_sequence}: a receipt is missing"
-            )
-        elif receipt.previous_hash != previous_hash:
-            problem = f"receipt {receipt.id} does not link to the receipt before it"
-        elif compute_receipt_hash(receipt_fields(receipt)) != receipt.receipt_hash:
-            problem = f"receipt {receipt.id} was altered: its hash does not match its content"
-        if problem is not None:
-            return LedgerVerification(
-                ok=False, receipts=count, first_broken=receipt.id, problem=problem
-            )
-        previous_hash = receipt.receipt_hash
-        expected_sequence += 1
-    return LedgerVerification(ok=True, receipts=count)
+    return verify_chain(rows, _HASHED_FIELDS)
 
 
 @dataclass(frozen=True)

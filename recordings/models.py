@@ -65,11 +65,15 @@ class Recording(Base):
         sa.CheckConstraint(
             "(state = 'purged') = (storage_key IS NULL)", name="storage_key_matches_state"
         ),
+        sa.CheckConstraint(
+            "contact_id IS NOT NULL OR state = 'purged'", name="only_tombstones_lose_contact"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
-    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
+    # NULL only on a tombstone whose contact an erasure removed (the receipt still names it).
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
     state: Mapped[RecordingState] = mapped_column(
         str_enum(RecordingState, "recording_state"), default=RecordingState.ACTIVE
     )
@@ -101,7 +105,10 @@ class Recording(Base):
 
     def hold_periods(self) -> list[HoldPeriod]:
         """The holds as the retention rules see them (`recordings.retention`)."""
-        return [HoldPeriod(ends_at=h.ends_at, released_at=h.released_at) for h in self.holds]
+        return [
+            HoldPeriod(ends_at=h.ends_at, released_at=h.released_at, reason=h.reason.value)
+            for h in self.holds
+        ]
 
 
 class RecordingHold(Base):

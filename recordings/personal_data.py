@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from functools import partial
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
 
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.identifiers import format_phone
 from cs_register.personal_data import (
     DataSubject,
+    ErasureRun,
+    ErasureScope,
+    ErasureTally,
+    FilesStillStored,
     Finding,
     FindingKind,
     HeldFile,
@@ -21,12 +26,15 @@ from cs_register.personal_data import (
 )
 from recordings.models import (
     Call,
+    PurgeReason,
     PurgeReceipt,
     Recording,
     RecordingHold,
     RecordingState,
     file_extension,
 )
+from recordings.purge import STORED_STATES, purge_recording
+from recordings.retention import RetentionPolicy, kept_through_erasure
 from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
@@ -53,6 +61,78 @@ class RecordingRecords:
     """Calls, their recordings (the voice itself), holds, and purge receipts."""
 
     storage: RecordingStorage
+    policy: RetentionPolicy
+
+    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+        """Unlinked calls made from their number are about them too."""
+        if subject.phone_e164 is None:
+            return set()
+        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
+        return set(
+            session.scalars(
+                sa.select(Call.contact_id).where(
+                    Call.customer_number == subject.phone_e164, Call.contact_id.in_(unlinked)
+                )
+            )
+        )
+
+    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+        """Every stored recording in scope goes through the purge, reason `erasure_request`:
+        each its own crash-safe state machine with a receipt; a complaint hold keeps one."""
+        with run.database.session_factory() as session:
+            ids = list(
+                session.scalars(
+                    sa.select(Recording.id)
+                    .where(
+                        Recording.contact_id.in_(scope.contact_ids),
+                        Recording.state.in_(STORED_STATES),
+                    )
+                    .order_by(Recording.id)
+                )
+            )
+        for recording_id in ids:
+            purge_recording(
+                run.database,
+                self.storage,
+                recording_id=recording_id,
+                now=run.now,
+                policy=self.policy,
+                job_id=run.job_id,
+                erasure=True,
+            )
+
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        session, contact_ids = ctx.session, scope.contact_ids
+        recordings = session.scalars(
+            sa.select(Recording)
+            .where(Recording.contact_id.in_(contact_ids))
+            .options(selectinload(Recording.holds))
+        ).all()
+        for recording in recordings:
+            if recording.state is not RecordingState.PURGED:
+                kept_until = kept_through_erasure(
+                    recording.recorded_at, recording.hold_periods(), self.policy, now=ctx.now
+                )
+                if kept_until is None:
+                    raise FilesStillStored(f"recording {recording.public_id}")
+                tally.keep(
+                    RECORDING.category,
+                    recording.public_id,
+                    f"Under a complaint hold until {kept_until.date().isoformat()}; deleted"
+                    " when the hold ends.",
+                )
+                if recording.contact_id is not None:
+                    tally.bare_contact_ids.add(recording.contact_id)
+                continue
+            # A tombstone: its receipt in the ledger stays; the holds' texts go.
+            for hold in recording.holds:
+                session.delete(hold)
+            tally.count(HOLD.category, len(recording.holds))
+            recording.contact_id = None
+            if recording.purge_reason == PurgeReason.ERASURE_REQUEST.value:
+                tally.count(RECORDING.category, 1)
+        calls = session.execute(sa.delete(Call).where(Call.contact_id.in_(contact_ids)))
+        tally.count(CALL.category, calls.rowcount)
 
     def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]:
         """The audio of every recording of theirs still stored, byte for byte as received."""

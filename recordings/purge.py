@@ -4,6 +4,8 @@
 
 1. lock the row, re-check against the CURRENT holds with `recordings.retention` (a hold placed a
    moment ago wins: the recording is kept and its `due_at` recomputed), set `purging`, commit.
+   An erasure request takes the same steps before the recording is due, with reason
+   `erasure_request`; only a complaint hold keeps the recording then.
    From here on `place_hold` refuses with a Conflict.
 2. delete the audio and its playback copy from storage (already missing counts as deleted).
 3. lock again, turn the row into a tombstone (`purged`, no storage keys), append one receipt to
@@ -138,8 +140,10 @@ def purge_recording(
     now: datetime,
     policy: RetentionPolicy,
     job_id: str | None,
+    erasure: bool = False,
 ) -> PurgeOutcome:
-    """Move one recording through `active → purging → purged` if (and only if) it is due.
+    """Move one recording through `active → purging → purged` if (and only if) it is due, or,
+    for an `erasure` request, unless a complaint hold keeps it (`retention.kept_through_erasure`).
 
     Idempotent and resumable; never raises for an audio file that is already gone.
     """
@@ -149,7 +153,14 @@ def purge_recording(
             return PurgeOutcome(recording_id, "not_found")
         if recording.state is RecordingState.PURGED:
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
-        if recording.state is RecordingState.ACTIVE:
+        if recording.state is RecordingState.ACTIVE and erasure:
+            kept_until = retention.kept_through_erasure(
+                recording.recorded_at, recording.hold_periods(), policy, now=now
+            )
+            if kept_until is not None:
+                return PurgeOutcome(recording_id, "kept", due_at=kept_until)
+            recording.state = RecordingState.PURGING
+        elif recording.state is RecordingState.ACTIVE:
             due = retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
             if now < due:
                 # A hold placed after the sweep picked this id: it wins.
@@ -168,7 +179,7 @@ def purge_recording(
         if recording.state is RecordingState.PURGED:
             # Another worker finished it between our two transactions.
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
-        reason = purge_reason(recording, policy)
+        reason = PurgeReason.ERASURE_REQUEST if erasure else purge_reason(recording, policy)
         planned = retention.schedule(recording.recorded_at, recording.hold_periods(), policy)
         recording.state = RecordingState.PURGED
         recording.storage_key = None

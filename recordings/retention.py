@@ -10,6 +10,9 @@ never more than 12 months. In code:
   never from when a hold was placed, so no sequence of holds can stretch it.
 - `due_at = min(hold_cap, max(retain_until, end of every active hold))`.
 - "Due" includes the boundary instant: at `now == due_at` the recording is due.
+- An erasure request purges a recording at once, except one under an active complaint hold:
+  the complaint is still being handled, so it is kept until that hold ends (never past the
+  cap), and the sweep purges it then. A quality-development hold gives way to the request.
 
 Times are stored and compared as UTC instants. Months are counted on the company's calendar
 (Europe/Helsinki): a call recorded at 00:30 on 1 March Helsinki time is kept until 00:30 on
@@ -42,12 +45,18 @@ class RetentionPolicy:
             raise ValueError("retention must be at least 1 month and at most the hold cap")
 
 
+# The hold reasons an erasure request does not override (`recordings.models.HoldReason`).
+REASONS_KEPT_THROUGH_ERASURE = frozenset({"complaint"})
+
+
 @dataclass(frozen=True)
 class HoldPeriod:
-    """The part of a hold that matters to retention: when it ends (it is active until then)."""
+    """The part of a hold that matters to retention: when it ends (it is active until then),
+    and why it was placed."""
 
     ends_at: datetime
     released_at: datetime | None = None
+    reason: str = ""
 
     def end(self) -> datetime:
         """A released hold ends when it was released, if that came before its end date."""
@@ -105,3 +114,16 @@ def is_due(
 def latest_hold_end(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
     """The latest end date a new hold may have: the cap."""
     return hold_cap(recorded_at, policy)
+
+
+def kept_through_erasure(
+    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy, *, now: datetime
+) -> datetime | None:
+    """Until when an erasure must leave the recording stored, or None to purge it now."""
+    cap = hold_cap(recorded_at, policy)
+    ends = [
+        min(hold.end(), cap)
+        for hold in holds
+        if hold.reason in REASONS_KEPT_THROUGH_ERASURE and min(hold.end(), cap) > now
+    ]
+    return max(ends) if ends else None

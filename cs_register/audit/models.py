@@ -69,6 +69,8 @@ class AuditAction(enum.Enum):
     CUSTOMER_RESTRICTION_LIFTED = "customer_restriction_lifted"
     CUSTOMER_OBJECTION_RECORDED = "customer_objection_recorded"
     CUSTOMER_OBJECTION_WITHDRAWN = "customer_objection_withdrawn"
+    PRIVACY_ERASURE_STARTED = "privacy_erasure_started"
+    PRIVACY_ERASURE_COMPLETED = "privacy_erasure_completed"
 
 
 class AuditEvent(Base):

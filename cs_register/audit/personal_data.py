@@ -14,7 +14,15 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditEvent
 from cs_register.context import Context
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
+from cs_register.personal_data import (
+    DataSubject,
+    ErasureScope,
+    ErasureTally,
+    Finding,
+    FindingKind,
+    SourceDescription,
+    claim,
+)
 
 SOURCE = "audit"
 # Enough to bound one IN list on every database; larger sets are asked in slices.
@@ -37,6 +45,19 @@ DESCRIPTION = SourceDescription(
 class AuditRecords:
     def describe(self) -> SourceDescription:
         return DESCRIPTION
+
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        """The trail stays: it is the record of who saw the person's data, and its events
+        carry ids only (`audit.record` refuses personal data in details), so once the rows
+        they name are gone nothing in them leads back to the person."""
+        about = AuditEvent.subject_id == scope.subject.customer_public_id
+        events = ctx.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(about)) or 0
+        if events:
+            tally.keep(
+                EVENT.category,
+                f"{events} events about the customer record",
+                "The record of who viewed or changed the data; ids only, no personal data.",
+            )
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register.contacts.models import Contact, IdentityVerification
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
+from cs_register.personal_data import (
+    DataSubject,
+    ErasureScope,
+    ErasureTally,
+    Finding,
+    FindingKind,
+    SourceDescription,
+    claim,
+)
 
 SOURCE = "contacts"
 CONTACT = FindingKind(SOURCE, "Contact", "contacts")
@@ -36,6 +48,35 @@ class ContactRecords:
 
     def describe(self) -> SourceDescription:
         return DESCRIPTION
+
+    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+        return set(
+            session.scalars(sa.select(Contact.id).where(Contact.customer_id == subject.customer_id))
+        )
+
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        session, in_scope = ctx.session, scope.contact_ids
+        verifications = session.execute(
+            sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope))
+        )
+        tally.count(VERIFICATION.category, verifications.rowcount)
+        bare = in_scope & tally.bare_contact_ids
+        # What is kept hangs on these: they stay as rows with a channel and a time, nothing
+        # about the person.
+        session.execute(
+            sa.update(Contact)
+            .where(Contact.id.in_(bare))
+            .values(customer_id=None, subject="", notes="", linked_at=None, linked_by_id=None)
+        )
+        contacts = session.execute(sa.delete(Contact).where(Contact.id.in_(in_scope - bare)))
+        tally.count(CONTACT.category, contacts.rowcount)
+        for contact_id in sorted(bare):
+            tally.keep(
+                CONTACT.category,
+                f"contacts:{contact_id}",
+                "A bare row (channel and time, nothing about the person) that a kept"
+                " recording belongs to.",
+            )
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

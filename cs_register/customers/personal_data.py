@@ -12,7 +12,15 @@ from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import masked_identity_code
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
+from cs_register.personal_data import (
+    DataSubject,
+    ErasureScope,
+    ErasureTally,
+    Finding,
+    FindingKind,
+    SourceDescription,
+    claim,
+)
 
 SOURCE = "customers"
 RECORD = FindingKind(SOURCE, "Customer record", "customers")
@@ -53,6 +61,16 @@ class CustomerRecords:
     def describe(self) -> SourceDescription:
         return DESCRIPTION
 
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        """The record and its corrections go last: everything else pointed at them."""
+        customer_id = scope.subject.customer_id
+        revisions = ctx.session.execute(
+            sa.delete(CustomerRevision).where(CustomerRevision.customer_id == customer_id)
+        )
+        tally.count(REVISION.category, revisions.rowcount)
+        records = ctx.session.execute(sa.delete(Customer).where(Customer.id == customer_id))
+        tally.count(RECORD.category, records.rowcount)
+
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
     ) -> Sequence[Finding]:
@@ -81,3 +99,13 @@ class CustomerRecords:
             what = (("Field", revision.field), ("Reason", revision.reason))
             findings.append(REVISION.of(row, revision.changed_at, *what))
         return findings
+
+
+def data_subject(customer: Customer) -> DataSubject:
+    """The person a right is exercised for, as the registry's sources look for them."""
+    return DataSubject(
+        customer_id=customer.id,
+        customer_public_id=customer.public_id,
+        phone_e164=customer.phone_e164,
+        email=customer.email,
+    )

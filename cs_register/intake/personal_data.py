@@ -7,12 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.intake.email_models import EmailMessage
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
+from cs_register.personal_data import (
+    DataSubject,
+    ErasureScope,
+    ErasureTally,
+    Finding,
+    FindingKind,
+    SourceDescription,
+    claim,
+)
 
 SOURCE = "intake"
 EMAIL = FindingKind(SOURCE, "Email", "email_messages")
@@ -36,6 +45,41 @@ DESCRIPTION = SourceDescription(
 class IntakeRecords:
     def describe(self) -> SourceDescription:
         return DESCRIPTION
+
+    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+        """Unlinked emails sent from their address are about them too."""
+        if subject.email is None:
+            return set()
+        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
+        return set(
+            session.scalars(
+                sa.select(EmailMessage.contact_id).where(
+                    sa.func.lower(EmailMessage.sender_address) == subject.email.lower(),
+                    EmailMessage.contact_id.in_(unlinked),
+                )
+            )
+        )
+
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        session, in_scope = ctx.session, scope.contact_ids
+        # Someone else's email in the same thread keeps its own row, no longer threaded to
+        # an erased one.
+        for pointer in (EmailMessage.thread_root_contact_id, EmailMessage.parent_contact_id):
+            session.execute(
+                sa.update(EmailMessage)
+                .where(pointer.in_(in_scope), EmailMessage.contact_id.not_in(in_scope))
+                .values({pointer.key: None})
+            )
+        kinds: tuple[
+            tuple[FindingKind, type[EmailMessage | ChatbotConversation | WebhookDelivery]], ...
+        ] = (
+            (EMAIL, EmailMessage),
+            (CONVERSATION, ChatbotConversation),
+            (DELIVERY, WebhookDelivery),
+        )
+        for kind, model in kinds:
+            deleted = session.execute(sa.delete(model).where(model.contact_id.in_(in_scope)))
+            tally.count(kind.category, deleted.rowcount)
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

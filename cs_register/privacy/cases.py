@@ -27,7 +27,13 @@ from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
 from cs_register.permissions import Permission, has_permission, require
 from cs_register.privacy import deadlines, validation
-from cs_register.privacy.models import PrivacyRequest, RequestChannel, RequestKind, RequestStatus
+from cs_register.privacy.models import (
+    ErasureState,
+    PrivacyRequest,
+    RequestChannel,
+    RequestKind,
+    RequestStatus,
+)
 from cs_register.staff.models import StaffUser
 
 SUBJECT_TYPE = "privacy_request"
@@ -272,6 +278,15 @@ def open_case(ctx: Context, public_id: str) -> PrivacyRequest:
     return case
 
 
+def _closable(ctx: Context, public_id: str) -> PrivacyRequest:
+    """An open case the DPO may answer by hand: not one whose erasure is under way (that
+    case is completed by the erasure itself, with its outcome)."""
+    case = open_case(ctx, public_id)
+    if case.erasure_state is ErasureState.ERASING:
+        raise Conflict("The erasure is under way; the case is completed when it is done.")
+    return case
+
+
 def start_case(ctx: Context, *, public_id: str) -> PrivacyRequest:
     """The DPO takes the case: received -> in progress."""
     case = open_case(ctx, public_id)
@@ -338,14 +353,14 @@ def _with_ombudsman_notice(answer: str) -> str:
 
 def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyRequest:
     """Close the case with the written answer the person was given."""
-    case = open_case(ctx, public_id)
+    case = _closable(ctx, public_id)
     errors: dict[str, list[str]] = {}
     clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
     if errors:
         raise ValidationFailed(errors)
     if case.kind is RequestKind.COMPLAINT:
         clean_answer = _with_ombudsman_notice(clean_answer)
-    _close(ctx, case, RequestStatus.COMPLETED, clean_answer)
+    close_case(ctx, case, RequestStatus.COMPLETED, clean_answer)
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_COMPLETED,
@@ -358,14 +373,14 @@ def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyReques
 def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str) -> PrivacyRequest:
     """Refuse the request, with its legal reason; the answer tells the person they may
     complain to the Data Protection Ombudsman."""
-    case = open_case(ctx, public_id)
+    case = _closable(ctx, public_id)
     errors: dict[str, list[str]] = {}
     clean_reason = validation.reason(errors, "legal_reason", legal_reason, label="Legal reason")
     clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
     if errors:
         raise ValidationFailed(errors)
     case.refusal_reason = clean_reason
-    _close(ctx, case, RequestStatus.REFUSED, _with_ombudsman_notice(clean_answer))
+    close_case(ctx, case, RequestStatus.REFUSED, _with_ombudsman_notice(clean_answer))
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_REFUSED,
@@ -375,7 +390,8 @@ def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str)
     return case
 
 
-def _close(ctx: Context, case: PrivacyRequest, status: RequestStatus, answer: str) -> None:
+def close_case(ctx: Context, case: PrivacyRequest, status: RequestStatus, answer: str) -> None:
+    """The case's last state change (its audit event is the caller's: it says more)."""
     case.status = status
     case.answer = answer
     case.closed_at = ctx.now

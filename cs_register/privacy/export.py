@@ -39,11 +39,12 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context, job_context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
+from cs_register.customers.personal_data import data_subject
 from cs_register.customers.rectification import current_values
 from cs_register.db import Database
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.permissions import Permission, require_unless_command
-from cs_register.personal_data import DataSubject, Finding, PersonalDataRegistry
+from cs_register.personal_data import Finding, PersonalDataRegistry
 from cs_register.privacy.cases import get_case
 from cs_register.privacy.models import (
     ExportStatus,
@@ -260,12 +261,7 @@ def _build(
         if case is None or customer is None:
             raise ExportFailed("the request's customer is no longer in the register")
         ctx = job_context(session, job_id=job_id, now=now())
-        subject = DataSubject(
-            customer_id=customer.id,
-            customer_public_id=customer.public_id,
-            phone_e164=customer.phone_e164,
-            email=customer.email,
-        )
+        subject = data_subject(customer)
         files = registry.files(ctx, subject)
         total = len(registry.sources) + len(files) + 2
         done = 0

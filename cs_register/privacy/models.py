@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cs_register.append_only import install_append_only_guard
 from cs_register.db import Base, new_public_id, str_enum
 
 
@@ -71,6 +72,14 @@ class RequestChannel(enum.Enum):
         return self.value.capitalize()
 
 
+class ErasureState(enum.Enum):
+    """An erasure's progress. `erasing`: the recordings and files are being deleted, each in
+    its own crash-safe step; the rows go in one last transaction that sets `erased`."""
+
+    ERASING = "erasing"
+    ERASED = "erased"
+
+
 class PrivacyRequest(Base):
     __tablename__ = "privacy_requests"
     __table_args__ = (
@@ -111,6 +120,12 @@ class PrivacyRequest(Base):
     handled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     started_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    erasure_state: Mapped[ErasureState | None] = mapped_column(
+        str_enum(ErasureState, "erasure_state"), index=True
+    )
+    erasure_started_at: Mapped[datetime | None]
+    # Why the last attempt stopped (a class of problem, never personal data); it is retried.
+    erasure_failure: Mapped[str | None] = mapped_column(sa.String(200))
 
     def __repr__(self) -> str:
         return f"<PrivacyRequest {self.id} {self.kind.value} {self.status.value}>"
@@ -160,3 +175,27 @@ class PrivacyExport(Base):
         if self.status is ExportStatus.READY:
             return 100
         return 100 * self.steps_done // self.steps_total if self.steps_total else 0
+
+
+class ErasureReceipt(Base):
+    """Proof that one erasure was carried out: what went (counts per kind), what was kept and
+    why, chained like the purge receipts (`cs_register.privacy.erasure_receipts`). No personal
+    data: the case's and the former customer's public ids, counts, reasons and dates."""
+
+    __tablename__ = "erasure_receipts"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    sequence: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    request_public_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    customer_public_id: Mapped[str] = mapped_column(sa.String(36))
+    erased: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    kept: Mapped[list[Any]] = mapped_column(sa.JSON)
+    erased_at: Mapped[datetime] = mapped_column(index=True)
+    job_id: Mapped[str | None] = mapped_column(sa.String(128))
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    receipt_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+install_append_only_guard(ErasureReceipt.__table__)  # type: ignore[arg-type]

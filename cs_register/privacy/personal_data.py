@@ -5,12 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from cs_register.context import Context
-from cs_register.personal_data import DataSubject, Finding, FindingKind, SourceDescription, claim
+from cs_register.personal_data import (
+    DataSubject,
+    ErasureRun,
+    ErasureScope,
+    ErasureTally,
+    FilesStillStored,
+    Finding,
+    FindingKind,
+    SourceDescription,
+    claim,
+)
 from cs_register.privacy.cases import cases_of_customer
+from cs_register.privacy.export import ExportStorage
+from cs_register.privacy.models import ExportStatus, PrivacyExport, PrivacyRequest, RequestKind
 
 SOURCE = "privacy"
 REQUEST = FindingKind(SOURCE, "Privacy request", "privacy_requests")
+EXPORT = FindingKind(SOURCE, "Data export", "privacy_exports")
+# What a closed case says after the person it was about is erased.
+ERASED_TEXT = "(erased with the person's data)"
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Privacy requests",
@@ -39,8 +56,57 @@ DESCRIPTION = SourceDescription(
 class PrivacyRequestRecords:
     """The person's own data-protection requests: what they asked and what they were told."""
 
+    exports: ExportStorage
+
     def describe(self) -> SourceDescription:
         return DESCRIPTION
+
+    def _exports_of(self, subject: DataSubject) -> sa.Select[tuple[PrivacyExport]]:
+        cases = sa.select(PrivacyRequest.id).where(
+            PrivacyRequest.customer_id == subject.customer_id
+        )
+        return sa.select(PrivacyExport).where(PrivacyExport.request_id.in_(cases))
+
+    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+        """Their downloads hold everything about them: each file goes, then its row says so."""
+        with run.database.session_factory() as session:
+            stored = session.scalars(
+                self._exports_of(scope.subject).where(PrivacyExport.storage_key.is_not(None))
+            ).all()
+            keys = [(export.id, export.storage_key) for export in stored]
+        for export_id, key in keys:
+            self.exports.delete(key or "")
+            with run.database.unit_of_work() as session:
+                export = session.get(PrivacyExport, export_id)
+                if export is not None and export.storage_key == key:
+                    export.storage_key = None
+                    export.status = ExportStatus.DELETED
+                    export.deleted_at = run.now
+
+    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+        """Their cases stay as minimal records (kind, dates, status), no longer linked to
+        them; a closed case loses its texts, an open one keeps them to be answered."""
+        session = ctx.session
+        for export in session.scalars(self._exports_of(scope.subject)):
+            if export.storage_key is not None:
+                raise FilesStillStored(f"export {export.public_id}")
+            if export.status in (ExportStatus.QUEUED, ExportStatus.BUILDING):
+                export.status = ExportStatus.FAILED
+                export.failure = "the customer was erased before the export was built"
+        for case in cases_of_customer(session, scope.subject.customer_id):
+            case.customer_id = None
+            if case.status.is_open and case.kind is not RequestKind.ERASURE:
+                tally.keep(REQUEST.category, case.public_id, "An open request keeps its record.")
+                continue
+            case.description = ERASED_TEXT
+            case.reply_to = ""
+            if case.answer is not None:
+                case.answer = ERASED_TEXT
+            if case.extension_justification is not None:
+                case.extension_justification = ERASED_TEXT
+            if case.refusal_reason is not None:
+                case.refusal_reason = ERASED_TEXT
+            tally.count(REQUEST.category, 1)
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

@@ -8,9 +8,10 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.customers.models import Customer
+from cs_register.customers.personal_data import data_subject
 from cs_register.customers.services import get_customer
 from cs_register.permissions import Permission, require
-from cs_register.personal_data import DataSubject, Finding, PersonalDataRegistry
+from cs_register.personal_data import Finding, PersonalDataRegistry
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,7 @@ def everything_held(
     customer = get_customer(ctx.session, customer_public_id)
     findings = registry.find(
         ctx,
-        DataSubject(
-            customer_id=customer.id,
-            customer_public_id=customer.public_id,
-            phone_e164=customer.phone_e164,
-            email=customer.email,
-        ),
+        data_subject(customer),
     )
     counts: dict[str, int] = {}
     for finding in findings:
