@@ -122,7 +122,7 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
     if settings.redis_url is None:
         return
     from cs_register import tasks
-    from jobs.privacy import enqueue_privacy_export
+    from jobs.privacy import enqueue_erasure, enqueue_privacy_export
     from jobs.queue import get_queue, redis_connection
 
     connection = redis_connection(settings.redis_url)
@@ -130,6 +130,11 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
         app,
         tasks.BUILD_PRIVACY_EXPORT,
         lambda public_id: enqueue_privacy_export(get_queue(connection, settings), public_id),
+    )
+    tasks.install(
+        app,
+        tasks.ERASE_CUSTOMER,
+        lambda public_id: enqueue_erasure(get_queue(connection, settings), public_id),
     )
 
 

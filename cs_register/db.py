@@ -370,3 +370,9 @@ def init_app(app: Flask, database: Database) -> None:
         if session is not None:
             session.rollback()
             session.close()
+
+
+def affected_rows(session: Session, statement: sa.Executable) -> int:
+    """Run a bulk UPDATE or DELETE in `session`'s transaction; how many rows it touched."""
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0))

@@ -16,6 +16,7 @@ from flask import Flask, current_app
 log = logging.getLogger(__name__)
 
 BUILD_PRIVACY_EXPORT = "build_privacy_export"
+ERASE_CUSTOMER = "erase_customer"
 _EXTENSION = "cs_register.tasks"
 
 

@@ -16,7 +16,13 @@ from rq import cron
 from jobs.context import job_settings
 from jobs.cron import per_tick
 from jobs.maintenance import purge_expired_staff_sessions_job, purge_webhook_deliveries_job
-from jobs.privacy import EXPORT_JOB_TIMEOUT_SECONDS, EXPORTS_JOB_PREFIX, privacy_exports_job
+from jobs.privacy import (
+    ERASURES_JOB_PREFIX,
+    EXPORT_JOB_TIMEOUT_SECONDS,
+    EXPORTS_JOB_PREFIX,
+    privacy_erasures_job,
+    privacy_exports_job,
+)
 from jobs.queue import QUEUE_NAME
 from jobs.retention import (
     INVARIANT_JOB_PREFIX,
@@ -49,12 +55,14 @@ def register_jobs() -> None:
         (invariant_check_job, INVARIANT_JOB_PREFIX, sweep_interval, {}),
         (reconciliation_job, RECONCILIATION_JOB_PREFIX, RECONCILIATION_INTERVAL, long_running),
         (privacy_exports_job, EXPORTS_JOB_PREFIX, sweep_interval, exports_timeout),
+        (privacy_erasures_job, ERASURES_JOB_PREFIX, sweep_interval, exports_timeout),
     ]
     one_per_tick = {
         SWEEP_JOB_PREFIX,
         INVARIANT_JOB_PREFIX,
         RECONCILIATION_JOB_PREFIX,
         EXPORTS_JOB_PREFIX,
+        ERASURES_JOB_PREFIX,
     }
     for job, name, interval, options in schedule:
         if name in one_per_tick:

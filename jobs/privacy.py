@@ -1,9 +1,12 @@
-"""The data-subject export's jobs: building one export, and the periodic run that builds
-whatever is waiting and deletes exports past their time.
+"""The data-subject rights' jobs: building one export, carrying out one erasure, and the
+periodic runs that build whatever export is waiting, delete exports past their time, and
+finish every erasure left part-way.
 
 The database is the schedule: an export row waits as `queued` until a build claims it, so a
 lost enqueue (Redis down when the DPO asked) only waits for the next tick, and a build killed
-mid-way is claimed again once it is stale (`cs_register.privacy.export.STALE_BUILD`).
+mid-way is claimed again once it is stale (`cs_register.privacy.export.STALE_BUILD`). An
+erasure case stays `erasing` until its last transaction, so a worker killed mid-erasure is
+followed by the next periodic run (`cs_register.privacy.erasure`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from rq.job import Job
 from cs_register.context import job_context
 from cs_register.db import utcnow
 from cs_register.privacy.downloads import delete_expired_exports
+from cs_register.privacy.erasure import carry_out_erasure, erasures_to_resume
 from cs_register.privacy.export import ExportInputs, build_export, exports_to_build
 from cs_register.runtime import Runtime
 from cs_register.sources import build_registry
@@ -26,6 +30,7 @@ from jobs.queue import JobQueue
 log = logging.getLogger(__name__)
 
 EXPORTS_JOB_PREFIX = "privacy-exports"
+ERASURES_JOB_PREFIX = "privacy-erasures"
 # A large recording archive takes a while to copy into the ZIP.
 EXPORT_JOB_TIMEOUT_SECONDS = 3600
 
@@ -93,3 +98,46 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
         "privacy exports %s: built=%d failed=%d deleted=%d", tick or "-", built, failed, deleted
     )
     return {"built": built, "failed": failed, "deleted": deleted}
+
+
+def enqueue_erasure(job_queue: JobQueue, request_public_id: str) -> Job:
+    """Ask a worker to carry out the erasure now (the periodic run would, a little later)."""
+    return job_queue.enqueue(
+        erase_customer_job,
+        request_public_id,
+        job_id=f"privacy-erasure-{request_public_id}",
+        job_timeout=EXPORT_JOB_TIMEOUT_SECONDS,
+    )
+
+
+def erase_customer_job(request_public_id: str) -> dict[str, int]:
+    runtime = job_runtime()
+    outcome = carry_out_erasure(
+        job_database(runtime.settings),
+        build_registry(runtime),
+        public_id=request_public_id,
+        now=utcnow,
+        job_id=_job_id(),
+    )
+    return {"erased": int(outcome is not None)}
+
+
+def privacy_erasures_job(tick: str | None = None) -> dict[str, int]:
+    """Finish every erasure that is waiting or was stopped part-way (idempotent)."""
+    runtime = job_runtime()
+    database = job_database(runtime.settings)
+    registry = build_registry(runtime)
+    with database.session_factory() as session:
+        waiting = erasures_to_resume(session)
+    erased = failed = 0
+    for public_id in waiting:
+        try:
+            if carry_out_erasure(
+                database, registry, public_id=public_id, now=utcnow, job_id=_job_id()
+            ):
+                erased += 1
+        except Exception:
+            log.exception("erasure of request %s failed; retried next run", public_id)
+            failed += 1
+    log.info("privacy erasures %s: erased=%d failed=%d", tick or "-", erased, failed)
+    return {"erased": erased, "failed": failed}

@@ -4,7 +4,8 @@
   be purged and why, and changes nothing).
 - `status`: counts by state, next due, holds ending soon, invariant violations. Exits 2 when a
   recording is overdue or past its cap, so an operator's alerting can run it.
-- `verify`: check the receipt ledger's hash chain; exits 1 at the first broken link.
+- `verify`: check the hash chains of the purge receipts and of the erasure receipts
+  (`cs_register.privacy.erasure_receipts`); exits 1 at the first broken link.
 - `reconcile [--repair]`: compare rows and stored files.
 
 Output carries recording public ids and counts only, never personal data.
@@ -24,6 +25,7 @@ from flask.cli import AppGroup
 from cs_register.clock import local_time
 from cs_register.config import Settings
 from cs_register.db import get_database
+from cs_register.privacy.erasure_receipts import verify_erasure_ledger
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
@@ -162,13 +164,19 @@ def status_command() -> None:
 
 @retention_cli.command("verify")
 def verify_command() -> None:
-    """Check the purge receipt ledger's hash chain."""
+    """Check the hash chains of the purge receipts and of the erasure receipts."""
     with get_database(current_app).session_factory() as session:
-        result = verify_ledger(session)
-    if not result.ok:
-        click.echo(f"Ledger BROKEN at receipt {result.first_broken}: {result.problem}", err=True)
-        raise SystemExit(EXIT_LEDGER_BROKEN)
-    click.echo(f"Ledger OK: {result.receipts} receipts, every link verified.")
+        chains = (
+            ("Ledger", verify_ledger(session)),
+            ("Erasure ledger", verify_erasure_ledger(session)),
+        )
+    for name, result in chains:
+        if not result.ok:
+            click.echo(
+                f"{name} BROKEN at receipt {result.first_broken}: {result.problem}", err=True
+            )
+            raise SystemExit(EXIT_LEDGER_BROKEN)
+        click.echo(f"{name} OK: {result.receipts} receipts, every link verified.")
 
 
 @retention_cli.command("reconcile")

@@ -125,7 +125,7 @@ def place_hold(
                 )
             }
         )
-    if retention.is_due(recording.recorded_at, recording.hold_periods(), policy, now=now):
+    if now >= recording.schedule(policy).due_at:
         raise Conflict("The recording's retention period has ended; it can no longer be held.")
     cap = retention.hold_cap(recording.recorded_at, policy)
     ends_at = hold_end_from_date(ends_on, recorded_at=recording.recorded_at, policy=policy)

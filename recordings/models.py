@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from cs_register.append_only import install_append_only_guard
 from cs_register.contacts.models import Direction
 from cs_register.db import Base, new_public_id, str_enum
-from recordings.retention import HoldPeriod
+from recordings.retention import HoldPeriod, RetentionPolicy, Schedule, schedule
 
 
 class RecordingState(enum.Enum):
@@ -98,10 +98,22 @@ class Recording(Base):
     purge_reason: Mapped[str | None] = mapped_column(sa.String(32))
     # Set by reconciliation when the row is stored but its audio file is gone.
     audio_missing_at: Mapped[datetime | None]
+    # When the person asked for erasure: from then on only a complaint hold keeps the audio
+    # (`recordings.retention`).
+    erasure_requested_at: Mapped[datetime | None]
 
     holds: Mapped[list[RecordingHold]] = relationship(
         back_populates="recording", order_by="RecordingHold.placed_at"
     )
+
+    def schedule(self, policy: RetentionPolicy) -> Schedule:
+        """When this recording leaves, by the rules in `recordings.retention`."""
+        return schedule(
+            self.recorded_at,
+            self.hold_periods(),
+            policy,
+            erasure_requested_at=self.erasure_requested_at,
+        )
 
     def hold_periods(self) -> list[HoldPeriod]:
         """The holds as the retention rules see them (`recordings.retention`)."""

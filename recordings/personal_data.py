@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
+from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
 from cs_register.personal_data import (
     DataSubject,
@@ -34,7 +35,7 @@ from recordings.models import (
     file_extension,
 )
 from recordings.purge import STORED_STATES, purge_recording
-from recordings.retention import RetentionPolicy, kept_through_erasure
+from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
@@ -110,10 +111,8 @@ class RecordingRecords:
         ).all()
         for recording in recordings:
             if recording.state is not RecordingState.PURGED:
-                kept_until = kept_through_erasure(
-                    recording.recorded_at, recording.hold_periods(), self.policy, now=ctx.now
-                )
-                if kept_until is None:
+                kept_until = recording.schedule(self.policy).due_at
+                if recording.erasure_requested_at is None or ctx.now >= kept_until:
                     raise FilesStillStored(f"recording {recording.public_id}")
                 tally.keep(
                     RECORDING.category,
@@ -131,8 +130,8 @@ class RecordingRecords:
             recording.contact_id = None
             if recording.purge_reason == PurgeReason.ERASURE_REQUEST.value:
                 tally.count(RECORDING.category, 1)
-        calls = session.execute(sa.delete(Call).where(Call.contact_id.in_(contact_ids)))
-        tally.count(CALL.category, calls.rowcount)
+        calls = affected_rows(session, sa.delete(Call).where(Call.contact_id.in_(contact_ids)))
+        tally.count(CALL.category, calls)
 
     def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]:
         """The audio of every recording of theirs still stored, byte for byte as received."""

@@ -125,7 +125,10 @@ def _lock(session: Session, recording_id: int) -> Recording | None:
 
 
 def purge_reason(recording: Recording, policy: RetentionPolicy) -> PurgeReason:
-    """`hold_cap_reached` when a hold was still in force at the cap, else `retention_expired`."""
+    """`erasure_request` once the person asked for it; `hold_cap_reached` when a hold was
+    still in force at the cap; else `retention_expired`."""
+    if recording.erasure_requested_at is not None:
+        return PurgeReason.ERASURE_REQUEST
     cap = retention.hold_cap(recording.recorded_at, policy)
     if any(hold.end() >= cap for hold in recording.hold_periods()):
         return PurgeReason.HOLD_CAP_REACHED
@@ -142,8 +145,9 @@ def purge_recording(
     job_id: str | None,
     erasure: bool = False,
 ) -> PurgeOutcome:
-    """Move one recording through `active → purging → purged` if (and only if) it is due, or,
-    for an `erasure` request, unless a complaint hold keeps it (`retention.kept_through_erasure`).
+    """Move one recording through `active → purging → purged` if (and only if) it is due. An
+    `erasure` first notes that the person asked for erasure (in the same locked transaction),
+    which makes it due at once unless a complaint hold keeps it (`recordings.retention`).
 
     Idempotent and resumable; never raises for an audio file that is already gone.
     """
@@ -153,15 +157,10 @@ def purge_recording(
             return PurgeOutcome(recording_id, "not_found")
         if recording.state is RecordingState.PURGED:
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
-        if recording.state is RecordingState.ACTIVE and erasure:
-            kept_until = retention.kept_through_erasure(
-                recording.recorded_at, recording.hold_periods(), policy, now=now
-            )
-            if kept_until is not None:
-                return PurgeOutcome(recording_id, "kept", due_at=kept_until)
-            recording.state = RecordingState.PURGING
-        elif recording.state is RecordingState.ACTIVE:
-            due = retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
+        if recording.state is RecordingState.ACTIVE:
+            if erasure and recording.erasure_requested_at is None:
+                recording.erasure_requested_at = now
+            due = recording.schedule(policy).due_at
             if now < due:
                 # A hold placed after the sweep picked this id: it wins.
                 recording.due_at = due
@@ -179,8 +178,8 @@ def purge_recording(
         if recording.state is RecordingState.PURGED:
             # Another worker finished it between our two transactions.
             return PurgeOutcome(recording_id, "already_purged", recording.purge_reason)
-        reason = PurgeReason.ERASURE_REQUEST if erasure else purge_reason(recording, policy)
-        planned = retention.schedule(recording.recorded_at, recording.hold_periods(), policy)
+        reason = purge_reason(recording, policy)
+        planned = recording.schedule(policy)
         recording.state = RecordingState.PURGED
         recording.storage_key = None
         recording.playback_key = None
@@ -295,7 +294,7 @@ def plan_sweep(
                 break
             report.batches += 1
             for recording in batch:
-                due = retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
+                due = recording.schedule(policy).due_at
                 if recording.state is RecordingState.ACTIVE and now < due:
                     report.kept += 1
                     continue

@@ -10,9 +10,11 @@ never more than 12 months. In code:
   never from when a hold was placed, so no sequence of holds can stretch it.
 - `due_at = min(hold_cap, max(retain_until, end of every active hold))`.
 - "Due" includes the boundary instant: at `now == due_at` the recording is due.
-- An erasure request purges a recording at once, except one under an active complaint hold:
-  the complaint is still being handled, so it is kept until that hold ends (never past the
-  cap), and the sweep purges it then. A quality-development hold gives way to the request.
+- Once the person asked for erasure (`erasure_requested_at`), only complaint holds count:
+  `due_at = min(hold_cap, max(erasure_requested_at, end of every complaint hold))`. So the
+  erasure purges the recording at once, except one under a complaint hold, which is kept
+  until that hold ends (the complaint is still being handled) and then purged by the sweep.
+  A quality-development hold gives way to the request.
 
 Times are stored and compared as UTC instants. Months are counted on the company's calendar
 (Europe/Helsinki): a call recorded at 00:30 on 1 March Helsinki time is kept until 00:30 on
@@ -73,9 +75,19 @@ def hold_cap(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
     return add_months(recorded_at, policy.hold_cap_months)
 
 
-def due_at(recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy) -> datetime:
+def due_at(
+    recorded_at: datetime,
+    holds: Iterable[HoldPeriod],
+    policy: RetentionPolicy,
+    *,
+    erasure_requested_at: datetime | None = None,
+) -> datetime:
     """The instant from which the recording must no longer exist."""
-    keep_until = retain_until(recorded_at, policy)
+    if erasure_requested_at is not None:
+        keep_until = require_aware(erasure_requested_at, "erasure request")
+        holds = [hold for hold in holds if hold.reason in REASONS_KEPT_THROUGH_ERASURE]
+    else:
+        keep_until = retain_until(recorded_at, policy)
     for hold in holds:
         keep_until = max(keep_until, require_aware(hold.end(), "hold end"))
     return min(keep_until, hold_cap(recorded_at, policy))
@@ -92,12 +104,16 @@ class Schedule:
 
 
 def schedule(
-    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy
+    recorded_at: datetime,
+    holds: Iterable[HoldPeriod],
+    policy: RetentionPolicy,
+    *,
+    erasure_requested_at: datetime | None = None,
 ) -> Schedule:
     return Schedule(
         retain_until=retain_until(recorded_at, policy),
         cap=hold_cap(recorded_at, policy),
-        due_at=due_at(recorded_at, holds, policy),
+        due_at=due_at(recorded_at, holds, policy, erasure_requested_at=erasure_requested_at),
     )
 
 
@@ -107,23 +123,12 @@ def is_due(
     policy: RetentionPolicy,
     *,
     now: datetime,
+    erasure_requested_at: datetime | None = None,
 ) -> bool:
-    return require_aware(now, "now") >= due_at(recorded_at, holds, policy)
+    due = due_at(recorded_at, holds, policy, erasure_requested_at=erasure_requested_at)
+    return require_aware(now, "now") >= due
 
 
 def latest_hold_end(recorded_at: datetime, policy: RetentionPolicy) -> datetime:
     """The latest end date a new hold may have: the cap."""
     return hold_cap(recorded_at, policy)
-
-
-def kept_through_erasure(
-    recorded_at: datetime, holds: Iterable[HoldPeriod], policy: RetentionPolicy, *, now: datetime
-) -> datetime | None:
-    """Until when an erasure must leave the recording stored, or None to purge it now."""
-    cap = hold_cap(recorded_at, policy)
-    ends = [
-        min(hold.end(), cap)
-        for hold in holds
-        if hold.reason in REASONS_KEPT_THROUGH_ERASURE and min(hold.end(), cap) > now
-    ]
-    return max(ends) if ends else None

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def compute_due_at(recording: Recording, policy: RetentionPolicy) -> datetime:
-    return retention.due_at(recording.recorded_at, recording.hold_periods(), policy)
+    return recording.schedule(policy).due_at
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class RetentionStatus:
 def retention_status(
     recording: Recording, *, now: datetime, policy: RetentionPolicy
 ) -> RetentionStatus:
-    planned = retention.schedule(recording.recorded_at, recording.hold_periods(), policy)
+    planned = recording.schedule(policy)
     due = planned.due_at
     active = tuple(h for h in recording.holds if h.is_active(now))
     if recording.state is RecordingState.PURGED:
@@ -216,7 +216,7 @@ def recordings_for_contacts(session: Session, contact_ids: Sequence[int]) -> dic
         .where(Recording.contact_id.in_(contact_ids))
         .options(selectinload(Recording.holds))
     ).all()
-    return {r.contact_id: r for r in rows}
+    return {r.contact_id: r for r in rows if r.contact_id is not None}
 
 
 def call_for_contact(session: Session, contact_id: int) -> Call | None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cs_register.contacts.models import Contact, IdentityVerification
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
+from cs_register.db import affected_rows
 from cs_register.personal_data import (
     DataSubject,
     ErasureScope,
@@ -56,10 +57,11 @@ class ContactRecords:
 
     def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
         session, in_scope = ctx.session, scope.contact_ids
-        verifications = session.execute(
-            sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope))
+        verifications = affected_rows(
+            session,
+            sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope)),
         )
-        tally.count(VERIFICATION.category, verifications.rowcount)
+        tally.count(VERIFICATION.category, verifications)
         bare = in_scope & tally.bare_contact_ids
         # What is kept hangs on these: they stay as rows with a channel and a time, nothing
         # about the person.
@@ -68,8 +70,8 @@ class ContactRecords:
             .where(Contact.id.in_(bare))
             .values(customer_id=None, subject="", notes="", linked_at=None, linked_by_id=None)
         )
-        contacts = session.execute(sa.delete(Contact).where(Contact.id.in_(in_scope - bare)))
-        tally.count(CONTACT.category, contacts.rowcount)
+        contacts = affected_rows(session, sa.delete(Contact).where(Contact.id.in_(in_scope - bare)))
+        tally.count(CONTACT.category, contacts)
         for contact_id in sorted(bare):
             tally.keep(
                 CONTACT.category,

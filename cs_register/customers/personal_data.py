@@ -11,6 +11,7 @@ from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import masked_identity_code
+from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
 from cs_register.personal_data import (
     DataSubject,
@@ -64,12 +65,13 @@ class CustomerRecords:
     def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
         """The record and its corrections go last: everything else pointed at them."""
         customer_id = scope.subject.customer_id
-        revisions = ctx.session.execute(
-            sa.delete(CustomerRevision).where(CustomerRevision.customer_id == customer_id)
+        revisions = affected_rows(
+            ctx.session,
+            sa.delete(CustomerRevision).where(CustomerRevision.customer_id == customer_id),
         )
-        tally.count(REVISION.category, revisions.rowcount)
-        records = ctx.session.execute(sa.delete(Customer).where(Customer.id == customer_id))
-        tally.count(RECORD.category, records.rowcount)
+        tally.count(REVISION.category, revisions)
+        records = affected_rows(ctx.session, sa.delete(Customer).where(Customer.id == customer_id))
+        tally.count(RECORD.category, records)
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
+from cs_register.db import affected_rows
 from cs_register.intake.email_models import EmailMessage
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from cs_register.personal_data import (
@@ -78,8 +79,8 @@ class IntakeRecords:
             (DELIVERY, WebhookDelivery),
         )
         for kind, model in kinds:
-            deleted = session.execute(sa.delete(model).where(model.contact_id.in_(in_scope)))
-            tally.count(kind.category, deleted.rowcount)
+            deleted = affected_rows(session, sa.delete(model).where(model.contact_id.in_(in_scope)))
+            tally.count(kind.category, deleted)
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

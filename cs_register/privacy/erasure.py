@@ -7,7 +7,7 @@ case `erasing`); a job, the periodic run, or `flask privacy erase` carries it ou
 1. **Files.** Every `FileEraser` deletes its stored files about the person, each in its own
    crash-safe steps: recordings go through the purge state machine with reason
    `erasure_request`, each leaving its purge receipt; a recording under a complaint hold is
-   kept (`recordings.retention.kept_through_erasure`). The person's downloads go too.
+   kept until that hold ends (`recordings.retention`). The person's downloads go too.
 2. **Rows, in one transaction.** Every `ErasableSource` deletes its rows (last registered
    first, so what points at the customer goes before the customer); the erasure receipt is
    appended to its chain; the case is completed with the outcome (what went, what was kept

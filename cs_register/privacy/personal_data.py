@@ -61,7 +61,7 @@ class PrivacyRequestRecords:
     def describe(self) -> SourceDescription:
         return DESCRIPTION
 
-    def _exports_of(self, subject: DataSubject) -> sa.Select[tuple[PrivacyExport]]:
+    def _exports_of(self, subject: DataSubject) -> sa.Select[PrivacyExport]:
         cases = sa.select(PrivacyRequest.id).where(
             PrivacyRequest.customer_id == subject.customer_id
         )

@@ -36,7 +36,16 @@ from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission, has_permission
-from cs_register.privacy import cases, customer_steps, deadlines, downloads, export, services
+from cs_register.privacy import (
+    cases,
+    customer_steps,
+    deadlines,
+    downloads,
+    erasure,
+    erasure_receipts,
+    export,
+    services,
+)
 from cs_register.privacy.models import (
     PrivacyExport,
     RequestChannel,
@@ -207,6 +216,7 @@ def _case_page(
         exportable=view.case.kind in export.EXPORTABLE_KINDS and view.customer is not None,
         languages=export.LANGUAGES,
         export_days=current_export_inputs().retention.days,
+        erasure_receipt=erasure_receipts.receipt_of(get_session(), view.case.public_id),
     ), status
 
 
@@ -279,6 +289,25 @@ def record_objection(public_id: str) -> Any:
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def withdraw_objection(public_id: str) -> Any:
     return _step(public_id, (), customer_steps.withdraw_objection, "The objection was withdrawn.")
+
+
+@blueprint.post("/privacy/requests/<public_id>/erase")
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def erase_customer(public_id: str) -> Any:
+    if request.form.get("confirm") != "yes":
+        errors = {"confirm": ["Confirm that you checked what is held and who the requester is."]}
+        return _case_page(public_id, errors=errors, status=422)
+    try:
+        erasure.begin_erasure(staff_context(), public_id=public_id)
+    except Conflict as conflict:
+        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+    # The case is committed as `erasing` before the worker is told; it gets only the id.
+    get_session().commit()
+    if tasks.submit(tasks.ERASE_CUSTOMER, public_id):
+        flash("The erasure is under way; this page shows its outcome when it is done.", "success")
+    else:
+        flash("The erasure is queued and will be carried out within a few minutes.", "success")
+    return redirect(url_for("privacy.case_page", public_id=public_id), 303)
 
 
 @blueprint.post("/privacy/requests/<public_id>/exports")
