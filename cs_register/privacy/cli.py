@@ -7,8 +7,9 @@
 - `export CASE [--language fi|en]`: build the download of an access or portability case now,
   with a progress bar; the DPO downloads it from the case page.
 
-- `erase CASE`: carry out the erasure case CASE now (starting it if the DPO has not), or
-  finish one stopped part-way; prints what was erased and kept, and the receipt.
+- `erase CASE`: carry out now the erasure the DPO started on the case page (a worker would,
+  a little later), or finish one stopped part-way; prints what was erased and kept, and the
+  receipt. It never starts one: that decision is the DPO's, in the console.
 
 Output carries case ids, kinds and dates only, never personal data.
 """
@@ -29,7 +30,7 @@ from cs_register.db import get_database
 from cs_register.personal_data import registry as personal_data_registry
 from cs_register.privacy import deadlines
 from cs_register.privacy.cases import get_case
-from cs_register.privacy.erasure import begin_erasure, carry_out_erasure
+from cs_register.privacy.erasure import carry_out_erasure
 from cs_register.privacy.export import LANGUAGES, build_export, request_export
 from cs_register.privacy.models import ErasureState, PrivacyRequest
 from cs_register.privacy.monitor import OPEN_STATUSES, check_deadlines, log_problems
@@ -103,20 +104,20 @@ def export_command(case_id: str, language: str) -> None:
 @privacy_cli.command("erase")
 @click.argument("case_id")
 def erase_command(case_id: str) -> None:
-    """Carry out (or finish) the erasure request CASE_ID."""
-    with command_context() as ctx:
-        if get_case(ctx.session, case_id).erasure_state is None:
-            begin_erasure(ctx, public_id=case_id)
-    outcome = carry_out_erasure(
-        get_database(current_app), personal_data_registry(), public_id=case_id, now=app_now
-    )
+    """Carry out (or finish) the erasure CASE_ID that the DPO started on its case page."""
+    database = get_database(current_app)
+    with database.session_factory() as session:
+        state = get_case(session, case_id).erasure_state
+    if state is None:
+        raise click.ClickException(
+            "The DPO starts an erasure on its case page; this command carries out one started."
+        )
+    if state is ErasureState.ERASED:
+        click.echo(f"Request {case_id} was already erased.")
+        return
+    outcome = carry_out_erasure(database, personal_data_registry(), public_id=case_id, now=app_now)
     if outcome is None:
-        with get_database(current_app).session_factory() as session:
-            state = get_case(session, case_id).erasure_state
-        if state is ErasureState.ERASED:
-            click.echo(f"Request {case_id} was already erased.")
-            return
-        raise click.ClickException("The erasure did not finish; see the log. Run it again.")
+        raise click.ClickException("The erasure did not finish; see the log, and run it again.")
     receipt = outcome.receipt
     for category, count in sorted(receipt.erased.items()):
         click.echo(f"erased {category}: {count}")

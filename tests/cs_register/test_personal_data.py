@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,12 @@ from cs_register.db import Base
 from cs_register.intake.email import receive_email
 from cs_register.integrations import services as token_services
 from cs_register.permissions import Actor
-from cs_register.personal_data import DataSubject
+from cs_register.personal_data import (
+    DataSubject,
+    PersonalDataRegistry,
+    SourceDescription,
+    claim,
+)
 from recordings.intake import register_call
 from tests.support.context import make_context
 from tests.support.email import build_message
@@ -75,10 +81,28 @@ def test_the_schema_walk_catches_a_new_table_nobody_registered(app):
 
 def test_every_claimed_column_exists(app):
     for source in personal_data.registry(app).describe():
-        for claim in source.tables:
-            table = Base.metadata.tables[claim.table]
-            missing = [name for name in claim.columns if name not in table.columns]
-            assert missing == [], (source.name, claim.table, missing)
+        for table_claim in source.tables:
+            table = Base.metadata.tables[table_claim.table]
+            missing = [name for name in table_claim.columns if name not in table.columns]
+            assert missing == [], (source.name, table_claim.table, missing)
+
+
+def test_every_source_of_customer_data_can_erase_it(app):
+    """Erasure reaches a package only through its source: one that holds customers' data and
+    cannot erase it would leave the person behind."""
+    registry = personal_data.registry(app)
+    assert registry.unerasable() == []
+
+    @dataclass(frozen=True)
+    class Forgetful:
+        def describe(self) -> SourceDescription:
+            return SourceDescription("forgetful", "Forgetful", (claim("notes", "Notes.", "text"),))
+
+        def find(self, ctx, subject, earlier):
+            return ()
+
+    extended = PersonalDataRegistry(sources=[*registry.sources, Forgetful()])
+    assert extended.unerasable() == ["forgetful"]
 
 
 def pbx_call(session, clock, external_call_id):
