@@ -23,11 +23,14 @@ from rq.serializers import JSONSerializer
 
 from cs_register.config import Settings
 from cs_register.customers.models import Customer
-from cs_register.db import Database, utcnow
+from cs_register.db import Base, Database, utcnow
 from cs_register.devstack import EmbeddedRedis
 from cs_register.integrations import services as token_services
+from cs_register.privacy import cases, erasure
+from cs_register.privacy.models import ErasureReceipt
 from cs_register.runtime import build_runtime
 from cs_register.staff.models import StaffUser
+from jobs.privacy import enqueue_erasure, privacy_erasures_job
 from jobs.queue import get_queue, redis_connection
 from jobs.retention import enqueue_retention_sweep
 from recordings.ledger import verify_ledger
@@ -304,5 +307,104 @@ def test_canary_personal_data_never_reaches_redis_logs_or_receipts(
     assert receipts.count("retention_expired") == len(seeded.due)
     canaries = (CANARY_HETU, CANARY_PHONE, "0401234567", CANARY_SURNAME, CANARY_EMAIL)
     for text in (logs, dump, receipts):
+        for canary in canaries:
+            assert canary.lower() not in text.lower()
+
+
+def test_a_worker_killed_mid_erasure_is_finished_by_the_periodic_run_leaving_no_trace(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    make_customer: Callable[..., Any],
+    make_staff: Callable[..., StaffUser],
+    worker_logs: Path,
+) -> None:
+    """SIGKILL while the erasure's recordings are being purged: the next run finishes it, each
+    recording purged once with one receipt, and the person is in no table, log or Redis key."""
+    customer = make_customer(
+        family_name=CANARY_SURNAME,
+        identity_code=CANARY_HETU,
+        phone=CANARY_PHONE,
+        email=CANARY_EMAIL,
+    )
+    with database.unit_of_work() as session:
+        customer_row_id = session.scalar(
+            sa.select(Customer.id).where(Customer.public_id == customer.public_id)
+        )
+    seeded = seed_recordings(
+        database, storage, not_due=600, customer_id=customer_row_id, customer_number=CANARY_PHONE
+    )
+    bystanders = seed_recordings(database, storage, not_due=20)
+    dpo = make_staff("dpo")
+    with database.unit_of_work() as session:
+        ctx = make_context(session, dpo, utcnow())
+        case = cases.register_request(
+            ctx,
+            kind="erasure",
+            channel="phone",
+            received_on=utcnow().date().isoformat(),
+            description="Erase everything.",
+            verified=["name", "identity_code"],
+            customer_public_id=customer.public_id,
+        )
+        session.flush()
+        erasure.begin_erasure(ctx, public_id=case.public_id)
+        case_id = case.public_id
+    job_queue = get_queue(redis, retention_env)
+    enqueue_erasure(job_queue, case_id)
+
+    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+        while len(_purged_ids(database)) < 100:
+            assert worker.poll() is None, (worker_logs / "first.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    interrupted_at = len(_purged_ids(database))
+    assert 100 <= interrupted_at < len(seeded.not_due), "the kill must land mid-erasure"
+    with database.unit_of_work() as session:
+        assert session.get(Customer, customer_row_id) is not None  # rows go last, all at once
+        assert erasure.erasures_to_resume(session) == [case_id]
+
+    job_queue.queue.enqueue(privacy_erasures_job, "20261123T1005", job_id="erasures-tick")
+    survivor = start_worker(redis_server.url, worker_logs / "second.log", name="survivor")
+    assert _wait(survivor) == 0, (worker_logs / "second.log").read_text()
+
+    assert _purged_ids(database) == seeded.not_due
+    receipts = _receipt_recording_ids(database)
+    assert sorted(receipts) == sorted(seeded.not_due)  # once each, though killed mid-way
+    with database.unit_of_work() as session:
+        assert session.get(Customer, customer_row_id) is None
+        assert verify_ledger(session).ok
+        (receipt,) = session.scalars(sa.select(ErasureReceipt)).all()
+        assert receipt.erased["Call recording"] == len(seeded.not_due)
+        assert receipt.erased["Contact"] == len(seeded.not_due)
+        stored = session.scalars(
+            sa.select(Recording.id).where(Recording.state == RecordingState.ACTIVE)
+        ).all()
+    assert set(stored) == bystanders.not_due
+    assert sum(1 for _ in storage.iter_keys()) == len(bystanders.not_due)
+
+    logs = "\n".join(
+        (worker_logs / name).read_text(errors="replace") for name in ("first.log", "second.log")
+    )
+    assert "privacy-erasure-" in logs  # the log does show the job
+    dump = everything_in(redis)
+    assert "erase_customer_job" in dump
+    with database.unit_of_work() as session:
+        tables = "\n".join(
+            repr(tuple(row))
+            for table in Base.metadata.sorted_tables
+            for row in session.execute(sa.select(table))
+        )
+    canaries = (CANARY_HETU, CANARY_PHONE, "0401234567", CANARY_SURNAME, CANARY_EMAIL)
+    for text in (logs, dump, tables):
         for canary in canaries:
             assert canary.lower() not in text.lower()
