@@ -28,7 +28,7 @@ from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
 from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.context import Context
-from cs_register.customers.search import unique_customer_by
+from cs_register.customers.search import match_incoming
 from cs_register.errors import (
     Conflict,
     PayloadTooLarge,
@@ -147,7 +147,8 @@ def register_call(
     direction, number, agent, started_at, ended_at = _validated_call_fields(
         session, payload, now=ctx.now
     )
-    customer = unique_customer_by(session, phone=number)
+    match = match_incoming(session, phone=number)
+    customer = match.customer
     try:
         # A savepoint, so that losing a race leaves the caller's transaction usable.
         with session.begin_nested():
@@ -160,6 +161,7 @@ def register_call(
                 notes="",
                 customer_id=customer.id if customer is not None else None,
                 handled_by_id=agent.id if agent is not None else None,
+                held_for_customer_id=match.held_for,
             )
             call = Call(
                 external_call_id=external_call_id,

@@ -64,6 +64,7 @@ def record_incoming_contact(
     notes: str,
     customer_id: int | None,
     handled_by_id: int | None = None,
+    held_for_customer_id: int | None = None,
 ) -> IncomingContact:
     """Store one contact, in `ctx`'s transaction.
 
@@ -79,6 +80,7 @@ def record_incoming_contact(
             "direction": direction,
             "occurred_at": occurred_at,
             "customer_id": customer_id,
+            "held_for_customer_id": held_for_customer_id,
             "handled_by_id": handled_by_id,
             # A redaction marker is longer than the code it replaces; the column is not.
             "subject": redact_identity_codes(subject)[:MAX_SUBJECT],

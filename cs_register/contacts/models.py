@@ -53,6 +53,11 @@ class Contact(Base):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     linked_at: Mapped[datetime | None]
     linked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    # It matched exactly one customer, who is restricted: it waits unlinked, seen only by the
+    # DPO, and is linked to them when the restriction is lifted (`customers.restriction`).
+    held_for_customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
 
     verifications: Mapped[list[IdentityVerification]] = relationship(
         back_populates="contact", order_by="IdentityVerification.verified_at"

@@ -51,9 +51,11 @@ class ContactRecords:
         return DESCRIPTION
 
     def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
-        return set(
-            session.scalars(sa.select(Contact.id).where(Contact.customer_id == subject.customer_id))
+        theirs = sa.or_(
+            Contact.customer_id == subject.customer_id,
+            Contact.held_for_customer_id == subject.customer_id,
         )
+        return set(session.scalars(sa.select(Contact.id).where(theirs)))
 
     def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
         session, in_scope = ctx.session, scope.contact_ids

@@ -93,6 +93,8 @@ def _visible_contact(ctx: Context, public_id: str) -> Contact:
     """The contact, unless it belongs to a customer `ctx`'s actor may not see (restricted):
     then it does not exist for them either."""
     contact = _find_contact(ctx.session, public_id)
+    if contact.held_for_customer_id is not None and not restriction.sees_restricted(ctx.actor):
+        raise NotFound("No such contact.")
     if contact.customer_id is not None and not restriction.sees_restricted(ctx.actor):
         customer = ctx.session.get(Customer, contact.customer_id)
         if customer is not None and customer.is_restricted:
@@ -319,7 +321,33 @@ def list_unlinked_contacts(ctx: Context, *, limit: int = 100) -> list[Contact]:
         .order_by(Contact.occurred_at, Contact.id)
         .limit(limit)
     )
+    if not restriction.sees_restricted(ctx.actor):
+        # Held for a restricted customer: only the DPO sees that it exists.
+        query = query.where(Contact.held_for_customer_id.is_(None))
     return list(session.scalars(query))
+
+
+def release_held_contacts(ctx: Context, *, customer: Customer) -> int:
+    """Link the contacts held while the customer was restricted to them, as intake would
+    have (the restriction was lifted); returns how many."""
+    customer_id = customer.id
+    held = ctx.session.scalars(
+        sa.select(Contact).where(Contact.held_for_customer_id == customer_id).order_by(Contact.id)
+    ).all()
+    for contact in held:
+        audit.record(
+            ctx,
+            AuditAction.CONTACT_LINKED,
+            (CONTACT_SUBJECT_TYPE, contact.public_id),
+            details={"customer": customer.public_id, "restriction_lifted": True},
+        )
+        contact.customer_id = customer_id
+        contact.held_for_customer_id = None
+        contact.linked_at = ctx.now
+        contact.linked_by_id = ctx.actor.staff_id
+        advance_last_contact(ctx.session, customer_id, contact.occurred_at)
+    ctx.session.flush()
+    return len(held)
 
 
 def describe_candidates(keyring: Keyring, customers: list[Customer]) -> list[CandidateCustomer]:

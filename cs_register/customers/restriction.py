@@ -3,8 +3,9 @@
 While a customer is restricted (for instance while a rectification they asked for is pending):
 - only the data-protection officer sees the record; to everyone else it does not exist
   (search, lists, the customer, contact and recording pages answer "not found");
-- new contacts that match the customer are not linked to them, so they wait in the
-  unidentified queue for the DPO;
+- new contacts that match the customer are not linked to them: they wait, held for them
+  (`contacts.held_for_customer_id`), in the unidentified queue of the DPO alone, and are
+  linked to them when the restriction is lifted;
 - their recordings cannot be played by agents or supervisors;
 - retention purges still run: a restriction keeps nothing longer.
 Lifting the restriction is a recorded step, like placing it.

@@ -144,15 +144,25 @@ _CUSTOMERS_BY_PHONE = (
 )
 
 
-def unique_customer_by(
+@dataclass(frozen=True)
+class IncomingMatch:
+    """Whom an incoming contact belongs to: `customer` to link it to, or, when that one
+    customer is restricted, `held_for` (their id): the contact waits unlinked for the DPO."""
+
+    customer: CustomerRef | None = None
+    held_for: int | None = None
+
+
+def match_incoming(
     session: Session, *, email: str | None = None, phone: str | None = None
-) -> CustomerRef | None:
-    """The one customer an incoming contact belongs to, or None: the rule every channel uses.
+) -> IncomingMatch:
+    """The one customer an incoming contact belongs to: the rule every channel uses.
 
     `email` and `phone` are normalised values (as stored). The email decides first; an email
     that matches several customers is ambiguous and is not overruled by the phone, since a
     guess would put one person's contact into another's history. Only then the phone, which
-    must match exactly one customer too. A restricted customer is never linked to.
+    must match exactly one customer too. A restricted customer is never linked to: the
+    contact is held for them, seen only by the DPO (`cs_register.customers.restriction`).
     """
     connection = session.connection()
     for query, value in ((_CUSTOMERS_BY_EMAIL, email), (_CUSTOMERS_BY_PHONE, phone)):
@@ -161,9 +171,8 @@ def unique_customer_by(
         rows = connection.execute(query, {"value": value}).all()
         if len(rows) == 1:
             if rows[0].restricted_at is not None:
-                # Restricted: the contact waits unlinked for the DPO (customers.restriction).
-                return None
-            return CustomerRef(id=rows[0].id, public_id=rows[0].public_id)
+                return IncomingMatch(held_for=rows[0].id)
+            return IncomingMatch(customer=CustomerRef(id=rows[0].id, public_id=rows[0].public_id))
         if rows:
-            return None
-    return None
+            return IncomingMatch()
+    return IncomingMatch()

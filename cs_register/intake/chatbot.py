@@ -26,7 +26,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.context import Context
-from cs_register.customers.search import unique_customer_by
+from cs_register.customers.search import match_incoming
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.intake.chatbot_payload import ChatbotPayload, render_notes, validate_payload
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
@@ -127,9 +127,8 @@ def _record_delivery(
 
 
 def _store(ctx: Context, payload: ChatbotPayload, *, webhook_id: str) -> IntakeResult:
-    customer = unique_customer_by(
-        ctx.session, email=payload.customer_email, phone=payload.customer_phone
-    )
+    match = match_incoming(ctx.session, email=payload.customer_email, phone=payload.customer_phone)
+    customer = match.customer
     subject = "Chatbot conversation" + (f" ({payload.language})" if payload.language else "")
     contact = record_incoming_contact(
         ctx,
@@ -139,6 +138,7 @@ def _store(ctx: Context, payload: ChatbotPayload, *, webhook_id: str) -> IntakeR
         subject=subject,
         notes=render_notes(payload),
         customer_id=customer.id if customer is not None else None,
+        held_for_customer_id=match.held_for,
     )
     connection = ctx.session.connection()
     connection.execute(

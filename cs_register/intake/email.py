@@ -33,7 +33,7 @@ from cs_register.contacts.incoming import record_incoming_contact
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.context import Context
 from cs_register.customers.models import Customer
-from cs_register.customers.search import CustomerRef, unique_customer_by
+from cs_register.customers.search import CustomerRef, match_incoming
 from cs_register.errors import Conflict
 from cs_register.free_text import redact_identity_codes
 from cs_register.intake.email_models import EmailMessage
@@ -111,8 +111,10 @@ def receive_email(
         parent_customer = session.get(Customer, parent_contact.customer_id)
         if parent_customer is not None:
             customer = CustomerRef(id=parent_customer.id, public_id=parent_customer.public_id)
+    held_for = None
     if customer is None:
-        customer = unique_customer_by(session, email=parsed.sender_address)
+        match = match_incoming(session, email=parsed.sender_address)
+        customer, held_for = match.customer, match.held_for
 
     occurred_at = parsed.sent_at or ctx.now
     if occurred_at > ctx.now + MAX_DATE_AHEAD:
@@ -128,6 +130,7 @@ def receive_email(
                 subject=parsed.subject or NO_SUBJECT,
                 notes=_notes(parsed),
                 customer_id=customer.id if customer is not None else None,
+                held_for_customer_id=held_for,
             )
             email_row = EmailMessage(
                 message_id=parsed.message_id,

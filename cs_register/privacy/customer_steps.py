@@ -3,6 +3,7 @@ themselves are `cs_register.customers.restriction` and `.objection`)."""
 
 from __future__ import annotations
 
+from cs_register.contacts.services import release_held_contacts
 from cs_register.context import Context
 from cs_register.customers import objection as objections
 from cs_register.customers import restriction
@@ -28,8 +29,12 @@ def restrict_processing(ctx: Context, *, public_id: str, reason: str) -> Custome
 
 
 def lift_restriction(ctx: Context, *, public_id: str) -> Customer:
+    """Lift it, and link to the customer what arrived from them meanwhile (it waited, seen
+    only by the DPO, in the unidentified queue)."""
     customer_id = _case_customer(ctx, public_id, RequestKind.RESTRICTION)
-    return restriction.lift_restriction(ctx, customer_public_id=customer_id)
+    customer = restriction.lift_restriction(ctx, customer_public_id=customer_id)
+    release_held_contacts(ctx, customer=customer)
+    return customer
 
 
 def record_objection(ctx: Context, *, public_id: str, objection: str) -> Customer:

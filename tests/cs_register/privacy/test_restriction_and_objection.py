@@ -106,16 +106,32 @@ def test_a_restricted_customer_disappears_for_agents_and_supervisors(
             == 404
         )
 
-    # A new call from their number is not linked: it waits for the DPO.
+    # A new call from their number is not linked: it waits for the DPO, and only the DPO
+    # sees that it exists.
     recorded_call(pbx, tmp_path)
     with database.session_factory() as session:
         newest = session.scalars(sa.select(Contact).order_by(Contact.id.desc())).first()
     assert newest.customer_id is None
+    assert newest.held_for_customer_id == customer.id
+    for role in ("agent", "supervisor"):
+        logged_in(role)
+        queue = client.get("/contacts/unlinked").get_data(as_text=True)
+        assert newest.public_id not in queue, role
+        assert client.get(f"/contacts/{newest.public_id}").status_code == 404, role
 
     login(client, dpo)
+    assert newest.public_id in client.get("/contacts/unlinked").get_data(as_text=True)
+    assert client.get(f"/contacts/{newest.public_id}").status_code == 200
     assert client.post(f"{url}/lift-restriction").status_code == 303
+    # Lifted: what waited is linked to them, as intake would have done.
+    with database.session_factory() as session:
+        released = session.get(Contact, newest.id)
+        assert released is not None
+        assert (released.customer_id, released.held_for_customer_id) == (customer.id, None)
+        assert released.linked_by_id == dpo.id
     logged_in("agent")
     assert client.get(f"/customers/{customer.public_id}").status_code == 200
+    assert client.get(f"/contacts/{newest.public_id}").status_code == 200
     with database.session_factory() as session:
         actions = list(
             session.scalars(
