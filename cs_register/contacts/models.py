@@ -98,3 +98,26 @@ class IdentityVerification(Base):
     @property
     def checked(self) -> list[str]:
         return [name for name in VERIFIABLE_IDENTIFIERS if getattr(self, f"checked_{name}")]
+
+
+class ContactRelink(Base):
+    """A correction of whose contact this is: it was linked to the wrong customer (found in a
+    rectification request) and was moved, with the reason, by whom and when."""
+
+    __tablename__ = "contact_relinks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    from_customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    # None: the contact belongs to nobody in the register; it waits unlinked.
+    to_customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.String(2000))
+    # The privacy request (rectification) the correction was made in.
+    request_public_id: Mapped[str | None] = mapped_column(sa.String(36))
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    changed_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.contacts.models import Contact, IdentityVerification
+from cs_register.contacts.models import Contact, ContactRelink, IdentityVerification
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
 from cs_register.db import affected_rows
@@ -25,6 +25,9 @@ from cs_register.personal_data import (
 SOURCE = "contacts"
 CONTACT = FindingKind(SOURCE, "Contact", "contacts")
 VERIFICATION = FindingKind(SOURCE, "Identity verification", "identity_verifications")
+RELINK = FindingKind(SOURCE, "Contact moved to the right customer", "contact_relinks")
+# What a move's reason says after a person it concerned is erased.
+ERASED_REASON = "(erased with the person's data)"
 _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
@@ -38,6 +41,13 @@ DESCRIPTION = SourceDescription(
             *_CHECKS,
             "checked_address",
             "outcome",
+        ),
+        claim(
+            "contact_relinks",
+            "Corrections of whose contact it is (rectification), with the reason.",
+            "from_customer_id",
+            "to_customer_id",
+            "reason",
         ),
     ),
 )
@@ -59,6 +69,18 @@ class ContactRecords:
 
     def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
         session, in_scope = ctx.session, scope.contact_ids
+        moves = affected_rows(
+            session, sa.delete(ContactRelink).where(ContactRelink.contact_id.in_(in_scope))
+        )
+        tally.count(RELINK.category, moves)
+        # A move of someone else's contact away from (or to) them: its reason may name them.
+        customer_id = scope.subject.customer_id
+        for column in (ContactRelink.from_customer_id, ContactRelink.to_customer_id):
+            session.execute(
+                sa.update(ContactRelink)
+                .where(column == customer_id)
+                .values({column.key: None, "reason": ERASED_REASON})
+            )
         verifications = affected_rows(
             session,
             sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope)),
@@ -104,4 +126,14 @@ class ContactRecords:
                 findings.append(
                     VERIFICATION.of(row, check.verified_at, ("Checked", checked), outcome)
                 )
+        about_them = sa.or_(
+            ContactRelink.from_customer_id == subject.customer_id,
+            ContactRelink.to_customer_id == subject.customer_id,
+        )
+        for move in ctx.session.scalars(
+            sa.select(ContactRelink).where(about_them).order_by(ContactRelink.changed_at)
+        ):
+            direction = "to them" if move.to_customer_id == subject.customer_id else "away"
+            what = (("Moved", direction), ("Reason", move.reason))
+            findings.append(RELINK.of(move.public_id, move.changed_at, *what))
         return findings

@@ -47,7 +47,7 @@ from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.identifiers import IdentifierError, format_phone
+from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
@@ -348,6 +348,14 @@ def release_held_contacts(ctx: Context, *, customer: Customer) -> int:
         advance_last_contact(ctx.session, customer_id, contact.occurred_at)
     ctx.session.flush()
     return len(held)
+
+
+# The search a link page offers, phone first: the usual identifier of an unidentified call.
+LINK_SEARCH_KINDS = ("phone", "email", "name", "identity_code")
+
+
+def link_search_kinds() -> list[tuple[str, str]]:
+    return [(kind, IDENTIFIER_LABELS[kind]) for kind in LINK_SEARCH_KINDS]
 
 
 def describe_candidates(keyring: Keyring, customers: list[Customer]) -> list[CandidateCustomer]:

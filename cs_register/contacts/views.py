@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.clock import local_input_value
-from cs_register.contacts import services
+from cs_register.contacts import relinking, services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
@@ -27,7 +27,6 @@ from cs_register.web import now, requires, staff_context
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
 # The link form offers the searches an agent on a call reaches for first, first.
-_LINK_SEARCH_KINDS = ("phone", "email", "name", "identity_code")
 # Form fields of the new-contact form that may be shown again after a failed submit.
 _CONTACT_FIELDS = ("channel", "direction", "occurred_at", "subject", "notes", "customer")
 
@@ -131,6 +130,7 @@ def render_contact_page(
         render_template(
             "contacts/contact.html",
             overview=overview,
+            link_history=relinking.link_history(session, contact.id),
             contact=contact,
             errors=errors,
             values=values,
@@ -188,7 +188,7 @@ def _render_link_page(
     page = render_template(
         "contacts/link.html",
         contact=contact,
-        kinds=[(kind, IDENTIFIER_LABELS[kind]) for kind in _LINK_SEARCH_KINDS],
+        kinds=services.link_search_kinds(),
         search=search,
         candidates=candidates,
         errors=errors or {},

@@ -8,6 +8,7 @@ audit row is in `cs_register.privacy.cases`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +27,14 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages, personal_data, tasks
 from cs_register.clock import local_today
+from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
+from cs_register.contacts.relinking import relinks_in_request
+from cs_register.contacts.services import customer_timeline
 from cs_register.customers import rectification
 from cs_register.customers.models import Customer
 from cs_register.customers.rectification import FIELD_LABELS, RevisionView
+from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
@@ -44,6 +49,7 @@ from cs_register.privacy import (
     erasure,
     erasure_receipts,
     export,
+    relinks,
     services,
 )
 from cs_register.privacy.models import (
@@ -217,7 +223,16 @@ def _case_page(
         languages=export.LANGUAGES,
         export_days=current_export_inputs().retention.days,
         erasure_receipt=erasure_receipts.receipt_of(get_session(), view.case.public_id),
+        customer_contacts=_movable_contacts(view),
+        relinks=relinks_in_request(get_session(), view.case.public_id),
     ), status
+
+
+def _movable_contacts(view: cases.CaseView) -> Sequence[Any]:
+    """A rectification case's customer's contacts, which the DPO may move to someone else."""
+    if view.case.kind is not RequestKind.RECTIFICATION or view.customer is None:
+        return ()
+    return customer_timeline(get_session(), view.customer.id)
 
 
 @blueprint.get("/privacy/requests/<public_id>")
@@ -289,6 +304,69 @@ def record_objection(public_id: str) -> Any:
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def withdraw_objection(public_id: str) -> Any:
     return _step(public_id, (), customer_steps.withdraw_objection, "The objection was withdrawn.")
+
+
+def _relink_page(
+    public_id: str,
+    contact_public_id: str,
+    *,
+    search: dict[str, str],
+    candidates: list[contact_services.CandidateCustomer] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
+    ctx = staff_context()
+    contact = relinks.contact_to_move(ctx, public_id=public_id, contact_public_id=contact_public_id)
+    return render_template(
+        "privacy/relink.html",
+        case=cases.get_case(ctx.session, public_id),
+        contact=contact,
+        kinds=contact_services.link_search_kinds(),
+        search=search,
+        candidates=candidates,
+        errors=errors or {},
+        reason=request.form.get("reason", ""),
+    ), status
+
+
+@blueprint.route(
+    "/privacy/requests/<public_id>/contacts/<contact_public_id>/relink", methods=["GET", "POST"]
+)
+@requires(Permission.HANDLE_PRIVACY_REQUESTS)
+def relink_contact(public_id: str, contact_public_id: str) -> Any:
+    """Find the right customer for a contact linked to the case's customer by mistake."""
+    try:
+        if request.method == "GET":
+            return _relink_page(public_id, contact_public_id, search={"kind": "phone", "value": ""})
+        if request.form.get("action") == "move":
+            relinks.move_contact(
+                staff_context(),
+                public_id=public_id,
+                contact_public_id=contact_public_id,
+                customer=request.form.get("customer", ""),
+                reason=request.form.get("reason", ""),
+            )
+            flash("The contact was moved; the move is in its link history.", "success")
+            return redirect(url_for("privacy.case_page", public_id=public_id), 303)
+    except ValidationFailed as failure:
+        search = {"kind": "phone", "value": ""}
+        return _relink_page(
+            public_id, contact_public_id, search=search, errors=failure.errors, status=422
+        )
+    except Conflict as conflict:
+        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+    kind, value = request.form.get("kind", ""), request.form.get("value", "")
+    # An identity code is never written back into the page, not even into its own input.
+    search = {"kind": kind, "value": "" if kind == "identity_code" else value}
+    keyring = current_export_inputs().keyring
+    try:
+        found = search_customers(staff_context(), keyring, kind=kind, value=value)
+    except ValidationFailed as failure:
+        return _relink_page(
+            public_id, contact_public_id, search=search, errors=failure.errors, status=422
+        )
+    candidates = contact_services.describe_candidates(keyring, found)
+    return _relink_page(public_id, contact_public_id, search=search, candidates=candidates)
 
 
 @blueprint.post("/privacy/requests/<public_id>/erase")

@@ -82,6 +82,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "privacy.refuse_case": frozenset({"dpo"}),
     "privacy.request_export": frozenset({"dpo"}),
     "privacy.erase_customer": frozenset({"dpo"}),
+    "privacy.relink_contact": frozenset({"dpo"}),
     "privacy.restrict_processing": frozenset({"dpo"}),
     "privacy.lift_restriction": frozenset({"dpo"}),
     "privacy.record_objection": frozenset({"dpo"}),
