@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a browser-typed passphrase"
 IDENTITY_CODE = "131052-308T"
+ERASED_IDENTITY_CODE = "010190-123M"
 
 
 def _free_port() -> int:
@@ -227,6 +228,64 @@ def test_an_access_request_goes_from_the_agent_to_the_dpos_download(server, serv
     browser.wait_for("#case-status")
     assert browser.text("#case-status") == "Completed"
     assert IDENTITY_CODE not in browser.current_url
+
+
+def test_an_erasure_request_goes_from_the_agent_to_a_receipt_and_the_person_is_gone(
+    server, server_env, browser
+):
+    # The agent takes a new customer's call; they ask to be erased.
+    _log_in_as(browser, server, "aino")
+    browser.click("nav.mainnav a[href='/customers/new']")
+    browser.wait_for("#given_names")
+    browser.type("#given_names", "Eero")
+    browser.type("#family_name", "Poistettava")
+    browser.type("#identity_code", ERASED_IDENTITY_CODE)
+    browser.type("#phone", "050 765 4321")
+    browser.click("form.stacked button[type=submit]")
+    browser.wait_for("#privacy-requests")
+    browser.click("#privacy-requests a.button")
+    browser.wait_for("#description")
+    browser.select("#kind", "erasure")
+    browser.select("#channel", "phone")
+    browser.click("input[name=verified][value=identity_code]")
+    browser.type("#description", "Wants every record of them removed.")
+    browser.click("form.stacked button[type=submit]")
+    browser.wait_for("#privacy-requests")
+
+    # The DPO confirms and erases; the periodic job carries it out.
+    _log_in_as(browser, server, "dora")
+    browser.get(f"{server}/privacy/requests?kind=erasure")
+    browser.wait_for("#privacy-queue")
+    assert "Eero Poistettava" in browser.text("#privacy-queue")
+    browser.click("#privacy-queue a")
+    browser.wait_for("#erasure form")
+    browser.click("#erasure input[name=confirm]")
+    browser.click("#erasure button[type=submit]")
+    browser.wait_for("#erasure-under-way")
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from jobs.privacy import privacy_erasures_job; privacy_erasures_job()",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        check=True,
+        capture_output=True,
+    )
+    browser.get(browser.current_url)
+    browser.wait_for("#erasure-erased")
+    assert "Customer record" in browser.text("#erasure-erased")
+    assert browser.text("#case-status") == "Completed"
+    assert "Poistettava" not in browser.text()
+
+    # The agent finds nobody any more.
+    _log_in_as(browser, server, "aino")
+    browser.select("#kind", "name")
+    browser.type("#value", "Poistettava")
+    browser.click("form[action$='/customers/search'] button[type=submit]")
+    browser.wait_for("main")
+    assert "No customer found" in browser.text()
 
 
 def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, browser):
