@@ -90,6 +90,9 @@ class Finding:
     reference: str
     occurred_at: datetime | None
     fields: tuple[tuple[str, str], ...] = ()
+    # Found by their phone number or email address only, not linked to them: it may be
+    # someone else's (a shared line), so an export includes it only once the DPO confirms.
+    needs_confirmation: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,18 @@ class FindingKind:
     source: str
     category: str
     table: str
+    needs_confirmation: bool = False
 
     def of(self, reference: str, occurred_at: datetime | None, *fields: tuple[str, str]) -> Finding:
-        return Finding(self.source, self.category, self.table, reference, occurred_at, fields)
+        return Finding(
+            self.source,
+            self.category,
+            self.table,
+            reference,
+            occurred_at,
+            fields,
+            self.needs_confirmation,
+        )
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
 CALL = FindingKind(SOURCE, "Call", "calls")
-UNLINKED_CALL = FindingKind(SOURCE, "Unlinked call from their number", "calls")
+UNLINKED_CALL = FindingKind(
+    SOURCE, "Unlinked call from their number", "calls", needs_confirmation=True
+)
 RECORDING = FindingKind(SOURCE, "Call recording", "recordings")
 HOLD = FindingKind(SOURCE, "Recording hold", "recording_holds")
 RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")

@@ -26,7 +26,9 @@ from cs_register.personal_data import (
 
 SOURCE = "intake"
 EMAIL = FindingKind(SOURCE, "Email", "email_messages")
-UNLINKED_EMAIL = FindingKind(SOURCE, "Unlinked email from their address", "email_messages")
+UNLINKED_EMAIL = FindingKind(
+    SOURCE, "Unlinked email from their address", "email_messages", needs_confirmation=True
+)
 CONVERSATION = FindingKind(SOURCE, "Chatbot conversation", "chatbot_conversations")
 DELIVERY = FindingKind(SOURCE, "Chatbot delivery", "webhook_deliveries")
 _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", "attachments")

@@ -106,8 +106,12 @@ def schema() -> dict[str, Any]:
 # --- asking for one -----------------------------------------------------------------------
 
 
-def request_export(ctx: Context, *, case_public_id: str, language: str) -> PrivacyExport:
-    """Queue the download for an open access or portability case of a registered customer."""
+def request_export(
+    ctx: Context, *, case_public_id: str, language: str, confirmed: Iterable[str] = ()
+) -> PrivacyExport:
+    """Queue the download for an open access or portability case of a registered customer.
+    `confirmed`: references of the findings found only by their phone or email that the DPO
+    confirmed are theirs (`Finding.needs_confirmation`); the others stay out."""
     require_unless_command(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
     case = get_case(ctx.session, case_public_id)
     if case.kind not in EXPORTABLE_KINDS:
@@ -124,6 +128,7 @@ def request_export(ctx: Context, *, case_public_id: str, language: str) -> Priva
         status=ExportStatus.QUEUED,
         requested_at=ctx.now,
         requested_by_id=ctx.actor.staff_id,
+        confirmed_references=sorted({reference[:64] for reference in confirmed}),
     )
     ctx.session.add(export)
     ctx.session.flush()
@@ -131,7 +136,11 @@ def request_export(ctx: Context, *, case_public_id: str, language: str) -> Priva
         ctx,
         AuditAction.PRIVACY_EXPORT_REQUESTED,
         (SUBJECT_TYPE, export.public_id),
-        details={"request": case.public_id, "language": language},
+        details={
+            "request": case.public_id,
+            "language": language,
+            "confirmed_unlinked": len(export.confirmed_references or ()),
+        },
     )
     return export
 
@@ -273,9 +282,14 @@ def _build(
             if on_progress is not None:
                 on_progress(done, total)
 
+        confirmed = set(export.confirmed_references or ())
         findings: list[Finding] = []
         for source in registry.sources:
-            findings.extend(source.find(ctx, subject, tuple(findings)))
+            found = source.find(ctx, subject, tuple(findings))
+            # Someone else's call from a shared line stays out unless the DPO confirmed it.
+            findings.extend(
+                f for f in found if not f.needs_confirmation or f.reference in confirmed
+            )
             advance()
         records = [
             {

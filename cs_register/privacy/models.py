@@ -156,6 +156,9 @@ class PrivacyExport(Base):
     status: Mapped[ExportStatus] = mapped_column(
         str_enum(ExportStatus, "privacy_export_status"), index=True
     )
+    # Public ids of contacts found only by the person's phone or email that the DPO confirmed
+    # are theirs, to be included (`personal_data.Finding.needs_confirmation`).
+    confirmed_references: Mapped[list[Any] | None] = mapped_column(sa.JSON, default=list)
     steps_done: Mapped[int] = mapped_column(default=0)
     steps_total: Mapped[int] = mapped_column(default=0)
     storage_key: Mapped[str | None] = mapped_column(sa.String(128))

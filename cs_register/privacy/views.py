@@ -33,6 +33,7 @@ from cs_register.contacts.relinking import relinks_in_request
 from cs_register.contacts.services import customer_timeline
 from cs_register.customers import rectification
 from cs_register.customers.models import Customer
+from cs_register.customers.personal_data import data_subject
 from cs_register.customers.rectification import FIELD_LABELS, RevisionView
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
@@ -41,6 +42,7 @@ from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission, has_permission
+from cs_register.personal_data import Finding
 from cs_register.privacy import (
     cases,
     customer_steps,
@@ -224,8 +226,20 @@ def _case_page(
         export_days=current_export_inputs().retention.days,
         erasure_receipt=erasure_receipts.receipt_of(get_session(), view.case.public_id),
         customer_contacts=_movable_contacts(view),
+        to_confirm=_to_confirm(view),
         relinks=relinks_in_request(get_session(), view.case.public_id),
     ), status
+
+
+def _to_confirm(view: cases.CaseView) -> list[Finding]:
+    """What was found only by the person's phone or email, for the DPO to confirm before an
+    export includes it (an open access or portability case)."""
+    if view.customer is None or view.case.kind not in export.EXPORTABLE_KINDS:
+        return []
+    if not view.case.status.is_open:
+        return []
+    found = personal_data.registry().find(staff_context(), data_subject(view.customer))
+    return [finding for finding in found if finding.needs_confirmation]
 
 
 def _movable_contacts(view: cases.CaseView) -> Sequence[Any]:
@@ -392,8 +406,11 @@ def erase_customer(public_id: str) -> Any:
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def request_export(public_id: str) -> Any:
     language = request.form.get("language", "")
+    confirmed = request.form.getlist("confirmed")
     try:
-        queued = export.request_export(staff_context(), case_public_id=public_id, language=language)
+        queued = export.request_export(
+            staff_context(), case_public_id=public_id, language=language, confirmed=confirmed
+        )
     except ValidationFailed as failure:
         return _case_page(public_id, errors=failure.errors, status=422)
     except Conflict as conflict:

@@ -122,6 +122,9 @@ def upgrade() -> None:
     for statement in _statements(RECEIPTS_APPEND_ONLY):
         op.execute(statement)
 
+    with op.batch_alter_table("privacy_exports", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("confirmed_references", sa.JSON(), nullable=True))
+
     with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -169,6 +172,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("privacy_exports", schema=None) as batch_op:
+        batch_op.drop_column("confirmed_references")
+
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_contacts_held_for_customer_id_customers"), type_="foreignkey"

@@ -20,7 +20,7 @@ from cs_register.integrations import services as token_services
 from cs_register.privacy import downloads, export
 from cs_register.privacy.models import ExportStatus, PrivacyExport
 from cs_register.privacy.web import current_export_inputs
-from recordings.models import Recording
+from recordings.models import Call, Recording
 from tests.recordings.audio_samples import FORMATS
 from tests.support.context import make_context
 from tests.support.telephony import Api
@@ -219,3 +219,37 @@ def test_the_command_line_builds_an_export_with_a_progress_bar(
     with database.session_factory() as session:
         row = session.scalars(sa.select(PrivacyExport)).one()
     assert (row.status, row.language, row.steps_done) == (ExportStatus.READY, "en", row.steps_total)
+
+
+def test_a_call_found_only_by_their_number_is_exported_once_the_dpo_confirms_it(
+    app, client, logged_in, make_customer, register, cases, database, clock
+):
+    with database.unit_of_work() as session:
+        _, raw = token_services.create_token(make_context(session, None, clock.now), name="pbx")
+    # A call from the number before the customer was in the register: it stays unlinked.
+    unlinked_call = Api(client, raw, clock).new_call(customer_number="+358401234567")
+    customer = make_customer(phone="0401234567")
+    logged_in("dpo")
+    case = open_case(client, register, cases, customer)
+    page = client.get(f"/privacy/requests/{case.public_id}").get_data(as_text=True)
+    assert 'id="to-confirm"' in page
+    with database.session_factory() as session:
+        call = session.scalar(sa.select(Call).where(Call.external_call_id == unlinked_call))
+        assert call is not None
+        call_public_id = call.public_id
+    assert f'value="{call_public_id}"' in page
+
+    def exported(confirmed: list[str]) -> set[str]:
+        client.post(
+            f"/privacy/requests/{case.public_id}/exports",
+            data={"language": "en", "confirmed": confirmed},
+        )
+        (built,) = build_pending(app, clock)
+        assert built is not None
+        body = client.get(f"/privacy/exports/{built.public_id}/download").get_data()
+        data = json.loads(zipfile.ZipFile(io.BytesIO(body)).read("data.json"))
+        jsonschema.validate(data, export.schema())
+        return {record["reference"] for record in data["records"]}
+
+    assert call_public_id not in exported([])
+    assert call_public_id in exported([call_public_id])
