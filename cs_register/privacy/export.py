@@ -257,7 +257,7 @@ def _build(
     now: Callable[[], datetime],
     job_id: str | None,
     on_progress: Progress | None,
-) -> PrivacyExport:
+) -> PrivacyExport | None:
     registry = inputs.registry
     # Read without the write lock: the progress steps below commit while this is open.
     with database.read_only() as session:
@@ -348,9 +348,16 @@ def _build(
     finished = now()
     with database.unit_of_work() as session:
         export = session.scalar(
-            sa.select(PrivacyExport).where(PrivacyExport.public_id == export_public_id)
+            sa.select(PrivacyExport)
+            .where(PrivacyExport.public_id == export_public_id)
+            .with_for_update()
         )
         assert export is not None  # noqa: S101
+        if export.status is not ExportStatus.BUILDING:
+            # The customer was erased while this was being built (the erasure marked it
+            # failed): the file must not outlive them.
+            inputs.exports.delete(key)
+            return None
         export.status = ExportStatus.READY
         export.storage_key = key
         export.size_bytes = size

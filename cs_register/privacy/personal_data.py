@@ -87,7 +87,9 @@ class PrivacyRequestRecords:
         """Their cases stay as minimal records (kind, dates, status), no longer linked to
         them; a closed case loses its texts, an open one keeps them to be answered."""
         session = ctx.session
-        for export in session.scalars(self._exports_of(scope.subject)):
+        # Locked: a build finishing now either stored its file first (then it is deleted in
+        # the next file step) or sees the row failed and deletes its own file.
+        for export in session.scalars(self._exports_of(scope.subject).with_for_update()):
             if export.storage_key is not None:
                 raise FilesStillStored(f"export {export.public_id}")
             if export.status in (ExportStatus.QUEUED, ExportStatus.BUILDING):

@@ -253,3 +253,37 @@ def test_a_call_found_only_by_their_number_is_exported_once_the_dpo_confirms_it(
 
     assert call_public_id not in exported([])
     assert call_public_id in exported([call_public_id])
+
+
+def test_a_build_whose_customer_was_erased_meanwhile_deletes_its_own_file(
+    app, client, logged_in, customer_who_called, register, cases, database, clock, settings
+):
+    customer, _ = customer_who_called
+    logged_in("dpo")
+    case = open_case(client, register, cases, customer)
+    client.post(f"/privacy/requests/{case.public_id}/exports", data={"language": "fi"})
+
+    def erased_meanwhile(done: int, total: int) -> None:
+        # What the erasure's row step does to an export still being built.
+        with database.unit_of_work() as session:
+            session.execute(
+                sa.update(PrivacyExport).values(
+                    status=ExportStatus.FAILED, failure="the customer was erased"
+                )
+            )
+
+    with app.app_context():
+        with get_database(app).session_factory() as session:
+            (waiting,) = export.exports_to_build(session, now=clock.now)
+        built = export.build_export(
+            get_database(app),
+            current_export_inputs(),
+            export_public_id=waiting,
+            now=clock,
+            on_progress=erased_meanwhile,
+        )
+    assert built is None
+    assert not [path for path in settings.export_root.rglob("*") if path.is_file()]
+    with database.session_factory() as session:
+        (row,) = session.scalars(sa.select(PrivacyExport)).all()
+    assert (row.status, row.storage_key) == (ExportStatus.FAILED, None)
