@@ -21,7 +21,7 @@ from cs_register.context import job_context
 from cs_register.db import utcnow
 from cs_register.privacy.downloads import delete_expired_exports
 from cs_register.privacy.erasure import carry_out_erasure, erasures_to_resume
-from cs_register.privacy.export import ExportInputs, build_export, exports_to_build
+from cs_register.privacy.export import STALE_BUILD, ExportInputs, build_export, exports_to_build
 from cs_register.runtime import Runtime
 from cs_register.sources import build_registry
 from jobs.context import job_database, job_runtime
@@ -94,6 +94,8 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
         deleted = delete_expired_exports(
             job_context(session, job_id=_job_id(), now=utcnow()), runtime.exports
         )
+    # A build killed mid-way left its partial ZIP in the scratch area; a live one is younger.
+    runtime.exports.remove_abandoned_staging(older_than=utcnow() - STALE_BUILD)
     log.info(
         "privacy exports %s: built=%d failed=%d deleted=%d", tick or "-", built, failed, deleted
     )

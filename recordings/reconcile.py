@@ -19,7 +19,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 import sqlalchemy as sa
@@ -37,6 +37,10 @@ from recordings.storage import RecordingStorage
 log = logging.getLogger(__name__)
 
 BATCH = 500
+
+
+# An upload still being received is younger than this (a 2-hour call on a slow line included).
+ABANDONED_UPLOAD = timedelta(hours=24)
 
 
 @dataclass
@@ -192,6 +196,9 @@ def reconcile(
 ) -> ReconciliationReport:
     """Compare rows and files; with `repair`, mark missing audio and delete old orphans."""
     report = ReconciliationReport()
+    if repair:
+        # Uploads a process was killed in the middle of: partial audio nobody will finish.
+        storage.remove_abandoned_staging(older_than=now - ABANDONED_UPLOAD)
     _find_missing_audio(database, storage, report, now=now, repair=repair, job_id=job_id)
     _find_orphans(database, storage, report, now=now, policy=policy, repair=repair, job_id=job_id)
     if not report.clean:

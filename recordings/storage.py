@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class RecordingStorage(Protocol):
 
     def modified_at(self, key: str) -> datetime: ...
 
+    def scratch_directory(self) -> contextlib.AbstractContextManager[Path]: ...
+
+    def remove_abandoned_staging(self, *, older_than: datetime) -> int: ...
+
 
 class LocalStorage:
     """Files under one root folder, written atomically (temporary file, fsync, rename)."""
@@ -112,6 +117,38 @@ class LocalStorage:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 staged.path.unlink()
+
+    @contextlib.contextmanager
+    def scratch_directory(self) -> Iterator[Path]:
+        """A private folder for work files (an export's ZIP being built), removed on exit.
+
+        Inside the staging area, so a process killed mid-way leaves its files where
+        `remove_abandoned_staging` finds them, not in the machine's temporary folder.
+        """
+        self._staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(dir=self._staging, prefix="scratch-") as folder:
+            yield Path(folder)
+
+    def remove_abandoned_staging(self, *, older_than: datetime) -> int:
+        """Delete staged uploads and scratch folders last written before `older_than`: what
+        a process killed mid-upload or mid-build left behind (audio, personal data)."""
+        if not self._staging.is_dir():
+            return 0
+        removed = 0
+        for entry in self._staging.iterdir():
+            try:
+                written = datetime.fromtimestamp(entry.lstat().st_mtime, UTC)
+            except FileNotFoundError:
+                continue
+            if written >= older_than:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+            removed += 1
+        return removed
 
     def receive(self, staged: StagedUpload, chunks: Iterable[bytes], *, max_bytes: int) -> None:
         """Stream `chunks` into the staged file; memory use is one chunk whatever the size."""

@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import secrets
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -90,6 +89,10 @@ class ExportStorage(Protocol):
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
 
     def delete(self, key: str) -> bool: ...
+
+    def scratch_directory(self) -> AbstractContextManager[Path]: ...
+
+    def remove_abandoned_staging(self, *, older_than: datetime) -> int: ...
 
 
 class ExportFailed(Exception):
@@ -328,8 +331,10 @@ def _build(
         }
         language = export.language
         case_public_id = case.public_id
-    with tempfile.TemporaryDirectory(prefix="privacy-export-") as scratch:
-        zip_path = Path(scratch) / "export.zip"
+    # In the export storage's own scratch area: a build killed mid-way leaves its partial
+    # ZIP where the periodic job removes it (`remove_abandoned_staging`).
+    with inputs.exports.scratch_directory() as scratch:
+        zip_path = scratch / "export.zip"
         with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=2))
             for held in files:

@@ -7,11 +7,16 @@ workers do: from the environment.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import json
 import os
 import signal
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +31,16 @@ from cs_register.customers.models import Customer
 from cs_register.db import Base, Database, utcnow
 from cs_register.devstack import EmbeddedRedis
 from cs_register.integrations import services as token_services
-from cs_register.privacy import cases, erasure
-from cs_register.privacy.models import ErasureReceipt
+from cs_register.privacy import cases, erasure, export
+from cs_register.privacy.models import ErasureReceipt, ExportStatus, PrivacyExport
 from cs_register.runtime import build_runtime
 from cs_register.staff.models import StaffUser
-from jobs.privacy import enqueue_erasure, privacy_erasures_job
+from jobs.privacy import (
+    enqueue_erasure,
+    enqueue_privacy_export,
+    privacy_erasures_job,
+    privacy_exports_job,
+)
 from jobs.queue import get_queue, redis_connection
 from jobs.retention import enqueue_retention_sweep
 from recordings.ledger import verify_ledger
@@ -408,3 +418,108 @@ def test_a_worker_killed_mid_erasure_is_finished_by_the_periodic_run_leaving_no_
     for text in (logs, dump, tables):
         for canary in canaries:
             assert canary.lower() not in text.lower()
+
+
+def test_a_worker_killed_mid_export_leaves_nothing_and_the_next_run_builds_it(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    make_customer: Callable[..., Any],
+    make_staff: Callable[..., StaffUser],
+    worker_logs: Path,
+) -> None:
+    """SIGKILL while the download's ZIP is being written: the partial ZIP is in the export
+    storage's scratch area (not the machine's temporary folder), the periodic run removes it
+    once stale, builds the export again, and every recording in it matches its hash."""
+    customer = make_customer(family_name=CANARY_SURNAME, phone=CANARY_PHONE)
+    with database.unit_of_work() as session:
+        customer_row_id = session.scalar(
+            sa.select(Customer.id).where(Customer.public_id == customer.public_id)
+        )
+    seeded = seed_recordings(
+        database, storage, not_due=400, customer_id=customer_row_id, customer_number=CANARY_PHONE
+    )
+    dpo = make_staff("dpo")
+    with database.unit_of_work() as session:
+        ctx = make_context(session, dpo, utcnow())
+        case = cases.register_request(
+            ctx,
+            kind="access",
+            channel="phone",
+            received_on=utcnow().date().isoformat(),
+            description="A copy of everything.",
+            customer_public_id=customer.public_id,
+        )
+        session.flush()
+        export_id = export.request_export(
+            ctx, case_public_id=case.public_id, language="fi"
+        ).public_id
+
+    def progress() -> tuple[ExportStatus, int]:
+        with database.unit_of_work() as session:
+            row = session.scalar(
+                sa.select(PrivacyExport).where(PrivacyExport.public_id == export_id)
+            )
+            assert row is not None
+            return row.status, row.steps_done
+
+    job_queue = get_queue(redis, retention_env)
+    enqueue_privacy_export(job_queue, export_id)
+    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+        while progress()[1] < 60:
+            assert worker.poll() is None, (worker_logs / "first.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    status, done = progress()
+    assert status is ExportStatus.BUILDING
+    assert 60 <= done < 400, "the kill must land mid-build"
+    staging = retention_env.export_root / ".staging"
+    (left_behind,) = list(staging.iterdir())  # the partial ZIP, and nothing elsewhere
+    assert not [path for path in retention_env.export_root.glob("??/*")]
+
+    # Half an hour later (the build is stale, its scratch abandoned), the periodic run.
+    half_an_hour_ago = utcnow() - export.STALE_BUILD - timedelta(minutes=1)
+    with database.unit_of_work() as session:
+        session.execute(
+            sa.update(PrivacyExport)
+            .where(PrivacyExport.public_id == export_id)
+            .values(started_at=half_an_hour_ago)
+        )
+    os.utime(left_behind, (half_an_hour_ago.timestamp(), half_an_hour_ago.timestamp()))
+    job_queue.queue.enqueue(privacy_exports_job, "20261123T1035", job_id="exports-tick")
+    survivor = start_worker(redis_server.url, worker_logs / "second.log", name="survivor")
+    assert _wait(survivor) == 0, (worker_logs / "second.log").read_text()
+
+    assert progress()[0] is ExportStatus.READY
+    assert not left_behind.exists()
+    assert list(staging.iterdir()) == []
+    export_storage = LocalStorage(retention_env.export_root)
+    with database.unit_of_work() as session:
+        row = session.scalar(sa.select(PrivacyExport).where(PrivacyExport.public_id == export_id))
+        assert row is not None
+        assert row.storage_key is not None
+        body = b"".join(export_storage.open(row.storage_key))
+        hashes = dict(
+            session.execute(
+                sa.select(Recording.public_id, Recording.sha256).where(
+                    Recording.id.in_(seeded.not_due)
+                )
+            ).all()
+        )
+    assert hashlib.sha256(body).hexdigest() == row.sha256
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    data = json.loads(archive.read("data.json"))
+    assert len(data["recordings"]) == 400
+    for listed in data["recordings"]:
+        assert (
+            hashlib.sha256(archive.read(listed["file"])).hexdigest() == hashes[listed["reference"]]
+        )

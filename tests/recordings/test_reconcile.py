@@ -107,3 +107,19 @@ def test_a_clean_store_reports_nothing(database, storage, policy, clock, stored_
     report = reconcile(database, storage, now=clock.now, policy=policy, repair=True)
     assert report.clean
     assert report.repaired == []
+
+
+def test_repair_clears_uploads_abandoned_for_a_day(database, storage, policy, clock):
+    """A process killed mid-upload leaves partial audio in the staging area; repair removes
+    it once it is a day old, never an upload that may still be arriving."""
+    staging = storage.root / ".staging"
+    staging.mkdir(parents=True)
+    for name, age in (("upload-abandoned", timedelta(hours=25)), ("upload-live", timedelta(0))):
+        path = staging / name
+        path.write_bytes(b"audio")
+        stamp = (clock.now - age).timestamp()
+        os.utime(path, (stamp, stamp))
+    reconcile(database, storage, now=clock.now, policy=policy, repair=False)
+    assert len(list(staging.iterdir())) == 2  # a report changes nothing
+    reconcile(database, storage, now=clock.now, policy=policy, repair=True)
+    assert [path.name for path in staging.iterdir()] == ["upload-live"]

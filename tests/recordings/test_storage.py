@@ -7,6 +7,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -420,3 +421,36 @@ def test_a_symlinked_root_is_followed_once(tmp_path: Path, outside: Path) -> Non
     assert storage.root == outside.resolve()
     assert (outside / key).read_bytes() == PAYLOAD
     assert list(storage.iter_keys()) == [key]
+
+
+def test_a_scratch_directory_lives_in_staging_and_is_removed_on_exit(
+    storage: LocalStorage,
+) -> None:
+    with storage.scratch_directory() as scratch:
+        (scratch / "export.zip").write_bytes(b"partial")
+        assert scratch.parent == storage.root / ".staging"
+    assert not scratch.exists()
+    assert list(storage.iter_keys()) == []
+
+
+def test_abandoned_staging_is_removed_and_live_staging_is_kept(storage: LocalStorage) -> None:
+    """What a process killed mid-upload or mid-build left: a staged file, a scratch folder."""
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    staging = storage.root / ".staging"
+    staging.mkdir(parents=True)
+    abandoned_file = staging / "upload-killed"
+    abandoned_file.write_bytes(b"half of a call")
+    abandoned_folder = staging / "scratch-killed"
+    abandoned_folder.mkdir()
+    (abandoned_folder / "export.zip").write_bytes(b"half of an export")
+    live = staging / "upload-live"
+    live.write_bytes(b"still arriving")
+    old = (now - timedelta(hours=25)).timestamp()
+    for path in (abandoned_file, abandoned_folder):
+        os.utime(path, (old, old))
+    young = (now - timedelta(minutes=5)).timestamp()
+    os.utime(live, (young, young))
+
+    assert storage.remove_abandoned_staging(older_than=now - timedelta(hours=24)) == 2
+    assert sorted(path.name for path in staging.iterdir()) == ["upload-live"]
+    assert storage.remove_abandoned_staging(older_than=now - timedelta(hours=24)) == 0
