@@ -61,6 +61,13 @@ def next_link(session: Session, table: sa.Table, lock_key: int) -> tuple[int, st
     return (tail[0] + 1, tail[1]) if tail is not None else (1, GENESIS_HASH)
 
 
+def seal(session: Session, row: Any, names: tuple[str, ...]) -> None:
+    """Hash `row` (its `sequence` and `previous_hash` set by `next_link`) and add it."""
+    row.receipt_hash = chain_hash(row_fields(row, names), names)
+    session.add(row)
+    session.flush()
+
+
 @dataclass(frozen=True)
 class ChainVerification:
     ok: bool
@@ -92,3 +99,11 @@ def verify_chain(rows: Iterable[Any], names: tuple[str, ...]) -> ChainVerificati
         previous_hash = row.receipt_hash
         expected_sequence += 1
     return ChainVerification(ok=True, receipts=count)
+
+
+def verify_ledger_table(session: Session, model: Any, names: tuple[str, ...]) -> ChainVerification:
+    """Verify the whole ledger stored as `model`, in sequence order, 500 rows at a time."""
+    rows = session.execute(
+        sa.select(model).order_by(model.sequence).execution_options(yield_per=500)
+    ).scalars()
+    return verify_chain(rows, names)

@@ -24,7 +24,8 @@ from cs_register.hash_chain import (
     chain_hash,
     next_link,
     row_fields,
-    verify_chain,
+    seal,
+    verify_ledger_table,
 )
 from cs_register.permissions import Permission, StaffPrincipal, require
 from recordings.models import PurgeReason, PurgeReceipt
@@ -92,18 +93,13 @@ def append_receipt(
         job_id=job_id,
         previous_hash=previous_hash,
     )
-    receipt.receipt_hash = compute_receipt_hash(receipt_fields(receipt))
-    session.add(receipt)
-    session.flush()
+    seal(session, receipt, _HASHED_FIELDS)
     return receipt
 
 
 def verify_ledger(session: Session) -> LedgerVerification:
     """Recompute every receipt's hash in sequence order and check each link to its predecessor."""
-    rows = session.execute(
-        sa.select(PurgeReceipt).order_by(PurgeReceipt.sequence).execution_options(yield_per=500)
-    ).scalars()
-    return verify_chain(rows, _HASHED_FIELDS)
+    return verify_ledger_table(session, PurgeReceipt, _HASHED_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -74,16 +74,13 @@ def relink_contact(
 
 
 def link_history(session: Session, contact_id: int) -> Sequence[ContactRelink]:
-    return session.scalars(
-        sa.select(ContactRelink)
-        .where(ContactRelink.contact_id == contact_id)
-        .order_by(ContactRelink.changed_at, ContactRelink.id)
-    ).all()
+    return _moves(session, ContactRelink.contact_id == contact_id)
 
 
 def relinks_in_request(session: Session, request_public_id: str) -> Sequence[ContactRelink]:
-    return session.scalars(
-        sa.select(ContactRelink)
-        .where(ContactRelink.request_public_id == request_public_id)
-        .order_by(ContactRelink.changed_at, ContactRelink.id)
-    ).all()
+    return _moves(session, ContactRelink.request_public_id == request_public_id)
+
+
+def _moves(session: Session, which: sa.ColumnElement[bool]) -> Sequence[ContactRelink]:
+    query = sa.select(ContactRelink).where(which)
+    return session.scalars(query.order_by(ContactRelink.changed_at, ContactRelink.id)).all()

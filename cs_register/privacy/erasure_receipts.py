@@ -15,13 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.hash_chain import (
-    ChainVerification,
-    chain_hash,
-    next_link,
-    row_fields,
-    verify_chain,
-)
+from cs_register.hash_chain import ChainVerification, next_link, seal, verify_ledger_table
 from cs_register.personal_data import ErasureTally
 from cs_register.privacy.models import ErasureReceipt
 
@@ -61,17 +55,12 @@ def append_erasure_receipt(
         job_id=job_id[:128] if job_id else None,
         previous_hash=previous_hash,
     )
-    receipt.receipt_hash = chain_hash(row_fields(receipt, _HASHED_FIELDS), _HASHED_FIELDS)
-    session.add(receipt)
-    session.flush()
+    seal(session, receipt, _HASHED_FIELDS)
     return receipt
 
 
 def verify_erasure_ledger(session: Session) -> ChainVerification:
-    rows = session.execute(
-        sa.select(ErasureReceipt).order_by(ErasureReceipt.sequence).execution_options(yield_per=500)
-    ).scalars()
-    return verify_chain(rows, _HASHED_FIELDS)
+    return verify_ledger_table(session, ErasureReceipt, _HASHED_FIELDS)
 
 
 def receipt_of(session: Session, request_public_id: str) -> ErasureReceipt | None:
