@@ -57,6 +57,8 @@ class Settings:
     sweep_interval_minutes: int = 5
     # How long a data-subject export (access, portability) stays downloadable.
     privacy_export_days: int = 7
+    # How long contacts (with their texts, calls and checks) are kept after they occurred.
+    contact_retention_days: int = 180
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile.
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 64 * 1024
@@ -152,6 +154,7 @@ class Settings:
             max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024),
             sweep_interval_minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 5, minimum=1),
             privacy_export_days=_int(env, "PRIVACY_EXPORT_DAYS", 7, minimum=1),
+            contact_retention_days=_int(env, "CONTACT_RETENTION_DAYS", 180, minimum=1),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
             rq_result_ttl_seconds=_int(env, "RQ_RESULT_TTL_SECONDS", 24 * 3600, minimum=0),
             password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),

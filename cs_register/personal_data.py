@@ -137,10 +137,12 @@ class FileSource(Protocol):
 
 @dataclass(frozen=True)
 class ErasureScope:
-    """What one erasure reaches: the customer, and every contact held about them, whether
-    linked to them or unlinked but from their phone number or email address."""
+    """What one deletion reaches. An erasure: the customer (`subject`), and every contact held
+    about them, whether linked to them or unlinked but from their phone number or email
+    address. The retention sweep: contacts past their time (`subject` None: only the contacts
+    and what hangs on them go, nobody's record)."""
 
-    subject: DataSubject
+    subject: DataSubject | None
     contact_ids: frozenset[int]
 
 
@@ -189,6 +191,13 @@ class FilesStillStored(Exception):
 class ContactMatcher(Protocol):
     def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
         """Ids of the contacts this source knows to be about `subject`."""
+        ...
+
+
+@runtime_checkable
+class RetentionKeeper(Protocol):
+    def keeps(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
+        """Of `contact_ids` (past their time), those this source still needs, with why."""
         ...
 
 
@@ -249,6 +258,15 @@ class PersonalDataRegistry:
             if isinstance(source, ContactMatcher):
                 contact_ids |= source.contacts_about(session, subject)
         return ErasureScope(subject=subject, contact_ids=frozenset(contact_ids))
+
+    def kept_contacts(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
+        """Of contacts past their retention, those a source still needs, and why."""
+        kept: dict[int, str] = {}
+        for source in self.sources:
+            if isinstance(source, RetentionKeeper):
+                for contact_id, why in source.keeps(session, contact_ids).items():
+                    kept.setdefault(contact_id, why)
+        return kept
 
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
         for source in self.sources:

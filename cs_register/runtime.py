@@ -19,6 +19,7 @@ from datetime import datetime
 from flask import Flask, current_app
 
 from cs_register.config import Settings
+from cs_register.contacts.retention import ContactRetention
 from cs_register.crypto import Keyring
 from cs_register.db import utcnow
 from cs_register.staff import passwords
@@ -39,6 +40,8 @@ class Runtime:
     # Data-subject exports (ZIP files), kept `settings.privacy_export_days` days.
     exports: RecordingStorage
     retention: RetentionPolicy
+    # How long contacts are kept (`cs_register.contacts.retention`).
+    contact_retention: ContactRetention
     sessions: SessionPolicy
     password_hashing: HashingCost
 
@@ -62,6 +65,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             retention_months=settings.retention_months,
             hold_cap_months=settings.hold_cap_months,
         ),
+        contact_retention=ContactRetention(days=settings.contact_retention_days),
         sessions=SessionPolicy(
             idle_timeout=settings.session_idle_timeout,
             absolute_lifetime=settings.session_absolute_lifetime,

@@ -25,6 +25,8 @@ from rq import get_current_job
 from rq.job import Job
 
 from cs_register.db import utcnow
+from cs_register.privacy.data_retention import sweep_contacts
+from cs_register.sources import build_registry
 from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
 from recordings.purge import check_invariants, reconcile, run_sweep
@@ -114,9 +116,22 @@ class PurgeIncomplete(RuntimeError):
 
 
 def retention_sweep_job(tick: str) -> dict[str, int]:
-    """Purge every recording due now and end the holds that have run out (idempotent)."""
+    """Purge every recording due now and end the holds that have run out, then remove the
+    contacts past their time that nothing keeps (idempotent)."""
     report = _run_engine(run_sweep)
-    result = counts_of(report)
+    runtime = job_runtime()
+    contacts = sweep_contacts(
+        job_database(runtime.settings),
+        build_registry(runtime),
+        now=utcnow(),
+        policy=runtime.contact_retention,
+        job_id=_current_job_id(),
+    )
+    result = counts_of(report) | {
+        "contacts_removed": contacts.removed,
+        "contacts_kept": contacts.kept,
+        "contact_batches_failed": contacts.failed,
+    }
     log.info("retention sweep %s: %s", tick, _format_counts(result))
     if report.failed:
         # The rest of the sweep is done; failing the job now puts it in RQ's failed registry,

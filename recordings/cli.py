@@ -24,8 +24,11 @@ from flask.cli import AppGroup
 
 from cs_register.clock import local_time
 from cs_register.config import Settings
+from cs_register.contacts.retention import ContactRetention
 from cs_register.db import get_database
-from cs_register.privacy.erasure_receipts import verify_erasure_ledger
+from cs_register.personal_data import registry as personal_data_registry
+from cs_register.privacy.data_retention import overdue_contacts, sweep_contacts
+from cs_register.privacy.erasure_receipts import verify_erasure_ledger, verify_retention_ledger
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
@@ -50,11 +53,16 @@ def _settings() -> Settings:
     return settings
 
 
+def _contact_retention() -> ContactRetention:
+    return ContactRetention(days=_settings().contact_retention_days)
+
+
 @retention_cli.command("sweep")
 @click.option("--dry-run", is_flag=True, help="List what would be purged and why; change nothing.")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
 def sweep_command(dry_run: bool, batch_size: int) -> None:
-    """End expired holds and purge every recording that is due."""
+    """End expired holds, purge every recording that is due, then remove the contacts past
+    their time (`CONTACT_RETENTION_DAYS`) that nothing keeps."""
     database = get_database(current_app)
     now = app_now()
     with database.session_factory() as session:
@@ -77,6 +85,13 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
             report = sweep(bar.update)
     else:
         report = sweep()
+    contacts = sweep_contacts(
+        database,
+        personal_data_registry(),
+        now=now,
+        policy=_contact_retention(),
+        dry_run=dry_run,
+    )
     if dry_run:
         for planned in report.would_purge:
             click.echo(
@@ -84,13 +99,19 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
             )
         click.echo(
             f"Dry run: {len(report.would_purge)} recordings would be purged,"
-            f" {report.kept} kept, {report.holds_ended} holds would end. Nothing was changed."
+            f" {report.kept} kept, {report.holds_ended} holds would end;"
+            f" {contacts.removed} contacts would be removed, {contacts.kept} kept."
+            " Nothing was changed."
         )
         return
     click.echo(
         f"Purged {report.purged}, kept {report.kept}, already purged {report.already},"
         f" failed {report.failed}; ended {report.holds_ended} holds; {report.batches} batches;"
         f" still due {report.due_remaining}."
+    )
+    click.echo(
+        f"Contacts: removed {contacts.removed}, kept {contacts.kept} (a recording or an open"
+        f" request needs them), failed batches {contacts.failed}."
     )
 
 
@@ -141,12 +162,22 @@ def status_command() -> None:
             policy=current_policy(),
             sweep_interval=timedelta(minutes=settings.sweep_interval_minutes),
         )
+        contacts_overdue = overdue_contacts(
+            session, personal_data_registry(), now=now, policy=_contact_retention()
+        )
     for state in RecordingState:
         click.echo(f"{state.value:>8}: {by_state.get(state, 0)}")
     click.echo(f"    held: {held} (active, under a hold)")
     click.echo(f"     due: {due} (stored, waiting for the next sweep)")
     click.echo(f"Next due: {local_time(next_due) if next_due else '-'}")
     click.echo(f"Holds ending within 14 days: {ending_soon}")
+    click.echo(f"Contacts overdue for removal: {contacts_overdue}")
+    if contacts_overdue:
+        click.echo(
+            f"{contacts_overdue} contacts are kept past CONTACT_RETENTION_DAYS with nothing"
+            " needing them: the sweep is not keeping up.",
+            err=True,
+        )
     if violations:
         for violation in violations:
             click.echo(
@@ -159,6 +190,8 @@ def status_command() -> None:
             err=True,
         )
         raise SystemExit(EXIT_INVARIANT_VIOLATED)
+    if contacts_overdue:
+        raise SystemExit(EXIT_INVARIANT_VIOLATED)
     click.echo("Invariants: OK")
 
 
@@ -169,6 +202,7 @@ def verify_command() -> None:
         chains = (
             ("Ledger", verify_ledger(session)),
             ("Erasure ledger", verify_erasure_ledger(session)),
+            ("Retention ledger", verify_retention_ledger(session)),
         )
     for name, result in chains:
         if not result.ok:

@@ -79,6 +79,19 @@ class RecordingRecords:
             )
         )
 
+    def keeps(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
+        """A contact stays while its recording does (a hold keeps it, up to the cap)."""
+        stored = session.execute(
+            sa.select(Recording.contact_id, Recording.due_at).where(
+                Recording.contact_id.in_(contact_ids), Recording.state.in_(STORED_STATES)
+            )
+        )
+        return {
+            contact_id: f"its recording is kept until {due_at.date().isoformat()}"
+            for contact_id, due_at in stored
+            if contact_id is not None
+        }
+
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
         """Every stored recording in scope goes through the purge, reason `erasure_request`:
         each its own crash-safe state machine with a receipt; a complaint hold keeps one."""

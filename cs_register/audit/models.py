@@ -72,6 +72,7 @@ class AuditAction(enum.Enum):
     CUSTOMER_OBJECTION_WITHDRAWN = "customer_objection_withdrawn"
     PRIVACY_ERASURE_STARTED = "privacy_erasure_started"
     PRIVACY_ERASURE_COMPLETED = "privacy_erasure_completed"
+    DATA_RETENTION_APPLIED = "data_retention_applied"
 
 
 class AuditEvent(Base):

@@ -50,6 +50,8 @@ class AuditRecords:
         """The trail stays: it is the record of who saw the person's data, and its events
         carry ids only (`audit.record` refuses personal data in details), so once the rows
         they name are gone nothing in them leads back to the person."""
+        if scope.subject is None:
+            return
         about = AuditEvent.subject_id == scope.subject.customer_public_id
         events = ctx.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(about)) or 0
         if events:

@@ -32,7 +32,10 @@ _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_c
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Contacts",
-    retention="No retention rule yet: kept until erased (180 days is the promise).",
+    retention=(
+        "CONTACT_RETENTION_DAYS (180) after they occurred, unless a stored recording or an"
+        " open request needs them (contacts.retention)."
+    ),
     tables=(
         claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
         claim(
@@ -73,14 +76,16 @@ class ContactRecords:
             session, sa.delete(ContactRelink).where(ContactRelink.contact_id.in_(in_scope))
         )
         tally.count(RELINK.category, moves)
-        # A move of someone else's contact away from (or to) them: its reason may name them.
-        customer_id = scope.subject.customer_id
-        for column in (ContactRelink.from_customer_id, ContactRelink.to_customer_id):
-            session.execute(
-                sa.update(ContactRelink)
-                .where(column == customer_id)
-                .values({column.key: None, "reason": ERASED_REASON})
-            )
+        if scope.subject is not None:
+            # A move of someone else's contact away from (or to) them: its reason may name
+            # them.
+            customer_id = scope.subject.customer_id
+            for column in (ContactRelink.from_customer_id, ContactRelink.to_customer_id):
+                session.execute(
+                    sa.update(ContactRelink)
+                    .where(column == customer_id)
+                    .values({column.key: None, "reason": ERASED_REASON})
+                )
         verifications = affected_rows(
             session,
             sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope)),

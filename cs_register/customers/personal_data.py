@@ -64,6 +64,8 @@ class CustomerRecords:
 
     def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
         """The record and its corrections go last: everything else pointed at them."""
+        if scope.subject is None:
+            return
         customer_id = scope.subject.customer_id
         revisions = affected_rows(
             ctx.session,

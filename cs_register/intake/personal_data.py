@@ -35,7 +35,7 @@ _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", 
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Emails and chatbot conversations",
-    retention="With their contact; chatbot deliveries 7 days.",
+    retention="With their contact (contacts.retention); chatbot deliveries 7 days.",
     tables=(
         claim("email_messages", "The email a contact came as.", "contact_id", *_EMAIL_COLUMNS),
         claim("chatbot_conversations", "The chat a contact came as.", "contact_id", "language"),

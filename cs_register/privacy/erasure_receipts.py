@@ -1,4 +1,5 @@
-"""The erasure receipt ledger: one hash-chained proof per erasure carried out.
+"""The erasure and retention receipt ledgers: one hash-chained proof per erasure carried out,
+and one per batch of customer-service data removed when its time was up.
 
 Like the purge receipts (`recordings.ledger`), each receipt's hash covers its own fields and
 the previous receipt's hash (`cs_register.hash_chain`), and the database refuses to change
@@ -9,6 +10,7 @@ and why, the time and the job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cs_register.hash_chain import ChainVerification, next_link, seal, verify_ledger_table
 from cs_register.personal_data import ErasureTally
-from cs_register.privacy.models import ErasureReceipt
+from cs_register.privacy.models import ErasureReceipt, RetentionReceipt
 
 # Arbitrary constant key of the PostgreSQL advisory lock that serialises appends.
 ERASURE_LEDGER_LOCK_KEY = 0x4552_4153  # "ERAS"
@@ -67,3 +69,55 @@ def receipt_of(session: Session, request_public_id: str) -> ErasureReceipt | Non
     return session.scalar(
         sa.select(ErasureReceipt).where(ErasureReceipt.request_public_id == request_public_id)
     )
+
+
+# --- the retention receipts: one per batch of customer-service data past its time ---------
+
+RETENTION_LEDGER_LOCK_KEY = 0x5245_5445  # "RETE"
+_RETENTION_FIELDS = (
+    "sequence",
+    "category",
+    "removed",
+    "first_id",
+    "last_id",
+    "rows_sha256",
+    "erased",
+    "due_before",
+    "swept_at",
+    "job_id",
+    "previous_hash",
+)
+
+
+def append_retention_receipt(
+    session: Session,
+    *,
+    category: str,
+    row_ids: Sequence[int],
+    rows_sha256: str,
+    tally: ErasureTally,
+    due_before: datetime,
+    swept_at: datetime,
+    job_id: str | None,
+) -> RetentionReceipt:
+    table: sa.Table = RetentionReceipt.__table__  # type: ignore[assignment]
+    sequence, previous_hash = next_link(session, table, RETENTION_LEDGER_LOCK_KEY)
+    receipt = RetentionReceipt(
+        sequence=sequence,
+        category=category,
+        removed=len(row_ids),
+        first_id=min(row_ids),
+        last_id=max(row_ids),
+        rows_sha256=rows_sha256,
+        erased=dict(sorted(tally.erased.items())),
+        due_before=due_before,
+        swept_at=swept_at,
+        job_id=job_id[:128] if job_id else None,
+        previous_hash=previous_hash,
+    )
+    seal(session, receipt, _RETENTION_FIELDS)
+    return receipt
+
+
+def verify_retention_ledger(session: Session) -> ChainVerification:
+    return verify_ledger_table(session, RetentionReceipt, _RETENTION_FIELDS)

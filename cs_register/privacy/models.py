@@ -202,3 +202,31 @@ class ErasureReceipt(Base):
 
 
 install_append_only_guard(ErasureReceipt.__table__)  # type: ignore[arg-type]
+
+
+class RetentionReceipt(Base):
+    """Proof that one batch of customer-service data left when its time was up: which rows
+    (an id range and a digest of ids and times), how many of each kind, under which cut-off.
+    Chained like the other receipts (`cs_register.privacy.retention_receipts`); no personal
+    data."""
+
+    __tablename__ = "retention_receipts"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    sequence: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    category: Mapped[str] = mapped_column(sa.String(32))
+    removed: Mapped[int]
+    first_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger)
+    rows_sha256: Mapped[str] = mapped_column(sa.String(64))
+    erased: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    due_before: Mapped[datetime]
+    swept_at: Mapped[datetime] = mapped_column(index=True)
+    job_id: Mapped[str | None] = mapped_column(sa.String(128))
+    previous_hash: Mapped[str] = mapped_column(sa.String(64))
+    receipt_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+install_append_only_guard(RetentionReceipt.__table__)  # type: ignore[arg-type]

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.personal_data import (
     DataSubject,
@@ -21,7 +23,13 @@ from cs_register.personal_data import (
 )
 from cs_register.privacy.cases import cases_of_customer
 from cs_register.privacy.export import ExportStorage
-from cs_register.privacy.models import ExportStatus, PrivacyExport, PrivacyRequest, RequestKind
+from cs_register.privacy.models import (
+    ExportStatus,
+    PrivacyExport,
+    PrivacyRequest,
+    RequestKind,
+    RequestStatus,
+)
 
 SOURCE = "privacy"
 REQUEST = FindingKind(SOURCE, "Privacy request", "privacy_requests")
@@ -67,8 +75,30 @@ class PrivacyRequestRecords:
         )
         return sa.select(PrivacyExport).where(PrivacyExport.request_id.in_(cases))
 
+    def keeps(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
+        """A contact stays while an open request concerns its customer: it is part of the
+        answer (or of what is being erased, rectified or restricted)."""
+        open_cases = sa.select(PrivacyRequest.customer_id).where(
+            PrivacyRequest.status.in_([RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS]),
+            PrivacyRequest.customer_id.is_not(None),
+        )
+        concerned = session.scalars(
+            sa.select(Contact.id).where(
+                Contact.id.in_(contact_ids),
+                sa.or_(
+                    Contact.customer_id.in_(open_cases),
+                    Contact.held_for_customer_id.in_(open_cases),
+                ),
+            )
+        )
+        return {
+            contact_id: "an open privacy request concerns its customer" for contact_id in concerned
+        }
+
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
         """Their downloads hold everything about them: each file goes, then its row says so."""
+        if scope.subject is None:
+            return
         with run.database.session_factory() as session:
             stored = session.scalars(
                 self._exports_of(scope.subject).where(PrivacyExport.storage_key.is_not(None))
@@ -87,6 +117,8 @@ class PrivacyRequestRecords:
         """Their cases stay as minimal records (kind, dates, status), no longer linked to
         them; a closed case loses its texts, an open one keeps them to be answered."""
         session = ctx.session
+        if scope.subject is None:
+            return
         # Locked: a build finishing now either stored its file first (then it is deleted in
         # the next file step) or sees the row failed and deletes its own file.
         for export in session.scalars(self._exports_of(scope.subject).with_for_update()):
