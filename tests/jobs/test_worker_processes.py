@@ -27,12 +27,19 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from cs_register.config import Settings
+from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.customers.models import Customer
 from cs_register.db import Base, Database, utcnow
 from cs_register.devstack import EmbeddedRedis
 from cs_register.integrations import services as token_services
 from cs_register.privacy import cases, erasure, export
-from cs_register.privacy.models import ErasureReceipt, ExportStatus, PrivacyExport
+from cs_register.privacy.erasure_receipts import verify_retention_ledger
+from cs_register.privacy.models import (
+    ErasureReceipt,
+    ExportStatus,
+    PrivacyExport,
+    RetentionReceipt,
+)
 from cs_register.runtime import build_runtime
 from cs_register.staff.models import StaffUser
 from jobs.privacy import (
@@ -47,7 +54,13 @@ from recordings.ledger import verify_ledger
 from recordings.models import PurgeReceipt, Recording, RecordingState
 from recordings.purge import reconcile
 from recordings.storage import LocalStorage
-from tests.jobs.conftest import Seeded, seed_recordings, snapshot, start_worker
+from tests.jobs.conftest import (
+    FIRST_SEEDED_ID,
+    Seeded,
+    seed_recordings,
+    snapshot,
+    start_worker,
+)
 from tests.recordings.audio_samples import FORMATS
 from tests.support.context import make_context
 from tests.support.redis_dump import everything_in
@@ -523,3 +536,71 @@ def test_a_worker_killed_mid_export_leaves_nothing_and_the_next_run_builds_it(
         assert (
             hashlib.sha256(archive.read(listed["file"])).hexdigest() == hashes[listed["reference"]]
         )
+
+
+def _seed_old_contacts(database: Database, *, due: int, recent: int) -> tuple[set[int], set[int]]:
+    """Contacts in bulk (Core inserts): `due` older than 180 days, `recent` from last week."""
+    now = utcnow()
+    with database.unit_of_work() as session:
+        start = (session.scalar(sa.select(sa.func.max(Contact.id))) or 0) + FIRST_SEEDED_ID
+    rows = []
+    for offset in range(due + recent):
+        occurred = now - (timedelta(days=200) if offset < due else timedelta(days=7))
+        rows.append(
+            {
+                "id": start + offset,
+                "channel": Channel.EMAIL,
+                "direction": Direction.INBOUND,
+                "occurred_at": occurred,
+                "subject": "Seeded",
+                "notes": "",
+                "created_at": occurred,
+            }
+        )
+    with database.unit_of_work() as session:
+        session.execute(sa.insert(Contact), rows)
+    ids = [row["id"] for row in rows]
+    return set(ids[:due]), set(ids[due:])
+
+
+def _contact_ids(database: Database) -> set[int]:
+    with database.unit_of_work() as session:
+        return set(session.scalars(sa.select(Contact.id)))
+
+
+def test_a_worker_killed_mid_contact_sweep_is_caught_up_with_one_receipt_per_batch(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    worker_logs: Path,
+) -> None:
+    due, recent = _seed_old_contacts(database, due=12_000, recent=500)
+    job_queue = get_queue(redis, retention_env)
+    assert enqueue_retention_sweep(job_queue, tick="20261123T1000") is not None
+    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+        while len(due - _contact_ids(database)) < 1000:
+            assert worker.poll() is None, (worker_logs / "first.log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    removed_at_kill = len(due - _contact_ids(database))
+    assert 1000 <= removed_at_kill < len(due), "the kill must land mid-sweep"
+    assert removed_at_kill % 500 == 0  # whole batches only: nothing half-deleted
+
+    assert enqueue_retention_sweep(job_queue, tick="20261123T1005") is not None
+    survivor = start_worker(redis_server.url, worker_logs / "second.log", name="survivor")
+    assert _wait(survivor) == 0, (worker_logs / "second.log").read_text()
+
+    assert _contact_ids(database) == recent
+    with database.unit_of_work() as session:
+        receipts = session.scalars(sa.select(RetentionReceipt)).all()
+        assert verify_retention_ledger(session).ok
+    assert sum(receipt.removed for receipt in receipts) == len(due)
+    assert len(receipts) == len(due) // 500
