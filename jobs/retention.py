@@ -130,6 +130,7 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
     result = counts_of(report) | {
         "contacts_removed": contacts.removed,
         "contacts_kept": contacts.kept,
+        "customers_removed": contacts.customers_removed,
         "contact_batches_failed": contacts.failed,
     }
     log.info("retention sweep %s: %s", tick, _format_counts(result))

@@ -100,7 +100,8 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
         click.echo(
             f"Dry run: {len(report.would_purge)} recordings would be purged,"
             f" {report.kept} kept, {report.holds_ended} holds would end;"
-            f" {contacts.removed} contacts would be removed, {contacts.kept} kept."
+            f" {contacts.removed} contacts would be removed, {contacts.kept} kept;"
+            f" {contacts.customers_removed} customers with no contact left would be removed."
             " Nothing was changed."
         )
         return
@@ -111,7 +112,8 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
     )
     click.echo(
         f"Contacts: removed {contacts.removed}, kept {contacts.kept} (a recording or an open"
-        f" request needs them), failed batches {contacts.failed}."
+        f" request needs them); customers with none left: removed {contacts.customers_removed},"
+        f" kept {contacts.customers_kept} (an open request); failed batches {contacts.failed}."
     )
 
 

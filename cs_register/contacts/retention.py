@@ -10,20 +10,28 @@ parts say so through the personal-data registry (`RetentionKeeper`):
 - a recording of it is still stored: a hold keeps the recording, never past its 12-month cap
   (`recordings.retention`), and the contact goes at the first sweep after the recording;
 - an open privacy request concerns its customer (the request must be answered with it).
+
+A customer with nothing left about them (no contact linked to or held for them) leaves the
+same period after their last contact, or after the record was created if they were never
+contacted: with no contact left, identifying them has no purpose. An open privacy request
+keeps the record (`cs_register.privacy.data_retention` asks); consents and prohibitions, once
+recorded, will keep it too.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register.clock import require_aware
 from cs_register.contacts.models import Contact
+from cs_register.customers.models import Customer
 
 DEFAULT_DAYS = 180
 
@@ -63,10 +71,48 @@ def past_their_time(
 def rows_digest(session: Session, contact_ids: Sequence[int]) -> str:
     """SHA-256 over the removed contacts' ids and times: the receipt proves which rows went
     without holding anything about the people in them."""
-    rows = session.execute(
-        sa.select(Contact.id, Contact.public_id, Contact.occurred_at)
-        .where(Contact.id.in_(contact_ids))
-        .order_by(Contact.id)
+    return _digest(
+        session.execute(
+            sa.select(Contact.id, Contact.public_id, Contact.occurred_at)
+            .where(Contact.id.in_(contact_ids))
+            .order_by(Contact.id)
+        )
     )
+
+
+# The moment that starts a customer's period: their last contact, else their creation.
+CUSTOMER_LAST_ACTIVITY = sa.func.coalesce(Customer.last_contact_at, Customer.created_at)
+
+
+def customers_without_contacts(
+    session: Session, *, due_before: datetime, after_id: int, limit: int, lock: bool = True
+) -> list[int]:
+    """Ids of customers idle since `due_before` with no contact linked to or held for them."""
+    theirs = sa.select(Contact.id).where(
+        sa.or_(Contact.customer_id == Customer.id, Contact.held_for_customer_id == Customer.id)
+    )
+    query = (
+        sa.select(Customer.id)
+        .where(due_before >= CUSTOMER_LAST_ACTIVITY, Customer.id > after_id, ~theirs.exists())
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def customers_digest(session: Session, customer_ids: Sequence[int]) -> str:
+    """SHA-256 over the removed records' ids and last activity: which rows, nothing more."""
+    return _digest(
+        session.execute(
+            sa.select(Customer.id, Customer.public_id, CUSTOMER_LAST_ACTIVITY)
+            .where(Customer.id.in_(customer_ids))
+            .order_by(Customer.id)
+        )
+    )
+
+
+def _digest(rows: Iterable[Any]) -> str:
     lines = "\n".join(f"{row_id}:{public_id}:{at.isoformat()}" for row_id, public_id, at in rows)
     return hashlib.sha256(lines.encode()).hexdigest()

@@ -1,5 +1,6 @@
 """The retention sweep for customer-service data other than recordings: contacts leave when
-their time is up (`cs_register.contacts.retention`), through the personal-data registry.
+their time is up, and then customers with no contact left (`cs_register.contacts.retention`),
+through the personal-data registry.
 
 Run by the per-tick retention job after the recordings' purge (so a recording that just left
 releases its contact in the same run) and by `flask retention sweep`. Each batch is one
@@ -13,9 +14,11 @@ with its receipt, and the next sweep continues; nothing is half-deleted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
@@ -23,9 +26,18 @@ from cs_register.audit.models import AuditAction
 from cs_register.contacts import retention
 from cs_register.contacts.retention import ContactRetention
 from cs_register.context import job_context
+from cs_register.customers.models import Customer
+from cs_register.customers.personal_data import data_subject
 from cs_register.db import Database
-from cs_register.personal_data import ErasureScope, FilesStillStored, PersonalDataRegistry
+from cs_register.personal_data import (
+    ErasureScope,
+    ErasureTally,
+    FilesStillStored,
+    PersonalDataRegistry,
+)
 from cs_register.privacy.erasure_receipts import append_retention_receipt
+from cs_register.privacy.models import PrivacyRequest
+from cs_register.privacy.monitor import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +55,8 @@ class DataSweepReport:
     batches: int = 0
     failed: int = 0
     dry_run: bool = False
+    customers_removed: int = 0
+    customers_kept: int = 0
 
 
 def sweep_contacts(
@@ -55,55 +69,105 @@ def sweep_contacts(
     batch_size: int = BATCH_SIZE,
     dry_run: bool = False,
 ) -> DataSweepReport:
-    """Remove every contact past its time that nothing keeps; `dry_run` only counts."""
+    """Remove every contact past its time that nothing keeps, then every customer with no
+    contact left whose period has passed; `dry_run` only counts."""
     report = DataSweepReport(dry_run=dry_run)
     due_before = policy.due_before(now)
-    after_id = 0
+
+    def contacts_batch(session: Session, ids: list[int]) -> tuple[int, int]:
+        kept = registry.kept_contacts(session, ids)
+        doomed = [contact_id for contact_id in ids if contact_id not in kept]
+        if doomed and not dry_run:
+            scope = ErasureScope(subject=None, contact_ids=frozenset(doomed))
+            digest = retention.rows_digest(session, doomed)
+            _remove(session, registry, CATEGORY, doomed, digest, [scope], due_before, now, job_id)
+        return len(doomed), len(kept)
+
+    def customers_batch(session: Session, ids: list[int]) -> tuple[int, int]:
+        kept = set(
+            session.scalars(
+                sa.select(PrivacyRequest.customer_id).where(
+                    PrivacyRequest.customer_id.in_(ids), PrivacyRequest.status.in_(OPEN_STATUSES)
+                )
+            )
+        )
+        doomed = [customer_id for customer_id in ids if customer_id not in kept]
+        if doomed and not dry_run:
+            customers = session.scalars(sa.select(Customer).where(Customer.id.in_(doomed)))
+            # Their record only: contacts have their own time, and none is left anyway.
+            scopes = [ErasureScope(data_subject(c), contact_ids=frozenset()) for c in customers]
+            digest = retention.customers_digest(session, doomed)
+            _remove(session, registry, "customers", doomed, digest, scopes, due_before, now, job_id)
+        return len(doomed), len(kept)
+
+    report.removed, report.kept = _in_batches(
+        database, report, retention.past_their_time, contacts_batch, due_before, batch_size
+    )
+    report.customers_removed, report.customers_kept = _in_batches(
+        database,
+        report,
+        retention.customers_without_contacts,
+        customers_batch,
+        due_before,
+        batch_size,
+    )
+    return report
+
+
+def _in_batches(
+    database: Database,
+    report: DataSweepReport,
+    candidates: Callable[..., list[int]],
+    handle: Callable[[Session, list[int]], tuple[int, int]],
+    due_before: datetime,
+    batch_size: int,
+) -> tuple[int, int]:
+    """Walk the candidates in id order, one transaction per batch; (removed, kept)."""
+    removed = kept = after_id = 0
     while True:
-        opened = database.read_only() if dry_run else database.unit_of_work()
+        opened = database.read_only() if report.dry_run else database.unit_of_work()
         try:
             with opened as session:
-                ids = retention.past_their_time(
+                ids = candidates(
                     session,
                     due_before=due_before,
                     after_id=after_id,
                     limit=batch_size,
-                    lock=not dry_run,
+                    lock=not report.dry_run,
                 )
                 if not ids:
-                    break
+                    return removed, kept
                 after_id = ids[-1]
                 report.batches += 1
-                kept = registry.kept_contacts(session, ids)
-                report.kept += len(kept)
-                doomed = [contact_id for contact_id in ids if contact_id not in kept]
-                if dry_run:
-                    report.removed += len(doomed)
-                elif doomed:
-                    _remove(session, registry, doomed, due_before, now, job_id)
-                    report.removed += len(doomed)
+                gone, stayed = handle(session, ids)
+                removed += gone
+                kept += stayed
         except FilesStillStored as pending:
-            # A recording arrived for a contact this old (the batch rolled back): the next
-            # sweep looks again; the rest of this one carries on after it.
-            log.warning("retention sweep: batch after contact %s skipped: %s", after_id, pending)
+            # A file arrived for a row this old (the batch rolled back): the next sweep
+            # looks again; the rest of this one carries on after it.
+            log.warning("retention sweep: batch after row %s skipped: %s", after_id, pending)
             report.failed += 1
-    return report
 
 
 def _remove(
     session: Session,
     registry: PersonalDataRegistry,
+    category: str,
     doomed: list[int],
+    digest: str,
+    scopes: list[ErasureScope],
     due_before: datetime,
     now: datetime,
     job_id: str | None,
 ) -> None:
     ctx = job_context(session, job_id=job_id, now=now)
-    digest = retention.rows_digest(session, doomed)
-    tally = registry.erase(ctx, ErasureScope(subject=None, contact_ids=frozenset(doomed)))
+    tally = ErasureTally()
+    for scope in scopes:
+        for category_name, count in registry.erase(ctx, scope).erased.items():
+            tally.count(category_name, count)
     receipt = append_retention_receipt(
         session,
-        category=CATEGORY,
+        category=category,
         row_ids=doomed,
         rows_sha256=digest,
         tally=tally,
@@ -115,7 +179,7 @@ def _remove(
         ctx,
         AuditAction.DATA_RETENTION_APPLIED,
         ("retention_receipt", str(receipt.sequence)),
-        details={"category": CATEGORY, "removed": len(doomed), **tally.erased},
+        details={"category": category, "removed": len(doomed), **tally.erased},
     )
 
 

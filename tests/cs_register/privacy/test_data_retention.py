@@ -79,24 +79,29 @@ def test_a_contact_leaves_at_its_time_to_the_second_with_a_receipt(
     assert _count(database, Contact) == 1
 
     report = sweep(due)
-    assert (report.removed, report.kept, report.batches) == (1, 0, 1)
+    assert (report.removed, report.kept, report.customers_removed) == (1, 0, 1)
     assert _count(database, Contact) == 0
     assert _count(database, Call) == 0  # the caller's number went with it
     with database.session_factory() as session:
         tombstone = session.get(Recording, recording.id)
         assert tombstone is not None
         assert (tombstone.state, tombstone.contact_id) == (RecordingState.PURGED, None)
-        assert session.get(Customer, customer.id) is not None  # the customer is not a contact
-        (receipt,) = session.scalars(sa.select(RetentionReceipt)).all()
+        # With no contact left, the customer's record went in the same sweep.
+        assert session.get(Customer, customer.id) is None
+        receipt, customers_receipt = session.scalars(
+            sa.select(RetentionReceipt).order_by(RetentionReceipt.sequence)
+        ).all()
+        assert (customers_receipt.category, customers_receipt.removed) == ("customers", 1)
+        assert customers_receipt.erased == {"Customer record": 1}
         assert (receipt.category, receipt.removed) == ("contacts", 1)
         assert (receipt.first_id, receipt.last_id) == (contact.id, contact.id)
         assert receipt.erased == {"Call": 1, "Contact": 1}
         assert receipt.due_before == due - timedelta(days=180)
         assert verify_retention_ledger(session).ok
-        (event,) = session.scalars(
+        events = session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == AuditAction.DATA_RETENTION_APPLIED)
         ).all()
-    assert event.details["removed"] == 1
+    assert [event.details["category"] for event in events] == ["contacts", "customers"]
     assert sweep(due).removed == 0  # idempotent
 
 
@@ -148,8 +153,45 @@ def test_an_open_privacy_request_keeps_the_customers_contacts(
     )
     due = contact.occurred_at + timedelta(days=180)
     _purge_recordings(app, settings, due)
-    assert sweep(due).kept == 1
+    report = sweep(due)
+    assert (report.kept, report.customers_removed) == (1, 0)
     assert _count(database, Contact) == 1
+    assert _count(database, Customer) == 1
+
+
+def test_a_customer_never_contacted_leaves_180_days_after_the_record_was_made(
+    database, make_customer, sweep, clock
+):
+    customer = make_customer()
+    due = clock.now + timedelta(days=180)
+    assert sweep(due - timedelta(seconds=1)).customers_removed == 0
+    assert _count(database, Customer) == 1
+    assert sweep(due).customers_removed == 1
+    with database.session_factory() as session:
+        assert (
+            session.scalar(sa.select(Customer).where(Customer.public_id == customer.public_id))
+            is None
+        )
+
+
+def test_an_open_request_keeps_a_customer_with_no_contacts(
+    client, logged_in, database, make_customer, sweep, clock
+):
+    customer = make_customer()
+    logged_in("dpo")
+    client.post(
+        f"/customers/{customer.public_id}/privacy-requests/new",
+        data={
+            "kind": "erasure",
+            "channel": "letter",
+            "received_on": "2026-11-23",
+            "description": "Erase me.",
+            "verified": ["name"],
+        },
+    )
+    report = sweep(clock.now + timedelta(days=181))
+    assert (report.customers_removed, report.customers_kept) == (0, 1)
+    assert _count(database, Customer) == 1
 
 
 def test_a_dry_run_counts_and_changes_nothing(app, database, settings, called, sweep):
@@ -159,6 +201,7 @@ def test_a_dry_run_counts_and_changes_nothing(app, database, settings, called, s
     report = sweep(due, dry_run=True)
     assert (report.removed, report.dry_run) == (1, True)
     assert _count(database, Contact) == 1
+    assert _count(database, Customer) == 1
     assert _count(database, RetentionReceipt) == 0
 
 
@@ -178,7 +221,7 @@ def test_the_monitor_fails_when_contacts_are_kept_past_their_time(
     assert "Contacts: removed 1" in swept.output
     assert runner.invoke(args=["retention", "status"]).exit_code == 0
     verified = runner.invoke(args=["retention", "verify"])
-    assert "Retention ledger OK: 1 receipts" in verified.output
+    assert "Retention ledger OK: 2 receipts" in verified.output  # the contact, the customer
 
 
 def test_everything_that_hangs_on_a_contact_goes_with_it(
@@ -207,5 +250,7 @@ def test_everything_that_hangs_on_a_contact_goes_with_it(
     assert report.removed == 1
     assert _count(database, IdentityVerification) == 0
     with database.session_factory() as session:
-        (receipt,) = session.scalars(sa.select(RetentionReceipt)).all()
+        receipt = session.scalars(
+            sa.select(RetentionReceipt).where(RetentionReceipt.category == "contacts")
+        ).one()
     assert receipt.erased == {"Contact": 1, "Identity verification": 1}
