@@ -32,7 +32,10 @@ _CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Customer record",
-    retention="No retention rule yet: kept until rectified or erased.",
+    retention=(
+        "With no contact left, CONTACT_RETENTION_DAYS after the last contact, unless an open"
+        " request keeps it (contacts.retention)."
+    ),
     tables=(
         claim(
             "customers",
