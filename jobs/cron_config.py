@@ -15,7 +15,11 @@ from rq import cron
 
 from jobs.context import job_settings
 from jobs.cron import per_tick
-from jobs.maintenance import purge_expired_staff_sessions_job, purge_webhook_deliveries_job
+from jobs.maintenance import (
+    purge_expired_staff_sessions_job,
+    purge_old_sign_ins_job,
+    purge_webhook_deliveries_job,
+)
 from jobs.privacy import (
     ERASURES_JOB_PREFIX,
     EXPORT_JOB_TIMEOUT_SECONDS,
@@ -51,6 +55,7 @@ def register_jobs() -> None:
     schedule: list[tuple[Callable[..., Any], str, int, dict[str, Any]]] = [
         (purge_expired_staff_sessions_job, "purge-expired-staff-sessions", sweep_interval, {}),
         (purge_webhook_deliveries_job, "purge-webhook-deliveries", RECONCILIATION_INTERVAL, {}),
+        (purge_old_sign_ins_job, "purge-old-sign-ins", RECONCILIATION_INTERVAL, {}),
         (retention_sweep_job, SWEEP_JOB_PREFIX, sweep_interval, long_running),
         (invariant_check_job, INVARIANT_JOB_PREFIX, sweep_interval, {}),
         (reconciliation_job, RECONCILIATION_JOB_PREFIX, RECONCILIATION_INTERVAL, long_running),

@@ -6,6 +6,7 @@ import logging
 
 from cs_register.db import utcnow
 from cs_register.staff.sessions import purge_expired_sessions
+from cs_register.staff.sign_ins import purge_old_sign_ins
 from jobs.context import job_settings, session_policy, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -35,4 +36,13 @@ def purge_webhook_deliveries_job() -> dict[str, int]:
     with unit_of_work(settings) as session:
         purged = purge_webhook_deliveries(session, now=utcnow())
     log.info("purged %d old webhook delivery records", purged)
+    return {"purged": purged}
+
+
+def purge_old_sign_ins_job() -> dict[str, int]:
+    """Delete sign-in records (with their source addresses) once 45 days old. Idempotent."""
+    settings = job_settings()
+    with unit_of_work(settings) as session:
+        purged = purge_old_sign_ins(session, now=utcnow())
+    log.info("purged %d sign-in records past 45 days", purged)
     return {"purged": purged}

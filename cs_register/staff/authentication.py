@@ -23,6 +23,7 @@ from cs_register.staff.passwords import (
 )
 from cs_register.staff.services import find_user_by_username, is_locked
 from cs_register.staff.sessions import SessionPolicy, revoke_all_sessions
+from cs_register.staff.sign_ins import SIGNED_IN, record_sign_in
 
 
 class LoginFailed(Exception):
@@ -31,9 +32,17 @@ class LoginFailed(Exception):
     message = "Invalid username or password, or the account is locked. Try again later."
 
 
-def authenticate(ctx: Context, *, username: str, password: str, policy: SessionPolicy) -> StaffUser:
+def authenticate(
+    ctx: Context,
+    *,
+    username: str,
+    password: str,
+    policy: SessionPolicy,
+    source_address: str | None = None,
+) -> StaffUser:
     """Check credentials. Failures are audited and counted per account (not globally, so one
-    attacker cannot lock everyone out); the caller must commit even when this raises.
+    attacker cannot lock everyone out); the caller must commit even when this raises. Every
+    attempt leaves a sign-in record with `source_address` (`staff.sign_ins`, 45 days).
 
     `ctx` is the anonymous login request; a failure for a known account is audited as that
     account's."""
@@ -46,6 +55,7 @@ def authenticate(ctx: Context, *, username: str, password: str, policy: SessionP
     if user is None:
         equalise_timing(candidate)
         audit.record(ctx, AuditAction.LOGIN_FAILED, details={"reason": "unknown_user"})
+        record_sign_in(ctx, user=None, source_address=source_address, outcome="unknown_user")
         raise LoginFailed()
     locked = is_locked(user, now=now)
     password_ok = verify_password(user.password_hash, candidate) and not too_long
@@ -64,11 +74,13 @@ def authenticate(ctx: Context, *, username: str, password: str, policy: SessionP
             ("staff", user.public_id),
             details=details,
         )
+        record_sign_in(ctx, user=user, source_address=source_address, outcome=reason)
         raise LoginFailed()
     user.failed_login_count = 0
     user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    record_sign_in(ctx, user=user, source_address=source_address, outcome=SIGNED_IN)
     return user
 
 

@@ -69,3 +69,21 @@ class StaffSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
     user: Mapped[StaffUser] = relationship(back_populates="sessions")
+
+
+class StaffSignIn(Base):
+    """One attempt to sign in: when, which account (if the username named one), from which
+    address, and how it went. Kept `staff.sign_ins.SIGN_IN_RETENTION` (45 days), then deleted:
+    useful to investigate an attack, and the privacy statement allows no longer."""
+
+    __tablename__ = "staff_sign_ins"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    # None when the username named no account (what was typed is not kept: it may be a
+    # password typed into the wrong field).
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    source_address: Mapped[str | None] = mapped_column(sa.String(45))
+    outcome: Mapped[str] = mapped_column(sa.String(16))

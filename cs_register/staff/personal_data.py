@@ -22,10 +22,17 @@ STAFF = DataSubjectKind.STAFF
 DESCRIPTION = SourceDescription(
     name="staff",
     title="Staff accounts",
-    retention="Accounts while employed; sessions until they expire.",
+    retention="Accounts while employed; sessions until they expire; sign-ins 45 days.",
     tables=(
         claim("staff_users", "Personal accounts.", "username", "display_name", about=STAFF),
         claim("staff_sessions", "Signed-in sessions.", "user_id", "token_hash", about=STAFF),
+        claim(
+            "staff_sign_ins",
+            "Sign-in attempts with the source address, for security; kept 45 days.",
+            "user_id",
+            "source_address",
+            about=STAFF,
+        ),
     ),
 )
 

@@ -49,6 +49,7 @@ def login() -> Any:
             username=username,
             password=request.form.get("password", ""),
             policy=session_policy(),
+            source_address=request.remote_addr,
         )
     except staff_authentication.LoginFailed as failure:
         # The form again (401); the view returned normally, so the failed attempt and the
