@@ -14,12 +14,13 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 GENESIS_HASH = "0" * 64
+Row = TypeVar("Row")
 
 
 def canonical(value: Any) -> Any:
@@ -61,11 +62,15 @@ def next_link(session: Session, table: sa.Table, lock_key: int) -> tuple[int, st
     return (tail[0] + 1, tail[1]) if tail is not None else (1, GENESIS_HASH)
 
 
-def seal(session: Session, row: Any, names: tuple[str, ...]) -> None:
-    """Hash `row` (its `sequence` and `previous_hash` set by `next_link`) and add it."""
-    row.receipt_hash = chain_hash(row_fields(row, names), names)
-    session.add(row)
+def append(session: Session, row: Row, names: tuple[str, ...], lock_key: int) -> Row:
+    """Link `row` to the tail of its ledger (its `sequence` and `previous_hash`), hash it over
+    `names` and add it, in the caller's transaction (flushed, not committed)."""
+    receipt: Any = row  # any ledger model: sequence, previous_hash, receipt_hash
+    receipt.sequence, receipt.previous_hash = next_link(session, receipt.__table__, lock_key)
+    receipt.receipt_hash = chain_hash(row_fields(receipt, names), names)
+    session.add(receipt)
     session.flush()
+    return row
 
 
 @dataclass(frozen=True)

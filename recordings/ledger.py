@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session
 from cs_register.hash_chain import (
     GENESIS_HASH,
     ChainVerification,
+    append,
     chain_hash,
-    next_link,
     row_fields,
-    seal,
     verify_ledger_table,
 )
 from cs_register.permissions import Permission, StaffPrincipal, require
@@ -76,10 +75,7 @@ def append_receipt(
     job_id: str | None = None,
 ) -> PurgeReceipt:
     """Append one receipt to the chain in the caller's transaction (flushed, not committed)."""
-    table: sa.Table = PurgeReceipt.__table__  # type: ignore[assignment]
-    sequence, previous_hash = next_link(session, table, LEDGER_LOCK_KEY)
     receipt = PurgeReceipt(
-        sequence=sequence,
         recording_id=recording_id,
         recording_public_id=recording_public_id,
         audio_sha256=audio_sha256,
@@ -91,10 +87,8 @@ def append_receipt(
         due_at=due_at,
         purged_at=purged_at,
         job_id=job_id,
-        previous_hash=previous_hash,
     )
-    seal(session, receipt, _HASHED_FIELDS)
-    return receipt
+    return append(session, receipt, _HASHED_FIELDS, LEDGER_LOCK_KEY)
 
 
 def verify_ledger(session: Session) -> LedgerVerification:

@@ -28,6 +28,7 @@ from cs_register.identifiers import IdentifierError, normalise_text
 from cs_register.permissions import Permission, has_permission, require
 from cs_register.privacy import deadlines, validation
 from cs_register.privacy.models import (
+    OPEN_STATUSES,
     ErasureState,
     PrivacyRequest,
     RequestChannel,
@@ -157,13 +158,19 @@ def queue(ctx: Context, *, kind: str = "", status: str = OPEN_FILTER) -> list[Qu
 def has_open_case(session: Session, customer_id: int) -> bool:
     """Whether a privacy request of the customer's is still open (the DPO may then open their
     recordings)."""
-    open_statuses = [status for status in RequestStatus if status.is_open]
     found = session.scalar(
         sa.select(PrivacyRequest.id)
-        .where(PrivacyRequest.customer_id == customer_id, PrivacyRequest.status.in_(open_statuses))
+        .where(PrivacyRequest.customer_id == customer_id, PrivacyRequest.status.in_(OPEN_STATUSES))
         .limit(1)
     )
     return found is not None
+
+
+def customers_with_open_cases() -> sa.Select[int | None]:
+    """The ids of customers a request still open concerns, as a subquery."""
+    return sa.select(PrivacyRequest.customer_id).where(
+        PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.customer_id.is_not(None)
+    )
 
 
 def corrections_during(

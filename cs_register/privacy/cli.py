@@ -32,8 +32,8 @@ from cs_register.privacy import deadlines
 from cs_register.privacy.cases import get_case
 from cs_register.privacy.erasure import carry_out_erasure
 from cs_register.privacy.export import LANGUAGES, build_export, request_export
-from cs_register.privacy.models import ErasureState, PrivacyRequest
-from cs_register.privacy.monitor import OPEN_STATUSES, check_deadlines, log_problems
+from cs_register.privacy.models import OPEN_STATUSES, ErasureState, PrivacyRequest
+from cs_register.privacy.monitor import check_deadlines, log_problems
 from cs_register.privacy.web import current_export_inputs
 from cs_register.web import now as app_now
 

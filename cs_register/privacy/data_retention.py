@@ -35,9 +35,9 @@ from cs_register.personal_data import (
     FilesStillStored,
     PersonalDataRegistry,
 )
+from cs_register.privacy.cases import customers_with_open_cases
 from cs_register.privacy.erasure_receipts import append_retention_receipt
 from cs_register.privacy.models import PrivacyRequest
-from cs_register.privacy.monitor import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,7 @@ def sweep_contacts(
 
     def customers_batch(session: Session, ids: list[int]) -> tuple[int, int]:
         kept = set(
-            session.scalars(
-                sa.select(PrivacyRequest.customer_id).where(
-                    PrivacyRequest.customer_id.in_(ids), PrivacyRequest.status.in_(OPEN_STATUSES)
-                )
-            )
+            session.scalars(customers_with_open_cases().where(PrivacyRequest.customer_id.in_(ids)))
         )
         doomed = [customer_id for customer_id in ids if customer_id not in kept]
         if doomed and not dry_run:

@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.hash_chain import ChainVerification, next_link, seal, verify_ledger_table
+from cs_register.hash_chain import ChainVerification, append, verify_ledger_table
 from cs_register.personal_data import ErasureTally
 from cs_register.privacy.models import ErasureReceipt, RetentionReceipt
 
@@ -45,20 +45,15 @@ def append_erasure_receipt(
     job_id: str | None,
 ) -> ErasureReceipt:
     """Append one receipt in the caller's transaction (flushed, not committed)."""
-    table: sa.Table = ErasureReceipt.__table__  # type: ignore[assignment]
-    sequence, previous_hash = next_link(session, table, ERASURE_LEDGER_LOCK_KEY)
     receipt = ErasureReceipt(
-        sequence=sequence,
         request_public_id=request_public_id,
         customer_public_id=customer_public_id,
         erased=dict(sorted(tally.erased.items())),
         kept=[asdict(item) for item in tally.kept],
         erased_at=erased_at,
         job_id=job_id[:128] if job_id else None,
-        previous_hash=previous_hash,
     )
-    seal(session, receipt, _HASHED_FIELDS)
-    return receipt
+    return append(session, receipt, _HASHED_FIELDS, ERASURE_LEDGER_LOCK_KEY)
 
 
 def verify_erasure_ledger(session: Session) -> ChainVerification:
@@ -100,10 +95,7 @@ def append_retention_receipt(
     swept_at: datetime,
     job_id: str | None,
 ) -> RetentionReceipt:
-    table: sa.Table = RetentionReceipt.__table__  # type: ignore[assignment]
-    sequence, previous_hash = next_link(session, table, RETENTION_LEDGER_LOCK_KEY)
     receipt = RetentionReceipt(
-        sequence=sequence,
         category=category,
         removed=len(row_ids),
         first_id=min(row_ids),
@@ -113,10 +105,8 @@ def append_retention_receipt(
         due_before=due_before,
         swept_at=swept_at,
         job_id=job_id[:128] if job_id else None,
-        previous_hash=previous_hash,
     )
-    seal(session, receipt, _RETENTION_FIELDS)
-    return receipt
+    return append(session, receipt, _RETENTION_FIELDS, RETENTION_LEDGER_LOCK_KEY)
 
 
 def verify_retention_ledger(session: Session) -> ChainVerification:

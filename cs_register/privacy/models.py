@@ -59,6 +59,10 @@ class RequestStatus(enum.Enum):
         return self in (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS)
 
 
+# The statuses of a request still to be answered.
+OPEN_STATUSES = tuple(status for status in RequestStatus if status.is_open)
+
+
 class RequestChannel(enum.Enum):
     """How the request reached the company: customer service's channels, or a letter."""
 

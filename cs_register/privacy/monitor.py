@@ -14,11 +14,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.privacy.models import PrivacyRequest, RequestStatus
+from cs_register.privacy.models import OPEN_STATUSES, PrivacyRequest
 
 log = logging.getLogger(__name__)
-
-OPEN_STATUSES = [status for status in RequestStatus if status.is_open]
 
 
 class ProblemKind(enum.Enum):

@@ -21,14 +21,13 @@ from cs_register.personal_data import (
     SourceDescription,
     claim,
 )
-from cs_register.privacy.cases import cases_of_customer
+from cs_register.privacy.cases import cases_of_customer, customers_with_open_cases
 from cs_register.privacy.export import ExportStorage
 from cs_register.privacy.models import (
     ExportStatus,
     PrivacyExport,
     PrivacyRequest,
     RequestKind,
-    RequestStatus,
 )
 
 SOURCE = "privacy"
@@ -78,10 +77,7 @@ class PrivacyRequestRecords:
     def keeps(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
         """A contact stays while an open request concerns its customer: it is part of the
         answer (or of what is being erased, rectified or restricted)."""
-        open_cases = sa.select(PrivacyRequest.customer_id).where(
-            PrivacyRequest.status.in_([RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS]),
-            PrivacyRequest.customer_id.is_not(None),
-        )
+        open_cases = customers_with_open_cases()
         concerned = session.scalars(
             sa.select(Contact.id).where(
                 Contact.id.in_(contact_ids),
