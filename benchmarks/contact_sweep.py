@@ -7,7 +7,7 @@ days) this script:
    PostgreSQL cluster with `--db postgresql`),
 2. bulk-inserts the contacts, each with its call row (the caller's number), the due tenth
    dated 200 days back and the rest last week,
-3. times `cs_register.privacy.data_retention.sweep_contacts` through the deployment's
+3. times `cs_register.privacy.data_retention.sweep_customer_service_data` through the deployment's
    personal-data registry: per batch of 500 a locked select, the keepers' questions, each
    source's deletes, one chained receipt and one audit row,
 4. inserts the same due rows again and times a bare `DELETE` of their calls and contacts, in
@@ -37,7 +37,7 @@ from benchmarks.purge_rate import throwaway_database  # noqa: E402
 from cs_register.config import Settings, generate_key  # noqa: E402
 from cs_register.contacts.retention import ContactRetention  # noqa: E402
 from cs_register.db import Base, Database  # noqa: E402
-from cs_register.privacy.data_retention import sweep_contacts  # noqa: E402
+from cs_register.privacy.data_retention import sweep_customer_service_data  # noqa: E402
 from cs_register.runtime import build_runtime  # noqa: E402
 from cs_register.sources import build_registry  # noqa: E402
 
@@ -112,7 +112,7 @@ def main() -> int:
             print(f"seeded {options.count} contacts in {time.perf_counter() - seeded:.1f} s")
 
             started = time.perf_counter()
-            report = sweep_contacts(
+            report = sweep_customer_service_data(
                 database, registry, now=now, policy=ContactRetention(), job_id="benchmark"
             )
             sweep_seconds = time.perf_counter() - started

@@ -25,7 +25,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from cs_register.db import utcnow
-from cs_register.privacy.data_retention import sweep_contacts
+from cs_register.privacy.data_retention import sweep_customer_service_data
 from cs_register.sources import build_registry
 from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
@@ -120,7 +120,7 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
     contacts past their time that nothing keeps (idempotent)."""
     report = _run_engine(run_sweep)
     runtime = job_runtime()
-    contacts = sweep_contacts(
+    contacts = sweep_customer_service_data(
         job_database(runtime.settings),
         build_registry(runtime),
         now=utcnow(),

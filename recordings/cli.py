@@ -27,7 +27,7 @@ from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
 from cs_register.db import get_database
 from cs_register.personal_data import registry as personal_data_registry
-from cs_register.privacy.data_retention import overdue_contacts, sweep_contacts
+from cs_register.privacy.data_retention import overdue_contacts, sweep_customer_service_data
 from cs_register.privacy.erasure_receipts import verify_erasure_ledger, verify_retention_ledger
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
@@ -85,7 +85,7 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
             report = sweep(bar.update)
     else:
         report = sweep()
-    contacts = sweep_contacts(
+    contacts = sweep_customer_service_data(
         database,
         personal_data_registry(),
         now=now,

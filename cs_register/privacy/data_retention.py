@@ -59,7 +59,7 @@ class DataSweepReport:
     customers_kept: int = 0
 
 
-def sweep_contacts(
+def sweep_customer_service_data(
     database: Database,
     registry: PersonalDataRegistry,
     *,

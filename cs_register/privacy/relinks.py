@@ -16,21 +16,23 @@ from cs_register.privacy.cases import open_case
 from cs_register.privacy.models import PrivacyRequest, RequestKind
 
 
-def contact_to_move(ctx: Context, *, public_id: str, contact_public_id: str) -> Contact:
-    """The contact, when it belongs to the open rectification case's customer."""
+def contact_to_move(
+    ctx: Context, *, public_id: str, contact_public_id: str
+) -> tuple[PrivacyRequest, Contact]:
+    """The open rectification case and its contact, when the contact is linked to the case's
+    customer."""
     case = _rectification_case(ctx, public_id)
     contact = get_contact(ctx, public_id=contact_public_id)
     if contact.customer_id is None or contact.customer_id != case.customer_id:
         raise Conflict("Only a contact linked to this request's customer can be moved here.")
-    return contact
+    return case, contact
 
 
 def move_contact(
     ctx: Context, *, public_id: str, contact_public_id: str, customer: str, reason: str
 ) -> ContactRelink:
     """Move the contact to the customer `customer` (a public id), or to nobody when empty."""
-    case = _rectification_case(ctx, public_id)
-    contact = contact_to_move(ctx, public_id=public_id, contact_public_id=contact_public_id)
+    case, contact = contact_to_move(ctx, public_id=public_id, contact_public_id=contact_public_id)
     errors: dict[str, list[str]] = {}
     clean_reason = validation.reason(errors, "reason", reason, label="Reason")
     if errors:

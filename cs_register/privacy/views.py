@@ -329,11 +329,12 @@ def _relink_page(
     errors: dict[str, list[str]] | None = None,
     status: int = 200,
 ) -> Any:
-    ctx = staff_context()
-    contact = relinks.contact_to_move(ctx, public_id=public_id, contact_public_id=contact_public_id)
+    case, contact = relinks.contact_to_move(
+        staff_context(), public_id=public_id, contact_public_id=contact_public_id
+    )
     return render_template(
         "privacy/relink.html",
-        case=cases.get_case(ctx.session, public_id),
+        case=case,
         contact=contact,
         kinds=contact_services.link_search_kinds(),
         search=search,

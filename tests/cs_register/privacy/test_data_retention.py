@@ -16,7 +16,7 @@ from cs_register.customers.models import Customer
 from cs_register.db import get_database
 from cs_register.integrations import services as token_services
 from cs_register.personal_data import registry
-from cs_register.privacy.data_retention import overdue_contacts, sweep_contacts
+from cs_register.privacy.data_retention import overdue_contacts, sweep_customer_service_data
 from cs_register.privacy.erasure_receipts import verify_retention_ledger
 from cs_register.privacy.models import RetentionReceipt
 from cs_register.runtime import build_runtime
@@ -34,7 +34,9 @@ KEEP = ContactRetention()  # the default, 180 days
 def sweep(app, database):
     def _sweep(now, **options: Any):
         with app.app_context():
-            return sweep_contacts(database, registry(), now=now, policy=KEEP, **options)
+            return sweep_customer_service_data(
+                database, registry(), now=now, policy=KEEP, **options
+            )
 
     return _sweep
 
