@@ -98,6 +98,24 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
         raise
 
 
+def _kill_once_under_way(
+    redis_url: str, log_path: Path, under_way: Callable[[], bool], poll: float = 0.02
+) -> None:
+    """Start a worker, wait until `under_way()`, then SIGKILL it and its work horse."""
+    worker = start_worker(redis_url, log_path, name="doomed")
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+        while not under_way():
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(poll)  # waiting on a real process
+        os.killpg(worker.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
 def _purged_ids(database: Database) -> set[int]:
     with database.unit_of_work() as session:
         return set(
@@ -166,19 +184,9 @@ def test_a_worker_killed_mid_sweep_is_caught_up_by_the_next_one(
     job_queue = get_queue(redis, retention_env)
     assert enqueue_retention_sweep(job_queue, tick="20261123T1000") is not None
 
-    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
-    try:
-        # Let the sweep get properly under way, then SIGKILL the worker and its work horse.
-        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
-        while len(_purged_ids(database)) < 100:
-            assert worker.poll() is None, (worker_logs / "first.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.killpg(worker.pid, signal.SIGKILL)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+    _kill_once_under_way(
+        redis_server.url, worker_logs / "first.log", lambda: len(_purged_ids(database)) >= 100
+    )
     interrupted_at = len(_purged_ids(database))
     assert 100 <= interrupted_at < len(seeded.due), "the kill must land mid-sweep"
 
@@ -378,18 +386,9 @@ def test_a_worker_killed_mid_erasure_is_finished_by_the_periodic_run_leaving_no_
     job_queue = get_queue(redis, retention_env)
     enqueue_erasure(job_queue, case_id)
 
-    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
-    try:
-        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
-        while len(_purged_ids(database)) < 100:
-            assert worker.poll() is None, (worker_logs / "first.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.killpg(worker.pid, signal.SIGKILL)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+    _kill_once_under_way(
+        redis_server.url, worker_logs / "first.log", lambda: len(_purged_ids(database)) >= 100
+    )
     interrupted_at = len(_purged_ids(database))
     assert 100 <= interrupted_at < len(seeded.not_due), "the kill must land mid-erasure"
     with database.unit_of_work() as session:
@@ -480,18 +479,9 @@ def test_a_worker_killed_mid_export_leaves_nothing_and_the_next_run_builds_it(
 
     job_queue = get_queue(redis, retention_env)
     enqueue_privacy_export(job_queue, export_id)
-    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
-    try:
-        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
-        while progress()[1] < 60:
-            assert worker.poll() is None, (worker_logs / "first.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        os.killpg(worker.pid, signal.SIGKILL)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+    _kill_once_under_way(
+        redis_server.url, worker_logs / "first.log", lambda: progress()[1] >= 60, poll=0.01
+    )
     status, done = progress()
     assert status is ExportStatus.BUILDING
     assert 60 <= done < 400, "the kill must land mid-build"
@@ -578,18 +568,11 @@ def test_a_worker_killed_mid_contact_sweep_is_caught_up_with_one_receipt_per_bat
     due, recent = _seed_old_contacts(database, due=12_000, recent=500)
     job_queue = get_queue(redis, retention_env)
     assert enqueue_retention_sweep(job_queue, tick="20261123T1000") is not None
-    worker = start_worker(redis_server.url, worker_logs / "first.log", name="doomed")
-    try:
-        deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
-        while len(due - _contact_ids(database)) < 1000:
-            assert worker.poll() is None, (worker_logs / "first.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.killpg(worker.pid, signal.SIGKILL)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
+    _kill_once_under_way(
+        redis_server.url,
+        worker_logs / "first.log",
+        lambda: len(due - _contact_ids(database)) >= 1000,
+    )
     removed_at_kill = len(due - _contact_ids(database))
     assert 1000 <= removed_at_kill < len(due), "the kill must land mid-sweep"
     assert removed_at_kill % 500 == 0  # whole batches only: nothing half-deleted
