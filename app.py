@@ -30,6 +30,8 @@ def create_app(
     """Build the web application for `config` (default: read from the environment)."""
     from cs_register import cli, db, errors, health, logs, openapi, runtime, web
     from cs_register.audit.views import blueprint as audit_blueprint
+    from cs_register.consents.api import blueprint as marketing_api
+    from cs_register.consents.views import blueprint as consents_blueprint
     from cs_register.contacts.views import blueprint as contacts_blueprint
     from cs_register.customers.views import blueprint as customers_blueprint
     from cs_register.intake.api import blueprint as intake_api
@@ -38,6 +40,7 @@ def create_app(
     from cs_register.privacy.views import blueprint as privacy_blueprint
     from cs_register.staff import login as staff_login
     from cs_register.staff.views import admin_blueprint, auth_blueprint
+    from cs_register.statistics.views import blueprint as statistics_blueprint
     from recordings.api import blueprint as telephony_api
     from recordings.views import blueprint as recordings_blueprint
 
@@ -74,6 +77,7 @@ def create_app(
     csrf.exempt(telephony_api)
     # Signed webhooks (intake API) authenticate every request by signature or token instead.
     csrf.exempt(intake_api)
+    csrf.exempt(marketing_api)
     web.init_app(app)
     staff_login.init_app(app)
     errors.init_app(app)
@@ -90,11 +94,15 @@ def create_app(
         intake_blueprint,
         intake_api,
         privacy_blueprint,
+        consents_blueprint,
+        statistics_blueprint,
+        marketing_api,
         openapi.blueprint,
     ):
         app.register_blueprint(blueprint)
     _wire_page_seams(app)
     _register_personal_data(app)
+    _before_sweeps(app)
     _install_tasks(app, settings)
     cli.init_app(app)
     return app
@@ -103,6 +111,7 @@ def create_app(
 def _wire_page_seams(app: Flask) -> None:
     """Which package shows what on another package's page (see `cs_register.pages`)."""
     from cs_register import pages
+    from cs_register.consents import views as consents_views
     from cs_register.contacts import views as contacts_views
     from cs_register.intake import views as intake_views
     from cs_register.privacy import views as privacy_views
@@ -112,8 +121,26 @@ def _wire_page_seams(app: Flask) -> None:
     pages.provide(app, pages.CONTACT_PAGE_PANELS, recordings_web.contact_page_panel)
     pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, consents_views.customer_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_views.customer_page_panel)
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
+
+
+def _before_sweeps(app: Flask) -> None:
+    """`flask retention sweep` counts the statistics first and drops the marketing feed's old
+    removal notices, as the retention job does."""
+    from cs_register.consents.feed import remove_old_notices
+    from cs_register.statistics.rollup import roll_up
+    from recordings.cli import BEFORE_SWEEP
+
+    def drop_old_notices(database: Database, now: datetime) -> None:
+        with database.unit_of_work() as session:
+            remove_old_notices(session, now=now)
+
+    app.extensions[BEFORE_SWEEP] = [
+        lambda database, now: roll_up(database, now=now),
+        drop_old_notices,
+    ]
 
 
 def _install_tasks(app: Flask, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,11 @@ class Settings:
     privacy_export_days: int = 7
     # How long contacts (with their texts, calls and checks) are kept after they occurred.
     contact_retention_days: int = 180
+    # How long the audit trail is kept (calendar years after each event).
+    audit_retention_years: int = 5
+    # The prohibitions and consent purposes customer service records (cs_register.consents).
+    prohibitions: tuple[str, ...] = ("direct_marketing",)
+    consent_purposes: tuple[str, ...] = ("newsletter", "customer_surveys")
     # argon2id cost; the defaults are argon2-cffi's RFC 9106 low-memory profile.
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 64 * 1024
@@ -155,6 +161,9 @@ class Settings:
             sweep_interval_minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 5, minimum=1),
             privacy_export_days=_int(env, "PRIVACY_EXPORT_DAYS", 7, minimum=1),
             contact_retention_days=_int(env, "CONTACT_RETENTION_DAYS", 180, minimum=1),
+            audit_retention_years=_int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
+            prohibitions=_names(env, "PROHIBITIONS", ("direct_marketing",)),
+            consent_purposes=_names(env, "CONSENT_PURPOSES", ("newsletter", "customer_surveys")),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
             rq_result_ttl_seconds=_int(env, "RQ_RESULT_TTL_SECONDS", 24 * 3600, minimum=0),
             password_hash_time_cost=_int(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
@@ -175,6 +184,23 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
+
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of names (`direct_marketing, telephone_sales`)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for value in names:
+        if not _NAME.fullmatch(value):
+            raise ConfigurationError(
+                f"{name}: {value!r} is not a name (lower-case letters, digits and _, at most 64)"
+            )
+    return names
 
 
 def _decode_key(name: str, value: str) -> bytes:

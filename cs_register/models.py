@@ -1,6 +1,7 @@
 """One import that registers every table on `Base.metadata` (Alembic and tests use it)."""
 
 from cs_register.audit import models as audit_models
+from cs_register.consents import models as consent_models
 from cs_register.contacts import models as contact_models
 from cs_register.customers import models as customer_models
 from cs_register.intake import email_models
@@ -8,6 +9,7 @@ from cs_register.intake import models as intake_models
 from cs_register.integrations import models as integration_models
 from cs_register.privacy import models as privacy_models
 from cs_register.staff import models as staff_models
+from cs_register.statistics import models as statistics_models
 from recordings import models as recording_models
 
 ALL_MODEL_MODULES = (
@@ -20,4 +22,6 @@ ALL_MODEL_MODULES = (
     email_models,
     intake_models,
     privacy_models,
+    consent_models,
+    statistics_models,
 )

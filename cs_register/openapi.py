@@ -26,6 +26,7 @@ EXTERNAL_CALL_ID_PATTERN = f"^{intake.EXTERNAL_CALL_ID_PATTERN}$"
 _STATUS_TEXT = {
     400: "The body is not valid JSON, or not a JSON object.",
     401: "Missing, malformed, unknown or revoked credentials.",
+    403: "The token's scope does not cover this endpoint.",
     404: "No such resource.",
     409: "Conflicts with what is stored, or a concurrent request; retry later.",
     413: "The body is larger than the limit.",
@@ -69,7 +70,55 @@ def _nullable(type_name: str, **extra: Any) -> dict[str, Any]:
 TIMESTAMP = {"type": "string", "format": "date-time"}
 UUID = {"type": "string", "format": "uuid"}
 
+_CHOICE_KINDS = ["prohibition", "consent"]
+
 SCHEMAS: dict[str, Any] = {
+    "MarketingChanges": {
+        "type": "object",
+        "required": ["changes", "next_cursor", "has_more"],
+        "additionalProperties": False,
+        "properties": {
+            "changes": {"type": "array", "items": _ref("MarketingChange")},
+            "next_cursor": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "Ask with `after` set to this next; unchanged when nothing is new.",
+            },
+            "has_more": {"type": "boolean"},
+        },
+    },
+    "MarketingChange": {
+        "type": "object",
+        "required": ["cursor", "occurred_at", "change", "customer", "kind", "topic", "channel"],
+        "additionalProperties": False,
+        "properties": {
+            "cursor": {"type": "string", "pattern": "^[0-9]+$"},
+            "occurred_at": TIMESTAMP,
+            "change": {
+                "type": "string",
+                "enum": ["started", "ended", "customer_removed"],
+                "description": "`started`: a prohibition came into force or a consent was"
+                " given; `ended`: lifted or withdrawn; `customer_removed`: the customer's record"
+                " is gone, forget them.",
+            },
+            "customer": {
+                "type": "object",
+                "required": ["id", "email", "phone"],
+                "additionalProperties": False,
+                "properties": {
+                    "id": UUID,
+                    "email": _nullable("string", description="As it is when read."),
+                    "phone": _nullable("string", description="E.164, as it is when read."),
+                },
+            },
+            "kind": {"type": ["string", "null"], "enum": [*_CHOICE_KINDS, None]},
+            "topic": _nullable("string", description="A prohibition or consent purpose name."),
+            "channel": {
+                "type": ["string", "null"],
+                "enum": ["phone", "email", "chatbot", "letter", None],
+            },
+        },
+    },
     "Problem": {
         "type": "object",
         "description": "RFC 9457 problem details.",
@@ -232,7 +281,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json("Registered.", "Call"),
                 "200": _json("Already registered; the first report wins.", "Call"),
-                **_problems(400, 401, 409, 413, 415, 422),
+                **_problems(400, 401, 403, 409, 413, 415, 422),
             },
         }
     },
@@ -242,7 +291,7 @@ PATHS: dict[str, Any] = {
             "summary": "The call and its recording, if any.",
             "security": _BEARER,
             "parameters": [_CALL_ID_PARAMETER],
-            "responses": {"200": _json("The call.", "Call"), **_problems(401, 404)},
+            "responses": {"200": _json("The call.", "Call"), **_problems(401, 403, 404)},
         }
     },
     "/api/v1/calls/{external_call_id}/recording": {
@@ -267,7 +316,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json("Stored.", "Recording"),
                 "200": _json("The same bytes again.", "Recording"),
-                **_problems(401, 404, 409, 413, 415, 422),
+                **_problems(401, 403, 404, 409, 413, 415, 422),
             },
         }
     },
@@ -303,6 +352,37 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/marketing/changes": {
+        "get": {
+            "operationId": "listMarketingChanges",
+            "summary": "Prohibition and consent changes after a cursor, oldest first.",
+            "description": (
+                "Needs a token with the `marketing` scope. Continue from `next_cursor`: every"
+                " change is returned exactly once, in the order it happened."
+            ),
+            "security": _BEARER,
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^(0|[1-9][0-9]{0,18})$"},
+                    "description": "The previous answer's `next_cursor`; 0 (the default) to start.",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    "description": "At most this many changes (default 100).",
+                },
+            ],
+            "responses": {
+                "200": _json("The changes.", "MarketingChanges"),
+                **_problems(401, 403, 422),
+            },
+        }
+    },
     "/api/v1/intake/email": {
         "post": {
             "operationId": "receiveEmail",
@@ -320,7 +400,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json("Logged as an email contact.", "EmailResult"),
                 "200": _json("The same Message-ID again; nothing new.", "EmailResult"),
-                **_problems(401, 409, 413, 415, 422),
+                **_problems(401, 403, 409, 413, 415, 422),
             },
         }
     },
@@ -336,7 +416,8 @@ def openapi_document() -> dict[str, Any]:
                 "title": "cs-register integration API",
                 "version": "1.0.0",
                 "description": (
-                    "Telephony, chatbot and email intake. Errors are RFC 9457 problem details."
+                    "Telephony, chatbot and email intake, and the marketing system's feed of"
+                    " prohibition and consent changes. Errors are RFC 9457 problem details."
                 ),
             },
             "servers": [{"url": "/"}],

@@ -44,6 +44,8 @@ class Permission(enum.Enum):
     REGISTER_PRIVACY_REQUESTS = "register_privacy_requests"
     VIEW_PRIVACY_REQUESTS = "view_privacy_requests"
     HANDLE_PRIVACY_REQUESTS = "handle_privacy_requests"
+    # Anonymised daily counts (cs_register.statistics): supervisors and the DPO.
+    VIEW_STATISTICS = "view_statistics"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DOWNLOAD_RECORDINGS,
             Permission.MANAGE_HOLDS,
             Permission.VIEW_PURGE_HISTORY,
+            Permission.VIEW_STATISTICS,
             Permission.REGISTER_PRIVACY_REQUESTS,
             Permission.VIEW_PRIVACY_REQUESTS,
         }
@@ -80,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REVEAL_IDENTITY_CODE,
             Permission.VIEW_AUDIT,
             Permission.VIEW_PURGE_HISTORY,
+            Permission.VIEW_STATISTICS,
             Permission.REVIEW_PERSONAL_DATA,
             # Only the recordings a privacy request concerns (recordings.access).
             Permission.PLAY_RECORDINGS,

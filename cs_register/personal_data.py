@@ -202,6 +202,16 @@ class RetentionKeeper(Protocol):
 
 
 @runtime_checkable
+class CustomerKeeper(Protocol):
+    def keeps_customers(
+        self, session: Session, customer_ids: Sequence[int], *, due_before: datetime
+    ) -> dict[int, str]:
+        """Of `customer_ids` (no contact left, idle since `due_before`), those this source
+        still needs, with why."""
+        ...
+
+
+@runtime_checkable
 class FileEraser(Protocol):
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
         """Delete the stored files in `scope`, each in its own crash-safe steps, idempotently."""
@@ -266,6 +276,18 @@ class PersonalDataRegistry:
             if isinstance(source, RetentionKeeper):
                 for contact_id, why in source.keeps(session, contact_ids).items():
                     kept.setdefault(contact_id, why)
+        return kept
+
+    def kept_customers(
+        self, session: Session, customer_ids: Sequence[int], *, due_before: datetime
+    ) -> dict[int, str]:
+        """Of customers with nothing left about them, those a source still needs, and why."""
+        kept: dict[int, str] = {}
+        for source in self.sources:
+            if isinstance(source, CustomerKeeper):
+                found = source.keeps_customers(session, customer_ids, due_before=due_before)
+                for customer_id, why in found.items():
+                    kept.setdefault(customer_id, why)
         return kept
 
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:

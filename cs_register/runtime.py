@@ -18,6 +18,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from cs_register.audit.retention import AuditRetention
 from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
 from cs_register.crypto import Keyring
@@ -42,6 +43,8 @@ class Runtime:
     retention: RetentionPolicy
     # How long contacts are kept (`cs_register.contacts.retention`).
     contact_retention: ContactRetention
+    # How long the audit trail is kept (`cs_register.audit.retention`).
+    audit_retention: AuditRetention
     sessions: SessionPolicy
     password_hashing: HashingCost
 
@@ -66,6 +69,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             hold_cap_months=settings.hold_cap_months,
         ),
         contact_retention=ContactRetention(days=settings.contact_retention_days),
+        audit_retention=AuditRetention(years=settings.audit_retention_years),
         sessions=SessionPolicy(
             idle_timeout=settings.session_idle_timeout,
             absolute_lifetime=settings.session_absolute_lifetime,

@@ -8,6 +8,7 @@ trail comes last: it looks for events about what the others found.
 from __future__ import annotations
 
 from cs_register.audit.personal_data import AuditRecords
+from cs_register.consents.personal_data import ChoiceRecords
 from cs_register.contacts.personal_data import ContactRecords
 from cs_register.customers.personal_data import CustomerRecords
 from cs_register.intake.personal_data import IntakeRecords
@@ -23,6 +24,7 @@ def build_registry(runtime: Runtime) -> PersonalDataRegistry:
         sources=[
             CustomerRecords(runtime.keyring),
             ContactRecords(),
+            ChoiceRecords(),
             IntakeRecords(),
             RecordingRecords(runtime.storage, runtime.retention),
             StaffRecords(),

@@ -24,9 +24,11 @@ from typing import Any, TypeVar
 from rq import get_current_job
 from rq.job import Job
 
+from cs_register.consents.feed import remove_old_notices
 from cs_register.db import utcnow
 from cs_register.privacy.data_retention import sweep_customer_service_data
 from cs_register.sources import build_registry
+from cs_register.statistics.rollup import roll_up
 from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
 from recordings.purge import check_invariants, reconcile, run_sweep
@@ -118,19 +120,28 @@ class PurgeIncomplete(RuntimeError):
 def retention_sweep_job(tick: str) -> dict[str, int]:
     """Purge every recording due now and end the holds that have run out, then remove the
     contacts past their time that nothing keeps (idempotent)."""
-    report = _run_engine(run_sweep)
     runtime = job_runtime()
+    # Count yesterday (and any day not yet counted) before anything behind it leaves.
+    database = job_database(runtime.settings)
+    days_counted = roll_up(database, now=utcnow())
+    with database.unit_of_work() as session:
+        notices_removed = remove_old_notices(session, now=utcnow())
+    report = _run_engine(run_sweep)
     contacts = sweep_customer_service_data(
         job_database(runtime.settings),
         build_registry(runtime),
         now=utcnow(),
         policy=runtime.contact_retention,
+        audit_policy=runtime.audit_retention,
         job_id=_current_job_id(),
     )
     result = counts_of(report) | {
         "contacts_removed": contacts.removed,
         "contacts_kept": contacts.kept,
         "customers_removed": contacts.customers_removed,
+        "audit_events_removed": contacts.audit_events_removed,
+        "days_counted": days_counted,
+        "removal_notices_removed": notices_removed,
         "contact_batches_failed": contacts.failed,
     }
     log.info("retention sweep %s: %s", tick, _format_counts(result))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from cs_register.audit.retention import AuditRetention
 from cs_register.clock import local_time
 from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
@@ -46,6 +47,8 @@ HOLDS_ENDING_SOON = timedelta(days=14)
 # Batches (of the sweep's batch size) from which a progress bar is worth drawing.
 PROGRESS_BAR_FROM = 2
 BATCH_SIZE = 200
+# Callables (database, now) run before a sweep removes anything: see `create_app`.
+BEFORE_SWEEP = "cs_register.before_sweep"
 
 
 def _settings() -> Settings:
@@ -57,6 +60,10 @@ def _contact_retention() -> ContactRetention:
     return ContactRetention(days=_settings().contact_retention_days)
 
 
+def _audit_retention() -> AuditRetention:
+    return AuditRetention(years=_settings().audit_retention_years)
+
+
 @retention_cli.command("sweep")
 @click.option("--dry-run", is_flag=True, help="List what would be purged and why; change nothing.")
 @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(1))
@@ -65,6 +72,10 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
     their time (`CONTACT_RETENTION_DAYS`) that nothing keeps."""
     database = get_database(current_app)
     now = app_now()
+    if not dry_run:
+        # What must happen before anything leaves (the statistics roll-up), wired in create_app.
+        for before in current_app.extensions.get(BEFORE_SWEEP, ()):
+            before(database, now)
     with database.session_factory() as session:
         due = count_due(session, now=now)
     batches = -(-due // batch_size)
@@ -90,6 +101,7 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
         personal_data_registry(),
         now=now,
         policy=_contact_retention(),
+        audit_policy=_audit_retention(),
         dry_run=dry_run,
     )
     if dry_run:
@@ -101,7 +113,9 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
             f"Dry run: {len(report.would_purge)} recordings would be purged,"
             f" {report.kept} kept, {report.holds_ended} holds would end;"
             f" {contacts.removed} contacts would be removed, {contacts.kept} kept;"
-            f" {contacts.customers_removed} customers with no contact left would be removed."
+            f" {contacts.customers_removed} customers with no contact left would be removed;"
+            f" {contacts.audit_events_removed} audit events past AUDIT_RETENTION_YEARS would"
+            " be removed."
             " Nothing was changed."
         )
         return
@@ -113,7 +127,8 @@ def sweep_command(dry_run: bool, batch_size: int) -> None:
     click.echo(
         f"Contacts: removed {contacts.removed}, kept {contacts.kept} (a recording or an open"
         f" request needs them); customers with none left: removed {contacts.customers_removed},"
-        f" kept {contacts.customers_kept} (an open request); failed batches {contacts.failed}."
+        f" kept {contacts.customers_kept} (an open request); audit events removed"
+        f" {contacts.audit_events_removed}; failed batches {contacts.failed}."
     )
 
 

@@ -248,3 +248,36 @@ def test_identity_codes_stored_before_the_free_text_policy_are_redacted(
     assert sender == "Matti [identity code removed]"
     assert "131052" not in str(attachments)
     assert "[identity code removed].pdf" in str(attachments)
+
+
+def test_migrated_audit_table_lets_go_only_what_a_retention_receipt_covers(
+    empty_database: str, engine_for: Callable[[str], sa.Engine]
+) -> None:
+    migrate.upgrade(empty_database)
+    engine = engine_for(empty_database)
+    with engine.begin() as connection:
+        for at in ("2020-01-01 09:00:00", "2026-01-01 09:00:00"):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO audit_events (occurred_at, actor_label, action, details)"
+                    " VALUES (:at, 'system', 'login', '{}')"
+                ),
+                {"at": at},
+            )
+        connection.execute(
+            sa.text(
+                "INSERT INTO retention_receipts (sequence, category, removed, first_id, last_id,"
+                " rows_sha256, erased, due_before, swept_at, previous_hash, receipt_hash)"
+                " VALUES (1, 'audit_events', 1, 1, 2, :digest, '{}', '2021-01-01 00:00:00',"
+                " '2026-01-02 00:00:00', :digest, :digest)"
+            ),
+            {"digest": "0" * 64},
+        )
+    # The newer event is in the receipt's id range but not older than its cut-off.
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM audit_events WHERE id = 2"))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM audit_events WHERE id = 1"))
+    with engine.connect() as connection:
+        ids = connection.execute(sa.text("SELECT id FROM audit_events")).scalars().all()
+    assert ids == [2]

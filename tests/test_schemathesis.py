@@ -44,6 +44,7 @@ from tests.cs_register.intake.signing import signature
 from tests.support.context import make_context
 
 CHATBOT_PATH = "/api/v1/intake/chatbot"
+MARKETING = "/api/v1/marketing/"
 MAX_EXAMPLES = 30
 WELL_FORMED_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 CHECKS = [
@@ -90,6 +91,16 @@ class SigningMiddleware:
 
 
 @pytest.fixture
+def marketing_token(database: Database, clock: Any) -> str:
+    """The marketing feed answers only a token of its own scope."""
+    with database.unit_of_work() as session:
+        _, token = token_services.create_token(
+            make_context(session, None, clock.now), name="fuzz-crm", scope="marketing"
+        )
+    return token
+
+
+@pytest.fixture
 def api_schema(app: Flask, database: Database, keyring: Any, clock: Any) -> Any:
     with database.unit_of_work() as session:
         _, token = token_services.create_token(
@@ -116,9 +127,10 @@ OPERATIONS = [
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
 def test_the_api_keeps_its_contract(
-    api_schema: Any, path: str, method: str, mode: GenerationMode
+    api_schema: Any, marketing_token: str, path: str, method: str, mode: GenerationMode
 ) -> None:
     operation = api_schema[path][method]
+    scoped = {"Authorization": f"Bearer {marketing_token}"} if path.startswith(MARKETING) else {}
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -129,7 +141,7 @@ def test_the_api_keeps_its_contract(
         suppress_health_check=list(HealthCheck),
     )
     def exercise(case: Any) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(checks=CHECKS, headers=scoped or None)
 
     exercise()
 

@@ -1,5 +1,6 @@
-"""The audit trail table. Append-only: the application never updates or deletes a row, and
-the database refuses to (triggers installed with the schema, see `cs_register.append_only`)."""
+"""The audit trail table. Append-only: the application never updates a row and deletes one
+only when its retention is over, and the database refuses anything else (triggers installed
+with the schema, see `cs_register.append_only` and `cs_register.audit.retention`)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,11 @@ class AuditAction(enum.Enum):
     PRIVACY_ERASURE_STARTED = "privacy_erasure_started"
     PRIVACY_ERASURE_COMPLETED = "privacy_erasure_completed"
     DATA_RETENTION_APPLIED = "data_retention_applied"
+    CUSTOMER_CHOICE_RECORDED = "customer_choice_recorded"
+    CUSTOMER_CHOICE_ENDED = "customer_choice_ended"
+    MARKETING_FEED_READ = "marketing_feed_read"
+    STATISTICS_VIEWED = "statistics_viewed"
+    STATISTICS_DOWNLOADED = "statistics_downloaded"
 
 
 class AuditEvent(Base):
@@ -85,7 +91,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    # 64-bit on PostgreSQL: the trail is append-only and never pruned. SQLite's rowid alias
+    # 64-bit on PostgreSQL: the trail is append-only and ids are never reused. SQLite's rowid alias
     # must be spelled INTEGER, and is 64-bit anyway.
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
@@ -103,4 +109,18 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
-install_append_only_guard(AuditEvent.__table__)  # type: ignore[arg-type]
+# The one exception to the append-only rule (`cs_register.audit.retention`): an event may be
+# deleted only under a retention receipt, appended first, that covers its id and whose
+# cut-off it is older than.
+REMOVABLE_UNDER_RECEIPT = (
+    "EXISTS (SELECT 1 FROM retention_receipts AS receipt"
+    " WHERE receipt.category = 'audit_events'"
+    " AND OLD.id BETWEEN receipt.first_id AND receipt.last_id"
+    " AND OLD.occurred_at <= receipt.due_before)"
+)
+
+install_append_only_guard(
+    AuditEvent.__table__,  # type: ignore[arg-type]
+    removable_when=REMOVABLE_UNDER_RECEIPT,
+    after=Base.metadata,
+)

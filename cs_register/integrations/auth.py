@@ -10,10 +10,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 
 from cs_register.db import get_database, get_session
-from cs_register.errors import Unauthenticated
+from cs_register.errors import PermissionDenied, Unauthenticated
 from cs_register.integrations import services
-from cs_register.integrations.models import IntegrationToken
+from cs_register.integrations.models import IntegrationToken, TokenScope
 from cs_register.web import now
+
+WRONG_SCOPE_DETAIL = "This token's scope does not cover this endpoint."
 
 
 def bearer_token_from_header(header: str | None) -> str | None:
@@ -27,8 +29,10 @@ def bearer_token_from_header(header: str | None) -> str | None:
     return value.strip()
 
 
-def require_integration() -> IntegrationToken:
-    """Authenticate the request's bearer token and keep it on `g.integration_token`."""
+def require_integration(scope: TokenScope = TokenScope.INTAKE) -> IntegrationToken:
+    """Authenticate the request's bearer token, check that its scope is `scope` (403
+    otherwise: a marketing token cannot post calls, an intake token cannot read the marketing
+    feed) and keep it on `g.integration_token`."""
     raw = bearer_token_from_header(request.headers.get("Authorization"))
     if raw == "":
         raise Unauthenticated(services.BAD_CREDENTIALS_DETAIL)
@@ -36,7 +40,10 @@ def require_integration() -> IntegrationToken:
     # long upload must not hold a lock on the token row, and a use counts even if the request
     # it authenticated fails later.
     with get_database(current_app).unit_of_work() as auth_session:
-        token_id = services.authenticate_token(auth_session, raw=raw, now=now()).id
+        authenticated = services.authenticate_token(auth_session, raw=raw, now=now())
+        token_id, token_scope = authenticated.id, authenticated.scope
+    if token_scope is not scope:
+        raise PermissionDenied(WRONG_SCOPE_DETAIL)
     token = get_session().get(IntegrationToken, token_id)
     if token is None:  # revoked and deleted in between: not possible today, but never trust it
         raise Unauthenticated(services.BAD_CREDENTIALS_DETAIL)
@@ -51,7 +58,7 @@ def current_integration() -> IntegrationToken:
     return token
 
 
-def install_token_auth(blueprint: Blueprint) -> None:
+def install_token_auth(blueprint: Blueprint, scope: TokenScope = TokenScope.INTAKE) -> None:
     @blueprint.before_request
     def _authenticate_integration() -> None:
-        require_integration()
+        require_integration(scope)

@@ -17,6 +17,7 @@ from cs_register.cli_support import command_context
 from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential, Kind
+from cs_register.integrations.models import TokenScope
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
 
@@ -30,11 +31,19 @@ def _end_by_name(kind: Kind[Any], end: Callable[..., Credential], name: str) -> 
 
 @integrations_cli.command("create-token")
 @click.argument("name")
-def create_token_command(name: str) -> None:
+@click.option(
+    "--scope",
+    type=click.Choice([scope.value for scope in TokenScope]),
+    default=TokenScope.INTAKE.value,
+    show_default=True,
+    help="What the token may reach: intake (calls, recordings, emails) or marketing (the"
+    " prohibition and consent feed).",
+)
+def create_token_command(name: str, scope: str) -> None:
     """Create a token called NAME and print it (the only time it is shown)."""
     with command_context() as ctx:
-        token, raw = services.create_token(ctx, name=name)
-    click.echo(f"Created integration token {token.name}.")
+        token, raw = services.create_token(ctx, name=name, scope=scope)
+    click.echo(f"Created integration token {token.name} ({token.scope.value}).")
     click.echo(f"Token (shown once; configure it as 'Authorization: Bearer <token>'): {raw}")
 
 

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base, new_public_id
+from cs_register.db import Base, new_public_id, str_enum
+
+
+class TokenScope(enum.Enum):
+    """What a token may reach: each integration only its own endpoints."""
+
+    # The telephony system and the mail gateway deliver contacts: /api/v1/calls, /api/v1/intake.
+    INTAKE = "intake"
+    # The marketing system reads prohibition and consent changes: /api/v1/marketing.
+    MARKETING = "marketing"
+
+    @property
+    def label(self) -> str:
+        return _SCOPE_LABELS[self]
+
+
+_SCOPE_LABELS = {
+    TokenScope.INTAKE: "Intake: calls, recordings and emails in",
+    TokenScope.MARKETING: "Marketing: reads prohibition and consent changes",
+}
 
 
 class IntegrationToken(Base):
@@ -24,6 +44,11 @@ class IntegrationToken(Base):
     name: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token_prefix: Mapped[str] = mapped_column(sa.String(12))
+    scope: Mapped[TokenScope] = mapped_column(
+        str_enum(TokenScope, "token_scope", length=16),
+        default=TokenScope.INTAKE,
+        server_default=TokenScope.INTAKE.value,
+    )
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     last_used_at: Mapped[datetime | None]

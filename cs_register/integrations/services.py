@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cs_register.context import Context
 from cs_register.errors import Unauthenticated, ValidationFailed
 from cs_register.integrations import credentials
-from cs_register.integrations.models import IntegrationToken
+from cs_register.integrations.models import IntegrationToken, TokenScope
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,17 @@ def normalise_token_name(raw: str) -> str:
     return name
 
 
-def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
-    """Create a named token. Returns the row and the token, which is not retrievable later."""
+def create_token(
+    ctx: Context, *, name: str, scope: TokenScope | str = TokenScope.INTAKE
+) -> tuple[IntegrationToken, str]:
+    """Create a named token for one scope. Returns the row and the token, which is not
+    retrievable later."""
     credentials.require_manager(ctx)
     clean_name = normalise_token_name(name)
+    try:
+        token_scope = TokenScope(scope)
+    except ValueError:
+        raise ValidationFailed({"scope": ["Choose what the token is for."]}) from None
     TOKENS.refuse_taken_name(ctx.session, clean_name)
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(
@@ -66,8 +73,9 @@ def create_token(ctx: Context, *, name: str) -> tuple[IntegrationToken, str]:
         token_prefix=raw[len(TOKEN_SCHEME_PREFIX) :][:PREFIX_LENGTH],
         created_at=ctx.now,
         created_by_id=ctx.actor.staff_id,
+        scope=token_scope,
     )
-    TOKENS.add(ctx, token, {"prefix": token.token_prefix})
+    TOKENS.add(ctx, token, {"prefix": token.token_prefix, "scope": token_scope.value})
     return token, raw
 
 

@@ -13,7 +13,7 @@ from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential
-from cs_register.integrations.models import WebhookSecret
+from cs_register.integrations.models import TokenScope, WebhookSecret
 from cs_register.permissions import Permission
 from cs_register.web import now, requires, staff_context
 
@@ -32,19 +32,27 @@ def token_list() -> Any:
 @blueprint.route("/new", methods=["GET", "POST"])
 @requires(Permission.MANAGE_INTEGRATIONS)
 def new_token() -> Any:
+    scopes = list(TokenScope)
     if request.method == "GET":
-        return render_template("integrations/new_token.html", form={}, errors={})
-    form = {"name": request.form.get("name", "")}
+        return render_template("integrations/new_token.html", form={}, errors={}, scopes=scopes)
+    form = {
+        "name": request.form.get("name", ""),
+        "scope": request.form.get("scope") or TokenScope.INTAKE.value,
+    }
     try:
-        token, raw = services.create_token(staff_context(), name=form["name"])
+        token, raw = services.create_token(staff_context(), name=form["name"], scope=form["scope"])
     except ValidationFailed as failure:
         return (
-            render_template("integrations/new_token.html", form=form, errors=failure.errors),
+            render_template(
+                "integrations/new_token.html", form=form, errors=failure.errors, scopes=scopes
+            ),
             422,
         )
     except Conflict as conflict:
         errors = {"name": [conflict.detail]}
-        return render_template("integrations/new_token.html", form=form, errors=errors), 409
+        return render_template(
+            "integrations/new_token.html", form=form, errors=errors, scopes=scopes
+        ), 409
     # Rendered into this POST response only: the token is in no URL, flash message or cookie,
     # and the page is served no-store, so closing it is the end of it.
     return render_template("integrations/token_created.html", token=token, raw_token=raw), 201

@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
+from cs_register.audit import retention as audit_retention
 from cs_register.audit.models import AuditAction
+from cs_register.audit.retention import AuditRetention
 from cs_register.contacts import retention
 from cs_register.contacts.retention import ContactRetention
 from cs_register.context import job_context
@@ -35,13 +37,13 @@ from cs_register.personal_data import (
     FilesStillStored,
     PersonalDataRegistry,
 )
-from cs_register.privacy.cases import customers_with_open_cases
 from cs_register.privacy.erasure_receipts import append_retention_receipt
-from cs_register.privacy.models import PrivacyRequest
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# Audit events are single rows with nothing hanging on them.
+AUDIT_BATCH_SIZE = 5000
 # The monitor's allowance: a contact still here this long after its time was missed by the
 # sweeps (they run every few minutes).
 OVERDUE_AFTER = timedelta(hours=1)
@@ -57,6 +59,7 @@ class DataSweepReport:
     dry_run: bool = False
     customers_removed: int = 0
     customers_kept: int = 0
+    audit_events_removed: int = 0
 
 
 def sweep_customer_service_data(
@@ -65,12 +68,15 @@ def sweep_customer_service_data(
     *,
     now: datetime,
     policy: ContactRetention,
+    audit_policy: AuditRetention | None = None,
     job_id: str | None = None,
     batch_size: int = BATCH_SIZE,
+    audit_batch_size: int = AUDIT_BATCH_SIZE,
     dry_run: bool = False,
 ) -> DataSweepReport:
     """Remove every contact past its time that nothing keeps, then every customer with no
-    contact left whose period has passed; `dry_run` only counts."""
+    contact left whose period has passed, then (with `audit_policy`) the audit events past
+    theirs; `dry_run` only counts."""
     report = DataSweepReport(dry_run=dry_run)
     due_before = policy.due_before(now)
 
@@ -84,9 +90,7 @@ def sweep_customer_service_data(
         return len(doomed), len(kept)
 
     def customers_batch(session: Session, ids: list[int]) -> tuple[int, int]:
-        kept = set(
-            session.scalars(customers_with_open_cases().where(PrivacyRequest.customer_id.in_(ids)))
-        )
+        kept = registry.kept_customers(session, ids, due_before=due_before)
         doomed = [customer_id for customer_id in ids if customer_id not in kept]
         if doomed and not dry_run:
             customers = session.scalars(sa.select(Customer).where(Customer.id.in_(doomed)))
@@ -107,7 +111,50 @@ def sweep_customer_service_data(
         due_before,
         batch_size,
     )
+    if audit_policy is not None:
+        report.audit_events_removed = _sweep_audit_trail(
+            database, report, audit_policy.due_before(now), now, job_id, audit_batch_size
+        )
     return report
+
+
+def _sweep_audit_trail(
+    database: Database,
+    report: DataSweepReport,
+    due_before: datetime,
+    now: datetime,
+    job_id: str | None,
+    batch_size: int,
+) -> int:
+    """Remove the audit events past their time, one receipt per batch (appended before the
+    delete: the database lets an event go only under one, `cs_register.audit.models`)."""
+
+    def events_batch(session: Session, ids: list[int]) -> tuple[int, int]:
+        if report.dry_run:
+            return len(ids), 0
+        receipt = append_retention_receipt(
+            session,
+            category=audit_retention.CATEGORY,
+            row_ids=ids,
+            rows_sha256=audit_retention.rows_digest(session, ids),
+            tally=ErasureTally(erased={audit_retention.CATEGORY: len(ids)}),
+            due_before=due_before,
+            swept_at=now,
+            job_id=job_id,
+        )
+        removed = audit_retention.delete_events(session, ids)
+        audit.record(
+            job_context(session, job_id=job_id, now=now),
+            AuditAction.DATA_RETENTION_APPLIED,
+            ("retention_receipt", str(receipt.sequence)),
+            details={"category": audit_retention.CATEGORY, "removed": removed},
+        )
+        return removed, 0
+
+    removed, _ = _in_batches(
+        database, report, audit_retention.past_their_time, events_batch, due_before, batch_size
+    )
+    return removed
 
 
 def _in_batches(

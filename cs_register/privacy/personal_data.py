@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -90,6 +91,16 @@ class PrivacyRequestRecords:
         return {
             contact_id: "an open privacy request concerns its customer" for contact_id in concerned
         }
+
+    def keeps_customers(
+        self, session: Session, customer_ids: Sequence[int], *, due_before: datetime
+    ) -> dict[int, str]:
+        """A customer record stays while an open request concerns it."""
+        concerned = session.scalars(
+            customers_with_open_cases().where(PrivacyRequest.customer_id.in_(customer_ids))
+        )
+        why = "an open privacy request concerns them"
+        return {customer_id: why for customer_id in concerned if customer_id is not None}
 
     def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
         """Their downloads hold everything about them: each file goes, then its row says so."""

@@ -54,6 +54,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "contacts.new_contact": CONTACT_LOGGERS,
     "contacts.record_verification": CONTACT_LOGGERS,
     "contacts.link_contact": CONTACT_LOGGERS,
+    "consents.record_choice": CONTACT_LOGGERS,
+    "consents.end_choice": CONTACT_LOGGERS,
     # Call recordings: agents listen to calls; supervisors also download and keep (hold) them.
     # The DPO too, but only the recordings a privacy request concerns (recordings.access).
     "recordings.recording_page": RECORDING_LISTENERS | {"dpo"},
@@ -66,6 +68,8 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "recordings.release_hold": RECORDING_KEEPERS,
     # Receipts of purged recordings: no personal data, for oversight (supervisor) and the DPO.
     "recordings.purge_history": AUDIT_READERS,
+    "statistics.statistics_page": AUDIT_READERS,
+    "statistics.statistics_csv": AUDIT_READERS,
     # Oversight.
     "audit.browse": AUDIT_READERS,
     # Everything held about one person, from every registered source: the DPO's work alone.

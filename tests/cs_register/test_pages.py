@@ -35,6 +35,7 @@ def test_create_app_wires_the_contact_and_customer_page_providers(app):
     assert providers[pages.CONTACT_PAGE_PANELS] == ["recordings.web", "cs_register.intake.views"]
     assert providers[pages.CUSTOMER_PAGE_PANELS] == [
         "cs_register.contacts.views",
+        "cs_register.consents.views",
         "cs_register.privacy.views",
     ]
     assert providers[pages.CONTACT_TIMELINE_NOTES] == ["recordings.web"]

@@ -1,0 +1,174 @@
+"""Recording and ending a customer's prohibitions and consents.
+
+Customer service records them as the customer says so (during a contact, usually): one
+audited step each, in the caller's unit of work, with its entry in the marketing feed
+(`cs_register.consents.feed`) in the same transaction, so the feed never shows a change that
+did not happen or misses one that did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction
+from cs_register.consents import feed
+from cs_register.consents.models import ChangeKind, ChoiceChannel, ChoiceKind, CustomerChoice
+from cs_register.consents.topics import ChoiceTopics
+from cs_register.contacts.models import Contact
+from cs_register.context import Context
+from cs_register.customers.models import Customer
+from cs_register.customers.services import get_visible_customer
+from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.permissions import Permission, require
+
+
+def choices_of(session: Session, customer_id: int) -> Sequence[CustomerChoice]:
+    """The customer's choices, those in force first, newest first."""
+    return session.scalars(
+        sa.select(CustomerChoice)
+        .where(CustomerChoice.customer_id == customer_id)
+        .order_by(
+            CustomerChoice.ended_at.is_not(None),
+            CustomerChoice.started_at.desc(),
+            CustomerChoice.id.desc(),
+        )
+    ).all()
+
+
+def in_force(session: Session, customer_id: int, kind: ChoiceKind, topic: str) -> bool:
+    return (
+        session.scalar(
+            sa.select(CustomerChoice.id).where(
+                CustomerChoice.customer_id == customer_id,
+                CustomerChoice.kind == kind,
+                CustomerChoice.topic == topic,
+                CustomerChoice.ended_at.is_(None),
+            )
+        )
+        is not None
+    )
+
+
+def _channel(raw: str) -> ChoiceChannel:
+    try:
+        return ChoiceChannel(raw)
+    except ValueError:
+        raise ValidationFailed({"channel": ["Say how the customer told us."]}) from None
+
+
+def _kind(raw: str) -> ChoiceKind:
+    try:
+        return ChoiceKind(raw)
+    except ValueError:
+        raise ValidationFailed({"choice": ["Choose a prohibition or a consent."]}) from None
+
+
+def record_choice(
+    ctx: Context,
+    topics: ChoiceTopics,
+    *,
+    customer_public_id: str,
+    kind: str,
+    topic: str,
+    channel: str,
+    contact_public_id: str | None = None,
+) -> CustomerChoice:
+    """A prohibition comes into force, or a consent is given, from now."""
+    require(ctx.actor, Permission.LOG_CONTACTS)
+    customer = get_visible_customer(ctx, customer_public_id)
+    choice_kind = _kind(kind)
+    if not topics.knows(choice_kind, topic):
+        raise ValidationFailed({"choice": ["Choose a prohibition or a consent from the list."]})
+    how = _channel(channel)
+    contact_id = _contact_of(ctx.session, customer, contact_public_id)
+    if in_force(ctx.session, customer.id, choice_kind, topic):
+        what = (
+            "prohibition is already in force"
+            if choice_kind is ChoiceKind.PROHIBITION
+            else ("consent is already given")
+        )
+        raise Conflict(f"This {what} for the customer.")
+    choice = CustomerChoice(
+        customer_id=customer.id,
+        kind=choice_kind,
+        topic=topic,
+        started_at=ctx.now,
+        started_channel=how,
+        started_by_id=ctx.actor.staff_id,
+        contact_id=contact_id,
+    )
+    ctx.session.add(choice)
+    ctx.session.flush()
+    feed.append_change(
+        ctx.session,
+        customer_public_id=customer.public_id,
+        change=ChangeKind.STARTED,
+        at=ctx.now,
+        choice=choice,
+        channel=how,
+    )
+    audit.record(
+        ctx,
+        AuditAction.CUSTOMER_CHOICE_RECORDED,
+        ("customer", customer.public_id),
+        details={"kind": choice_kind.value, "topic": topic, "channel": how.value},
+    )
+    return choice
+
+
+def end_choice(
+    ctx: Context, *, customer_public_id: str, choice_public_id: str, channel: str
+) -> CustomerChoice:
+    """A prohibition is lifted, or a consent withdrawn, from now."""
+    require(ctx.actor, Permission.LOG_CONTACTS)
+    customer = get_visible_customer(ctx, customer_public_id)
+    how = _channel(channel)
+    choice = ctx.session.scalar(
+        sa.select(CustomerChoice)
+        .where(
+            CustomerChoice.public_id == choice_public_id,
+            CustomerChoice.customer_id == customer.id,
+        )
+        .with_for_update()
+    )
+    if choice is None:
+        raise NotFound("No such prohibition or consent.")
+    if choice.ended_at is not None:
+        raise Conflict("This has already ended.")
+    choice.ended_at = ctx.now
+    choice.ended_channel = how
+    choice.ended_by_id = ctx.actor.staff_id
+    ctx.session.flush()
+    feed.append_change(
+        ctx.session,
+        customer_public_id=customer.public_id,
+        change=ChangeKind.ENDED,
+        at=ctx.now,
+        choice=choice,
+        channel=how,
+    )
+    audit.record(
+        ctx,
+        AuditAction.CUSTOMER_CHOICE_ENDED,
+        ("customer", customer.public_id),
+        details={"kind": choice.kind.value, "topic": choice.topic, "channel": how.value},
+    )
+    return choice
+
+
+def _contact_of(session: Session, customer: Customer, public_id: str | None) -> int | None:
+    """The customer's own contact it was recorded during, if one was named."""
+    if not public_id:
+        return None
+    contact_id = session.scalar(
+        sa.select(Contact.id).where(
+            Contact.public_id == public_id, Contact.customer_id == customer.id
+        )
+    )
+    if contact_id is None:
+        raise ValidationFailed({"contact": ["Choose one of this customer's contacts."]})
+    return contact_id

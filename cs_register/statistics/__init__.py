@@ -1,0 +1,1 @@
+"""Anonymised statistics: daily counts rolled up from the register, kept after the data goes."""
