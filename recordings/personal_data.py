@@ -49,10 +49,13 @@ RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Calls and call recordings",
-    retention="Recordings 3 months, holds up to 12 (recordings.retention).",
+    retention=(
+        "RETENTION_MONTHS after the call; a hold keeps one up to HOLD_CAP_MONTHS"
+        " (recordings.retention)."
+    ),
     tables=(
         claim("calls", "Calls the PBX reported, with the caller's number.", "customer_number"),
-        claim("recordings", "The voice of the customer, kept 3 months.", "storage_key", "sha256"),
+        claim("recordings", "The customer's voice on a recorded call.", "storage_key", "sha256"),
         claim("recording_holds", "Holds for quality work or a complaint.", "justification"),
         claim("purge_receipts", "Proof of deletion (no audio).", "recording_public_id"),
     ),

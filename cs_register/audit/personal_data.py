@@ -33,7 +33,10 @@ EVENT = FindingKind(SOURCE, "Audit event", "audit_events")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Audit trail",
-    retention="Append-only; no retention rule yet (every event is kept).",
+    retention=(
+        "AUDIT_RETENTION_YEARS after each event, removed in batches, each under a retention"
+        " receipt (audit.retention)."
+    ),
     tables=(
         # The staff member who acted is named too (actor_id, actor_label).
         claim("audit_events", "Who saw or changed what, when.", "subject_id", "actor_label"),

@@ -33,7 +33,7 @@ DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Contacts",
     retention=(
-        "CONTACT_RETENTION_DAYS (180) after they occurred, unless a stored recording or an"
+        "CONTACT_RETENTION_DAYS after they occurred, unless a stored recording or an"
         " open request needs them (contacts.retention)."
     ),
     tables=(

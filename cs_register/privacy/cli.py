@@ -28,7 +28,7 @@ from cs_register.cli_support import command_context
 from cs_register.clock import local_time, local_today
 from cs_register.db import get_database
 from cs_register.personal_data import registry as personal_data_registry
-from cs_register.privacy import deadlines
+from cs_register.privacy import deadlines, processing_record
 from cs_register.privacy.cases import get_case
 from cs_register.privacy.erasure import carry_out_erasure
 from cs_register.privacy.export import LANGUAGES, build_export, request_export
@@ -124,3 +124,16 @@ def erase_command(case_id: str) -> None:
     for item in receipt.kept:
         click.echo(f"kept {item['category']} {item['reference']}: {item['why']}")
     click.echo(f"Erasure receipt {receipt.sequence} ({receipt.receipt_hash[:16]}...).")
+
+
+@privacy_cli.command("processing-record")
+def processing_record_command() -> None:
+    """Print the record of processing activities (GDPR art. 30) as Markdown, from the
+    personal-data registry, the live settings and the integrations configured."""
+    settings = current_app.extensions["cs_register.settings"]
+    with get_database(current_app).read_only() as session:
+        recipients = processing_record.configured_recipients(session)
+    click.echo(
+        processing_record.processing_record(settings, personal_data_registry(), recipients),
+        nl=False,
+    )

@@ -288,6 +288,48 @@ def test_an_erasure_request_goes_from_the_agent_to_a_receipt_and_the_person_is_g
     assert "No customer found" in browser.text()
 
 
+def test_an_agent_records_a_marketing_prohibition_on_the_customer_page(server, browser):
+    _log_in_as(browser, server, "aino")
+    browser.click("nav.mainnav a[href='/customers/new']")
+    browser.wait_for("#given_names")
+    browser.type("#given_names", "Kaisu")
+    browser.type("#family_name", "Kieltäjä")
+    browser.click("form.stacked button[type=submit]")
+    browser.wait_for("#choices")
+    browser.select("#choice", "prohibition:direct_marketing")
+    browser.select("#channel", "phone")
+    browser.click("#choices form.stacked button[type=submit]")
+    browser.wait_for("#choices p.flash-warning")
+    assert "Direct marketing is prohibited" in browser.text("#choices")
+    assert "In force" in browser.text("#choices table")
+
+
+def test_the_statistics_charts_draw_from_our_own_files_under_the_policy(
+    server, server_env, browser
+):
+    # Two days of counts, as the nightly roll-up leaves them.
+    database = server_env["DATABASE_URL"].removeprefix("sqlite:///")
+    seed = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executemany("
+        '"INSERT INTO daily_counts (day, metric, dimension, count) VALUES '
+        "(date('now', ?), 'contacts', ?, ?)\", "
+        "[('-3 days', 'phone', 12), ('-3 days', 'email', 3), ('-4 days', 'phone', 7)]); "
+        "c.commit()"
+    )
+    subprocess.run([sys.executable, "-c", seed, database], check=True, capture_output=True)
+    _log_in_as(browser, server, "dora")
+    browser.console_messages()  # drop what earlier pages left
+    browser.click("nav.mainnav a[href='/statistics']")
+    browser.wait_for("canvas.statistics-chart[data-drawn='true']")
+    problems = [
+        entry["message"]
+        for entry in browser.console_messages()
+        if entry.get("level") == "SEVERE" or "Content Security Policy" in entry.get("message", "")
+    ]
+    assert problems == []
+    assert "Contacts per channel" in browser.text("#figure-contacts")
+
+
 def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, browser):
     browser.get(f"{server}/customers")
     browser.wait_for("nav.mainnav")
