@@ -28,7 +28,12 @@ from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
 from cs_register.db import get_database
 from cs_register.personal_data import registry as personal_data_registry
-from cs_register.privacy.data_retention import overdue_contacts, sweep_customer_service_data
+from cs_register.privacy.data_retention import (
+    overdue_audit_events,
+    overdue_contacts,
+    overdue_customers,
+    sweep_customer_service_data,
+)
 from cs_register.privacy.erasure_receipts import verify_erasure_ledger, verify_retention_ledger
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
@@ -182,6 +187,10 @@ def status_command() -> None:
         contacts_overdue = overdue_contacts(
             session, personal_data_registry(), now=now, policy=_contact_retention()
         )
+        customers_overdue = overdue_customers(
+            session, personal_data_registry(), now=now, policy=_contact_retention()
+        )
+        audit_overdue = overdue_audit_events(session, now=now, policy=_audit_retention())
     for state in RecordingState:
         click.echo(f"{state.value:>8}: {by_state.get(state, 0)}")
     click.echo(f"    held: {held} (active, under a hold)")
@@ -189,10 +198,14 @@ def status_command() -> None:
     click.echo(f"Next due: {local_time(next_due) if next_due else '-'}")
     click.echo(f"Holds ending within 14 days: {ending_soon}")
     click.echo(f"Contacts overdue for removal: {contacts_overdue}")
-    if contacts_overdue:
+    click.echo(f"Customers overdue for removal: {customers_overdue}")
+    click.echo(f"Audit events overdue for removal: {audit_overdue}")
+    data_overdue = contacts_overdue + customers_overdue + audit_overdue
+    if data_overdue:
         click.echo(
-            f"{contacts_overdue} contacts are kept past CONTACT_RETENTION_DAYS with nothing"
-            " needing them: the sweep is not keeping up.",
+            f"{contacts_overdue} contacts, {customers_overdue} customers and {audit_overdue}"
+            " audit events are kept past their time with nothing needing them: the sweep is"
+            " not keeping up.",
             err=True,
         )
     if violations:
@@ -207,7 +220,7 @@ def status_command() -> None:
             err=True,
         )
         raise SystemExit(EXIT_INVARIANT_VIOLATED)
-    if contacts_overdue:
+    if data_overdue:
         raise SystemExit(EXIT_INVARIANT_VIOLATED)
     click.echo("Invariants: OK")
 

@@ -67,6 +67,17 @@ def past_their_time(
     return list(session.scalars(query))
 
 
+def count_due(session: Session, *, due_before: datetime) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.occurred_at <= due_before)
+        )
+        or 0
+    )
+
+
 def rows_digest(session: Session, event_ids: Sequence[int]) -> str:
     """SHA-256 over the removed events as they were (every column, in id order), so a copy of
     the trail kept elsewhere can be checked against the receipt."""

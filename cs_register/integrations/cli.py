@@ -49,7 +49,8 @@ def create_token_command(name: str, scope: str) -> None:
 
 @integrations_cli.command("list")
 def list_command() -> None:
-    """List every token: name, prefix, creator, last use and state. Never the token itself."""
+    """List every token: name, scope, prefix, creator, last use and state. Never the token
+    itself."""
     with command_context() as ctx:
         overviews = services.list_tokens(ctx)
     if not overviews:
@@ -65,7 +66,7 @@ def list_command() -> None:
             else f"revoked {local_time(token.revoked_at)} by {overview.revoked_by}"
         )
         click.echo(
-            f"{token.name:<{width}}  csr_{token.token_prefix}...  "
+            f"{token.name:<{width}}  {token.scope.value:<9}  csr_{token.token_prefix}...  "
             f"created {local_time(token.created_at)} by {overview.created_by}  "
             f"last used {last_used:<16}  {state}"
         )

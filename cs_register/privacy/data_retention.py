@@ -226,6 +226,26 @@ def _remove(
     )
 
 
+def overdue_customers(
+    session: Session, registry: PersonalDataRegistry, *, now: datetime, policy: ContactRetention
+) -> int:
+    """Customers with nothing left kept past their time (plus `OVERDUE_AFTER`) that nothing
+    keeps."""
+    due_before = policy.due_before(now) - OVERDUE_AFTER
+    overdue = after_id = 0
+    while ids := retention.customers_without_contacts(
+        session, due_before=due_before, after_id=after_id, limit=BATCH_SIZE, lock=False
+    ):
+        after_id = ids[-1]
+        overdue += len(ids) - len(registry.kept_customers(session, ids, due_before=due_before))
+    return overdue
+
+
+def overdue_audit_events(session: Session, *, now: datetime, policy: AuditRetention) -> int:
+    """Audit events kept past their time (plus `OVERDUE_AFTER`)."""
+    return audit_retention.count_due(session, due_before=policy.due_before(now) - OVERDUE_AFTER)
+
+
 def overdue_contacts(
     session: Session, registry: PersonalDataRegistry, *, now: datetime, policy: ContactRetention
 ) -> int:

@@ -24,11 +24,14 @@ TITLES = {
     rollup.CHATBOT: "Chatbot conversations: handed over to a person or not",
     rollup.RECORDINGS_STORED: "Recordings stored",
     rollup.HOLDS_PLACED: "Holds placed, by reason",
+    rollup.RECORDINGS_HELD: "Recordings under a hold at the end of the day, by reason",
     rollup.RECORDINGS_PURGED: "Recordings purged, by reason",
     rollup.REQUESTS_RECEIVED: "Privacy requests received, by type",
     rollup.REQUESTS_ANSWERED: "Privacy requests answered, by type",
 }
 PERIODS = ("day", "week")
+# Counts of a state at the day's end, not of events in it: a week shows its last day's.
+STOCKS = frozenset({rollup.RECORDINGS_HELD})
 
 
 def _period_start(day: date, period: str) -> date:
@@ -106,10 +109,18 @@ def figures(session: Session, *, first: date, last: date, period: str) -> list[F
     index = {start: n for n, start in enumerate(starts)}
     counts: dict[str, dict[str, list[int]]] = defaultdict(dict)
     totals: dict[str, dict[str, list[int | None]]] = defaultdict(dict)
+    # The day whose state a period shows for a stock: its last day within the range.
+    final_day = [
+        min(start + timedelta(days=6), last) if period == "week" else start for start in starts
+    ]
     for metric, dimension, day, count, total in rows:
         slot = index[_period_start(day, period)]
         series_counts = counts[metric].setdefault(dimension, [0] * len(starts))
         series_totals = totals[metric].setdefault(dimension, [None] * len(starts))
+        if metric in STOCKS:
+            if day == final_day[slot]:
+                series_counts[slot] = count
+            continue
         series_counts[slot] += count
         if total is not None:
             series_totals[slot] = (series_totals[slot] or 0) + total

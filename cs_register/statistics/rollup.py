@@ -37,6 +37,7 @@ VERIFICATIONS = "verifications"
 CHATBOT = "chatbot_conversations"
 RECORDINGS_STORED = "recordings_stored"
 HOLDS_PLACED = "holds_placed"
+RECORDINGS_HELD = "recordings_held"
 RECORDINGS_PURGED = "recordings_purged"
 REQUESTS_RECEIVED = "privacy_requests_received"
 REQUESTS_ANSWERED = "privacy_requests_answered"
@@ -87,6 +88,17 @@ def count_day(session: Session, day: date) -> list[DailyCount]:
     )
     add(RECORDINGS_STORED, [("", stored)] if stored else [])
     add(HOLDS_PLACED, _grouped(session, RecordingHold.placed_at, RecordingHold.reason, start, end))
+    # Recordings under a hold as the day ended, by the hold's reason.
+    held_at_end = (
+        sa.select(RecordingHold.reason, sa.func.count(sa.distinct(RecordingHold.recording_id)))
+        .where(
+            RecordingHold.placed_at < end,
+            RecordingHold.ends_at > end,
+            sa.or_(RecordingHold.released_at.is_(None), RecordingHold.released_at > end),
+        )
+        .group_by(RecordingHold.reason)
+    )
+    add(RECORDINGS_HELD, session.execute(held_at_end))
     add(
         RECORDINGS_PURGED,
         _grouped(session, PurgeReceipt.purged_at, PurgeReceipt.reason, start, end),

@@ -181,3 +181,18 @@ def test_the_database_refuses_every_update_even_of_an_old_event(database, sweep)
         session.execute(
             sa.update(AuditEvent).where(AuditEvent.id == event_id).values(actor_label="x")
         )
+
+
+def test_the_monitor_fails_while_events_are_kept_past_their_time(app, database, clock) -> None:
+    _log(database, EVENT_AT, how_many=2)
+    clock.set(EVENT_AT.replace(year=2031) + timedelta(hours=2))
+    runner = app.test_cli_runner()
+    status = runner.invoke(args=["retention", "status"])
+    assert status.exit_code == 2
+    assert "Audit events overdue for removal: 2" in status.output
+    swept = runner.invoke(args=["retention", "sweep"])
+    assert swept.exit_code == 0, swept.output
+    assert "audit events removed 2" in swept.output
+    after = runner.invoke(args=["retention", "status"])
+    assert after.exit_code == 0, after.output
+    assert "Audit events overdue for removal: 0" in after.output

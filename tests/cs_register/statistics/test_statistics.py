@@ -171,3 +171,34 @@ def test_the_disclosure_rule() -> None:
     assert disclosure.average(40, 4) == "< 5"
     assert disclosure.average(None, 0) == "< 5"
     assert disclosure.average(50, 5) == "10.0"
+
+
+def test_a_week_shows_the_held_recordings_of_its_last_day_not_their_sum(database, clock):
+    from cs_register.statistics import report
+
+    monday = date(2026, 11, 16)
+    with database.unit_of_work() as session:
+        session.add_all(
+            [
+                DailyCount(day=monday, metric="recordings_held", dimension="complaint", count=9),
+                DailyCount(
+                    day=monday + timedelta(days=6),
+                    metric="recordings_held",
+                    dimension="complaint",
+                    count=6,
+                ),
+                DailyCount(day=monday, metric="contacts", dimension="phone", count=5),
+                DailyCount(
+                    day=monday + timedelta(days=6), metric="contacts", dimension="phone", count=5
+                ),
+            ]
+        )
+    with database.session_factory() as session:
+        figures = {
+            f.metric: f
+            for f in report.figures(
+                session, first=monday, last=monday + timedelta(days=6), period="week"
+            )
+        }
+    assert figures["recordings_held"].series[0].counts == (6,)
+    assert figures["contacts"].series[0].counts == (10,)
