@@ -33,9 +33,13 @@ CATEGORY = "audit_events"
 
 @dataclass(frozen=True)
 class AuditRetention:
+    """`years` calendar years after each event (`AUDIT_RETENTION_YEARS`)."""
+
     years: int = DEFAULT_YEARS
 
     def __post_init__(self) -> None:
+        # Zero would empty the whole trail at the next sweep: refuse it here too, not only in
+        # the settings.
         if self.years < 1:
             raise ValueError("the audit trail must be kept at least one year")
 
@@ -47,9 +51,6 @@ class AuditRetention:
             return now.replace(year=year)
         except ValueError:  # 29 February, and the year `years` ago has none
             return now.replace(year=year, day=28)
-
-    def is_due(self, occurred_at: datetime, *, now: datetime) -> bool:
-        return require_aware(occurred_at, "occurred_at") <= self.due_before(now)
 
 
 def past_their_time(

@@ -25,7 +25,6 @@ from cs_register.consents.models import (
     ChangeKind,
     ChoiceChange,
     ChoiceChannel,
-    ChoiceKind,
     CustomerChoice,
 )
 from cs_register.customers.models import Customer
@@ -92,29 +91,27 @@ def remove_old_notices(session: Session, *, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class FeedEntry:
-    cursor: int
-    occurred_at: datetime
-    change: ChangeKind
-    customer_public_id: str
-    kind: ChoiceKind | None
-    topic: str | None
-    channel: ChoiceChannel | None
+    """One entry as read: the change, and the customer's email and phone (E.164, as the
+    marketing system matches them) as they are now."""
+
+    change: ChoiceChange
     email: str | None
     phone: str | None
 
+    @property
+    def cursor(self) -> int:
+        return self.change.id
+
     def as_json(self) -> dict[str, object]:
+        entry = self.change
         return {
-            "cursor": str(self.cursor),
-            "occurred_at": self.occurred_at.isoformat().replace("+00:00", "Z"),
-            "change": self.change.value,
-            "customer": {
-                "id": self.customer_public_id,
-                "email": self.email,
-                "phone": self.phone,
-            },
-            "kind": self.kind.value if self.kind else None,
-            "topic": self.topic,
-            "channel": self.channel.value if self.channel else None,
+            "cursor": str(entry.id),
+            "occurred_at": entry.occurred_at.isoformat().replace("+00:00", "Z"),
+            "change": entry.change.value,
+            "customer": {"id": entry.customer_public_id, "email": self.email, "phone": self.phone},
+            "kind": entry.kind.value if entry.kind else None,
+            "topic": entry.topic,
+            "channel": entry.channel.value if entry.channel else None,
         }
 
 
@@ -129,17 +126,4 @@ def changes_after(
         .order_by(ChoiceChange.id)
         .limit(limit)
     )
-    return [
-        FeedEntry(
-            cursor=entry.id,
-            occurred_at=entry.occurred_at,
-            change=entry.change,
-            customer_public_id=entry.customer_public_id,
-            kind=entry.kind,
-            topic=entry.topic,
-            channel=entry.channel,
-            email=email,
-            phone=phone,  # E.164, as the marketing system matches it
-        )
-        for entry, email, phone in rows
-    ]
+    return [FeedEntry(entry, email, phone) for entry, email, phone in rows]

@@ -102,21 +102,7 @@ def record_choice(
         contact_id=contact_id,
     )
     ctx.session.add(choice)
-    ctx.session.flush()
-    feed.append_change(
-        ctx.session,
-        customer_public_id=customer.public_id,
-        change=ChangeKind.STARTED,
-        at=ctx.now,
-        choice=choice,
-        channel=how,
-    )
-    audit.record(
-        ctx,
-        AuditAction.CUSTOMER_CHOICE_RECORDED,
-        ("customer", customer.public_id),
-        details={"kind": choice_kind.value, "topic": topic, "channel": how.value},
-    )
+    _record_change(ctx, customer, choice, ChangeKind.STARTED, how)
     return choice
 
 
@@ -142,22 +128,39 @@ def end_choice(
     choice.ended_at = ctx.now
     choice.ended_channel = how
     choice.ended_by_id = ctx.actor.staff_id
+    _record_change(ctx, customer, choice, ChangeKind.ENDED, how)
+    return choice
+
+
+_AUDIT_ACTIONS = {
+    ChangeKind.STARTED: AuditAction.CUSTOMER_CHOICE_RECORDED,
+    ChangeKind.ENDED: AuditAction.CUSTOMER_CHOICE_ENDED,
+}
+
+
+def _record_change(
+    ctx: Context,
+    customer: Customer,
+    choice: CustomerChoice,
+    change: ChangeKind,
+    how: ChoiceChannel,
+) -> None:
+    """The change's feed entry and audit row, in the same transaction as the change."""
     ctx.session.flush()
     feed.append_change(
         ctx.session,
         customer_public_id=customer.public_id,
-        change=ChangeKind.ENDED,
+        change=change,
         at=ctx.now,
         choice=choice,
         channel=how,
     )
     audit.record(
         ctx,
-        AuditAction.CUSTOMER_CHOICE_ENDED,
+        _AUDIT_ACTIONS[change],
         ("customer", customer.public_id),
         details={"kind": choice.kind.value, "topic": choice.topic, "channel": how.value},
     )
-    return choice
 
 
 def _contact_of(session: Session, customer: Customer, public_id: str | None) -> int | None:
