@@ -90,7 +90,8 @@ def format_password_box(passwords: Mapping[str, str]) -> str:
         "",
         *(f"  {username:<12} {password}" for username, password in passwords.items()),
         "",
-        "Each password must be changed at first login.",
+        "Each password must be changed at first login, after setting up",
+        "two-step login with an authenticator app (the console shows a QR code).",
     ]
     width = max(len(line) for line in lines)
     border = "+" + "-" * (width + 2) + "+"

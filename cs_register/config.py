@@ -62,6 +62,9 @@ class Settings:
     contact_retention_days: int = 180
     # How long the audit trail is kept (calendar years after each event).
     audit_retention_years: int = 5
+    # Two-step login (cs_register.staff.two_step): "required" makes every staff member enrol
+    # an authenticator at their first login; "optional" asks only those who enrolled.
+    two_step_login: str = "required"
     # The prohibitions and consent purposes customer service records (cs_register.consents).
     prohibitions: tuple[str, ...] = ("direct_marketing",)
     consent_purposes: tuple[str, ...] = ("newsletter", "customer_surveys")
@@ -162,6 +165,7 @@ class Settings:
             privacy_export_days=_int(env, "PRIVACY_EXPORT_DAYS", 7, minimum=1),
             contact_retention_days=_int(env, "CONTACT_RETENTION_DAYS", 180, minimum=1),
             audit_retention_years=_int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
+            two_step_login=_choice(env, "TWO_STEP_LOGIN", "required", ("required", "optional")),
             prohibitions=_names(env, "PROHIBITIONS", ("direct_marketing",)),
             consent_purposes=_names(env, "CONSENT_PURPOSES", ("newsletter", "customer_surveys")),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
@@ -183,6 +187,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
         raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 

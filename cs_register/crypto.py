@@ -82,3 +82,8 @@ class Keyring:
         self.webhook_secret = FieldCipher(
             encryption_key=encryption_key, index_key=index_key, purpose="webhook_secret.secret"
         )
+        # Staff members' authenticator secrets (two-step login): the server must compute the
+        # expected codes, so they are encrypted rather than hashed.
+        self.totp_secret = FieldCipher(
+            encryption_key=encryption_key, index_key=index_key, purpose="staff_user.totp_secret"
+        )

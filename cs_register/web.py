@@ -25,7 +25,11 @@ from cs_register.errors import PermissionDenied
 from cs_register.permissions import Actor, Permission, StaffPrincipal, has_permission
 
 # The short public list. Everything else needs a login (or, under /api/, an integration token).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "health.health"})
+# The second step of a login is reached before a session exists (its own check is the
+# password step's signed marker, `staff.views`).
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "auth.second_step", "auth.enrol_second_step", "static", "health.health"}
+)
 # Reachable while a one-time password is still waiting to be replaced.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
 

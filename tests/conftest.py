@@ -189,6 +189,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         password_hash_parallelism=TEST_HASHING_COST.parallelism,
         # CSRF is switched off for ordinary tests and proven separately (test_csrf.py).
         extra={"WTF_CSRF_ENABLED": False},
+        # Most tests log in through a ready session (`login`) or the password form alone;
+        # two-step login, required by default, is proven in tests/cs_register/staff/
+        # test_two_step.py and in the browser.
+        two_step_login="optional",
     )
 
 

@@ -79,6 +79,9 @@ class AuditAction(enum.Enum):
     MARKETING_FEED_READ = "marketing_feed_read"
     STATISTICS_VIEWED = "statistics_viewed"
     STATISTICS_DOWNLOADED = "statistics_downloaded"
+    TWO_STEP_ENROLLED = "two_step_enrolled"
+    TWO_STEP_FAILED = "two_step_failed"
+    RECOVERY_CODE_USED = "recovery_code_used"
 
 
 class AuditEvent(Base):

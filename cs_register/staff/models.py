@@ -31,6 +31,13 @@ class StaffUser(Base):
     password_changed_at: Mapped[datetime]
     created_at: Mapped[datetime]
     deactivated_at: Mapped[datetime | None]
+    # Two-step login (`cs_register.staff.two_step`): the authenticator secret, encrypted; the
+    # one being enrolled until its first code is confirmed; the last 30-second step accepted,
+    # so a code is never accepted twice.
+    totp_secret_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    totp_pending_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     sessions: Mapped[list[StaffSession]] = relationship(back_populates="user")
 
@@ -87,3 +94,16 @@ class StaffSignIn(Base):
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
     source_address: Mapped[str | None] = mapped_column(sa.String(45))
     outcome: Mapped[str] = mapped_column(sa.String(16))
+
+
+class StaffRecoveryCode(Base):
+    """One of a staff member's ten one-time recovery codes (for a lost authenticator). Only a
+    SHA-256 is stored: the codes are random and long, so a slow hash adds nothing."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

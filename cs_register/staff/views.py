@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_user, logout_user
 
+from cs_register.config import Settings
+from cs_register.context import Context
+from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Actor, Permission, Role, has_permission
 from cs_register.staff import authentication as staff_authentication
-from cs_register.staff import services
+from cs_register.staff import services, two_step
 from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import (
+    current_staff,
     is_safe_next,
     request_context,
     requires,
@@ -65,6 +79,18 @@ def login() -> Any:
         # Logging in over an existing session (or a planted cookie) ends that one first, so no
         # orphaned token stays usable in the background.
         staff_sessions.end_session(ctx, token=previous_token)
+    session.clear()
+    if two_step.is_enrolled(user) or two_step.required(_settings().two_step_login):
+        # The password was right; the session starts only after the second step. What the
+        # (signed) cookie carries until then is the account and the time, nothing secret.
+        session[_PENDING] = {"user": user.id, "at": int(ctx.now.timestamp()), "next": next_url}
+        if two_step.is_enrolled(user):
+            return redirect(url_for("auth.second_step"))
+        return redirect(url_for("auth.enrol_second_step"))
+    return _start_session(ctx, user, next_url)
+
+
+def _start_session(ctx: Context, user: StaffUser, next_url: str | None) -> Any:
     # A fresh cookie and a fresh server-side token at every login (no session fixation).
     session.clear()
     token = staff_sessions.start_session(ctx, user=user)
@@ -74,6 +100,90 @@ def login() -> Any:
         flash("Please replace your one-time password before continuing.", "warning")
         return redirect(url_for("auth.change_password"))
     return redirect(next_url or "/")
+
+
+_PENDING = "two_step"
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["cs_register.settings"]
+    return settings
+
+
+def _keyring() -> Keyring:
+    keyring: Keyring = current_app.extensions["cs_register.keyring"]
+    return keyring
+
+
+def _pending_user(ctx: Context) -> tuple[StaffUser, dict[str, Any]] | None:
+    """The account whose password step this browser passed, if still fresh and usable."""
+    pending = session.get(_PENDING)
+    if not isinstance(pending, dict):
+        return None
+    age = ctx.now.timestamp() - float(pending.get("at", 0))
+    user = ctx.session.get(StaffUser, pending.get("user"))
+    if not 0 <= age <= two_step.PENDING_SECONDS or user is None or not user.is_active:
+        session.pop(_PENDING, None)
+        return None
+    return user, pending
+
+
+def _back_to_login(message: str) -> Any:
+    flash(message, "warning")
+    return redirect(url_for("auth.login"))
+
+
+@auth_blueprint.route("/login/second-step", methods=["GET", "POST"])
+def second_step() -> Any:
+    if current_staff() is not None:
+        return redirect("/")  # already logged in: nothing to finish
+    ctx = request_context(Actor.anonymous())
+    found = _pending_user(ctx)
+    if found is None:
+        return _back_to_login("Log in again: the login was not finished in time.")
+    user, pending = found
+    if not two_step.is_enrolled(user):
+        return redirect(url_for("auth.enrol_second_step"))
+    if request.method == "GET":
+        return render_template("staff/second_step.html", error=None)
+    since = datetime.fromtimestamp(float(pending["at"]), tz=UTC)
+    if two_step.wrong_codes_since(ctx.session, user, since) >= two_step.MAX_WRONG_CODES:
+        session.pop(_PENDING, None)
+        return _back_to_login("Too many wrong codes. Log in again.")
+    if two_step.verify_second_step(ctx, _keyring(), user, request.form.get("code", "")):
+        return _start_session(ctx, user, pending.get("next"))
+    error = (
+        "That code is not right. Type the code your authenticator app shows now,"
+        " or a recovery code."
+    )
+    return render_template("staff/second_step.html", error=error), 401
+
+
+@auth_blueprint.route("/login/enrol", methods=["GET", "POST"])
+def enrol_second_step() -> Any:
+    if current_staff() is not None:
+        return redirect("/")  # already logged in: nothing to finish
+    ctx = request_context(Actor.anonymous())
+    found = _pending_user(ctx)
+    if found is None:
+        return _back_to_login("Log in again: the login was not finished in time.")
+    user, pending = found
+    if two_step.is_enrolled(user):
+        return redirect(url_for("auth.second_step"))
+    secret = two_step.pending_secret(ctx, _keyring(), user)
+    page = {"secret": secret, "qr": two_step.provisioning_qr(user, secret), "user": user}
+    if request.method == "GET":
+        return render_template("staff/enrol.html", errors={}, **page)
+    try:
+        codes = two_step.confirm_enrolment(ctx, _keyring(), user, request.form.get("code", ""))
+    except ValidationFailed as failure:
+        return render_template("staff/enrol.html", errors=failure.errors, **page), 422
+    _start_session(ctx, user, pending.get("next"))
+    # Rendered into this response only (served no-store): the codes are in no URL or cookie.
+    continue_to = (
+        url_for("auth.change_password") if user.must_change_password else pending.get("next")
+    )
+    return render_template("staff/recovery_codes.html", codes=codes, continue_to=continue_to or "/")
 
 
 @auth_blueprint.post("/logout")

@@ -144,12 +144,23 @@ def _days_to_count(session: Session, today: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((yesterday - first).days + 1)]
 
 
+# Arbitrary constant key of the PostgreSQL advisory lock that lets one roll-up count a day at
+# a time: two sweeps at once must not both insert a day's rows (SQLite has one writer anyway).
+ROLLUP_LOCK_KEY = 0x5354_4154  # "STAT"
+
+
+def _take_rollup_lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROLLUP_LOCK_KEY})
+
+
 def roll_up(database: Database, *, now: datetime) -> int:
     """Count every finished day not yet counted, and the last few again; how many days."""
     with database.read_only() as session:
         days = _days_to_count(session, local_today(now))
     for day in days:
         with database.unit_of_work() as session:
+            _take_rollup_lock(session)
             counts = count_day(session, day)
             session.execute(sa.delete(DailyCount).where(DailyCount.day == day))
             session.add_all(counts)

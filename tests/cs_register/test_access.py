@@ -34,6 +34,9 @@ STAFF_ADMINS = frozenset({"admin"})
 ROLE_MATRIX: dict[str, frozenset[str]] = {
     # Public: reachable without logging in (and harmless for anyone logged in).
     "auth.login": EVERYONE,
+    # The second step of a login: before a session exists, guarded by the password step.
+    "auth.second_step": EVERYONE,
+    "auth.enrol_second_step": EVERYONE,
     "health.health": EVERYONE,
     "static": EVERYONE,
     # Every logged-in staff member: their own session and password, and the start page.
@@ -120,8 +123,13 @@ SELF_SERVICE_ENDPOINTS = frozenset({"auth.home", "auth.logout", "auth.change_pas
 ACCESS_DOC = Path(__file__).resolve().parents[2] / "docs" / "access-matrix.md"
 
 
-def test_public_endpoints_are_exactly_login_static_and_health():
-    assert frozenset({"auth.login", "static", "health.health"}) == PUBLIC_ENDPOINTS
+def test_public_endpoints_are_exactly_login_its_second_step_static_and_health():
+    assert (
+        frozenset(
+            {"auth.login", "auth.second_step", "auth.enrol_second_step", "static", "health.health"}
+        )
+        == PUBLIC_ENDPOINTS
+    )
 
 
 def console_endpoints(app):

@@ -355,3 +355,39 @@ def test_removal_notices_are_dropped_after_their_period(database, clock):
         assert feed.remove_old_notices(session, now=clock.now + period) == 1
     with database.session_factory() as session:
         assert session.scalars(sa.select(ChoiceChange.customer_public_id)).all() == ["still-here"]
+
+
+def test_a_second_writer_waits_so_entries_become_visible_in_number_order(database, clock):
+    """Entry numbers must become visible in order: while one change is uncommitted, another
+    cannot take a higher number and commit before it (a reader would skip the first)."""
+    import threading
+
+    from cs_register.consents import feed
+
+    first = database.session_factory()
+    entry = feed.append_change(
+        first, customer_public_id="first", change=feed.ChangeKind.STARTED, at=clock.now
+    )
+    second_done = threading.Event()
+    numbers: dict[str, int] = {"first": entry.id}
+
+    def second_writer() -> None:
+        with database.unit_of_work() as session:
+            numbers["second"] = feed.append_change(
+                session, customer_public_id="second", change=feed.ChangeKind.STARTED, at=clock.now
+            ).id
+        second_done.set()
+
+    worker = threading.Thread(target=second_writer)
+    worker.start()
+    try:
+        # The second writer is blocked behind the first one's transaction.
+        assert not second_done.wait(timeout=0.5)
+        with database.read_only() as reader:
+            assert reader.scalars(sa.select(ChoiceChange.id)).all() == []
+        first.commit()
+    finally:
+        first.close()
+    worker.join(timeout=30)
+    assert second_done.is_set()
+    assert numbers["second"] > numbers["first"]
