@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -49,10 +51,7 @@ RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
 DESCRIPTION = SourceDescription(
     name=SOURCE,
     title="Calls and call recordings",
-    retention=(
-        "RETENTION_MONTHS after the call; a hold keeps one up to HOLD_CAP_MONTHS"
-        " (recordings.retention)."
-    ),
+    retention="",  # with the deployment's periods: `RecordingRecords.describe`
     tables=(
         claim("calls", "Calls the PBX reported, with the caller's number.", "customer_number"),
         claim("recordings", "The customer's voice on a recorded call.", "storage_key", "sha256"),
@@ -175,7 +174,14 @@ class RecordingRecords:
         ]
 
     def describe(self) -> SourceDescription:
-        return DESCRIPTION
+        # The periods as this deployment has them (`RETENTION_MONTHS`, `HOLD_CAP_MONTHS`).
+        return dataclasses.replace(
+            DESCRIPTION,
+            retention=(
+                f"Recordings {self.policy.retention_months} months, holds up to"
+                f" {self.policy.hold_cap_months} (recordings.retention)."
+            ),
+        )
 
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]

@@ -82,6 +82,7 @@ class AuditAction(enum.Enum):
     TWO_STEP_ENROLLED = "two_step_enrolled"
     TWO_STEP_FAILED = "two_step_failed"
     RECOVERY_CODE_USED = "recovery_code_used"
+    TWO_STEP_RESET = "two_step_reset"
 
 
 class AuditEvent(Base):

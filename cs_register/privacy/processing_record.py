@@ -44,8 +44,12 @@ SOURCES_OF_DATA = (
 SECURITY_MEASURES = (
     "Personal accounts with roles by work duty; every route behind login except the sign-in"
     " page, static files and the health check; roles checked in views and services.",
-    "Passwords hashed with argon2id; server-side sessions with idle and absolute timeouts;"
-    " sign-in attempts recorded with the source address (kept 45 days).",
+    "Two-step login: a password and an authenticator app's one-time code (TOTP), with"
+    " one-time recovery codes (required for every account unless `TWO_STEP_LOGIN=optional`).",
+    "Passwords of at least 12 characters, refused when guessable (zxcvbn, with the account's"
+    " names and the service's words as context), hashed with argon2id; server-side sessions"
+    " with idle and absolute timeouts; sign-in attempts recorded with the source address"
+    " (kept 45 days).",
     "Identity codes encrypted (AES-GCM) with a keyed blind index for search, masked on screen,"
     " revealed only with a stated purpose, audited; redacted from free text on every channel.",
     "An append-only audit trail of who saw or changed what, enforced by database triggers.",

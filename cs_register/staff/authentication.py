@@ -97,7 +97,9 @@ def change_own_password(
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current_password):
         errors["current_password"] = ["Current password is not correct."]
-    problems = check_password_policy(new_password, username=user.username)
+    problems = check_password_policy(
+        new_password, username=user.username, display_name=user.display_name
+    )
     if problems:
         errors["new_password"] = problems
     elif verify_password(user.password_hash, new_password):

@@ -18,7 +18,7 @@ from cs_register.cli_support import command_context
 from cs_register.clock import local_time
 from cs_register.context import Context
 from cs_register.permissions import Role
-from cs_register.staff import services
+from cs_register.staff import services, two_step
 from cs_register.staff.login import session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import now as app_now
@@ -120,6 +120,15 @@ def reset_password_command(username: str) -> None:
     )
     click.echo(f"Reset the password of {user.username}; its sessions have ended.")
     _echo_one_time_password(password)
+
+
+@users_cli.command("reset-two-step")
+@click.argument("username")
+def reset_two_step_command(username: str) -> None:
+    """Forget the account's authenticator and recovery codes (lost phone and codes) and end
+    its sessions; it sets up two-step login again at its next login."""
+    user, _ = _change_account(username, lambda ctx, user: two_step.reset_two_step(ctx, user))
+    click.echo(f"Two-step login of {user.username} was reset; its sessions have ended.")
 
 
 @users_cli.command("list")

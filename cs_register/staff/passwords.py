@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,21 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
 
-def check_password_policy(password: str, *, username: str = "") -> list[str]:
+# zxcvbn's 0-4 guessability score: 3 is "safely unguessable" against an online attack and a
+# slowed-down offline one (about 10^8 guesses and more).
+MIN_STRENGTH_SCORE = 3
+# Words of this deployment an attacker would try first.
+CONTEXT_WORDS = ("cs-register", "customer", "service", "asiakaspalvelu", "sähköposti", "mailbox")
+# zxcvbn's time grows with the length; past this much a password is not weak for its length.
+_STRENGTH_CHECKED_CHARS = 64
+
+
+def check_password_policy(
+    password: str, *, username: str = "", display_name: str = ""
+) -> list[str]:
+    """What is wrong with `password` (nothing: an empty list). At least 12 characters, and not
+    guessable by zxcvbn's estimate with the account's own names and the deployment's words as
+    context ("password1234", "aaaaaaaaaaaa" and twelve spaces are refused)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.")
@@ -84,6 +99,16 @@ def check_password_policy(password: str, *, username: str = "") -> list[str]:
         problems.append(f"Password may be at most {MAX_PASSWORD_LENGTH} characters.")
     if username and username.lower() in password.lower():
         problems.append("Password must not contain the username.")
+    if not problems:
+        context = [username, *display_name.split(), *CONTEXT_WORDS]
+        estimate = zxcvbn(password[:_STRENGTH_CHECKED_CHARS], user_inputs=[w for w in context if w])
+        if estimate["score"] < MIN_STRENGTH_SCORE:
+            warning = estimate["feedback"].get("warning")
+            why = f" ({warning.rstrip('.')[0].lower()}{warning.rstrip('.')[1:]})" if warning else ""
+            problems.append(
+                f"Password is too easy to guess{why}. Use a few unrelated words, or a longer"
+                " phrase."
+            )
     return problems
 
 

@@ -33,6 +33,13 @@ DESCRIPTION = SourceDescription(
             "source_address",
             about=STAFF,
         ),
+        claim(
+            "staff_recovery_codes",
+            "Two-step login's one-time recovery codes (hashed).",
+            "user_id",
+            "code_hash",
+            about=STAFF,
+        ),
     ),
 )
 

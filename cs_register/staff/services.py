@@ -90,7 +90,9 @@ def create_user(
     display_name = " ".join(display_name.split())
     if not 1 <= len(display_name) <= 100:
         errors["display_name"] = ["Display name is required (at most 100 characters)."]
-    password_problems = check_password_policy(password, username=username)
+    password_problems = check_password_policy(
+        password, username=username, display_name=display_name
+    )
     if password_problems:
         errors["password"] = password_problems
     if errors:

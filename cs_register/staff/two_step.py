@@ -31,9 +31,10 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.crypto import Keyring
-from cs_register.errors import ValidationFailed
-from cs_register.permissions import Actor
+from cs_register.errors import PermissionDenied, ValidationFailed
+from cs_register.permissions import Actor, ActorKind
 from cs_register.staff.models import StaffRecoveryCode, StaffUser
+from cs_register.staff.sessions import revoke_all_sessions
 
 ISSUER = "cs-register"
 STEP_SECONDS = 30
@@ -157,6 +158,21 @@ def verify_second_step(ctx: Context, keyring: Keyring, user: StaffUser, code: st
         return True
     audit.record(actor_ctx, AuditAction.TWO_STEP_FAILED, ("staff", user.public_id))
     return False
+
+
+def reset_two_step(ctx: Context, user: StaffUser) -> None:
+    """Forget the account's authenticator and recovery codes and end its sessions: at its next
+    login it enrols again. Only from the server's command line for now (an admin's reset in
+    the console is to need a second admin's approval)."""
+    if ctx.actor.kind is not ActorKind.COMMAND:
+        raise PermissionDenied("A second factor is reset from the server's command line.")
+    user.totp_secret_ciphertext = None
+    user.totp_pending_ciphertext = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    ctx.session.execute(sa.delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
+    revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="two_step_reset")
+    audit.record(ctx, AuditAction.TWO_STEP_RESET, ("staff", user.public_id))
 
 
 def wrong_codes_since(session: Session, user: StaffUser, since: datetime) -> int:

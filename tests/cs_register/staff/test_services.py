@@ -100,11 +100,11 @@ def test_purged_rows_are_exactly_those_resume_session_refuses(db_session, make_s
 
 
 def test_one_time_password_never_contains_the_username():
-    draws = iter(["xxabcxxxxxxxxxxxxxxx", "ABC-yyyyyyyyyyyyyyyy", "zzzzzzzzzzzzzzzzzzzz"])
+    draws = iter(["xxabcxq7Rk2Lx9Vb4Nw8", "ABC-q7Rk2Lx9Vb4Nw8Jm", "q7Rk2Lx9Vb4Nw8Jm3Tz6"])
     with mock.patch.object(
         staff_passwords.secrets, "token_urlsafe", side_effect=lambda _n: next(draws)
     ):
-        assert staff_passwords.generate_one_time_password("abc") == "zzzzzzzzzzzzzzzzzzzz"
+        assert staff_passwords.generate_one_time_password("abc") == "q7Rk2Lx9Vb4Nw8Jm3Tz6"
 
 
 def test_one_time_passwords_pass_the_policy_and_differ():
@@ -200,3 +200,31 @@ def test_resume_session_writes_last_seen_at_most_once_a_minute(db_session, make_
         db_session, token=token, now=START + timedelta(minutes=1), policy=POLICY
     )
     assert row.last_seen_at == START + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1234",
+        "aaaaaaaaaaaa",
+        " " * 12,
+        "qwertyuiop12",
+        "cs-register2026",
+        "asiakaspalvelu1",
+    ],
+)
+def test_guessable_passwords_are_refused_whatever_their_length(password):
+    problems = staff_passwords.check_password_policy(password, username="maija")
+    assert any("too easy to guess" in problem for problem in problems)
+
+
+def test_the_accounts_own_names_count_as_guessable():
+    # Strong enough for anyone else; not for Maija herself.
+    assert staff_passwords.check_password_policy("MeikalainenMaija", username="mm") == []
+    assert (
+        staff_passwords.check_password_policy(
+            "MeikalainenMaija", username="mm", display_name="Maija Meikalainen"
+        )
+        != []
+    )
+    assert staff_passwords.check_password_policy("tuuli kahvi purjevene", username="mm") == []

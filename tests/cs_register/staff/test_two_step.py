@@ -204,3 +204,31 @@ def test_the_setting_is_checked(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="TWO_STEP_LOGIN"):
         Settings.from_env({"TWO_STEP_LOGIN": "sometimes", "CS_INSTANCE_PATH": str(tmp_path)})
     assert Settings.from_env({"CS_INSTANCE_PATH": str(tmp_path)}).two_step_login == "required"
+
+
+def test_an_operator_resets_a_lost_second_factor_and_it_is_enrolled_again(
+    browser, agent, clock, required_app, database
+):
+    _enrol(browser, clock)
+    assert is_logged_in(browser)
+    result = required_app.test_cli_runner().invoke(args=["users", "reset-two-step", "aila"])
+    assert result.exit_code == 0, result.output
+    assert not is_logged_in(browser)  # its sessions ended
+    with database.session_factory() as session:
+        user = session.get(StaffUser, agent.id)
+        assert user.totp_secret_ciphertext is None
+        assert session.scalars(sa.select(StaffRecoveryCode)).all() == []
+    assert _password_step(required_app.test_client()).headers["Location"] == "/login/enrol"
+    assert len(audit_actions(database, AuditAction.TWO_STEP_RESET)) == 1
+
+
+def test_a_staff_member_cannot_reset_a_second_factor(database, clock, agent, make_staff):
+    from cs_register.errors import PermissionDenied
+    from cs_register.staff import two_step
+    from tests.support.context import make_context
+
+    admin = make_staff("admin")
+    with database.unit_of_work() as session:
+        ctx = make_context(session, session.get(StaffUser, admin.id), clock.now)
+        with pytest.raises(PermissionDenied):
+            two_step.reset_two_step(ctx, session.get(StaffUser, agent.id))
