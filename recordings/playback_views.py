@@ -83,11 +83,10 @@ def audio(public_id: str) -> Any:
         except RangeNotSatisfiable:
             headers["Content-Range"] = f"bytes */{size}"
             return Response(b"", status=416, headers=headers)
-    # A player fetches one play in many range requests (seeking, buffering). Only a request
-    # from the start of the file (no Range, or a range starting at byte 0) begins a play, so
-    # only that one is audited: one RECORDING_PLAYED per play, not one per chunk. HEAD requests
-    # deliver no audio and are not audited.
-    if request.method == "GET" and (byte_range is None or byte_range.start == 0):
+    # Every GET delivers audio, whatever byte it starts at, so every one counts towards a
+    # listening (audited once per staff member and session, `services.record_listening`).
+    # HEAD requests deliver no audio and are not audited.
+    if request.method == "GET":
         services.record_listening(staff_context(), recording=recording, download=False)
     if byte_range is None:
         headers["Content-Length"] = str(size)

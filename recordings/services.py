@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from cs_register import audit
-from cs_register.audit.models import AuditAction
+from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.clock import CLOCK_SKEW
 from cs_register.contacts.models import Channel, Contact
 from cs_register.context import Context
@@ -194,17 +194,41 @@ def servable_recording(
     return recording
 
 
+# A player fetches one listening in many range requests (buffering, seeking, a replay): they
+# make one audited listening while they come within this long of the last one audited.
+LISTENING_SESSION = timedelta(minutes=5)
+
+
 def record_listening(
     ctx: Context,
     *,
     recording: Recording,
     download: bool,
 ) -> None:
-    """Audit a play or a download (separately: the issue asks to tell them apart)."""
+    """Audit a download, every time; and a listening, whatever byte range it starts at, once
+    per staff member, recording and `LISTENING_SESSION`."""
+    if not download and _listened_lately(ctx, recording):
+        return
     audit.record(
         ctx,
         AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
         ("recording", recording.public_id),
+    )
+
+
+def _listened_lately(ctx: Context, recording: Recording) -> bool:
+    return (
+        ctx.session.scalar(
+            sa.select(AuditEvent.id)
+            .where(
+                AuditEvent.action == AuditAction.RECORDING_PLAYED,
+                AuditEvent.subject_id == recording.public_id,
+                AuditEvent.actor_label == ctx.actor.audit_label,
+                AuditEvent.occurred_at > ctx.now - LISTENING_SESSION,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 

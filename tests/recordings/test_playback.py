@@ -242,7 +242,7 @@ def test_anonymous_requests_for_audio_go_to_login(client, recording):
 
 
 def test_a_play_is_audited_once_not_once_per_range_chunk(
-    client, logged_in, recording, stored_bytes, audit_rows
+    client, logged_in, recording, stored_bytes, audit_rows, clock, login
 ):
     agent = logged_in("agent")
     size = len(stored_bytes)
@@ -256,10 +256,33 @@ def test_a_play_is_audited_once_not_once_per_range_chunk(
     assert plays[0].actor_id == agent.id
     assert plays[0].subject_type == "recording"
 
-    # Playing again from the start (or fetching it whole) is a new play.
+    # Replaying within the listening session is the same listening.
     client.get(audio_url(recording))
     client.get(audio_url(recording), headers={"Range": "bytes=0-1"})
-    assert len(audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)) == 3
+    assert len(audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)) == 1
+
+    # Listening again later is a new listening, from whatever byte it starts.
+    clock.advance(timedelta(minutes=5))
+    login(client, agent)
+    client.get(audio_url(recording), headers={"Range": "bytes=1-"})
+    assert len(audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)) == 2
+
+
+def test_a_listening_that_skips_the_first_byte_is_audited_too(
+    client, logged_in, recording, stored_bytes, audit_rows, make_staff, login
+):
+    """`Range: bytes=1-` plays all but one byte: it is a listening like any other."""
+    agent = logged_in("agent")
+    response = client.get(audio_url(recording), headers={"Range": "bytes=1-"})
+    assert response.status_code == 206
+    (play,) = audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)
+    assert play.actor_id == agent.id
+    # Another staff member's listening at the same time is theirs, audited on its own.
+    colleague = make_staff("supervisor")
+    login(client, colleague)
+    client.get(audio_url(recording), headers={"Range": "bytes=100-"})
+    plays = audit_rows(AuditAction.RECORDING_PLAYED, recording.public_id)
+    assert [p.actor_id for p in plays] == [agent.id, colleague.id]
 
 
 def test_a_head_request_delivers_no_audio_and_is_not_audited(
