@@ -48,8 +48,6 @@ class Settings:
     recording_storage_path: Path | None = None
     session_idle_timeout: timedelta = timedelta(minutes=30)
     session_absolute_lifetime: timedelta = timedelta(hours=12)
-    login_lockout_threshold: int = 5
-    login_lockout_duration: timedelta = timedelta(minutes=15)
     retention_months: int = 3
     hold_cap_months: int = MAX_HOLD_CAP_MONTHS
     max_upload_bytes: int = 200 * 1024 * 1024

@@ -73,8 +73,6 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         sessions=SessionPolicy(
             idle_timeout=settings.session_idle_timeout,
             absolute_lifetime=settings.session_absolute_lifetime,
-            lockout_threshold=settings.login_lockout_threshold,
-            lockout_duration=settings.login_lockout_duration,
         ),
         password_hashing=cost,
     )

@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,11 @@ from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
 from cs_register.permissions import Actor, Role
 from cs_register.staff.authentication import authenticate
 from cs_register.staff.models import StaffUser
-from cs_register.staff.sessions import SessionPolicy
 from tests.conftest import FrozenClock
 from tests.support.context import make_context
 
 STARTUP_DEADLINE_SECONDS = 90
 STOP_DEADLINE_SECONDS = 20
-POLICY = SessionPolicy(
-    idle_timeout=timedelta(minutes=30),
-    absolute_lifetime=timedelta(hours=12),
-    lockout_threshold=5,
-    lockout_duration=timedelta(minutes=15),
-)
 
 
 def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
@@ -68,7 +60,6 @@ def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
                 make_context(db_session, Actor.anonymous(), clock.now),
                 username=username,
                 password=password,
-                policy=POLICY,
             ).username
             == username
         )

@@ -18,6 +18,7 @@ from cs_register.db import Base, str_enum
 class AuditAction(enum.Enum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
     LOGOUT = "logout"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a password
     STAFF_CREATED = "staff_created"

@@ -1,8 +1,9 @@
-"""Staff authentication: checking a password at login, lockout after repeated failures, and
-changing one's own password (which re-authenticates first).
+"""Staff authentication: checking a password at login (throttled by source address and by
+account and address, `staff.throttling`), and changing one's own password (which
+re-authenticates first).
 
-Failures are audited and counted per account; the caller commits even when login fails, so
-the count and the audit row are kept.
+Failures are audited and leave a sign-in record; the caller commits even when login fails, so
+both are kept.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Actor
+from cs_register.staff import throttling
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -21,15 +23,28 @@ from cs_register.staff.passwords import (
     needs_rehash,
     verify_password,
 )
-from cs_register.staff.services import find_user_by_username, is_locked
-from cs_register.staff.sessions import SessionPolicy, revoke_all_sessions
-from cs_register.staff.sign_ins import SIGNED_IN, record_sign_in
+from cs_register.staff.services import find_user_by_username
+from cs_register.staff.sessions import revoke_all_sessions
+from cs_register.staff.sign_ins import SIGNED_IN, normalised_address, record_sign_in
 
 
 class LoginFailed(Exception):
-    """Wrong username, wrong password, inactive or locked account: deliberately one message."""
+    """Wrong username, wrong password or inactive account: deliberately one message."""
 
-    message = "Invalid username or password, or the account is locked. Try again later."
+    message = "Invalid username or password."
+
+
+class LoginThrottled(Exception):
+    """Too many failed attempts from this address (for this account): wait `retry_after`."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+        minutes = -(-retry_after // 60)
+        self.message = (
+            "Too many failed attempts from here. Wait"
+            f" {minutes} minute{'s' if minutes != 1 else ''} and try again."
+        )
 
 
 def authenticate(
@@ -37,12 +52,12 @@ def authenticate(
     *,
     username: str,
     password: str,
-    policy: SessionPolicy,
     source_address: str | None = None,
 ) -> StaffUser:
-    """Check credentials. Failures are audited and counted per account (not globally, so one
-    attacker cannot lock everyone out); the caller must commit even when this raises. Every
-    attempt leaves a sign-in record with `source_address` (`staff.sign_ins`, 45 days).
+    """Check credentials. Failures are audited; too many from one address (for one account)
+    make that address wait (`LoginThrottled`), and no account is ever locked. The caller must
+    commit even when this raises. Every attempt leaves a sign-in record with `source_address`
+    (`staff.sign_ins`, 45 days).
 
     `ctx` is the anonymous login request; a failure for a known account is audited as that
     account's."""
@@ -52,32 +67,38 @@ def authenticate(
     too_long = len(password) > MAX_PASSWORD_LENGTH
     candidate = "" if too_long else password
     user = find_user_by_username(session, username) if username else None
+    held = throttling.throttle(
+        session,
+        address=normalised_address(source_address),
+        user_id=user.id if user else None,
+        now=now,
+    )
+    if held is not None:
+        # Checked before the password, so a throttled guess learns nothing.
+        audit.record(
+            ctx.acting_as(Actor.for_staff(user)) if user is not None else ctx,
+            AuditAction.LOGIN_THROTTLED,
+            ("staff", user.public_id) if user is not None else None,
+            details={"limit": held.limit},
+        )
+        record_sign_in(ctx, user=user, source_address=source_address, outcome=throttling.THROTTLED)
+        raise LoginThrottled(held.retry_after)
     if user is None:
         equalise_timing(candidate)
         audit.record(ctx, AuditAction.LOGIN_FAILED, details={"reason": "unknown_user"})
         record_sign_in(ctx, user=None, source_address=source_address, outcome="unknown_user")
         raise LoginFailed()
-    locked = is_locked(user, now=now)
     password_ok = verify_password(user.password_hash, candidate) and not too_long
-    if locked or not user.is_active or not password_ok:
-        reason = "locked" if locked else "inactive" if not user.is_active else "bad_password"
-        details: dict[str, object] = {"reason": reason}
-        if not password_ok and not locked:
-            user.failed_login_count += 1
-            if user.failed_login_count >= policy.lockout_threshold:
-                user.locked_until = now + policy.lockout_duration
-                user.failed_login_count = 0
-                details["account_locked"] = True
+    if not user.is_active or not password_ok:
+        reason = "inactive" if not user.is_active else "bad_password"
         audit.record(
             ctx.acting_as(Actor.for_staff(user)),
             AuditAction.LOGIN_FAILED,
             ("staff", user.public_id),
-            details=details,
+            details={"reason": reason},
         )
         record_sign_in(ctx, user=user, source_address=source_address, outcome=reason)
         raise LoginFailed()
-    user.failed_login_count = 0
-    user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     record_sign_in(ctx, user=user, source_address=source_address, outcome=SIGNED_IN)

@@ -114,7 +114,7 @@ def set_role_command(username: str, role_value: str) -> None:
 @users_cli.command("reset-password")
 @click.argument("username")
 def reset_password_command(username: str) -> None:
-    """Replace the password with a one-time one, lift any lockout and end all sessions."""
+    """Replace the password with a one-time one and end all sessions."""
     user, password = _change_account(
         username, lambda ctx, user: services.reset_password(ctx, user=user)
     )
@@ -145,7 +145,6 @@ def list_command() -> None:
         user = overview.user
         flags = [
             "active" if user.is_active else "deactivated",
-            *(["locked"] if overview.locked else []),
             *(["must-change-password"] if user.must_change_password else []),
         ]
         last_login = local_time(overview.last_login_at) if overview.last_login_at else "never"

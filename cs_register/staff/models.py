@@ -26,8 +26,6 @@ class StaffUser(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # One-time passwords (demo accounts, admin resets) must be replaced at first login.
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    failed_login_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime]
     created_at: Mapped[datetime]
     deactivated_at: Mapped[datetime | None]

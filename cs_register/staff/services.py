@@ -130,7 +130,6 @@ class StaffOverview:
     user: StaffUser
     last_login_at: datetime | None
     live_sessions: int
-    locked: bool
 
 
 def staff_overviews(
@@ -177,7 +176,6 @@ def staff_overviews(
             user=user,
             last_login_at=last_logins.get(user.public_id),
             live_sessions=int(live_counts.get(user.id, 0)),
-            locked=is_locked(user, now=now),
         )
         for user in users
     ]
@@ -263,8 +261,7 @@ def reset_password(
     *,
     user: StaffUser,
 ) -> str:
-    """Give the account a one-time password (returned once), lift any lockout and end all its
-    sessions."""
+    """Give the account a one-time password (returned once), and end all its sessions."""
     session, now = ctx.session, ctx.now
     # It would log the admin out mid-page; their own password has its own form.
     _administer(ctx, user, own="Use 'Change password' for your own account.")
@@ -272,8 +269,6 @@ def reset_password(
     user.password_hash = hash_password(password)
     user.password_changed_at = now
     user.must_change_password = True
-    user.failed_login_count = 0
-    user.locked_until = None
     revoke_all_sessions(session, user=user, now=now, reason="password_reset")
     audit.record(ctx, AuditAction.STAFF_PASSWORD_RESET, ("staff", user.public_id))
     return password
@@ -281,8 +276,3 @@ def reset_password(
 
 def count_staff(session: Session) -> int:
     return int(session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) or 0)
-
-
-def is_locked(user: StaffUser, *, now: datetime) -> bool:
-    """Locked out by too many wrong passwords, until `locked_until` passes."""
-    return user.locked_until is not None and user.locked_until > now

@@ -26,8 +26,6 @@ from cs_register.staff.models import StaffSession, StaffUser
 class SessionPolicy:
     idle_timeout: timedelta
     absolute_lifetime: timedelta
-    lockout_threshold: int
-    lockout_duration: timedelta
 
 
 def hash_token(token: str) -> str:

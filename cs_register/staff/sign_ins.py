@@ -29,13 +29,13 @@ def record_sign_in(
         StaffSignIn(
             occurred_at=ctx.now,
             user_id=user.id if user is not None else None,
-            source_address=_address(source_address),
+            source_address=normalised_address(source_address),
             outcome=outcome,
         )
     )
 
 
-def _address(raw: str | None) -> str | None:
+def normalised_address(raw: str | None) -> str | None:
     """The address as the server saw it, if it is one (nothing else is stored)."""
     if not raw:
         return None

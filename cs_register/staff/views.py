@@ -62,12 +62,16 @@ def login() -> Any:
             ctx,
             username=username,
             password=request.form.get("password", ""),
-            policy=session_policy(),
             source_address=request.remote_addr,
         )
+    except staff_authentication.LoginThrottled as held:
+        page = render_template(
+            "staff/login.html", next_url=next_url, error=held.message, username=username
+        )
+        return page, 429, {"Retry-After": str(held.retry_after)}
     except staff_authentication.LoginFailed as failure:
-        # The form again (401); the view returned normally, so the failed attempt and the
-        # lockout counter are committed with the audit trail.
+        # The form again (401); the view returned normally, so the failed attempt's sign-in
+        # record (which the throttle counts) is committed with the audit trail.
         return (
             render_template(
                 "staff/login.html", next_url=next_url, error=failure.message, username=username

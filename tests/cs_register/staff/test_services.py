@@ -20,8 +20,6 @@ from tests.support.context import make_context
 POLICY = staff_sessions.SessionPolicy(
     idle_timeout=timedelta(minutes=30),
     absolute_lifetime=timedelta(hours=12),
-    lockout_threshold=5,
-    lockout_duration=timedelta(minutes=15),
 )
 
 
