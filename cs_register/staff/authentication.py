@@ -8,12 +8,15 @@ both are kept.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
+from cs_register.crypto import Keyring
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Actor
-from cs_register.staff import throttling
+from cs_register.staff import throttling, two_step
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -24,7 +27,7 @@ from cs_register.staff.passwords import (
     verify_password,
 )
 from cs_register.staff.services import find_user_by_username
-from cs_register.staff.sessions import revoke_all_sessions
+from cs_register.staff.sessions import find_session, revoke_all_sessions
 from cs_register.staff.sign_ins import SIGNED_IN, normalised_address, record_sign_in
 
 
@@ -105,6 +108,18 @@ def authenticate(
     return user
 
 
+# A session that passed its second step this recently (a first login that must replace its
+# one-time password) is not asked for another code at once.
+FRESH_SECOND_STEP = timedelta(minutes=5)
+
+
+def needs_second_step_again(ctx: Context, user: StaffUser, current_token: str | None) -> bool:
+    if not two_step.is_enrolled(user):
+        return False
+    row = find_session(ctx.session, current_token) if current_token else None
+    return row is None or ctx.now - row.created_at > FRESH_SECOND_STEP
+
+
 def change_own_password(
     ctx: Context,
     *,
@@ -112,12 +127,20 @@ def change_own_password(
     current_password: str,
     new_password: str,
     current_token: str | None,
+    keyring: Keyring,
+    code: str = "",
 ) -> None:
-    """Re-authenticates with the current password; ends every other session of the user."""
+    """Re-authenticates with the current password, and with a second-step code unless this
+    session passed its second step moments ago (`FRESH_SECOND_STEP`); ends every other
+    session of the user."""
     session, now = ctx.session, ctx.now
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current_password):
         errors["current_password"] = ["Current password is not correct."]
+    if needs_second_step_again(ctx, user, current_token) and not two_step.verify_second_step(
+        ctx, keyring, user, code
+    ):
+        errors["code"] = ["Type the code your authenticator app shows now, or a recovery code."]
     problems = check_password_policy(
         new_password, username=user.username, display_name=user.display_name
     )

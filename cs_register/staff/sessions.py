@@ -49,7 +49,7 @@ def start_session(ctx: Context, *, user: StaffUser) -> str:
 _LAST_SEEN_GRANULARITY = timedelta(minutes=1)
 
 
-def _find_session_row(session: Session, token: str) -> StaffSession | None:
+def find_session(session: Session, token: str) -> StaffSession | None:
     return session.scalar(
         sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token))
     )
@@ -59,7 +59,7 @@ def resume_session(
     session: Session, *, token: str, now: datetime, policy: SessionPolicy
 ) -> StaffSession | None:
     """The live session for a cookie token, or None if it was revoked, idle or too old."""
-    row = _find_session_row(session, token)
+    row = find_session(session, token)
     if row is None or row.revoked_at is not None:
         return None
     if not row.user.is_active:
@@ -82,7 +82,7 @@ def _revoke(row: StaffSession, now: datetime, reason: str) -> None:
 
 
 def end_session(ctx: Context, *, token: str) -> None:
-    row = _find_session_row(ctx.session, token)
+    row = find_session(ctx.session, token)
     if row is None or row.revoked_at is not None:
         return
     _revoke(row, ctx.now, "logout")

@@ -204,18 +204,25 @@ def logout() -> Any:
 @auth_blueprint.route("/account/password", methods=["GET", "POST"])
 def change_password() -> Any:
     user = current_account()
+    ctx = staff_context()
+    ask_code = staff_authentication.needs_second_step_again(ctx, user, session.get("sid"))
     if request.method == "GET":
-        return render_template("staff/change_password.html", errors={})
+        return render_template("staff/change_password.html", errors={}, ask_code=ask_code)
     try:
         staff_authentication.change_own_password(
-            staff_context(),
+            ctx,
             user=user,
             current_password=request.form.get("current_password", ""),
             new_password=request.form.get("new_password", ""),
             current_token=session.get("sid"),
+            keyring=_keyring(),
+            code=request.form.get("code", ""),
         )
     except ValidationFailed as failure:
-        return render_template("staff/change_password.html", errors=failure.errors), 422
+        page = render_template(
+            "staff/change_password.html", errors=failure.errors, ask_code=ask_code
+        )
+        return page, 422
     flash("Password changed. Your other sessions have been logged out.", "success")
     return redirect("/")
 

@@ -232,3 +232,21 @@ def test_a_staff_member_cannot_reset_a_second_factor(database, clock, agent, mak
         ctx = make_context(session, session.get(StaffUser, admin.id), clock.now)
         with pytest.raises(PermissionDenied):
             two_step.reset_two_step(ctx, session.get(StaffUser, agent.id))
+
+
+def test_changing_the_password_later_needs_a_code_too(browser, agent, clock, required_app, login):
+    secret, _ = _enrol(browser, clock)
+    new = "seven unrelated words: kettle orbit"
+    # Right after the two steps, the password and a fresh session are enough.
+    assert 'name="code"' not in browser.get("/account/password").get_data(as_text=True)
+    clock.advance(timedelta(minutes=6))
+    page = browser.get("/account/password").get_data(as_text=True)
+    assert 'name="code"' in page
+    form = {"current_password": DEFAULT_PASSWORD, "new_password": new}
+    refused = browser.post("/account/password", data={**form, "code": "000000"})
+    assert refused.status_code == 422
+    assert "Type the code your authenticator app shows now" in refused.get_data(as_text=True)
+    done = browser.post(
+        "/account/password", data={**form, "code": pyotp.TOTP(secret).at(clock.now)}
+    )
+    assert done.status_code == 302
