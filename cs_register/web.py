@@ -19,7 +19,9 @@ from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
 from cs_register.clock import local_time
+from cs_register.config import Settings
 from cs_register.context import Context
+from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
 from cs_register.permissions import Actor, Permission, StaffPrincipal, has_permission
@@ -43,6 +45,19 @@ def now() -> datetime:
     clock = current_app.extensions["cs_register.clock"]
     value: datetime = clock()
     return value
+
+
+def current_settings() -> Settings:
+    """The deployment's settings (installed with its runtime by `create_app`)."""
+    settings: Settings = current_app.extensions["cs_register.settings"]
+    return settings
+
+
+def current_keyring() -> Keyring:
+    """The deployment's ciphers: identity codes, corrections, webhook and authenticator
+    secrets."""
+    keyring: Keyring = current_app.extensions["cs_register.keyring"]
+    return keyring
 
 
 def request_id() -> str | None:

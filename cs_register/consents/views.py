@@ -6,12 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_register import pages
-from cs_register.config import Settings
 from cs_register.consents import services
 from cs_register.consents.models import ChoiceChannel, ChoiceKind
 from cs_register.consents.topics import ChoiceTopics, label
@@ -19,7 +18,7 @@ from cs_register.contacts.models import Contact
 from cs_register.customers.models import Customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.permissions import Permission, has_permission
-from cs_register.web import current_staff, requires, staff_context
+from cs_register.web import current_settings, current_staff, requires, staff_context
 
 blueprint = Blueprint("consents", __name__, template_folder="templates")
 
@@ -28,8 +27,7 @@ RECENT_CONTACTS = timedelta(days=7)
 
 
 def _topics() -> ChoiceTopics:
-    settings: Settings = current_app.extensions["cs_register.settings"]
-    return ChoiceTopics.of_settings(settings)
+    return ChoiceTopics.of_settings(current_settings())
 
 
 def _back(public_id: str) -> Any:

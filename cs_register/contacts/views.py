@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,6 @@ from cs_register import pages
 from cs_register.clock import local_input_value
 from cs_register.contacts import relinking, services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
-from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
@@ -22,7 +21,7 @@ from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission
-from cs_register.web import now, requires, staff_context
+from cs_register.web import current_keyring, now, requires, staff_context
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
 
@@ -46,11 +45,6 @@ def format_age(age: timedelta) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h"
     return f"{minutes // (24 * 60)} d"
-
-
-def keyring() -> Keyring:
-    ring: Keyring = current_app.extensions["cs_register.keyring"]
-    return ring
 
 
 def _customer_for_form(public_id: str | None) -> Customer | None:
@@ -218,9 +212,11 @@ def link_contact(public_id: str) -> Any:
     # An identity code is never written back into the page, not even into its own input.
     search = {"kind": kind, "value": "" if kind == "identity_code" else value}
     try:
-        customers = search_customers(staff_context(), keyring(), kind=kind, value=value)
+        customers = search_customers(staff_context(), current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_link_page(contact, search=search, errors=failure.errors, status=422)
     return _render_link_page(
-        contact, search=search, candidates=services.describe_candidates(keyring(), customers)
+        contact,
+        search=search,
+        candidates=services.describe_candidates(current_keyring(), customers),
     )

@@ -13,7 +13,6 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from cs_register import pages
-from cs_register.crypto import Keyring
 from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
 from cs_register.customers.rectification import FIELD_LABELS
@@ -23,14 +22,9 @@ from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IDENTIFIER_LABELS, format_phone
 from cs_register.permissions import Permission
-from cs_register.web import now, requires, staff_context
+from cs_register.web import current_keyring, now, requires, staff_context
 
 blueprint = Blueprint("customers", __name__, template_folder="templates")
-
-
-def _keyring() -> Keyring:
-    keyring: Keyring = current_app.extensions["cs_register.keyring"]
-    return keyring
 
 
 def _contact_links() -> dict[str, bool]:
@@ -90,7 +84,7 @@ def search() -> Any:
     # An identity code is never written back into a page, not even into the search box.
     echo = "" if kind == "identity_code" else _safe_echo(value)
     try:
-        customers = search_customers(staff_context(), _keyring(), kind=kind, value=value)
+        customers = search_customers(staff_context(), current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_dashboard(kind=kind, value=echo, errors=failure.errors, status=422)
     results = [_result_row(customer) for customer in customers]
@@ -100,7 +94,7 @@ def search() -> Any:
 def _result_row(customer: Customer) -> dict[str, Any]:
     return {
         "customer": customer,
-        "masked_identity_code": services.masked_identity_code(_keyring(), customer),
+        "masked_identity_code": services.masked_identity_code(current_keyring(), customer),
         "phone_display": format_phone(customer.phone_e164) if customer.phone_e164 else None,
     }
 
@@ -113,7 +107,7 @@ def new_customer() -> Any:
             "customers/form.html", mode="new", values={}, errors={}, code_dropped=False
         )
     try:
-        customer = services.create_customer(staff_context(), _keyring(), form=request.form)
+        customer = services.create_customer(staff_context(), current_keyring(), form=request.form)
     except ValidationFailed as failure:
         return (
             render_template(
@@ -139,7 +133,7 @@ def _render_customer_page(
 ) -> Any:
     session = get_session()
     current = now()
-    view = services.view_customer(staff_context(), _keyring(), public_id=public_id)
+    view = services.view_customer(staff_context(), current_keyring(), public_id=public_id)
     return (
         render_template(
             "customers/customer.html",
@@ -167,7 +161,7 @@ def reveal_identity_code(public_id: str) -> Any:
     purpose = request.form.get("purpose", "")
     try:
         code = services.reveal_identity_code(
-            staff_context(), _keyring(), public_id=public_id, purpose=purpose
+            staff_context(), current_keyring(), public_id=public_id, purpose=purpose
         )
     except ValidationFailed as failure:
         return _render_customer_page(
@@ -183,7 +177,7 @@ def reveal_identity_code(public_id: str) -> Any:
 def edit_customer(public_id: str) -> Any:
     if request.method == "GET":
         # Opening the form shows the customer's data, so it is audited like the page.
-        view = services.view_customer(staff_context(), _keyring(), public_id=public_id)
+        view = services.view_customer(staff_context(), current_keyring(), public_id=public_id)
         return render_template(
             "customers/form.html",
             mode="edit",
@@ -198,7 +192,11 @@ def edit_customer(public_id: str) -> Any:
     reason = request.form.get("reason", "")
     try:
         changed = rectification.update_customer(
-            staff_context(), _keyring(), public_id=public_id, form=request.form, reason=reason
+            staff_context(),
+            current_keyring(),
+            public_id=public_id,
+            form=request.form,
+            reason=reason,
         )
     except ValidationFailed as failure:
         return (
@@ -206,7 +204,7 @@ def edit_customer(public_id: str) -> Any:
                 "customers/form.html",
                 mode="edit",
                 customer=customer,
-                masked_identity_code=services.masked_identity_code(_keyring(), customer),
+                masked_identity_code=services.masked_identity_code(current_keyring(), customer),
                 values={
                     **_form_values(request.form),
                     "clear_identity_code": request.form.get("clear_identity_code", ""),
@@ -241,7 +239,9 @@ def _stored_values(customer: Customer, phone_display: str | None) -> dict[str, s
 @blueprint.get("/customers/<public_id>/history")
 @requires(Permission.VIEW_CUSTOMERS)
 def customer_history(public_id: str) -> Any:
-    revisions = rectification.customer_history(staff_context(), _keyring(), public_id=public_id)
+    revisions = rectification.customer_history(
+        staff_context(), current_keyring(), public_id=public_id
+    )
     return render_template(
         "customers/history.html",
         customer=services.get_visible_customer(staff_context(), public_id),

@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential
 from cs_register.integrations.models import TokenScope, WebhookSecret
 from cs_register.permissions import Permission
-from cs_register.web import now, requires, staff_context
+from cs_register.web import current_keyring, now, requires, staff_context
 
 blueprint = Blueprint(
     "integrations", __name__, url_prefix="/admin/integrations", template_folder="templates"
@@ -85,11 +84,6 @@ def revoke(public_id: str) -> Any:
 # --- webhook secrets (Standard Webhooks signing, e.g. the chatbot) ------------------------
 
 
-def _keyring() -> Keyring:
-    keyring: Keyring = current_app.extensions["cs_register.keyring"]
-    return keyring
-
-
 @blueprint.get("/webhook-secrets/")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def webhook_secret_list() -> Any:
@@ -119,7 +113,9 @@ def new_webhook_secret() -> Any:
         return render_template(template, form={}, errors={}, replaces=None)
     form = {"name": request.form.get("name", "")}
     try:
-        secret, raw = webhooks.create_webhook_secret(staff_context(), _keyring(), name=form["name"])
+        secret, raw = webhooks.create_webhook_secret(
+            staff_context(), current_keyring(), name=form["name"]
+        )
     except ValidationFailed as failure:
         return render_template(template, form=form, errors=failure.errors, replaces=None), 422
     except Conflict as conflict:
@@ -140,7 +136,7 @@ def rotate_webhook_secret(public_id: str) -> Any:
     form = {"name": request.form.get("name", "")}
     try:
         _, secret, raw = webhooks.rotate_webhook_secret(
-            staff_context(), _keyring(), public_id=public_id, name=form["name"]
+            staff_context(), current_keyring(), public_id=public_id, name=form["name"]
         )
     except ValidationFailed as failure:
         return render_template(template, form=form, errors=failure.errors, replaces=old), 422

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,9 +16,7 @@ from flask import (
 )
 from flask_login import login_user, logout_user
 
-from cs_register.config import Settings
 from cs_register.context import Context
-from cs_register.crypto import Keyring
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Actor, Permission, Role, has_permission
@@ -29,6 +26,8 @@ from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import (
+    current_keyring,
+    current_settings,
     current_staff,
     is_safe_next,
     request_context,
@@ -84,7 +83,7 @@ def login() -> Any:
         # orphaned token stays usable in the background.
         staff_sessions.end_session(ctx, token=previous_token)
     session.clear()
-    if two_step.is_enrolled(user) or two_step.required(_settings().two_step_login):
+    if two_step.is_enrolled(user) or two_step.required(current_settings().two_step_login):
         # The password was right; the session starts only after the second step. What the
         # (signed) cookie carries until then is the account and the time, nothing secret.
         session[_PENDING] = {"user": user.id, "at": int(ctx.now.timestamp()), "next": next_url}
@@ -109,16 +108,6 @@ def _start_session(ctx: Context, user: StaffUser, next_url: str | None) -> Any:
 _PENDING = "two_step"
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["cs_register.settings"]
-    return settings
-
-
-def _keyring() -> Keyring:
-    keyring: Keyring = current_app.extensions["cs_register.keyring"]
-    return keyring
-
-
 def _pending_user(ctx: Context) -> tuple[StaffUser, dict[str, Any]] | None:
     """The account whose password step this browser passed, if still fresh and usable."""
     pending = session.get(_PENDING)
@@ -137,8 +126,9 @@ def _back_to_login(message: str) -> Any:
     return redirect(url_for("auth.login"))
 
 
-@auth_blueprint.route("/login/second-step", methods=["GET", "POST"])
-def second_step() -> Any:
+def _login_to_finish(*, enrolled: bool) -> tuple[Context, StaffUser, dict[str, Any]] | Any:
+    """The half-finished login this page finishes (enrolled or enrolling), or where to go
+    instead."""
     if current_staff() is not None:
         return redirect("/")  # already logged in: nothing to finish
     ctx = request_context(Actor.anonymous())
@@ -146,15 +136,25 @@ def second_step() -> Any:
     if found is None:
         return _back_to_login("Log in again: the login was not finished in time.")
     user, pending = found
-    if not two_step.is_enrolled(user):
-        return redirect(url_for("auth.enrol_second_step"))
+    if two_step.is_enrolled(user) != enrolled:
+        other = "auth.second_step" if two_step.is_enrolled(user) else "auth.enrol_second_step"
+        return redirect(url_for(other))
+    return ctx, user, pending
+
+
+@auth_blueprint.route("/login/second-step", methods=["GET", "POST"])
+def second_step() -> Any:
+    step = _login_to_finish(enrolled=True)
+    if not isinstance(step, tuple):
+        return step
+    ctx, user, pending = step
     if request.method == "GET":
         return render_template("staff/second_step.html", error=None)
     since = datetime.fromtimestamp(float(pending["at"]), tz=UTC)
     if two_step.wrong_codes_since(ctx.session, user, since) >= two_step.MAX_WRONG_CODES:
         session.pop(_PENDING, None)
         return _back_to_login("Too many wrong codes. Log in again.")
-    if two_step.verify_second_step(ctx, _keyring(), user, request.form.get("code", "")):
+    if two_step.verify_second_step(ctx, current_keyring(), user, request.form.get("code", "")):
         return _start_session(ctx, user, pending.get("next"))
     error = (
         "That code is not right. Type the code your authenticator app shows now,"
@@ -165,21 +165,18 @@ def second_step() -> Any:
 
 @auth_blueprint.route("/login/enrol", methods=["GET", "POST"])
 def enrol_second_step() -> Any:
-    if current_staff() is not None:
-        return redirect("/")  # already logged in: nothing to finish
-    ctx = request_context(Actor.anonymous())
-    found = _pending_user(ctx)
-    if found is None:
-        return _back_to_login("Log in again: the login was not finished in time.")
-    user, pending = found
-    if two_step.is_enrolled(user):
-        return redirect(url_for("auth.second_step"))
-    secret = two_step.pending_secret(ctx, _keyring(), user)
+    step = _login_to_finish(enrolled=False)
+    if not isinstance(step, tuple):
+        return step
+    ctx, user, pending = step
+    secret = two_step.pending_secret(ctx, current_keyring(), user)
     page = {"secret": secret, "qr": two_step.provisioning_qr(user, secret), "user": user}
     if request.method == "GET":
         return render_template("staff/enrol.html", errors={}, **page)
     try:
-        codes = two_step.confirm_enrolment(ctx, _keyring(), user, request.form.get("code", ""))
+        codes = two_step.confirm_enrolment(
+            ctx, current_keyring(), user, request.form.get("code", "")
+        )
     except ValidationFailed as failure:
         return render_template("staff/enrol.html", errors=failure.errors, **page), 422
     _start_session(ctx, user, pending.get("next"))
@@ -215,7 +212,7 @@ def change_password() -> Any:
             current_password=request.form.get("current_password", ""),
             new_password=request.form.get("new_password", ""),
             current_token=session.get("sid"),
-            keyring=_keyring(),
+            keyring=current_keyring(),
             code=request.form.get("code", ""),
         )
     except ValidationFailed as failure:
