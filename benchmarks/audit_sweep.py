@@ -33,17 +33,15 @@ import sqlalchemy as sa
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from benchmarks.contact_sweep import deployment_registry  # noqa: E402
 from benchmarks.purge_rate import throwaway_database  # noqa: E402
 from cs_register.append_only import drop_guard_statements  # noqa: E402
 from cs_register.audit.retention import AuditRetention  # noqa: E402
-from cs_register.config import Settings, generate_key  # noqa: E402
 from cs_register.contacts.retention import ContactRetention  # noqa: E402
 from cs_register.db import Base, Database  # noqa: E402
 from cs_register.personal_data import ErasureTally  # noqa: E402
 from cs_register.privacy.data_retention import sweep_customer_service_data  # noqa: E402
 from cs_register.privacy.erasure_receipts import append_retention_receipt  # noqa: E402
-from cs_register.runtime import build_runtime  # noqa: E402
-from cs_register.sources import build_registry  # noqa: E402
 
 CHUNK = 20_000
 # Seeded ids start here: the sweep's own audit rows take ids from the table's sequence (on
@@ -109,16 +107,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="audit-sweep-bench-") as scratch:
         folder = Path(scratch)
         with throwaway_database(options.db, folder) as database:
-            settings = Settings.from_env(
-                {
-                    "DATABASE_URL": str(database.engine.url),
-                    "SECRET_KEY": generate_key(),
-                    "DATA_ENCRYPTION_KEY": generate_key(),
-                    "BLIND_INDEX_KEY": generate_key(),
-                },
-                instance_path=folder / "instance",
-            )
-            registry = build_registry(build_runtime(settings))
+            registry = deployment_registry(database, folder)
             seeded = time.perf_counter()
             insert_events(database, ids(1, due_count), old)
             insert_events(database, ids(due_count + 1, options.count), now)

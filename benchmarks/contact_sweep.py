@@ -37,6 +37,7 @@ from benchmarks.purge_rate import throwaway_database  # noqa: E402
 from cs_register.config import Settings, generate_key  # noqa: E402
 from cs_register.contacts.retention import ContactRetention  # noqa: E402
 from cs_register.db import Base, Database  # noqa: E402
+from cs_register.personal_data import PersonalDataRegistry  # noqa: E402
 from cs_register.privacy.data_retention import sweep_customer_service_data  # noqa: E402
 from cs_register.runtime import build_runtime  # noqa: E402
 from cs_register.sources import build_registry  # noqa: E402
@@ -84,6 +85,20 @@ def insert_contacts(database: Database, ids: range, occurred_at: datetime) -> No
             )
 
 
+def deployment_registry(database: Database, folder: Path) -> PersonalDataRegistry:
+    """The personal-data registry a deployment on `database` would build."""
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": str(database.engine.url),
+            "SECRET_KEY": generate_key(),
+            "DATA_ENCRYPTION_KEY": generate_key(),
+            "BLIND_INDEX_KEY": generate_key(),
+        },
+        instance_path=folder / "instance",
+    )
+    return build_registry(build_runtime(settings))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -94,16 +109,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="contact-sweep-bench-") as scratch:
         folder = Path(scratch)
         with throwaway_database(options.db, folder) as database:
-            settings = Settings.from_env(
-                {
-                    "DATABASE_URL": str(database.engine.url),
-                    "SECRET_KEY": generate_key(),
-                    "DATA_ENCRYPTION_KEY": generate_key(),
-                    "BLIND_INDEX_KEY": generate_key(),
-                },
-                instance_path=folder / "instance",
-            )
-            registry = build_registry(build_runtime(settings))
+            registry = deployment_registry(database, folder)
             seeded = time.perf_counter()
             insert_contacts(database, range(1, due_count + 1), now - timedelta(days=200))
             insert_contacts(

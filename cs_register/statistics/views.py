@@ -25,13 +25,13 @@ DEFAULT_RANGE = 90
 
 
 def _choices() -> tuple[str, int]:
+    """The period and range asked for; anything else in the query (a hand-edited address)
+    shows the defaults rather than an error: the page offers only the valid choices."""
     period = request.args.get("period", "day")
     if period not in report.PERIODS:
         period = "day"
-    try:
-        days = int(request.args.get("days", DEFAULT_RANGE))
-    except ValueError:
-        days = DEFAULT_RANGE
+    raw_days = request.args.get("days", "")
+    days = int(raw_days) if raw_days.isdigit() else DEFAULT_RANGE
     return period, days if days in RANGES else DEFAULT_RANGE
 
 

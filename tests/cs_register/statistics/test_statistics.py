@@ -202,3 +202,13 @@ def test_a_week_shows_the_held_recordings_of_its_last_day_not_their_sum(database
         }
     assert figures["recordings_held"].series[0].counts == (6,)
     assert figures["contacts"].series[0].counts == (10,)
+
+
+@pytest.mark.parametrize("query", ["days=abc", "days=-30", "days=1000000", "period=month"])
+def test_a_hand_edited_query_shows_the_defaults(client, logged_in, query):
+    logged_in("supervisor")
+    response = client.get(f"/statistics?{query}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<option value="90" selected>' in page
+    assert '<option value="day" selected>' in page
