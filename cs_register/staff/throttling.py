@@ -42,7 +42,12 @@ class Throttle:
     retry_after: int
 
 
+_ANY_ACCOUNT = -1
+
+
 def _failures(address: str | None, user_id: int | None, now: datetime) -> sa.Select[Any]:
+    """Failed attempts from `address` in the window: for any account (`_ANY_ACCOUNT`), for
+    one, or (None) for usernames that named no account."""
     query = sa.select(StaffSignIn.occurred_at).where(
         StaffSignIn.occurred_at > now - WINDOW,
         StaffSignIn.outcome.not_in((SIGNED_IN, THROTTLED)),
@@ -50,7 +55,9 @@ def _failures(address: str | None, user_id: int | None, now: datetime) -> sa.Sel
         if address is None
         else StaffSignIn.source_address == address,
     )
-    if user_id is not None:
+    if user_id is None:
+        query = query.where(StaffSignIn.user_id.is_(None))
+    elif user_id != _ANY_ACCOUNT:
         query = query.where(StaffSignIn.user_id == user_id)
     return query.order_by(StaffSignIn.occurred_at.desc())
 
@@ -67,12 +74,15 @@ def _wait(session: Session, query: sa.Select[Any], limit: int, now: datetime) ->
 def throttle(
     session: Session, *, address: str | None, user_id: int | None, now: datetime
 ) -> Throttle | None:
-    """The limit this attempt runs into, if any."""
-    wait = _wait(session, _failures(address, None, now), PER_ADDRESS, now)
+    """The limit this attempt runs into, if any.
+
+    Usernames that name no account share one account-and-address count (their names are not
+    recorded): probing one unknown name is held back after the same five tries as a real
+    one, so the 429 does not tell which usernames exist."""
+    wait = _wait(session, _failures(address, _ANY_ACCOUNT, now), PER_ADDRESS, now)
     if wait:
         return Throttle("address", wait)
-    if user_id is not None:
-        wait = _wait(session, _failures(address, user_id, now), PER_ACCOUNT_ADDRESS, now)
-        if wait:
-            return Throttle("account_address", wait)
+    wait = _wait(session, _failures(address, user_id, now), PER_ACCOUNT_ADDRESS, now)
+    if wait:
+        return Throttle("account_address", wait)
     return None

@@ -68,8 +68,10 @@ def test_four_wrong_passwords_do_not_hold_anyone_back(client, make_staff):
 
 
 def test_an_address_guessing_many_accounts_is_held_back(client, make_staff, clock):
+    # Password spraying: one guess at each of many accounts.
     for n in range(throttling.PER_ADDRESS):
-        _attempt(client, f"user{n}", WRONG)  # unknown usernames count too
+        make_staff("agent", username=f"user{n}")
+        assert _attempt(client, f"user{n}", WRONG).status_code == 401
     make_staff("agent", username="maija")
     held = _attempt(client, "maija")
     assert held.status_code == 429
@@ -125,3 +127,13 @@ def test_failed_logins_are_audited_and_committed(client, make_staff, database):
     # The typed unknown username is not written anywhere: it could be a mistyped password.
     assert all("nobody" not in str(event.details) for event in events)
     assert events[2].actor_label == "unknown"
+
+
+def test_the_limit_does_not_tell_which_usernames_exist(client, make_staff):
+    make_staff("agent", username="maija")
+    _fail(client, "maija", 5)
+    _fail(client, "nobody", 5)
+    known = _attempt(client, "maija", WRONG)
+    unknown = _attempt(client, "nobody", WRONG)
+    assert known.status_code == unknown.status_code == 429
+    assert known.headers["Retry-After"] == unknown.headers["Retry-After"]
