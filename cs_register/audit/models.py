@@ -84,6 +84,7 @@ class AuditAction(enum.Enum):
     TWO_STEP_FAILED = "two_step_failed"
     RECOVERY_CODE_USED = "recovery_code_used"
     TWO_STEP_RESET = "two_step_reset"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
 
 
 class AuditEvent(Base):

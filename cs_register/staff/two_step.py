@@ -160,6 +160,25 @@ def verify_second_step(ctx: Context, keyring: Keyring, user: StaffUser, code: st
     return False
 
 
+def renew_recovery_codes(
+    ctx: Context, keyring: Keyring, user: StaffUser, *, password_ok: bool, code: str
+) -> list[str]:
+    """Ten new recovery codes in place of the old ones, after the account proves itself again
+    with its password (`password_ok`) and a current code; shown once."""
+    errors: dict[str, list[str]] = {}
+    if not is_enrolled(user):
+        raise ValidationFailed({"code": ["Two-step login is not set up for this account."]})
+    if not password_ok:
+        errors["current_password"] = ["Current password is not correct."]
+    if not verify_second_step(ctx, keyring, user, code):
+        errors["code"] = ["Type the code your authenticator app shows now, or a recovery code."]
+    if errors:
+        raise ValidationFailed(errors)
+    codes = _new_recovery_codes(ctx, user)
+    audit.record(ctx, AuditAction.RECOVERY_CODES_RENEWED, ("staff", user.public_id))
+    return codes
+
+
 def reset_two_step(ctx: Context, user: StaffUser) -> None:
     """Forget the account's authenticator and recovery codes and end its sessions: at its next
     login it enrols again. Only from the server's command line for now (an admin's reset in

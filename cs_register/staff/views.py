@@ -25,6 +25,7 @@ from cs_register.staff import services, two_step
 from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
+from cs_register.staff.passwords import verify_password
 from cs_register.web import (
     current_keyring,
     current_settings,
@@ -222,6 +223,33 @@ def change_password() -> Any:
         return page, 422
     flash("Password changed. Your other sessions have been logged out.", "success")
     return redirect("/")
+
+
+@auth_blueprint.route("/account/two-step", methods=["GET", "POST"])
+def two_step_settings() -> Any:
+    """One's own two-step login: its state, and new recovery codes after proving oneself
+    again (password and a current code)."""
+    user = current_account()
+    ctx = staff_context()
+    left = two_step.unused_recovery_codes(ctx.session, user)
+    if request.method == "GET":
+        return render_template("staff/two_step.html", user=user, left=left, errors={})
+    try:
+        codes = two_step.renew_recovery_codes(
+            ctx,
+            current_keyring(),
+            user,
+            password_ok=verify_password(
+                user.password_hash, request.form.get("current_password", "")
+            ),
+            code=request.form.get("code", ""),
+        )
+    except ValidationFailed as failure:
+        page = render_template("staff/two_step.html", user=user, left=left, errors=failure.errors)
+        return page, 422
+    return render_template(
+        "staff/recovery_codes.html", codes=codes, continue_to="/account/two-step"
+    )
 
 
 @auth_blueprint.get("/")

@@ -43,6 +43,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.home": EVERYONE,
     "auth.logout": EVERYONE,
     "auth.change_password": EVERYONE,
+    "auth.two_step_settings": EVERYONE,
     # Customer register.
     "customers.dashboard": CUSTOMER_READERS,
     "customers.search": CUSTOMER_READERS,
@@ -118,7 +119,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
 }
 
 # Reachable by any logged-in staff member without a role permission (see the matrix above).
-SELF_SERVICE_ENDPOINTS = frozenset({"auth.home", "auth.logout", "auth.change_password"})
+SELF_SERVICE_ENDPOINTS = frozenset(
+    {"auth.home", "auth.logout", "auth.change_password", "auth.two_step_settings"}
+)
 
 ACCESS_DOC = Path(__file__).resolve().parents[2] / "docs" / "access-matrix.md"
 

@@ -250,3 +250,32 @@ def test_changing_the_password_later_needs_a_code_too(browser, agent, clock, req
         "/account/password", data={**form, "code": pyotp.TOTP(secret).at(clock.now)}
     )
     assert done.status_code == 302
+
+
+def test_new_recovery_codes_need_the_password_and_a_code_and_replace_the_old(
+    browser, agent, clock, database
+):
+    secret, old_codes = _enrol(browser, clock)
+    page = browser.get("/account/two-step").get_data(as_text=True)
+    assert '<strong id="codes-left">10</strong>' in page
+    clock.advance(timedelta(seconds=30))
+    code = pyotp.TOTP(secret).at(clock.now)
+    wrong_password = browser.post(
+        "/account/two-step", data={"current_password": "not my password", "code": code}
+    )
+    assert wrong_password.status_code == 422
+    assert "Current password is not correct." in wrong_password.get_data(as_text=True)
+    clock.advance(timedelta(seconds=30))
+    renewed = browser.post(
+        "/account/two-step",
+        data={"current_password": DEFAULT_PASSWORD, "code": pyotp.TOTP(secret).at(clock.now)},
+    )
+    assert renewed.status_code == 200
+    new_codes = re.findall(
+        r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>", renewed.get_data(as_text=True)
+    )
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
+    assert len(audit_actions(database, AuditAction.RECOVERY_CODES_RENEWED)) == 1
+    with database.session_factory() as session:
+        assert len(session.scalars(sa.select(StaffRecoveryCode)).all()) == 10
