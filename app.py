@@ -39,7 +39,8 @@ def create_app(
     from cs_register.integrations.views import blueprint as integrations_blueprint
     from cs_register.privacy.views import blueprint as privacy_blueprint
     from cs_register.staff import login as staff_login
-    from cs_register.staff.views import admin_blueprint, auth_blueprint
+    from cs_register.staff.admin_views import admin_blueprint
+    from cs_register.staff.views import auth_blueprint
     from cs_register.statistics.views import blueprint as statistics_blueprint
     from recordings.api import blueprint as telephony_api
     from recordings.views import blueprint as recordings_blueprint

@@ -85,6 +85,10 @@ class AuditAction(enum.Enum):
     RECOVERY_CODE_USED = "recovery_code_used"
     TWO_STEP_RESET = "two_step_reset"
     RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
+    STAFF_CHANGE_REQUESTED = "staff_change_requested"
+    STAFF_CHANGE_APPROVED = "staff_change_approved"
+    STAFF_CHANGE_REJECTED = "staff_change_rejected"
+    STAFF_CHANGE_WITHDRAWN = "staff_change_withdrawn"
 
 
 class AuditEvent(Base):

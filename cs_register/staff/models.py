@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -105,3 +106,54 @@ class StaffRecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class StaffChangeKind(enum.Enum):
+    """The changes to staff accounts that may need a second admin (`staff.four_eyes`)."""
+
+    CREATE_ACCOUNT = "create_account"
+    CHANGE_ROLE = "change_role"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a kind of change, not a password
+    RESET_TWO_STEP = "reset_two_step"
+
+    @property
+    def label(self) -> str:
+        return {
+            StaffChangeKind.CREATE_ACCOUNT: "New account",
+            StaffChangeKind.CHANGE_ROLE: "Role change",
+            StaffChangeKind.RESET_PASSWORD: "Password reset",
+            StaffChangeKind.RESET_TWO_STEP: "Two-step login reset",
+        }[self]
+
+
+class StaffChangeRequest(Base):
+    """A change to a staff account that one admin asked for and that takes effect only when a
+    second admin approves it (`staff.approvals`). Decided requests stay as the record of who
+    asked and who approved; a pending one lapses after `staff.four_eyes.APPROVAL_VALID`."""
+
+    __tablename__ = "staff_change_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    kind: Mapped[StaffChangeKind] = mapped_column(str_enum(StaffChangeKind, "staff_change_kind"))
+    # The account changed; None for a new account, which exists only once approved.
+    target_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    # A new account's username and display name (None for the other kinds).
+    username: Mapped[str | None] = mapped_column(sa.String(64))
+    display_name: Mapped[str | None] = mapped_column(sa.String(100))
+    # The role the account is to have, and the role it had when asked (a role change is
+    # refused at approval if the account's role changed meanwhile).
+    role: Mapped[Role | None] = mapped_column(str_enum(Role, "staff_change_role"))
+    role_when_asked: Mapped[Role | None] = mapped_column(
+        str_enum(Role, "staff_change_role_when_asked")
+    )
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    # "pending" until an admin approves or rejects it or its requester withdraws it.
+    outcome: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None]
+
+    target: Mapped[StaffUser | None] = relationship(foreign_keys=[target_user_id])
+    requested_by: Mapped[StaffUser] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])

@@ -40,6 +40,17 @@ DESCRIPTION = SourceDescription(
             "code_hash",
             about=STAFF,
         ),
+        claim(
+            "staff_change_requests",
+            "Changes to staff accounts asked by one admin and decided by another, kept as the"
+            " record of who asked and who approved.",
+            "username",
+            "display_name",
+            "target_user_id",
+            "requested_by_id",
+            "decided_by_id",
+            about=STAFF,
+        ),
     ),
 )
 

@@ -19,7 +19,8 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.permissions import Permission, Role, require, require_unless_command
-from cs_register.staff.models import StaffSession, StaffUser
+from cs_register.staff import four_eyes
+from cs_register.staff.models import StaffChangeKind, StaffChangeRequest, StaffSession, StaffUser
 from cs_register.staff.passwords import (
     check_password_policy,
     generate_one_time_password,
@@ -78,8 +79,10 @@ def create_user(
     role: Role,
     password: str,
     must_change_password: bool,
+    approval: StaffChangeRequest | None = None,
 ) -> StaffUser:
-    """Create a staff account, by an admin or by the deployment's command line."""
+    """Create a staff account, by an admin or by the deployment's command line. A privileged
+    role needs a second admin's `approval` in the console (`staff.four_eyes`)."""
     session, now = ctx.session, ctx.now
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     errors: dict[str, list[str]] = {}
@@ -99,6 +102,7 @@ def create_user(
         raise ValidationFailed(errors)
     if find_user_by_username(session, username) is not None:
         raise Conflict("That username is already taken.")
+    four_eyes.check_allowed(ctx.actor, StaffChangeKind.CREATE_ACCOUNT, role=role, approval=approval)
     user = StaffUser(
         username=username,
         display_name=display_name,
@@ -187,6 +191,7 @@ def create_user_with_one_time_password(
     username: str,
     display_name: str,
     role: Role,
+    approval: StaffChangeRequest | None = None,
 ) -> tuple[StaffUser, str]:
     """Create an account with a generated password that must be replaced at first login.
 
@@ -201,6 +206,7 @@ def create_user_with_one_time_password(
         role=role,
         password=password,
         must_change_password=True,
+        approval=approval,
     )
     return user, password
 
@@ -218,11 +224,14 @@ def set_role(
     *,
     user: StaffUser,
     role: Role,
+    approval: StaffChangeRequest | None = None,
 ) -> None:
-    """Give the account another role and end its sessions, so it logs in again under it."""
+    """Give the account another role and end its sessions, so it logs in again under it. A
+    privileged role needs a second admin's `approval` in the console (`staff.four_eyes`)."""
     _administer(ctx, user, own="You cannot change your own role; ask another admin.")
     if user.role == role:
         return
+    four_eyes.check_allowed(ctx.actor, StaffChangeKind.CHANGE_ROLE, role=role, approval=approval)
     old = user.role
     user.role = role
     # A role change narrows or widens access: make the person log in again under the new role.
@@ -260,11 +269,16 @@ def reset_password(
     ctx: Context,
     *,
     user: StaffUser,
+    approval: StaffChangeRequest | None = None,
 ) -> str:
-    """Give the account a one-time password (returned once), and end all its sessions."""
+    """Give the account a one-time password (returned once), and end all its sessions. A
+    privileged account's needs a second admin's `approval` in the console."""
     session, now = ctx.session, ctx.now
     # It would log the admin out mid-page; their own password has its own form.
     _administer(ctx, user, own="Use 'Change password' for your own account.")
+    four_eyes.check_allowed(
+        ctx.actor, StaffChangeKind.RESET_PASSWORD, role=user.role, approval=approval
+    )
     password = generate_one_time_password(user.username)
     user.password_hash = hash_password(password)
     user.password_changed_at = now

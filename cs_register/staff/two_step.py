@@ -31,9 +31,15 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.crypto import Keyring
-from cs_register.errors import PermissionDenied, ValidationFailed
-from cs_register.permissions import Actor, ActorKind
-from cs_register.staff.models import StaffRecoveryCode, StaffUser
+from cs_register.errors import Conflict, ValidationFailed
+from cs_register.permissions import Actor, Permission, require_unless_command
+from cs_register.staff import four_eyes
+from cs_register.staff.models import (
+    StaffChangeKind,
+    StaffChangeRequest,
+    StaffRecoveryCode,
+    StaffUser,
+)
 from cs_register.staff.sessions import revoke_all_sessions
 
 ISSUER = "cs-register"
@@ -179,12 +185,18 @@ def renew_recovery_codes(
     return codes
 
 
-def reset_two_step(ctx: Context, user: StaffUser) -> None:
+def reset_two_step(
+    ctx: Context, user: StaffUser, *, approval: StaffChangeRequest | None = None
+) -> None:
     """Forget the account's authenticator and recovery codes and end its sessions: at its next
-    login it enrols again. Only from the server's command line for now (an admin's reset in
-    the console is to need a second admin's approval)."""
-    if ctx.actor.kind is not ActorKind.COMMAND:
-        raise PermissionDenied("A second factor is reset from the server's command line.")
+    login it enrols again. From the server's command line, or by an admin with a second
+    admin's `approval` (`staff.four_eyes`)."""
+    require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
+    if ctx.actor.staff_id == user.id:
+        raise Conflict("Another admin resets your two-step login.")
+    four_eyes.check_allowed(
+        ctx.actor, StaffChangeKind.RESET_TWO_STEP, role=user.role, approval=approval
+    )
     user.totp_secret_ciphertext = None
     user.totp_pending_ciphertext = None
     user.totp_enabled_at = None

@@ -1,4 +1,5 @@
-"""Login, logout, own password; and the admin pages that manage staff accounts."""
+"""Login, logout, one's own password and two-step login (the admin pages are in
+`staff.admin_views`)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,12 @@ from flask import (
 from flask_login import login_user, logout_user
 
 from cs_register.context import Context
-from cs_register.db import get_session
-from cs_register.errors import Conflict, ValidationFailed
-from cs_register.permissions import Actor, Permission, Role, has_permission
+from cs_register.errors import ValidationFailed
+from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
-from cs_register.staff import services, two_step
 from cs_register.staff import sessions as staff_sessions
-from cs_register.staff.login import current_account, session_policy
+from cs_register.staff import two_step
+from cs_register.staff.login import current_account
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import verify_password
 from cs_register.web import (
@@ -32,12 +32,10 @@ from cs_register.web import (
     current_staff,
     is_safe_next,
     request_context,
-    requires,
     staff_context,
 )
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
-admin_blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -261,107 +259,3 @@ def home() -> Any:
     if has_permission(user, Permission.MANAGE_STAFF):
         return redirect(url_for("admin.staff_list"))
     return render_template("staff/no_access.html")
-
-
-def _overview(public_id: str) -> services.StaffOverview:
-    return services.staff_overviews(staff_context(), policy=session_policy(), public_id=public_id)[
-        0
-    ]
-
-
-def _render_detail(public_id: str, *, error: str | None = None, status: int = 200) -> Any:
-    return (
-        render_template(
-            "staff/staff_detail.html", overview=_overview(public_id), roles=list(Role), error=error
-        ),
-        status,
-    )
-
-
-def _render_one_time_password(user: StaffUser, password: str, *, created: bool) -> Any:
-    # Rendered straight into the POST response: the password is in no URL, no flash message and
-    # no cookie, and the page is served no-store, so closing it is the end of it.
-    return render_template(
-        "staff/one_time_password.html", user=user, password=password, created=created
-    )
-
-
-@admin_blueprint.get("/staff")
-@requires(Permission.MANAGE_STAFF)
-def staff_list() -> Any:
-    overviews = services.staff_overviews(staff_context(), policy=session_policy())
-    return render_template("staff/staff_list.html", overviews=overviews)
-
-
-@admin_blueprint.route("/staff/new", methods=["GET", "POST"])
-@requires(Permission.MANAGE_STAFF)
-def new_staff() -> Any:
-    roles = list(Role)
-    if request.method == "GET":
-        return render_template("staff/staff_new.html", form={}, errors={}, roles=roles)
-    form = {name: request.form.get(name, "") for name in ("username", "display_name", "role")}
-    try:
-        role = services.parse_role(form["role"])
-        user, password = services.create_user_with_one_time_password(
-            staff_context(), username=form["username"], display_name=form["display_name"], role=role
-        )
-    except ValidationFailed as failure:
-        return (
-            render_template("staff/staff_new.html", form=form, errors=failure.errors, roles=roles),
-            422,
-        )
-    except Conflict as conflict:
-        errors = {"username": [conflict.detail]}
-        return render_template("staff/staff_new.html", form=form, errors=errors, roles=roles), 409
-    return _render_one_time_password(user, password, created=True), 201
-
-
-@admin_blueprint.get("/staff/<public_id>")
-@requires(Permission.MANAGE_STAFF)
-def staff_detail(public_id: str) -> Any:
-    return _render_detail(public_id)
-
-
-@admin_blueprint.post("/staff/<public_id>/role")
-@requires(Permission.MANAGE_STAFF)
-def change_role(public_id: str) -> Any:
-    user = services.get_user(get_session(), public_id)
-    try:
-        role = services.parse_role(request.form.get("role", ""))
-        services.set_role(staff_context(), user=user, role=role)
-    except ValidationFailed as failure:
-        return _render_detail(public_id, error=" ".join(failure.errors["role"]), status=422)
-    except Conflict as conflict:
-        return _render_detail(public_id, error=conflict.detail, status=409)
-    flash(f"Role is now {role.label}. The account's sessions were ended.", "success")
-    return redirect(url_for("admin.staff_detail", public_id=public_id))
-
-
-@admin_blueprint.post("/staff/<public_id>/active")
-@requires(Permission.MANAGE_STAFF)
-def set_active(public_id: str) -> Any:
-    user = services.get_user(get_session(), public_id)
-    raw = request.form.get("active", "")
-    if raw not in ("0", "1"):
-        return _render_detail(public_id, error="Choose to activate or deactivate.", status=422)
-    active = raw == "1"
-    try:
-        services.set_active(staff_context(), user=user, active=active)
-    except Conflict as conflict:
-        return _render_detail(public_id, error=conflict.detail, status=409)
-    if active:
-        flash("The account was reactivated.", "success")
-    else:
-        flash("The account was deactivated and its sessions were ended.", "success")
-    return redirect(url_for("admin.staff_detail", public_id=public_id))
-
-
-@admin_blueprint.post("/staff/<public_id>/reset-password")
-@requires(Permission.MANAGE_STAFF)
-def reset_password(public_id: str) -> Any:
-    user = services.get_user(get_session(), public_id)
-    try:
-        password = services.reset_password(staff_context(), user=user)
-    except Conflict as conflict:
-        return _render_detail(public_id, error=conflict.detail, status=409)
-    return _render_one_time_password(user, password, created=False)

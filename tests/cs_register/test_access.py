@@ -104,6 +104,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.change_role": STAFF_ADMINS,
     "admin.set_active": STAFF_ADMINS,
     "admin.reset_password": STAFF_ADMINS,
+    "admin.reset_two_step": STAFF_ADMINS,
+    "admin.approval_list": STAFF_ADMINS,
+    "admin.decide": STAFF_ADMINS,
     # Integration tokens (the telephony API's credentials).
     "integrations.token_list": STAFF_ADMINS,
     "integrations.new_token": STAFF_ADMINS,

@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.db import Database
-from cs_register.staff.models import StaffSession, StaffUser
+from cs_register.staff.models import StaffChangeRequest, StaffSession, StaffUser
 from tests.conftest import DEFAULT_PASSWORD
 
 
@@ -36,6 +36,18 @@ def is_logged_in(client: FlaskClient) -> bool:
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
     return False
+
+
+def approvals_waiting(database: Database) -> list[str]:
+    """The public ids of the change requests still pending, oldest first."""
+    with database.unit_of_work() as session:
+        return list(
+            session.scalars(
+                sa.select(StaffChangeRequest.public_id)
+                .where(StaffChangeRequest.outcome == "pending")
+                .order_by(StaffChangeRequest.id)
+            )
+        )
 
 
 def sessions_of(database: Database, user: StaffUser) -> list[StaffSession]:

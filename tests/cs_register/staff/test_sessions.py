@@ -8,6 +8,7 @@ from datetime import timedelta
 from cs_register.staff.sessions import hash_token
 from tests.conftest import DEFAULT_PASSWORD
 from tests.cs_register.staff.conftest import (
+    approvals_waiting,
     form_login,
     is_logged_in,
     session_cookie,
@@ -92,7 +93,14 @@ def test_role_change_ends_the_accounts_sessions(client, new_client, make_staff, 
     admin_browser = new_client()
     login(admin_browser, make_staff("admin", username="boss"))
     response = admin_browser.post(f"/admin/staff/{agent.public_id}/role", data={"role": "dpo"})
-    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/approvals"
+    # A privileged role waits for a second admin: until then nothing changes.
+    assert is_logged_in(client)
+    second_admin = new_client()
+    login(second_admin, make_staff("admin", username="second"))
+    (change,) = approvals_waiting(database)
+    response = second_admin.post(f"/admin/approvals/{change}/approve")
+    assert response.status_code == 303
 
     assert not is_logged_in(client)
     assert [row.revoked_reason for row in sessions_of(database, agent)] == ["role_changed"]

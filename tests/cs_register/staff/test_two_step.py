@@ -222,16 +222,33 @@ def test_an_operator_resets_a_lost_second_factor_and_it_is_enrolled_again(
     assert len(audit_actions(database, AuditAction.TWO_STEP_RESET)) == 1
 
 
-def test_a_staff_member_cannot_reset_a_second_factor(database, clock, agent, make_staff):
+def test_an_admin_alone_cannot_reset_a_second_factor(database, clock, agent, make_staff):
     from cs_register.errors import PermissionDenied
     from cs_register.staff import two_step
+    from cs_register.staff.four_eyes import ApprovalRequired
+    from cs_register.staff.models import StaffChangeKind, StaffChangeRequest
     from tests.support.context import make_context
 
     admin = make_staff("admin")
     with database.unit_of_work() as session:
         ctx = make_context(session, session.get(StaffUser, admin.id), clock.now)
+        target = session.get(StaffUser, agent.id)
+        with pytest.raises(ApprovalRequired):
+            two_step.reset_two_step(ctx, target)
+        # A request the same admin "approved" themselves is no approval.
+        own = StaffChangeRequest(
+            kind=StaffChangeKind.RESET_TWO_STEP,
+            target_user_id=agent.id,
+            requested_by_id=admin.id,
+            requested_at=clock.now,
+            outcome="approved",
+            decided_by_id=admin.id,
+        )
         with pytest.raises(PermissionDenied):
-            two_step.reset_two_step(ctx, session.get(StaffUser, agent.id))
+            two_step.reset_two_step(ctx, target, approval=own)
+        agent_ctx = make_context(session, target, clock.now)
+        with pytest.raises(PermissionDenied):
+            two_step.reset_two_step(agent_ctx, session.get(StaffUser, admin.id))
 
 
 def test_changing_the_password_later_needs_a_code_too(browser, agent, clock, required_app, login):
