@@ -154,12 +154,13 @@ def init_app(app: Flask) -> None:
     from cs_register.integrations.cli import integrations_cli
     from cs_register.privacy.cli import privacy_cli
     from cs_register.staff.cli import users_cli
-    from recordings.cli import retention_cli
+    from recordings.cli import recordings_cli, retention_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_staff_command)
     app.cli.add_command(integrations_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(recordings_cli)
     app.cli.add_command(intake_cli)
     app.cli.add_command(privacy_cli)

@@ -333,20 +333,15 @@ def inspect_audio(path: Path, *, timeout: float = 600.0) -> AudioInfo:
     )
 
 
-# Codecs every current browser's <audio> element plays. Telephony codecs (GSM, G.711 µ-law and
-# A-law) are not among them, so those recordings get an MP3 copy for listening; the original
-# stays untouched as the evidence.
-BROWSER_PLAYABLE_CODECS = frozenset(
-    {"mp3", "aac", "opus", "vorbis", "flac", "pcm_s16le", "pcm_u8", "pcm_s24le", "pcm_f32le"}
-)
-
-
-def needs_playback_copy(info: AudioInfo) -> bool:
-    return info.codec not in BROWSER_PLAYABLE_CODECS
+# Every recording gets an MP3 copy for listening (`recordings.services.store_recording`): the
+# console's player plays it, so an agent never receives the original's bytes (only supervisors
+# download those), and telephony codecs browsers cannot play (GSM, G.711) play everywhere. The
+# original stays untouched as the evidence.
 
 
 def make_playback_copy(source: Path, target: StagedUpload, *, timeout: float = 1800.0) -> None:
-    """Transcode `source` to MP3 into the staged file `target` (file to file, streamed)."""
+    """Transcode `source` to the listening copy, MP3, into the staged file `target` (file to
+    file, streamed)."""
     result = subprocess.run(
         [
             ffmpeg_executable(),

@@ -8,6 +8,8 @@
   (`cs_register.privacy.erasure_receipts`); exits 1 at the first broken link.
 - `reconcile [--repair]`: compare rows and stored files.
 
+`flask recordings make-playback-copies` makes the listening copies older recordings lack.
+
 Output carries recording public ids and counts only, never personal data.
 """
 
@@ -39,11 +41,13 @@ from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import check_invariants
+from recordings.playback_copies import make_playback_copy_for, recordings_without_copy
 from recordings.purge import SweepReport, count_due, run_sweep
 from recordings.reconcile import reconcile
 from recordings.web import current_policy, current_storage
 
 retention_cli = AppGroup("retention", help="Purge recordings when due, and prove it.")
+recordings_cli = AppGroup("recordings", help="Recordings' audio.")
 
 # Exit status of `status` when the retention promise is broken (1 is click's own errors).
 EXIT_INVARIANT_VIOLATED = 2
@@ -67,6 +71,25 @@ def _contact_retention() -> ContactRetention:
 
 def _audit_retention() -> AuditRetention:
     return AuditRetention(years=_settings().audit_retention_years)
+
+
+@recordings_cli.command("make-playback-copies")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1))
+def make_playback_copies_command(limit: int) -> None:
+    """Make the listening copies that recordings stored before every recording had one lack
+    (agents play only that copy). Safe to run again, and alongside the purge."""
+    database = get_database(current_app)
+    with database.unit_of_work() as session:
+        waiting = recordings_without_copy(session, limit=limit)
+    made = 0
+    for recording_id in waiting:
+        made += make_playback_copy_for(
+            database.unit_of_work,
+            current_storage(),
+            recording_id,
+            max_bytes=_settings().max_upload_bytes,
+        )
+    click.echo(f"Made {made} listening copies; {len(waiting) - made} needed none any more.")
 
 
 @retention_cli.command("sweep")

@@ -25,8 +25,6 @@ from recordings.web import current_policy, current_storage
 
 log = logging.getLogger(__name__)
 
-PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
-
 
 def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/recordings/<public_id>/audio", view_func=audio, methods=["GET"])
@@ -64,15 +62,12 @@ def _audio_headers(disposition: str, filename: str) -> dict[str, str]:
 
 @requires(Permission.PLAY_RECORDINGS)
 def audio(public_id: str) -> Any:
-    """The audio for the page's player: the MP3 copy if there is one, else the original."""
+    """The audio for the page's player: the listening copy (`services.player_audio`)."""
     recording, storage = _servable(public_id, download=False)
-    if recording.playback_key is not None:
-        key, content_type, extension = (recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3")
-    else:
-        key = recording.storage_key or ""
-        content_type, extension = recording.content_type, file_extension(recording)
+    playing = services.player_audio(staff_context(), recording)
+    key, content_type = playing.key, playing.content_type
     size = _stored_size(storage, recording, key)
-    headers = _audio_headers("inline", f"recording-{recording.public_id}.{extension}")
+    headers = _audio_headers("inline", f"recording-{recording.public_id}.{playing.extension}")
     headers["Accept-Ranges"] = "bytes"
     if request.headers.get("If-Range"):
         # We send no validators, so an If-Range can never match: the whole file it is.

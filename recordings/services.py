@@ -32,8 +32,8 @@ from cs_register.permissions import (
 )
 from cs_register.staff.models import StaffUser
 from recordings import access, retention
-from recordings.audio import AudioInfo, make_playback_copy, needs_playback_copy
-from recordings.models import Call, Recording, RecordingHold, RecordingState
+from recordings.audio import AudioInfo, make_playback_copy
+from recordings.models import Call, Recording, RecordingHold, RecordingState, file_extension
 from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage, StagedUpload, new_key
 
@@ -134,15 +134,14 @@ def store_recording(
             {"recorded_at": "The recording is older than the retention period; it was not kept."}
         )
     key = new_key()
-    playback_key = new_key(".mp3") if needs_playback_copy(info) else None
+    # Always a listening copy (`recordings.audio`): the player never serves the original.
+    playback_key = new_key(".mp3")
     with storage.staged_upload() as playback_copy:
-        if playback_key is not None:
-            make_playback_copy(staged.path, playback_copy)
+        make_playback_copy(staged.path, playback_copy)
         storage.put(key, staged)
         on_rollback(session, lambda: storage.delete(key))
-        if playback_key is not None:
-            storage.put(playback_key, playback_copy)
-            on_rollback(session, lambda: storage.delete(playback_key))
+        storage.put(playback_key, playback_copy)
+        on_rollback(session, lambda: storage.delete(playback_key))
     recording = Recording(
         contact_id=contact.id,
         storage_key=key,
@@ -192,6 +191,32 @@ def servable_recording(
     if not retention_status(recording, now=now, policy=policy).servable:
         raise Gone("This recording's retention period has ended; it is no longer available.")
     return recording
+
+
+PLAYBACK_COPY_CONTENT_TYPE = "audio/mpeg"
+
+
+@dataclass(frozen=True)
+class PlayerAudio:
+    """What the console's player streams for a recording."""
+
+    key: str
+    content_type: str
+    extension: str
+
+
+def player_audio(ctx: Context, recording: Recording) -> PlayerAudio:
+    """The listening copy. Agents never receive the original's bytes; a recording stored
+    before every recording had a copy plays its original only for those who may download it
+    anyway (supervisors), until `flask recordings make-playback-copies` has made its copy."""
+    if recording.playback_key is not None:
+        return PlayerAudio(recording.playback_key, PLAYBACK_COPY_CONTENT_TYPE, "mp3")
+    if has_permission(ctx.actor, Permission.DOWNLOAD_RECORDINGS) and recording.storage_key:
+        return PlayerAudio(recording.storage_key, recording.content_type, file_extension(recording))
+    raise Conflict(
+        "This recording cannot be played yet: its listening copy has not been made."
+        " A supervisor can listen to it meanwhile."
+    )
 
 
 # A player fetches one listening in many range requests (buffering, seeking, a replay): they

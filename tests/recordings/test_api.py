@@ -348,16 +348,12 @@ def check_stored(database, storage, response, sent: bytes, audio_format: str, ch
     # The original is kept byte for byte.
     stored = b"".join(storage.open(recording.storage_key))
     assert hashlib.sha256(stored).hexdigest() == digest
-    # Browsers cannot play telephony codecs: those, and only those, get an MP3 copy.
-    if recording.codec in TELEPHONY_CODECS:
-        assert recording.playback_key is not None
-        assert storage.size(recording.playback_key) > 0
-        assert sorted(storage.iter_keys()) == sorted(
-            [recording.storage_key, recording.playback_key]
-        )
-    else:
-        assert recording.playback_key is None
-        assert list(storage.iter_keys()) == [recording.storage_key]
+    # Every recording gets an MP3 listening copy (agents play only that), with other bytes.
+    assert recording.playback_key is not None
+    copy = b"".join(storage.open(recording.playback_key))
+    assert copy[:3] == b"ID3" or copy[0] == 0xFF
+    assert copy != stored
+    assert sorted(storage.iter_keys()) == sorted([recording.storage_key, recording.playback_key])
     return recording
 
 
@@ -408,7 +404,7 @@ def test_the_same_bytes_again_return_the_stored_recording(api, database, storage
     assert again.status_code == 200
     assert again.get_json() == first.get_json()
     assert len(rows(database, Recording)) == 1
-    assert len(list(storage.iter_keys())) == 1
+    assert len(list(storage.iter_keys())) == 2  # the original and its listening copy
     assert len(audit(database, AuditAction.RECORDING_STORED)) == 1
 
 
@@ -422,7 +418,7 @@ def test_different_bytes_for_a_recorded_call_are_a_conflict(api, database, stora
     assert_clean_problem(response, 409)
     (recording,) = rows(database, Recording)
     assert recording.sha256 == hashlib.sha256(original).hexdigest()
-    assert list(storage.iter_keys()) == [recording.storage_key]
+    assert sorted(storage.iter_keys()) == sorted([recording.storage_key, recording.playback_key])
     assert not list((storage.root / ".staging").iterdir())
 
 

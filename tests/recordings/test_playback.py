@@ -3,12 +3,15 @@ file, the exact retention boundary, who may hear what, and what the audit trail 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
 
 from cs_register.audit.models import AuditAction
 from recordings.byte_ranges import ByteRange, RangeNotSatisfiable, requested_range
+from recordings.models import Recording, RecordingState
+from recordings.playback_copies import make_playback_copy_for
 
 SECOND = timedelta(seconds=1)
 
@@ -20,7 +23,14 @@ def recording(make_recording):
 
 @pytest.fixture
 def stored_bytes(storage, recording) -> bytes:
+    """The original, as received (only supervisors download it)."""
     return storage.path_for(recording.storage_key).read_bytes()
+
+
+@pytest.fixture
+def played_bytes(storage, recording) -> bytes:
+    """The listening copy the player streams."""
+    return storage.path_for(recording.playback_key).read_bytes()
 
 
 def audio_url(recording) -> str:
@@ -34,21 +44,23 @@ def download_url(recording) -> str:
 # --- whole file and ranges ------------------------------------------------------------------
 
 
-def test_a_request_without_range_streams_the_whole_original(
-    client, logged_in, recording, stored_bytes, sample_file
+def test_a_request_without_range_streams_the_whole_listening_copy(
+    client, logged_in, recording, played_bytes, stored_bytes, sample_file
 ):
     logged_in("agent")
     response = client.get(audio_url(recording))
     assert response.status_code == 200
-    assert response.get_data() == stored_bytes
-    # The stored file is the upload itself: same bytes as a freshly generated copy.
+    assert response.get_data() == played_bytes
+    # The original is the upload itself (same bytes as a freshly generated copy), and the
+    # player serves other bytes: a transcoded copy.
     assert stored_bytes == sample_file("wav_pcm16").read_bytes()
-    assert response.headers["Content-Length"] == str(len(stored_bytes))
+    assert played_bytes != stored_bytes
+    assert response.headers["Content-Length"] == str(len(played_bytes))
     assert response.headers["Accept-Ranges"] == "bytes"
-    assert response.headers["Content-Type"] == "audio/wav"
+    assert response.headers["Content-Type"] == "audio/mpeg"
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Disposition"] == (
-        f'inline; filename="recording-{recording.public_id}.wav"'
+        f'inline; filename="recording-{recording.public_id}.mp3"'
     )
     assert "Content-Range" not in response.headers
 
@@ -66,39 +78,39 @@ def test_a_request_without_range_streams_the_whole_original(
     ],
 )
 def test_a_single_range_is_answered_with_206_and_exactly_those_bytes(
-    client, logged_in, recording, stored_bytes, header, first, last
+    client, logged_in, recording, played_bytes, header, first, last
 ):
     logged_in("agent")
-    size = len(stored_bytes)
+    size = len(played_bytes)
     start = first if first >= 0 else size + first
     end = size - 1 if last is None else last
     response = client.get(audio_url(recording), headers={"Range": header})
     assert response.status_code == 206
-    assert response.get_data() == stored_bytes[start : end + 1]
+    assert response.get_data() == played_bytes[start : end + 1]
     assert response.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
     assert response.headers["Content-Length"] == str(end - start + 1)
     assert response.headers["Accept-Ranges"] == "bytes"
     assert response.headers["Cache-Control"] == "no-store"
-    assert response.headers["Content-Type"] == "audio/wav"
+    assert response.headers["Content-Type"] == "audio/mpeg"
 
 
 def test_a_suffix_longer_than_the_file_gives_the_whole_file(
-    client, logged_in, recording, stored_bytes
+    client, logged_in, recording, played_bytes
 ):
     logged_in("agent")
     response = client.get(audio_url(recording), headers={"Range": "bytes=-99999999"})
     assert response.status_code == 206
-    assert response.get_data() == stored_bytes
-    size = len(stored_bytes)
+    assert response.get_data() == played_bytes
+    size = len(played_bytes)
     assert response.headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
 
 
 @pytest.mark.parametrize("header", ["bytes={size}-", "bytes={size}-{size}", "bytes=-0"])
 def test_an_unsatisfiable_range_is_416_with_the_size(
-    client, logged_in, recording, stored_bytes, audit_rows, header
+    client, logged_in, recording, played_bytes, audit_rows, header
 ):
     logged_in("agent")
-    size = len(stored_bytes)
+    size = len(played_bytes)
     response = client.get(audio_url(recording), headers={"Range": header.format(size=size)})
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{size}"
@@ -118,24 +130,24 @@ def test_an_unsatisfiable_range_is_416_with_the_size(
     ],
 )
 def test_ranges_we_do_not_honour_get_the_whole_file(
-    client, logged_in, recording, stored_bytes, header
+    client, logged_in, recording, played_bytes, header
 ):
     logged_in("agent")
     response = client.get(audio_url(recording), headers={"Range": header})
     assert response.status_code == 200
-    assert response.get_data() == stored_bytes
+    assert response.get_data() == played_bytes
     assert "Content-Range" not in response.headers
 
 
 def test_if_range_cannot_match_so_the_whole_file_is_sent(
-    client, logged_in, recording, stored_bytes
+    client, logged_in, recording, played_bytes
 ):
     logged_in("agent")
     response = client.get(
         audio_url(recording), headers={"Range": "bytes=10-20", "If-Range": '"some-etag"'}
     )
     assert response.status_code == 200
-    assert response.get_data() == stored_bytes
+    assert response.get_data() == played_bytes
 
 
 def test_range_parsing_edge_cases():
@@ -173,8 +185,99 @@ def test_telephony_codecs_play_from_the_mp3_copy_and_download_the_original(
     assert downloaded.headers["Content-Type"] == "audio/wav"
 
 
+@pytest.mark.parametrize("audio_format", ["wav_pcm16", "mp3", "wav_mulaw"])
+@pytest.mark.parametrize("header", [None, "bytes=0-", "bytes=1-", "bytes=-100", "bytes=0-99"])
+def test_an_agent_never_receives_the_originals_bytes(
+    client, logged_in, make_recording, storage, audio_format, header
+):
+    recording = make_recording(audio_format)
+    original = storage.path_for(recording.storage_key).read_bytes()
+    copy = storage.path_for(recording.playback_key).read_bytes()
+    logged_in("agent")
+    response = client.get(audio_url(recording), headers={"Range": header} if header else {})
+    assert response.status_code in (200, 206)
+    received = response.get_data()
+    # Exactly the listening copy's bytes in that range, and the copy is not the original.
+    start = 0
+    if "Content-Range" in response.headers:
+        start = int(response.headers["Content-Range"].split()[1].split("-")[0])
+    assert received == copy[start : start + len(received)]
+    assert copy != original
+    assert hashlib.sha256(copy).hexdigest() != recording.sha256
+
+
+def _forget_listening_copy(database, storage, recording):
+    with database.unit_of_work() as session:
+        row = session.get(Recording, recording.id)
+        storage.delete(row.playback_key)
+        row.playback_key = None
+
+
+def test_a_recording_without_a_listening_copy_is_refused_to_agents(
+    client, logged_in, recording, stored_bytes, database, storage, audit_rows
+):
+    """Stored before every recording had a copy: an agent is told why it does not play, a
+    supervisor (who may download the original anyway) plays the original."""
+    _forget_listening_copy(database, storage, recording)
+    logged_in("agent")
+    refused = client.get(audio_url(recording))
+    assert refused.status_code == 409
+    assert "listening copy has not been made" in refused.get_data(as_text=True)
+    assert stored_bytes not in refused.get_data()
+    assert audit_rows(AuditAction.RECORDING_PLAYED) == []
+    logged_in("supervisor")
+    played = client.get(audio_url(recording))
+    assert played.status_code == 200
+    assert played.get_data() == stored_bytes
+    assert played.headers["Content-Type"] == "audio/wav"
+
+
+def test_the_command_makes_the_missing_listening_copies(
+    app, client, logged_in, make_recording, database, storage
+):
+    old = make_recording("wav_pcm16")
+    current = make_recording("mp3")
+    _forget_listening_copy(database, storage, old)
+    kept_key = current.playback_key
+
+    result = app.test_cli_runner().invoke(args=["recordings", "make-playback-copies"])
+    assert result.exit_code == 0, result.output
+    assert "Made 1 listening copies" in result.output
+    with database.unit_of_work() as session:
+        made = session.get(Recording, old.id)
+        assert made.playback_key is not None
+        assert session.get(Recording, current.id).playback_key == kept_key
+    logged_in("agent")
+    response = client.get(audio_url(old))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "audio/mpeg"
+    assert response.get_data() == storage.path_for(made.playback_key).read_bytes()
+    again = app.test_cli_runner().invoke(args=["recordings", "make-playback-copies"])
+    assert "Made 0 listening copies" in again.output
+
+
+def test_a_listening_copy_made_for_a_recording_purged_meanwhile_is_deleted_again(
+    make_recording, database, storage
+):
+    recording = make_recording("wav_pcm16")
+    _forget_listening_copy(database, storage, recording)
+    original_key = recording.storage_key
+
+    def purge_meanwhile():
+        # The first unit of work reads the recording; the purge marks it before the second.
+        calls.append(1)
+        if len(calls) == 2:
+            with database.unit_of_work() as session:
+                session.get(Recording, recording.id).state = RecordingState.PURGING
+        return database.unit_of_work()
+
+    calls: list[int] = []
+    assert not make_playback_copy_for(purge_meanwhile, storage, recording.id, max_bytes=10**8)
+    assert list(storage.iter_keys()) == [original_key]
+
+
 def test_a_missing_audio_file_is_a_404_not_a_crash(client, logged_in, recording, storage):
-    storage.delete(recording.storage_key)
+    storage.delete(recording.playback_key)
     logged_in("agent")
     response = client.get(audio_url(recording))
     assert response.status_code == 404
@@ -286,12 +389,12 @@ def test_a_listening_that_skips_the_first_byte_is_audited_too(
 
 
 def test_a_head_request_delivers_no_audio_and_is_not_audited(
-    client, logged_in, recording, stored_bytes, audit_rows
+    client, logged_in, recording, played_bytes, audit_rows
 ):
     logged_in("agent")
     response = client.head(audio_url(recording))
     assert response.status_code == 200
-    assert response.headers["Content-Length"] == str(len(stored_bytes))
+    assert response.headers["Content-Length"] == str(len(played_bytes))
     assert response.get_data() == b""
     assert audit_rows(AuditAction.RECORDING_PLAYED) == []
 
