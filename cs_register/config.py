@@ -63,6 +63,9 @@ class Settings:
     # Two-step login (cs_register.staff.two_step): "required" makes every staff member enrol
     # an authenticator at their first login; "optional" asks only those who enrolled.
     two_step_login: str = "required"
+    # Where staff reach the console, e.g. "https://asiakaspalvelu.example.fi": passkeys are
+    # bound to its host name. None takes the host of each request (development).
+    public_origin: str | None = None
     # The prohibitions and consent purposes customer service records (cs_register.consents).
     prohibitions: tuple[str, ...] = ("direct_marketing",)
     consent_purposes: tuple[str, ...] = ("newsletter", "customer_surveys")
@@ -164,6 +167,7 @@ class Settings:
             contact_retention_days=_int(env, "CONTACT_RETENTION_DAYS", 180, minimum=1),
             audit_retention_years=_int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
             two_step_login=_choice(env, "TWO_STEP_LOGIN", "required", ("required", "optional")),
+            public_origin=_origin(env, "PUBLIC_ORIGIN"),
             prohibitions=_names(env, "PROHIBITIONS", ("direct_marketing",)),
             consent_purposes=_names(env, "CONSENT_PURPOSES", ("newsletter", "customer_surveys")),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
@@ -193,6 +197,19 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _origin(env: Mapping[str, str], name: str) -> str | None:
+    """A scheme, host name and optional port (`https://cs.example.fi`), or None when unset."""
+    raw = env.get(name, "").strip().lower().rstrip("/")
+    if not raw:
+        return None
+    if not _ORIGIN.fullmatch(raw):
+        raise ConfigurationError(f"{name} must look like https://host.example, got {raw!r}")
+    return raw
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")

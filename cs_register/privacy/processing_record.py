@@ -44,8 +44,13 @@ SOURCES_OF_DATA = (
 SECURITY_MEASURES = (
     "Personal accounts with roles by work duty; every route behind login except the sign-in"
     " page, static files and the health check; roles checked in views and services.",
-    "Two-step login: a password and an authenticator app's one-time code (TOTP), with"
-    " one-time recovery codes (required for every account unless `TWO_STEP_LOGIN=optional`).",
+    "Two-step login: a password and an authenticator app's one-time code (TOTP) or a passkey"
+    " (WebAuthn), with one-time recovery codes (required for every account unless"
+    " `TWO_STEP_LOGIN=optional`).",
+    "Four eyes on privilege: a supervisor, DPO or admin account, a change to one of those"
+    " roles, such an account's password reset and any two-step reset take effect only when a"
+    " second admin approves; agents play a transcoded listening copy, only supervisors"
+    " download original recordings.",
     "Passwords of at least 12 characters, refused when guessable (zxcvbn, with the account's"
     " names and the service's words as context), hashed with argon2id; server-side sessions"
     " with idle and absolute timeouts; sign-in attempts recorded with the source address"

@@ -157,3 +157,22 @@ class StaffChangeRequest(Base):
     target: Mapped[StaffUser | None] = relationship(foreign_keys=[target_user_id])
     requested_by: Mapped[StaffUser] = relationship(foreign_keys=[requested_by_id])
     decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class StaffPasskey(Base):
+    """A passkey (WebAuthn credential) a staff member registered as a second factor, in place
+    of the authenticator app's code. Only the public key is here; the private key never
+    leaves the person's authenticator."""
+
+    __tablename__ = "staff_passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # The authenticator's signature counter: one that goes backwards is a cloned key.
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]

@@ -41,6 +41,15 @@ DESCRIPTION = SourceDescription(
             about=STAFF,
         ),
         claim(
+            "staff_passkeys",
+            "Passkeys registered as a second factor (public keys only).",
+            "user_id",
+            "credential_id",
+            "public_key",
+            "name",
+            about=STAFF,
+        ),
+        claim(
             "staff_change_requests",
             "Changes to staff accounts asked by one admin and decided by another, kept as the"
             " record of who asked and who approved.",

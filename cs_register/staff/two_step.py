@@ -33,7 +33,7 @@ from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Actor, Permission, require_unless_command
-from cs_register.staff import four_eyes
+from cs_register.staff import four_eyes, passkeys
 from cs_register.staff.models import (
     StaffChangeKind,
     StaffChangeRequest,
@@ -188,8 +188,8 @@ def renew_recovery_codes(
 def reset_two_step(
     ctx: Context, user: StaffUser, *, approval: StaffChangeRequest | None = None
 ) -> None:
-    """Forget the account's authenticator and recovery codes and end its sessions: at its next
-    login it enrols again. From the server's command line, or by an admin with a second
+    """Forget the account's authenticator, recovery codes and passkeys and end its sessions:
+    at its next login it enrols again. From the server's command line, or by an admin with a second
     admin's `approval` (`staff.four_eyes`)."""
     require_unless_command(ctx.actor, Permission.MANAGE_STAFF)
     if ctx.actor.staff_id == user.id:
@@ -202,6 +202,7 @@ def reset_two_step(
     user.totp_enabled_at = None
     user.totp_last_step = None
     ctx.session.execute(sa.delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
+    passkeys.forget_all(ctx.session, user)
     revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="two_step_reset")
     audit.record(ctx, AuditAction.TWO_STEP_RESET, ("staff", user.public_id))
 

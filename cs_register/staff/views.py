@@ -21,8 +21,8 @@ from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
+from cs_register.staff import passkey_views, passkeys, two_step
 from cs_register.staff import sessions as staff_sessions
-from cs_register.staff import two_step
 from cs_register.staff.login import current_account
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import verify_password
@@ -36,6 +36,7 @@ from cs_register.web import (
 )
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
+passkey_views.register(auth_blueprint)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -148,18 +149,40 @@ def second_step() -> Any:
         return step
     ctx, user, pending = step
     if request.method == "GET":
-        return render_template("staff/second_step.html", error=None)
+        return _second_step_page(ctx, user, error=None)
     since = datetime.fromtimestamp(float(pending["at"]), tz=UTC)
     if two_step.wrong_codes_since(ctx.session, user, since) >= two_step.MAX_WRONG_CODES:
         session.pop(_PENDING, None)
         return _back_to_login("Too many wrong codes. Log in again.")
-    if two_step.verify_second_step(ctx, current_keyring(), user, request.form.get("code", "")):
+    credential = request.form.get("credential")
+    if credential:
+        started = passkey_views.end_ceremony(ctx, "login", user)
+        if started is not None and passkeys.verify_login(
+            ctx, passkey_views.relying_party(), user, credential=credential, challenge=started[0]
+        ):
+            return _start_session(ctx, user, pending.get("next"))
+        error = "The passkey did not answer in time or is not yours. Try again, or type a code."
+    elif two_step.verify_second_step(ctx, current_keyring(), user, request.form.get("code", "")):
         return _start_session(ctx, user, pending.get("next"))
-    error = (
-        "That code is not right. Type the code your authenticator app shows now,"
-        " or a recovery code."
-    )
-    return render_template("staff/second_step.html", error=error), 401
+    else:
+        error = (
+            "That code is not right. Type the code your authenticator app shows now,"
+            " or a recovery code."
+        )
+    page, _ = _second_step_page(ctx, user, error=error)
+    return page, 401
+
+
+def _second_step_page(ctx: Context, user: StaffUser, *, error: str | None) -> tuple[str, int]:
+    """The code form, and the passkey button when the account has passkeys (each showing
+    starts a new ceremony)."""
+    options = None
+    if passkeys.passkeys_of(ctx.session, user):
+        options, challenge = passkeys.authentication_options(
+            ctx, passkey_views.relying_party(), user
+        )
+        passkey_views.begin_ceremony(ctx, "login", user, challenge)
+    return render_template("staff/second_step.html", error=error, options=options), 200
 
 
 @auth_blueprint.route("/login/enrol", methods=["GET", "POST"])
@@ -229,9 +252,8 @@ def two_step_settings() -> Any:
     again (password and a current code)."""
     user = current_account()
     ctx = staff_context()
-    left = two_step.unused_recovery_codes(ctx.session, user)
     if request.method == "GET":
-        return render_template("staff/two_step.html", user=user, left=left, errors={})
+        return passkey_views.render_two_step_page(user, errors={})
     try:
         codes = two_step.renew_recovery_codes(
             ctx,
@@ -243,8 +265,7 @@ def two_step_settings() -> Any:
             code=request.form.get("code", ""),
         )
     except ValidationFailed as failure:
-        page = render_template("staff/two_step.html", user=user, left=left, errors=failure.errors)
-        return page, 422
+        return passkey_views.render_two_step_page(user, errors=failure.errors, status=422)
     return render_template(
         "staff/recovery_codes.html", codes=codes, continue_to="/account/two-step"
     )

@@ -44,6 +44,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.logout": EVERYONE,
     "auth.change_password": EVERYONE,
     "auth.two_step_settings": EVERYONE,
+    "auth.new_passkey": EVERYONE,
+    "auth.add_passkey": EVERYONE,
+    "auth.remove_passkey": EVERYONE,
     # Customer register.
     "customers.dashboard": CUSTOMER_READERS,
     "customers.search": CUSTOMER_READERS,
@@ -123,7 +126,15 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
 
 # Reachable by any logged-in staff member without a role permission (see the matrix above).
 SELF_SERVICE_ENDPOINTS = frozenset(
-    {"auth.home", "auth.logout", "auth.change_password", "auth.two_step_settings"}
+    {
+        "auth.home",
+        "auth.logout",
+        "auth.change_password",
+        "auth.two_step_settings",
+        "auth.new_passkey",
+        "auth.add_passkey",
+        "auth.remove_passkey",
+    }
 )
 
 ACCESS_DOC = Path(__file__).resolve().parents[2] / "docs" / "access-matrix.md"

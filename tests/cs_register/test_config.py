@@ -124,6 +124,8 @@ def test_retention_longer_than_the_hold_cap_is_refused(tmp_path: Path) -> None:
         ({"DATA_ENCRYPTION_KEY": "not base64!"}, "DATA_ENCRYPTION_KEY must be URL-safe base64"),
         ({"DATA_ENCRYPTION_KEY": generate_key(16)}, "exactly 32 bytes"),
         ({"BLIND_INDEX_KEY": generate_key(8)}, "BLIND_INDEX_KEY must decode to at least 32"),
+        ({"PUBLIC_ORIGIN": "cs.example.fi"}, "PUBLIC_ORIGIN must look like https://"),
+        ({"PUBLIC_ORIGIN": "https://cs.example.fi/console"}, "PUBLIC_ORIGIN must look like"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -171,3 +173,9 @@ def test_create_app_without_settings_reads_the_environment(
         assert app.test_client().get("/health").json == {"status": "ok", "database": "ok"}
     finally:
         get_database(app).dispose()
+
+
+def test_the_public_origin_is_kept_as_scheme_host_and_port(tmp_path: Path) -> None:
+    env = {"CS_INSTANCE_PATH": str(tmp_path), "PUBLIC_ORIGIN": " https://CS.example.fi:8443/ "}
+    assert Settings.from_env(env).public_origin == "https://cs.example.fi:8443"
+    assert Settings.from_env({"CS_INSTANCE_PATH": str(tmp_path)}).public_origin is None

@@ -362,3 +362,70 @@ def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server,
     browser.wait_for("#username")
     browser.get(f"{server}/customers")
     assert "/login" in browser.current_url
+
+
+def test_a_staff_member_adds_a_passkey_and_logs_in_with_it(server, server_env, browser):
+    """Enrol the authenticator app, add a passkey from Chromium's virtual authenticator, log
+    out, and answer the second step with the passkey. Passkeys need a host name, not an IP
+    address, so this one goes to the same server as `localhost`."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "app",
+            "users",
+            "create",
+            "pia",
+            "--role",
+            "agent",
+            "--password-stdin",
+        ],
+        cwd=ROOT,
+        env=server_env,
+        input=f"{PASSWORD}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    base = server.replace("127.0.0.1", "localhost")
+    authenticator = browser.add_virtual_authenticator()
+    browser.console_messages()
+    browser.get(f"{base}/login")
+    browser.wait_for("#username")
+    _sign_in(browser, "pia")
+
+    browser.get(f"{base}/account/two-step")
+    browser.type("#passkey-name", "Virtual key")
+    browser.type("#passkey-password", PASSWORD)
+    # The app's code was used at enrolment moments ago (and no code works twice): a recovery
+    # code proves it is Pia instead.
+    browser.type("#passkey-code", _RECOVERY_CODES["pia"].pop())
+    browser.click("#add-passkey button[type=submit]")
+    browser.wait_for("#create-passkey")
+    browser.click("#create-passkey")
+    browser.wait_for("#passkeys table")
+    assert "Passkey added" in browser.text("main")
+    assert "Virtual key" in browser.text("#passkeys")
+    assert len(browser.credentials(authenticator)) == 1
+
+    browser.click("form[action='/logout'] button")
+    browser.wait_for("#username")
+    browser.type("#username", "pia")
+    browser.type("#password", PASSWORD)
+    browser.click("form button[type=submit]")
+    browser.wait_for("#use-passkey")
+    browser.click("#use-passkey")
+    browser.wait_for("nav.mainnav")
+    assert "/login" not in browser.current_url
+    problems = [
+        entry["message"]
+        for entry in browser.console_messages()
+        if (entry.get("level") == "SEVERE" or "Content Security Policy" in entry["message"])
+        # A new origin asks for its icon once; the console has none.
+        and "/favicon.ico" not in entry["message"]
+    ]
+    assert problems == []
+    browser.click("form[action='/logout'] button")
+    browser.wait_for("#username")

@@ -114,6 +114,30 @@ class Browser:
         entries: list[dict[str, Any]] = self._call("POST", "/se/log", {"type": "browser"})
         return entries
 
+    def add_virtual_authenticator(self) -> str:
+        """A WebAuthn authenticator inside the browser (W3C WebAuthn's WebDriver extension)
+        that makes and uses passkeys without a person touching it."""
+        return str(
+            self._call(
+                "POST",
+                "/webauthn/authenticator",
+                {
+                    "protocol": "ctap2",
+                    "transport": "usb",
+                    "hasResidentKey": False,
+                    "hasUserVerification": True,
+                    "isUserConsenting": True,
+                    "isUserVerified": True,
+                },
+            )
+        )
+
+    def credentials(self, authenticator_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call(
+            "GET", f"/webauthn/authenticator/{authenticator_id}/credentials"
+        )
+        return found
+
     def wait_for(self, css: str, timeout: float = 10.0) -> str:
         deadline = time.monotonic() + timeout
         while True:

@@ -1,0 +1,232 @@
+"""Passkeys (WebAuthn, with py_webauthn) as a second factor beside the authenticator app.
+
+A staff member who has set up two-step login may add passkeys on their own two-step page,
+after giving their password and a current code again. At the second step of a later login
+a passkey answers in place of the code. The server keeps only public keys and signature
+counters; the challenge of each ceremony is random, kept in the signed session cookie for
+`CHALLENGE_SECONDS` and used once. A passkey is bound to the console's host name (the
+relying party), so a look-alike site cannot use it. A failed passkey answer counts as a
+wrong code (`two_step_failed`); resetting two-step login forgets the passkeys too.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from cs_register import audit
+from cs_register.audit.models import AuditAction
+from cs_register.context import Context
+from cs_register.errors import NotFound, ValidationFailed
+from cs_register.permissions import Actor
+from cs_register.staff.models import StaffPasskey, StaffUser
+
+RP_NAME = "cs-register"
+CHALLENGE_SECONDS = 120
+MAX_PASSKEYS = 10
+_NAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """The console as WebAuthn sees it: its host name and its origin."""
+
+    id: str
+    origin: str
+
+    @classmethod
+    def for_origin(cls, origin: str) -> RelyingParty:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("an origin is scheme://host[:port]")
+        return cls(id=parts.hostname, origin=f"{parts.scheme}://{parts.netloc}")
+
+
+def passkeys_of(session: Session, user: StaffUser) -> Sequence[StaffPasskey]:
+    return session.scalars(
+        sa.select(StaffPasskey).where(StaffPasskey.user_id == user.id).order_by(StaffPasskey.id)
+    ).all()
+
+
+def _descriptors(keys: Sequence[StaffPasskey]) -> list[PublicKeyCredentialDescriptor]:
+    return [PublicKeyCredentialDescriptor(id=key.credential_id) for key in keys]
+
+
+def registration_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tuple[str, bytes]:
+    """The options for the browser's `navigator.credentials.create()` and their challenge."""
+    challenge = secrets.token_bytes(32)
+    options = generate_registration_options(
+        rp_id=rp.id,
+        rp_name=RP_NAME,
+        user_name=user.username,
+        user_id=user.public_id.encode(),
+        user_display_name=user.display_name,
+        challenge=challenge,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            user_verification=UserVerificationRequirement.PREFERRED,
+        ),
+        # The same authenticator twice would be one factor counted twice.
+        exclude_credentials=_descriptors(passkeys_of(ctx.session, user)),
+        timeout=CHALLENGE_SECONDS * 1000,
+    )
+    return options_to_json(options), challenge
+
+
+def _unreadable() -> ValidationFailed:
+    return ValidationFailed(
+        {"passkey": ["The passkey's answer could not be checked. Try again, or use a code."]}
+    )
+
+
+def register(
+    ctx: Context,
+    rp: RelyingParty,
+    user: StaffUser,
+    *,
+    credential: str,
+    challenge: bytes,
+    name: str,
+) -> StaffPasskey:
+    """Keep the passkey the browser created for `challenge` (issued to this account)."""
+    name = " ".join(name.split())[:_NAME_LENGTH] or "Passkey"
+    if len(passkeys_of(ctx.session, user)) >= MAX_PASSKEYS:
+        raise ValidationFailed({"passkey": [f"At most {MAX_PASSKEYS} passkeys per account."]})
+    try:
+        verified = verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp.id,
+            expected_origin=rp.origin,
+        )
+    except (InvalidRegistrationResponse, ValueError, TypeError, KeyError):
+        raise _unreadable() from None
+    duplicate = ctx.session.scalar(
+        sa.select(StaffPasskey.id).where(StaffPasskey.credential_id == verified.credential_id)
+    )
+    if duplicate is not None:
+        raise ValidationFailed({"passkey": ["This passkey is registered already."]})
+    passkey = StaffPasskey(
+        user_id=user.id,
+        credential_id=verified.credential_id,
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        name=name,
+        created_at=ctx.now,
+    )
+    ctx.session.add(passkey)
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        AuditAction.PASSKEY_ADDED,
+        ("staff", user.public_id),
+        details={"passkeys": len(passkeys_of(ctx.session, user))},
+    )
+    return passkey
+
+
+def authentication_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tuple[str, bytes]:
+    """The options for `navigator.credentials.get()` (this account's passkeys only)."""
+    challenge = secrets.token_bytes(32)
+    options = generate_authentication_options(
+        rp_id=rp.id,
+        challenge=challenge,
+        allow_credentials=_descriptors(passkeys_of(ctx.session, user)),
+        user_verification=UserVerificationRequirement.PREFERRED,
+        timeout=CHALLENGE_SECONDS * 1000,
+    )
+    return options_to_json(options), challenge
+
+
+def _credential_id(credential: str) -> bytes | None:
+    try:
+        raw = json.loads(credential).get("rawId")
+        return base64url_to_bytes(raw) if isinstance(raw, str) else None
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def verify_login(
+    ctx: Context, rp: RelyingParty, user: StaffUser, *, credential: str, challenge: bytes
+) -> bool:
+    """Whether `credential` is this account's passkey answering `challenge`. A wrong answer is
+    audited as a wrong code, so it counts towards ending the half-finished login."""
+    actor_ctx = ctx.acting_as(Actor.for_staff(user))
+    credential_id = _credential_id(credential)
+    passkey = (
+        ctx.session.scalar(
+            sa.select(StaffPasskey)
+            .where(StaffPasskey.user_id == user.id, StaffPasskey.credential_id == credential_id)
+            .with_for_update()
+        )
+        if credential_id is not None
+        else None
+    )
+    if passkey is not None:
+        try:
+            verified = verify_authentication_response(
+                credential=credential,
+                expected_challenge=challenge,
+                expected_rp_id=rp.id,
+                expected_origin=rp.origin,
+                credential_public_key=passkey.public_key,
+                credential_current_sign_count=passkey.sign_count,
+            )
+        except (InvalidAuthenticationResponse, ValueError, TypeError, KeyError):
+            verified = None
+        if verified is not None:
+            passkey.sign_count = verified.new_sign_count
+            passkey.last_used_at = ctx.now
+            audit.record(actor_ctx, AuditAction.PASSKEY_USED, ("staff", user.public_id))
+            return True
+    audit.record(
+        actor_ctx, AuditAction.TWO_STEP_FAILED, ("staff", user.public_id), details={"by": "passkey"}
+    )
+    return False
+
+
+def remove(ctx: Context, user: StaffUser, public_id: str, *, password_ok: bool) -> None:
+    """Forget one of one's own passkeys, after giving the password again."""
+    if not password_ok:
+        raise ValidationFailed({"current_password": ["Current password is not correct."]})
+    passkey = ctx.session.scalar(
+        sa.select(StaffPasskey).where(
+            StaffPasskey.public_id == public_id, StaffPasskey.user_id == user.id
+        )
+    )
+    if passkey is None:
+        raise NotFound("No such passkey.")
+    ctx.session.delete(passkey)
+    ctx.session.flush()
+    audit.record(
+        ctx,
+        AuditAction.PASSKEY_REMOVED,
+        ("staff", user.public_id),
+        details={"passkeys": len(passkeys_of(ctx.session, user))},
+    )
+
+
+def forget_all(session: Session, user: StaffUser) -> None:
+    """For a two-step reset: the account's passkeys go with its other factors."""
+    session.execute(sa.delete(StaffPasskey).where(StaffPasskey.user_id == user.id))
