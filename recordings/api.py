@@ -24,6 +24,7 @@ from cs_register.contacts.models import Contact
 from cs_register.db import get_session
 from cs_register.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from cs_register.integrations.auth import current_integration, install_token_auth
+from cs_register.integrations.models import TokenScope
 from cs_register.permissions import Actor
 from cs_register.web import request_context
 from recordings import intake
@@ -32,7 +33,7 @@ from recordings.storage import CHUNK_BYTES
 from recordings.web import current_policy, current_storage
 
 blueprint = Blueprint("telephony_api", __name__, url_prefix="/api/v1")
-install_token_auth(blueprint)
+install_token_auth(blueprint, TokenScope.TELEPHONY)
 
 # A call report is a few hundred bytes; the upload limit is for audio, not for JSON.
 MAX_JSON_BYTES = 64 * 1024

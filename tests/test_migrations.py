@@ -281,3 +281,79 @@ def test_migrated_audit_table_lets_go_only_what_a_retention_receipt_covers(
     with engine.connect() as connection:
         ids = connection.execute(sa.text("SELECT id FROM audit_events")).scalars().all()
     assert ids == [2]
+
+
+def test_intake_tokens_get_the_scope_of_what_they_delivered(
+    empty_database: str, engine_for: Callable[[str], sa.Engine]
+) -> None:
+    migrate.upgrade(empty_database, "0010_passkeys")
+    engine = engine_for(empty_database)
+    at = "2026-11-01 10:00:00"
+    with engine.begin() as connection:
+        for token_id, name, scope in [
+            (1, "mail-relay", "intake"),
+            (2, "pbx", "intake"),
+            (3, "new-unused", "intake"),
+            (4, "crm", "marketing"),
+        ]:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO integration_tokens (id, public_id, name, token_hash,"
+                    " token_prefix, scope, created_at) VALUES (:id, :public_id, :name, :hash,"
+                    " 'csr_', :scope, :at)"
+                ),
+                {
+                    "id": token_id,
+                    "public_id": f"00000000-0000-4000-8000-00000000000{token_id}",
+                    "name": name,
+                    "hash": str(token_id) * 64,
+                    "scope": scope,
+                    "at": at,
+                },
+            )
+        for contact_id, channel in [(1, "email"), (2, "phone")]:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO contacts (id, public_id, channel, direction, occurred_at,"
+                    " subject, notes, created_at) VALUES (:id, :public_id, :channel, 'inbound',"
+                    " :at, '', '', :at)"
+                ),
+                {
+                    "id": contact_id,
+                    "public_id": f"00000000-0000-4000-8000-0000000001{contact_id}0",
+                    "channel": channel,
+                    "at": at,
+                },
+            )
+        connection.execute(
+            sa.text(
+                "INSERT INTO email_messages (id, public_id, message_id, message_id_sha256,"
+                " message_id_generated, contact_id, sender_name, sender_address, received_at,"
+                " attachments, integration_token_id) VALUES (1,"
+                " '00000000-0000-4000-8000-000000000e01', '<m@x>', :sha, false, 1, '',"
+                " 'matti@example.fi', :at, '[]', 1)"
+            ),
+            {"sha": "0" * 64, "at": at},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO calls (id, public_id, external_call_id, direction, customer_number,"
+                " started_at, contact_id, created_at, integration_token_id) VALUES (1,"
+                " '00000000-0000-4000-8000-000000000c01', 'call-1', 'inbound', '+358401234567',"
+                " :at, 2, :at, 2)"
+            ),
+            {"at": at},
+        )
+    migrate.upgrade(empty_database)
+    with engine.connect() as connection:
+        scopes = dict(
+            connection.execute(sa.text("SELECT name, scope FROM integration_tokens")).all()
+        )
+    assert scopes == {
+        "mail-relay": "email",
+        "pbx": "telephony",
+        "new-unused": "telephony",
+        "crm": "marketing",
+    }
+    with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.execute(sa.text("UPDATE integration_tokens SET scope = 'intake'"))

@@ -21,6 +21,7 @@ from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
 from cs_register.intake import chatbot, chatbot_payload, email_parsing
 from cs_register.intake import email as email_intake
 from cs_register.integrations.auth import require_integration
+from cs_register.integrations.models import TokenScope
 from cs_register.integrations.webhooks import (
     WEBHOOK_HEADERS,
     active_webhook_keys,
@@ -93,7 +94,7 @@ EMAIL_MEDIA_TYPE = "message/rfc822"
 
 @blueprint.post("/email")
 def email_intake_message() -> Any:
-    token = require_integration()
+    token = require_integration(TokenScope.EMAIL)
     if request.mimetype != EMAIL_MEDIA_TYPE:
         raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
     raw = _read_capped_body(email_parsing.MAX_MESSAGE_BYTES)

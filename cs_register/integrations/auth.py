@@ -29,10 +29,10 @@ def bearer_token_from_header(header: str | None) -> str | None:
     return value.strip()
 
 
-def require_integration(scope: TokenScope = TokenScope.INTAKE) -> IntegrationToken:
+def require_integration(scope: TokenScope) -> IntegrationToken:
     """Authenticate the request's bearer token, check that its scope is `scope` (403
-    otherwise: a marketing token cannot post calls, an intake token cannot read the marketing
-    feed) and keep it on `g.integration_token`."""
+    otherwise: a marketing token cannot post calls, a telephony token cannot post emails or
+    read the marketing feed) and keep it on `g.integration_token`."""
     raw = bearer_token_from_header(request.headers.get("Authorization"))
     if raw == "":
         raise Unauthenticated(services.BAD_CREDENTIALS_DETAIL)
@@ -58,7 +58,7 @@ def current_integration() -> IntegrationToken:
     return token
 
 
-def install_token_auth(blueprint: Blueprint, scope: TokenScope = TokenScope.INTAKE) -> None:
+def install_token_auth(blueprint: Blueprint, scope: TokenScope) -> None:
     @blueprint.before_request
     def _authenticate_integration() -> None:
         require_integration(scope)

@@ -34,10 +34,10 @@ def _end_by_name(kind: Kind[Any], end: Callable[..., Credential], name: str) -> 
 @click.option(
     "--scope",
     type=click.Choice([scope.value for scope in TokenScope]),
-    default=TokenScope.INTAKE.value,
+    default=TokenScope.TELEPHONY.value,
     show_default=True,
-    help="What the token may reach: intake (calls, recordings, emails) or marketing (the"
-    " prohibition and consent feed).",
+    help="What the token may reach: telephony (calls and recordings), email (messages to"
+    " customer service) or marketing (the prohibition and consent feed).",
 )
 def create_token_command(name: str, scope: str) -> None:
     """Create a token called NAME and print it (the only time it is shown)."""

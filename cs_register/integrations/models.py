@@ -14,8 +14,10 @@ from cs_register.db import Base, new_public_id, str_enum
 class TokenScope(enum.Enum):
     """What a token may reach: each integration only its own endpoints."""
 
-    # The telephony system and the mail gateway deliver contacts: /api/v1/calls, /api/v1/intake.
-    INTAKE = "intake"
+    # The telephony system (PBX) reports calls and uploads recordings: /api/v1/calls.
+    TELEPHONY = "telephony"
+    # The mail gateway delivers emails: /api/v1/intake/email.
+    EMAIL = "email"
     # The marketing system reads prohibition and consent changes: /api/v1/marketing.
     MARKETING = "marketing"
 
@@ -25,7 +27,8 @@ class TokenScope(enum.Enum):
 
 
 _SCOPE_LABELS = {
-    TokenScope.INTAKE: "Intake: calls, recordings and emails in",
+    TokenScope.TELEPHONY: "Telephony: calls and recordings in",
+    TokenScope.EMAIL: "Email: messages to customer service in",
     TokenScope.MARKETING: "Marketing: reads prohibition and consent changes",
 }
 
@@ -46,8 +49,8 @@ class IntegrationToken(Base):
     token_prefix: Mapped[str] = mapped_column(sa.String(12))
     scope: Mapped[TokenScope] = mapped_column(
         str_enum(TokenScope, "token_scope", length=16),
-        default=TokenScope.INTAKE,
-        server_default=TokenScope.INTAKE.value,
+        default=TokenScope.TELEPHONY,
+        server_default=TokenScope.TELEPHONY.value,
     )
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))

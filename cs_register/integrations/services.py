@@ -55,7 +55,7 @@ def normalise_token_name(raw: str) -> str:
 
 
 def create_token(
-    ctx: Context, *, name: str, scope: TokenScope | str = TokenScope.INTAKE
+    ctx: Context, *, name: str, scope: TokenScope | str = TokenScope.TELEPHONY
 ) -> tuple[IntegrationToken, str]:
     """Create a named token for one scope. Returns the row and the token, which is not
     retrievable later."""

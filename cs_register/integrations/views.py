@@ -36,7 +36,7 @@ def new_token() -> Any:
         return render_template("integrations/new_token.html", form={}, errors={}, scopes=scopes)
     form = {
         "name": request.form.get("name", ""),
-        "scope": request.form.get("scope") or TokenScope.INTAKE.value,
+        "scope": request.form.get("scope") or TokenScope.TELEPHONY.value,
     }
     try:
         token, raw = services.create_token(staff_context(), name=form["name"], scope=form["scope"])

@@ -27,7 +27,8 @@ _SUBJECTS = {
     " officer, administrators)",
 }
 _SCOPE_RECIPIENTS = {
-    TokenScope.INTAKE: "delivers calls, recordings and emails (reads back only what it sent)",
+    TokenScope.TELEPHONY: "delivers calls and recordings (reads back only what it sent)",
+    TokenScope.EMAIL: "delivers emails sent to customer service",
     TokenScope.MARKETING: "receives prohibition and consent changes with the customer's email"
     " and phone",
 }

@@ -39,7 +39,7 @@ def tokens(database, clock) -> dict[str, str]:
     with database.unit_of_work() as session:
         ctx = make_context(session, None, clock.now)
         _, raw["marketing"] = token_services.create_token(ctx, name="crm", scope="marketing")
-        _, raw["intake"] = token_services.create_token(ctx, name="pbx")
+        _, raw["telephony"] = token_services.create_token(ctx, name="pbx")
     return raw
 
 
@@ -240,7 +240,7 @@ def test_each_read_is_audited_with_its_range(client, agent, customer, tokens, da
 
 
 def test_scopes_keep_each_integration_to_its_own_endpoints(client, tokens):
-    assert _feed(client, tokens["intake"]).status_code == 403
+    assert _feed(client, tokens["telephony"]).status_code == 403
     refused = client.post(
         "/api/v1/calls",
         json={"external_call_id": "x-1"},

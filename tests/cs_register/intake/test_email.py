@@ -63,7 +63,7 @@ def assert_nothing_stored(database: Database) -> None:
 def token(database: Database, clock: Any) -> str:
     with database.unit_of_work() as session:
         _, raw = token_services.create_token(
-            make_context(session, None, clock.now), name="mail-relay"
+            make_context(session, None, clock.now), name="mail-relay", scope="email"
         )
     return raw
 

@@ -29,9 +29,11 @@ def make_token(
 ) -> Callable[..., tuple[IntegrationToken, str]]:
     """`make_token("pbx-primary")` -> (row, token), created as the CLI would."""
 
-    def _make(name: str = "pbx-test") -> tuple[IntegrationToken, str]:
+    def _make(name: str = "pbx-test", scope: str = "telephony") -> tuple[IntegrationToken, str]:
         with database.unit_of_work() as session:
-            return services.create_token(make_context(session, None, clock.now), name=name)
+            return services.create_token(
+                make_context(session, None, clock.now), name=name, scope=scope
+            )
 
     return _make
 

@@ -37,7 +37,7 @@ def test_create_token_prints_a_working_token_once(cli, client, database):
     assert result.exit_code == 0, result.output
     raw = printed_token(result.output)
     assert result.output.count(raw) == 1
-    assert "Created integration token pbx-primary (intake)." in result.output
+    assert "Created integration token pbx-primary (telephony)." in result.output
     assert client.get(PROBE_URL, headers=bearer(raw)).status_code == 404
     (event,) = audit_events(database, AuditAction.INTEGRATION_TOKEN_CREATED)
     assert (event.actor_id, event.actor_label) == (None, "cli")

@@ -101,7 +101,7 @@ def test_creation_and_revocation_are_audited_without_the_token(
         token.public_id,
         "req-create-1",
     )
-    assert created.details == {"name": "pbx-primary", "prefix": raw[4:12], "scope": "intake"}
+    assert created.details == {"name": "pbx-primary", "prefix": raw[4:12], "scope": "telephony"}
     assert revoked.actor_id == admin.id
     assert raw[12:] not in json.dumps([created.details, revoked.details])
 

@@ -71,7 +71,9 @@ def api(client, database, clock) -> Api:
 @pytest.fixture
 def send_email(client, database, clock) -> Callable[..., Any]:
     with database.unit_of_work() as session:
-        _, raw = token_services.create_token(make_context(session, None, clock.now), name="relay")
+        _, raw = token_services.create_token(
+            make_context(session, None, clock.now), name="relay", scope="email"
+        )
 
     def _send(message_id: str, subject: str, body: str) -> Any:
         raw_message = build_message(

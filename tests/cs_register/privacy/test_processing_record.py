@@ -60,6 +60,7 @@ def test_the_recipients_are_the_integrations_configured(app, database, clock, ke
         ctx = make_context(session, None, clock.now)
         token_services.create_token(ctx, name="crm", scope="marketing")
         token_services.create_token(ctx, name="pbx-primary")
+        token_services.create_token(ctx, name="mail-relay", scope="email")
         create_webhook_secret(ctx, keyring, name="chatbot")
         _, revoked = token_services.create_token(ctx, name="old-pbx")
     with database.unit_of_work() as session:
@@ -69,6 +70,7 @@ def test_the_recipients_are_the_integrations_configured(app, database, clock, ke
         )
     record = _record(app)
     assert "- `crm`: receives prohibition and consent changes" in record
-    assert "- `pbx-primary`: delivers calls, recordings and emails" in record
+    assert "- `pbx-primary`: delivers calls and recordings" in record
+    assert "- `mail-relay`: delivers emails sent to customer service" in record
     assert "- `chatbot`: posts chatbot conversations" in record
     assert "old-pbx" not in record
