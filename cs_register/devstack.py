@@ -38,6 +38,7 @@ from cs_register import logs, migrate
 from cs_register.cli import SeedOutcome, format_password_box, seed_demo_staff
 from cs_register.config import ConfigurationError, Settings
 from cs_register.db import Database, utcnow
+from cs_register.identifiers import whole_number
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 5000
@@ -338,9 +339,10 @@ def _port() -> int:
     raw = os.environ.get("PORT", "").strip()
     if not raw:
         return DEFAULT_PORT
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    port = whole_number(raw, minimum=1, maximum=65535)
+    if port is None:
         raise ConfigurationError(f"PORT must be a TCP port number, got {raw!r}")
-    return int(raw)
+    return port
 
 
 def serve_web_console() -> int:

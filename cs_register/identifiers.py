@@ -39,6 +39,17 @@ class IdentifierError(ValueError):
     """One identifier was rejected; the message says why, without quoting the value."""
 
 
+def whole_number(raw: str | None, *, minimum: int, maximum: int) -> int | None:
+    """`raw` as a whole number within [minimum, maximum], or None: ASCII digits only, since
+    `str.isdigit()` also accepts superscripts and other scripts' digits that `int()` then
+    refuses (or reads), and bounded, since a database integer column is."""
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
+
+
 def normalise_identity_code(raw: str, *, today: date) -> str:
     """Trim and upper-case a henkilötunnus and check it fully.
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest
 
 from cs_register.contacts.models import Contact
 from cs_register.db import get_session
@@ -26,6 +26,7 @@ from cs_register.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.integrations.models import TokenScope
 from cs_register.permissions import Actor
+from cs_register.request_bodies import parse_strict_json, read_capped_body
 from cs_register.web import request_context
 from recordings import intake
 from recordings.models import Call, Recording
@@ -93,11 +94,7 @@ def _location(call: Call) -> str:
 def register_call() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("Send the call as JSON (Content-Type: application/json).")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise RequestEntityTooLarge()
-    payload = request.get_json(silent=True)
-    if payload is None:
-        raise BadRequest("The request body is not valid JSON.")
+    payload = parse_strict_json(read_capped_body(MAX_JSON_BYTES))
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object.")
     token = current_integration()

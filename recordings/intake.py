@@ -106,7 +106,9 @@ def _validated_call_fields(
         elif raw_agent.strip():
             agent = find_user_by_username(session, raw_agent)
             if agent is None:
-                errors["agent_username"] = ["No staff account has that username."]
+                # Taken without an agent, answered exactly as with one: a PBX token must not
+                # learn which staff usernames exist by trying them.
+                log.warning("a call named an agent username that matches no staff account")
 
     started_at = parse_timestamp(payload.get("started_at"), field="started_at", errors=errors)
     if started_at is not None and started_at > now + CLOCK_SKEW:

@@ -29,7 +29,7 @@ from cs_register.contacts.services import get_contact
 from cs_register.db import get_session
 from cs_register.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from cs_register.free_text import contains_identity_code
-from cs_register.identifiers import IdentifierError
+from cs_register.identifiers import IdentifierError, whole_number
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_staff, now, require_staff, requires, staff_context
 from recordings import holds, playback_views, services
@@ -328,11 +328,15 @@ def upload_for_contact(contact_public_id: str) -> Any:
     return redirect(url_for("recordings.recording_page", public_id=recording.public_id))
 
 
+# Receipt sequence numbers are 64-bit (BIGINT); a page link past that is not one of ours.
+MAX_SEQUENCE = 2**63 - 1
+
+
 @blueprint.get("/recordings/purges")
 @requires(Permission.VIEW_PURGE_HISTORY)
 def purge_history() -> Any:
-    before_arg = request.args.get("before", "")
-    before = int(before_arg) if before_arg.isdigit() else None
+    # A hand-edited page link (too long, not a number) shows the first page.
+    before = whole_number(request.args.get("before"), minimum=1, maximum=MAX_SEQUENCE)
     history = view_purge_history(
         get_session(), actor=require_staff(), before=before, limit=PAGE_SIZE
     )

@@ -22,6 +22,7 @@ from cs_register.audit.services import AuditFilter, find_audit_events
 from cs_register.clock import local_day_start
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.identifiers import whole_number
 from cs_register.permissions import Permission, StaffPrincipal, has_permission
 from cs_register.web import require_staff, requires, staff_context
 
@@ -93,9 +94,8 @@ def parse_filters(args: Mapping[str, str]) -> ParsedFilters:
     raw_before = (args.get("before") or "").strip()
     if raw_before:
         # Ids are 32-bit INTEGER on PostgreSQL; a larger bind value is a database error.
-        if raw_before.isascii() and raw_before.isdigit() and 0 < int(raw_before) <= _MAX_ID:
-            before_id = int(raw_before)
-        else:
+        before_id = whole_number(raw_before, minimum=1, maximum=_MAX_ID)
+        if before_id is None:
             errors["before"] = ["The page link is not valid; start again from the newest."]
 
     if errors:

@@ -20,6 +20,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.consents import feed
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.identifiers import whole_number
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.integrations.models import TokenScope
 from cs_register.permissions import Actor
@@ -34,22 +35,24 @@ _MAX_CURSOR = 2**63 - 1
 
 def _query() -> tuple[int, int]:
     errors: dict[str, list[str]] = {}
+    # Exactly a cursor as we hand it out (no leading zeros), within a 64-bit integer.
     raw_after = request.args.get("after", "0").strip()
-    after = 0
-    if not _CURSOR.fullmatch(raw_after) or int(raw_after) > _MAX_CURSOR:
+    after = (
+        whole_number(raw_after, minimum=0, maximum=_MAX_CURSOR)
+        if _CURSOR.fullmatch(raw_after)
+        else None
+    )
+    if after is None:
         errors["after"] = ["Give the next_cursor of the previous answer, or 0 to start."]
-    else:
-        after = int(raw_after)
-    raw_limit = request.args.get("limit", str(feed.DEFAULT_PAGE)).strip()
-    limit = feed.DEFAULT_PAGE
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= feed.MAX_PAGE:
+    limit = whole_number(
+        request.args.get("limit", str(feed.DEFAULT_PAGE)), minimum=1, maximum=feed.MAX_PAGE
+    )
+    if limit is None:
         errors["limit"] = [f"Give a whole number from 1 to {feed.MAX_PAGE}."]
-    else:
-        limit = int(raw_limit)
     unknown = sorted(set(request.args) - {"after", "limit"})
     if unknown:
         errors["query"] = [f"Unknown parameter: {', '.join(unknown)[:100]}."]
-    if errors:
+    if errors or after is None or limit is None:
         raise ValidationFailed(errors)
     return after, limit
 

@@ -17,8 +17,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from cs_register.db import get_database, get_session
-from cs_register.errors import PayloadTooLarge, UnsupportedMediaType
-from cs_register.intake import chatbot, chatbot_payload, email_parsing
+from cs_register.errors import UnsupportedMediaType
+from cs_register.intake import chatbot, email_parsing
 from cs_register.intake import email as email_intake
 from cs_register.integrations.auth import require_integration
 from cs_register.integrations.models import TokenScope
@@ -28,6 +28,7 @@ from cs_register.integrations.webhooks import (
     verify_webhook,
 )
 from cs_register.permissions import Actor
+from cs_register.request_bodies import parse_strict_json, read_capped_body
 from cs_register.web import now, request_context
 
 blueprint = Blueprint("intake_api", __name__, url_prefix="/api/v1/intake")
@@ -37,23 +38,9 @@ MAX_CHATBOT_BODY_BYTES = 256 * 1024
 _JSON_CHARSETS = frozenset({"utf-8", "utf8"})
 
 
-def _read_capped_body(limit: int) -> bytes:
-    """The raw body, refusing anything over `limit` before reading it whole."""
-    too_large = PayloadTooLarge(f"The request body may be at most {limit // 1024} KiB.")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    # Bodies without a Content-Length (chunked): werkzeug stops reading one byte past the
-    # limit, so an endless stream is never buffered, and that extra byte proves it too large.
-    request.max_content_length = limit + 1
-    raw = request.get_data(cache=True)
-    if len(raw) > limit:
-        raise too_large
-    return raw
-
-
 @blueprint.post("/chatbot")
 def chatbot_webhook() -> Any:
-    raw = _read_capped_body(MAX_CHATBOT_BODY_BYTES)
+    raw = read_capped_body(MAX_CHATBOT_BODY_BYTES)
     # Read outside the request's unit of work: on SQLite that one holds the single write lock
     # from its first statement, and nothing is written before the delivery is proven
     # authentic and valid (see receive_chatbot_conversation).
@@ -66,7 +53,7 @@ def chatbot_webhook() -> Any:
         request.mimetype_params.get("charset", "utf-8").lower() not in _JSON_CHARSETS
     ):
         raise UnsupportedMediaType("Send the conversation as application/json (UTF-8).")
-    payload = chatbot_payload.parse_json_body(raw)
+    payload = parse_strict_json(raw)
     session = get_session()
     try:
         result = chatbot.receive_chatbot_conversation(
@@ -97,7 +84,7 @@ def email_intake_message() -> Any:
     token = require_integration(TokenScope.EMAIL)
     if request.mimetype != EMAIL_MEDIA_TYPE:
         raise UnsupportedMediaType("Send the raw message with Content-Type: message/rfc822.")
-    raw = _read_capped_body(email_parsing.MAX_MESSAGE_BYTES)
+    raw = read_capped_body(email_parsing.MAX_MESSAGE_BYTES)
     email_row, contact, created = email_intake.receive_email(
         request_context(Actor.for_integration(token.name)), raw=raw, token=token
     )

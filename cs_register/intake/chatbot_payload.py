@@ -8,7 +8,6 @@ identity codes redacted (`cs_register.free_text`).
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cs_register.clock import CLOCK_SKEW, parse_api_timestamp
-from cs_register.errors import DomainError, ValidationFailed
+from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code, redact_identity_codes
 from cs_register.identifiers import (
     IdentifierError,
@@ -60,13 +59,6 @@ _LANGUAGE = re.compile(r"[A-Za-z-]{2,8}")
 _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class NotJson(DomainError):
-    """The body is not a JSON document (400)."""
-
-    status = 400
-    title = "Bad request"
-
-
 @dataclass(frozen=True)
 class Turn:
     speaker: str
@@ -88,19 +80,6 @@ class ChatbotPayload:
     summary: str
     transcript: tuple[Turn, ...]
     handover: bool
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json_body(raw: bytes) -> object:
-    """Strict JSON: UTF-8, no NaN/Infinity; anything else is `NotJson` (400)."""
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # RecursionError: thousands of nested brackets; still just "not acceptable JSON".
-        raise NotJson("The request body is not valid UTF-8 JSON.") from None
 
 
 def _free_text(value: str, *, label: str, max_length: int) -> str:

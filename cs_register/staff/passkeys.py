@@ -11,7 +11,6 @@ wrong code (`two_step_failed`); resetting two-step login forgets the passkeys to
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     PublicKeyCredentialDescriptor,
@@ -40,6 +39,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import NotFound, ValidationFailed
 from cs_register.permissions import Actor
+from cs_register.request_bodies import NotJson, parse_strict_json
 from cs_register.staff.models import StaffPasskey, StaffUser
 
 RP_NAME = "cs-register"
@@ -114,13 +114,18 @@ def register(
     if len(passkeys_of(ctx.session, user)) >= MAX_PASSKEYS:
         raise ValidationFailed({"passkey": [f"At most {MAX_PASSKEYS} passkeys per account."]})
     try:
+        parse_strict_json(credential)
+    except NotJson:
+        raise _unreadable() from None
+    try:
         verified = verify_registration_response(
             credential=credential,
             expected_challenge=challenge,
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
         )
-    except (InvalidRegistrationResponse, ValueError, TypeError, KeyError):
+    # Any of the library's refusals (structure, CBOR, signature, ...) and malformed values.
+    except (WebAuthnException, ValueError, TypeError, KeyError):
         raise _unreadable() from None
     duplicate = ctx.session.scalar(
         sa.select(StaffPasskey.id).where(StaffPasskey.credential_id == verified.credential_id)
@@ -161,9 +166,13 @@ def authentication_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> t
 
 def _credential_id(credential: str) -> bytes | None:
     try:
-        raw = json.loads(credential).get("rawId")
+        parsed = parse_strict_json(credential)
+    except NotJson:
+        return None
+    raw = parsed.get("rawId") if isinstance(parsed, dict) else None
+    try:
         return base64url_to_bytes(raw) if isinstance(raw, str) else None
-    except (ValueError, AttributeError, TypeError):
+    except ValueError:
         return None
 
 
@@ -193,7 +202,7 @@ def verify_login(
                 credential_public_key=passkey.public_key,
                 credential_current_sign_count=passkey.sign_count,
             )
-        except (InvalidAuthenticationResponse, ValueError, TypeError, KeyError):
+        except (WebAuthnException, ValueError, TypeError, KeyError):
             verified = None
         if verified is not None:
             passkey.sign_count = verified.new_sign_count

@@ -83,7 +83,7 @@ def _matching_step(secret: str, code: str, now: datetime, after_step: int | None
     """The step whose code `code` is (this one or one either side), if newer than
     `after_step`."""
     code = "".join(code.split())
-    if not (len(code) == 6 and code.isdigit()):
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int(now.timestamp()) // STEP_SECONDS

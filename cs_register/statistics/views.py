@@ -14,6 +14,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.clock import local_today
 from cs_register.db import get_session
+from cs_register.identifiers import whole_number
 from cs_register.permissions import Permission
 from cs_register.statistics import disclosure, report
 from cs_register.web import now, requires, staff_context
@@ -30,8 +31,7 @@ def _choices() -> tuple[str, int]:
     period = request.args.get("period", "day")
     if period not in report.PERIODS:
         period = "day"
-    raw_days = request.args.get("days", "")
-    days = int(raw_days) if raw_days.isdigit() else DEFAULT_RANGE
+    days = whole_number(request.args.get("days"), minimum=1, maximum=max(RANGES)) or DEFAULT_RANGE
     return period, days if days in RANGES else DEFAULT_RANGE
 
 

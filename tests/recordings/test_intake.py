@@ -103,12 +103,28 @@ def test_all_problems_are_reported_together(db_session, pbx, clock):
             token=pbx,
             payload={"external_call_id": "pbx-1", "direction": "up", "agent_username": "ghost"},
         )
-    assert set(failure.value.errors) == {
-        "direction",
-        "customer_number",
-        "agent_username",
-        "started_at",
-    }
+    # An unknown agent username is no error (see the next test).
+    assert set(failure.value.errors) == {"direction", "customer_number", "started_at"}
+
+
+def test_an_unknown_agent_username_is_answered_like_a_known_one(
+    db_session, pbx, clock, make_staff, caplog
+):
+    """A PBX token cannot learn which usernames exist: the call is taken either way, without
+    an agent when the username matches no account."""
+    agent = make_staff("agent", username="maija")
+    known, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock),
+        token=pbx,
+        payload=payload(clock, external_call_id="pbx-known", agent_username="maija"),
+    )
+    unknown, _ = intake.register_call(
+        pbx_context(db_session, pbx, clock),
+        token=pbx,
+        payload=payload(clock, external_call_id="pbx-unknown", agent_username="ghost"),
+    )
+    assert (known.agent_id, unknown.agent_id) == (agent.id, None)
+    assert "ghost" not in caplog.text
 
 
 def test_a_bad_external_id_is_reported_first(db_session, pbx, clock):

@@ -273,3 +273,25 @@ def test_a_two_step_reset_forgets_the_passkeys(with_passkey, app, database):
             session.scalar(sa.select(StaffUser).where(StaffUser.username == "aila")).totp_enabled_at
             is None
         )
+
+
+@pytest.mark.parametrize(
+    "credential", ["[" * 30_000, "not json", '{"rawId": 7}', '{"rawId": "%%%"}']
+)
+def test_a_malformed_passkey_answer_is_refused_not_a_crash(with_passkey, database, credential):
+    person, _ = with_passkey
+    person.client.post("/logout")
+    person.password_step()
+    person.client.get("/login/second-step")
+    response = person.client.post("/login/second-step", data={"credential": credential})
+    assert response.status_code == 401
+    assert not is_logged_in(person.client)
+    # And when adding one.
+    person.client.post("/login/second-step", data={"code": person.code()})
+    person.clock.advance(timedelta(seconds=30))
+    person.client.post(
+        "/account/passkeys/new", data={"current_password": DEFAULT_PASSWORD, "code": person.code()}
+    )
+    added = person.client.post("/account/passkeys", data={"credential": credential})
+    assert added.status_code == 422
+    assert len(_passkeys(database)) == 1
