@@ -8,12 +8,19 @@ audited field. So every piece of free text is scanned with the same rule:
   the message must still reach an agent, so it is kept with the code replaced;
 - text an agent types into the console is **refused** with a message, so the agent can put the
   code where it belongs (the verified identity-code field) instead.
+
+Text bound for the audit trail or for a rectification's reason (stored in clear, or for
+years) must not carry phone numbers or email addresses either: `contains_contact_details`
+finds them as people type them, with the phonenumbers library's matcher (a spaced national
+number such as `040 1234567` included).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+
+import phonenumbers
 
 # A henkilötunnus as people type it: DDMMYY, century sign, individual number, check
 # character, with stray spaces between the parts. Digit lookarounds keep ticket numbers such
@@ -53,3 +60,13 @@ def redact_identity_codes(text: str, *, marker: str = IDENTITY_CODE_REDACTED) ->
         return text
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+_EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def contains_contact_details(text: str) -> bool:
+    """Phone numbers (as people type them, spaces included) or email addresses in `text`."""
+    if _EMAIL_IN_TEXT.search(text):
+        return True
+    return any(True for _ in phonenumbers.PhoneNumberMatcher(text, "FI"))

@@ -13,12 +13,10 @@ candidates, and shown masked unless someone reveals one with a stated purpose.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -32,7 +30,7 @@ from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.db import new_public_id
 from cs_register.errors import NotFound, ValidationFailed
-from cs_register.free_text import contains_identity_code
+from cs_register.free_text import contains_contact_details, contains_identity_code
 from cs_register.identifiers import (
     CustomerFields,
     IdentifierError,
@@ -62,7 +60,6 @@ CUSTOMER_FIELDS = (
     "identity_code",
 )
 _FREE_TEXT_FIELDS = ("given_names", "family_name", "street_address", "city")
-_EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Key for PostgreSQL advisory locks taken while checking identity codes for duplicates.
 _IDENTITY_CODE_LOCK_NAMESPACE = 0x43530001
 
@@ -273,22 +270,11 @@ def validate_free_text(
         raise ValidationFailed({field: [str(problem)]}) from None
     if len(text) < min_length:
         raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
-    if contains_identity_code(text) or _contains_contact_details(text):
+    if contains_identity_code(text) or contains_contact_details(text):
         raise ValidationFailed(
             {field: [f"{label} must not contain identity codes, phone numbers or email addresses."]}
         )
     return text
-
-
-def _contains_contact_details(text: str) -> bool:
-    """Phone numbers (as people type them, spaces included) or email addresses in free text.
-
-    Reasons and purposes are stored in clear (revisions) or forever (audit trail), while the
-    values they talk about are encrypted or purged; they must not carry those values along.
-    """
-    if _EMAIL_IN_TEXT.search(text):
-        return True
-    return any(True for _ in phonenumbers.PhoneNumberMatcher(text, "FI"))
 
 
 # --- identity code reveal ------------------------------------------------------------------

@@ -392,6 +392,10 @@ def test_a_release_without_a_note_is_422_next_to_that_hold(
         ({"ends_on": "2026-11-01"}, "ends_on"),  # in the past
         # The reference goes into the audit trail, which takes no personal data.
         ({"reference": "0401234567"}, "reference"),
+        # Spaced as people type it: the phonenumbers matcher finds it, a regex did not.
+        ({"reference": "Call back 040 1234567"}, "reference"),
+        ({"reference": "Soita 09 1234 5678"}, "reference"),
+        ({"reference": "Asiakas +358 40 123 4567"}, "reference"),
     ],
 )
 def test_invalid_hold_forms_are_422_and_nothing_is_written(
