@@ -70,3 +70,9 @@ def contains_contact_details(text: str) -> bool:
     if _EMAIL_IN_TEXT.search(text):
         return True
     return any(True for _ in phonenumbers.PhoneNumberMatcher(text, "FI"))
+
+
+def echo_safely(value: str) -> str:
+    """`value` to write back into a refused console form: never with an identity code in it
+    (the page, its history and the browser's form cache would keep it in clear)."""
+    return redact_identity_codes(value)

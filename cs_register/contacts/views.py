@@ -19,6 +19,7 @@ from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
+from cs_register.free_text import echo_safely
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission
 from cs_register.web import current_keyring, now, requires, staff_context
@@ -75,7 +76,7 @@ def new_contact() -> Any:
             staff_context(), form=request.form, customer_public_id=customer_public_id
         )
     except ValidationFailed as failure:
-        values = {name: request.form.get(name, "") for name in _CONTACT_FIELDS}
+        values = {name: echo_safely(request.form.get(name, "")) for name in _CONTACT_FIELDS}
         values["verification_outcome"] = request.form.get("verification_outcome", "")
         for name in VERIFIABLE_IDENTIFIERS:
             values[f"verify_{name}"] = request.form.get(f"verify_{name}", "")
@@ -165,7 +166,7 @@ def record_verification(public_id: str) -> Any:
             staff_context(), contact_public_id=public_id, form=request.form
         )
     except ValidationFailed as failure:
-        values = {name: request.form.get(name, "") for name in request.form}
+        values = {name: echo_safely(request.form.get(name, "")) for name in request.form}
         return render_contact_page(public_id, errors=failure.errors, values=values, status=422)
     flash("Verification recorded.", "success")
     return redirect(url_for("contacts.contact_page", public_id=public_id))
@@ -210,7 +211,7 @@ def link_contact(public_id: str) -> Any:
     kind = request.form.get("kind", "")
     value = request.form.get("value", "")
     # An identity code is never written back into the page, not even into its own input.
-    search = {"kind": kind, "value": "" if kind == "identity_code" else value}
+    search = {"kind": kind, "value": "" if kind == "identity_code" else echo_safely(value)}
     try:
         customers = search_customers(staff_context(), current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:

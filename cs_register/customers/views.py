@@ -36,7 +36,8 @@ def _contact_links() -> dict[str, bool]:
 
 
 def _safe_echo(value: str) -> str:
-    """`value` to write back into a form, or "" if it holds something like an identity code."""
+    """`value` to write back into a form, or "" if it holds something like an identity code
+    (a name or address with a code in it is typed again whole)."""
     return "" if contains_identity_code(value) else value
 
 

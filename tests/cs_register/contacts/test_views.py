@@ -111,6 +111,31 @@ def test_invalid_form_is_shown_again_and_nothing_is_written(client, logged_in, d
     assert audit_events(db_session, AuditAction.IDENTITY_VERIFIED) == []
 
 
+@pytest.mark.parametrize("field", ["subject", "notes"])
+def test_a_refused_form_never_echoes_an_identity_code(client, logged_in, db_session, field):
+    logged_in("agent")
+    typed = f"Customer said {IDENTITY_CODE} twice, spaced 131052 - 308 T"
+    response = client.post("/contacts/new", data=new_contact_form(**{field: typed}))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "must not contain identity codes" in html or "identity code" in html
+    assert IDENTITY_CODE not in html
+    assert "308T" not in html and "308 T" not in html
+    # The rest of what the agent typed is kept, the code marked where it was.
+    assert "Customer said [identity code removed] twice" in html
+    assert count_contacts(db_session) == 0
+
+
+def test_a_phone_search_holding_an_identity_code_is_not_echoed(client, logged_in):
+    logged_in("agent")
+    location = client.post("/contacts/new", data=new_contact_form()).headers["Location"]
+    failed = client.post(
+        f"{location}/link", data={"action": "search", "kind": "phone", "value": IDENTITY_CODE}
+    )
+    assert failed.status_code in (200, 422)
+    assert IDENTITY_CODE not in failed.get_data(as_text=True)
+
+
 def test_unknown_customer_in_the_form_link_is_not_found(client, logged_in):
     logged_in("agent")
     assert client.get("/contacts/new?customer=nobody").status_code == 404
