@@ -132,6 +132,9 @@ class Settings:
 
         def secret(name: str, generate: int) -> str:
             value = env.get(name, "").strip()
+            if value and mode == PRODUCTION and len(value.encode()) < generate:
+                # A short session-signing key can be guessed offline from one cookie.
+                raise ConfigurationError(f"{name} must be at least {generate} bytes long")
             if value:
                 return value
             if mode == PRODUCTION:

@@ -11,6 +11,7 @@ sessions read without taking a turn.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import fcntl
 import logging
@@ -186,8 +187,20 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
+def _create_private_file(path: str) -> None:
+    """Create the database file readable by its owner only, before SQLite would create it
+    with the process's umask; SQLite gives its WAL and shared-memory files the database
+    file's permissions, so they are private too."""
+    directory = os.path.dirname(path)
+    if directory and os.path.isdir(directory):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+
+
 def create_db_engine(url: str, *, sqlite_write_lock_at_begin: bool = True) -> Engine:
     if url.startswith("sqlite"):
+        if (private := _sqlite_file(url)) is not None:
+            _create_private_file(private)
         connect_args: dict[str, Any] = {"timeout": 30}
         database_file = _sqlite_file(url) if sqlite_write_lock_at_begin else None
         if database_file is not None:

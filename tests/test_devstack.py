@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -294,6 +295,8 @@ def test_python_app_py_uses_the_database_and_redis_it_is_given(
     start_stack: Callable[..., Stack], tmp_path: Path
 ) -> None:
     external = EmbeddedRedis(tmp_path / "external-redis")
+    # Its dump (the job queue) is for this account alone.
+    assert stat.S_IMODE((tmp_path / "external-redis" / "redis").stat().st_mode) == 0o700
     database_file = tmp_path / "given.sqlite3"
     try:
         process, log, port, instance = start_stack(

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
 from cs_register.config import DEVELOPMENT, ConfigurationError, Settings, generate_key
@@ -45,6 +46,26 @@ def test_production_with_every_secret_set_starts(tmp_path: Path) -> None:
     assert settings.is_production
     assert settings.secret_key == "s" * 40
     assert settings.cookie_secure
+
+
+def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path: Path) -> None:
+    env = production_env(tmp_path / "instance", SECRET_KEY="s" * 31)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY must be at least 32 bytes"):
+        Settings.from_env(env)
+    assert Settings.from_env({**env, "SECRET_KEY": "s" * 32}).secret_key == "s" * 32
+
+
+def test_the_sqlite_database_and_its_wal_are_private_files(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CS_INSTANCE_PATH": str(tmp_path)})
+    app = create_app(settings)
+    database = get_database(app)
+    with database.unit_of_work() as session:
+        session.execute(sa.text("CREATE TABLE probe (x INTEGER)"))
+        session.execute(sa.text("INSERT INTO probe VALUES (1)"))
+    files = sorted(tmp_path.glob("cs_register.sqlite3*"))
+    assert [path.name for path in files][:2] == ["cs_register.sqlite3", "cs_register.sqlite3-shm"]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_production_without_https_cookies_is_refused(tmp_path: Path) -> None:
