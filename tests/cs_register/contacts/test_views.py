@@ -118,9 +118,10 @@ def test_a_refused_form_never_echoes_an_identity_code(client, logged_in, db_sess
     response = client.post("/contacts/new", data=new_contact_form(**{field: typed}))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "must not contain identity codes" in html or "identity code" in html
+    assert "identity code" in html
     assert IDENTITY_CODE not in html
-    assert "308T" not in html and "308 T" not in html
+    assert "308T" not in html
+    assert "308 T" not in html
     # The rest of what the agent typed is kept, the code marked where it was.
     assert "Customer said [identity code removed] twice" in html
     assert count_contacts(db_session) == 0
