@@ -43,6 +43,7 @@ def create_app(
     from cs_register.staff.views import auth_blueprint
     from cs_register.statistics.views import blueprint as statistics_blueprint
     from recordings.api import blueprint as telephony_api
+    from recordings.reconcile import clear_abandoned_uploads
     from recordings.views import blueprint as recordings_blueprint
 
     settings = config or Settings.from_env(instance_path=PROJECT_ROOT / "instance")
@@ -69,7 +70,11 @@ def create_app(
         WTF_CSRF_SSL_STRICT=settings.cookie_secure,
     )
     app.config.update(settings.extra)
-    runtime.install(app, runtime.build_runtime(settings, clock=clock))
+    built = runtime.build_runtime(settings, clock=clock)
+    runtime.install(app, built)
+    # A process killed mid-upload (kill -9, a crash) leaves its staging file behind: each
+    # process clears what is older than any upload may take when it starts.
+    clear_abandoned_uploads(built.storage, now=clock())
 
     db.init_app(app, database or Database(settings.database_url))
     csrf = CSRFProtect(app)

@@ -285,5 +285,6 @@ def reconcile_command(repair: bool) -> None:
         click.echo(f"repaired: {item}")
     click.echo(
         f"{len(report.missing_audio)} missing audio, {len(report.orphan_files)} orphan files,"
-        f" {len(report.repaired)} repaired."
+        f" {len(report.repaired)} repaired, {report.abandoned_uploads_removed} abandoned"
+        " uploads removed."
     )

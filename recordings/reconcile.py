@@ -52,6 +52,8 @@ class ReconciliationReport:
     # What repair did: public ids of rows marked, storage keys of orphans deleted.
     marked_missing: list[str] = field(default_factory=list)
     deleted_orphans: list[str] = field(default_factory=list)
+    # Staging files of uploads abandoned `ABANDONED_UPLOAD` ago or longer, removed by repair.
+    abandoned_uploads_removed: int = 0
 
     @property
     def repaired(self) -> list[str]:
@@ -60,6 +62,16 @@ class ReconciliationReport:
     @property
     def clean(self) -> bool:
         return not self.missing_audio and not self.orphan_files
+
+
+def clear_abandoned_uploads(storage: RecordingStorage, *, now: datetime) -> int:
+    """Remove uploads a process was killed in the middle of (partial audio nobody will
+    finish): staging files `ABANDONED_UPLOAD` old, longer than any upload may take. Run when
+    a process starts and by reconciliation's repair; returns how many went."""
+    removed = storage.remove_abandoned_staging(older_than=now - ABANDONED_UPLOAD)
+    if removed:
+        log.warning("removed %d abandoned upload staging files", removed)
+    return removed
 
 
 def _batches(keys: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -197,8 +209,7 @@ def reconcile(
     """Compare rows and files; with `repair`, mark missing audio and delete old orphans."""
     report = ReconciliationReport()
     if repair:
-        # Uploads a process was killed in the middle of: partial audio nobody will finish.
-        storage.remove_abandoned_staging(older_than=now - ABANDONED_UPLOAD)
+        report.abandoned_uploads_removed = clear_abandoned_uploads(storage, now=now)
     _find_missing_audio(database, storage, report, now=now, repair=repair, job_id=job_id)
     _find_orphans(database, storage, report, now=now, policy=policy, repair=repair, job_id=job_id)
     if not report.clean:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from app import create_app
 from cs_register.audit.models import AuditAction
 from recordings import retention
 from recordings.ledger import verify_ledger
@@ -121,5 +122,23 @@ def test_repair_clears_uploads_abandoned_for_a_day(database, storage, policy, cl
         os.utime(path, (stamp, stamp))
     reconcile(database, storage, now=clock.now, policy=policy, repair=False)
     assert len(list(staging.iterdir())) == 2  # a report changes nothing
-    reconcile(database, storage, now=clock.now, policy=policy, repair=True)
+    report = reconcile(database, storage, now=clock.now, policy=policy, repair=True)
     assert [path.name for path in staging.iterdir()] == ["upload-live"]
+    assert report.abandoned_uploads_removed == 1
+
+
+def test_a_starting_process_clears_uploads_abandoned_for_a_day(settings, clock, database):
+    """kill -9 mid-upload, then a restart: the new process removes what the old one left."""
+    staging = settings.storage_root / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    for name, age in (
+        ("upload-killed", timedelta(hours=24, seconds=1)),
+        ("upload-at-the-limit", timedelta(hours=24)),
+        ("upload-live", timedelta(0)),
+    ):
+        path = staging / name
+        path.write_bytes(b"partial call audio")
+        stamp = (clock.now - age).timestamp()
+        os.utime(path, (stamp, stamp))
+    create_app(settings, clock=clock, database=database)
+    assert sorted(path.name for path in staging.iterdir()) == ["upload-at-the-limit", "upload-live"]
