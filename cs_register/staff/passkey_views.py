@@ -128,13 +128,19 @@ def add_passkey() -> Any:
 
 def remove_passkey(public_id: str) -> Any:
     user = current_account()
+    ctx = staff_context()
+    passkey = passkeys.own_passkey(ctx, user, public_id)
+    password_ok = verify_password(user.password_hash, request.form.get("current_password", ""))
     try:
         passkeys.remove(
-            staff_context(),
+            ctx,
             user,
-            public_id,
-            password_ok=verify_password(
-                user.password_hash, request.form.get("current_password", "")
+            passkey,
+            password_ok=password_ok,
+            # Checked only after the password, so a wrong password spends no code.
+            code_ok=password_ok
+            and two_step.verify_second_step(
+                ctx, current_keyring(), user, request.form.get("code", "")
             ),
         )
     except ValidationFailed as failure:

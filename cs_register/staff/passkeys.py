@@ -215,10 +215,8 @@ def verify_login(
     return False
 
 
-def remove(ctx: Context, user: StaffUser, public_id: str, *, password_ok: bool) -> None:
-    """Forget one of one's own passkeys, after giving the password again."""
-    if not password_ok:
-        raise ValidationFailed({"current_password": ["Current password is not correct."]})
+def own_passkey(ctx: Context, user: StaffUser, public_id: str) -> StaffPasskey:
+    """One of `user`'s passkeys (another's is not found, as no passkey would be)."""
     passkey = ctx.session.scalar(
         sa.select(StaffPasskey).where(
             StaffPasskey.public_id == public_id, StaffPasskey.user_id == user.id
@@ -226,6 +224,21 @@ def remove(ctx: Context, user: StaffUser, public_id: str, *, password_ok: bool) 
     )
     if passkey is None:
         raise NotFound("No such passkey.")
+    return passkey
+
+
+def remove(
+    ctx: Context, user: StaffUser, passkey: StaffPasskey, *, password_ok: bool, code_ok: bool
+) -> None:
+    """Forget one of one's own passkeys, after giving the password and a current code."""
+    if passkey.user_id != user.id:
+        raise NotFound("No such passkey.")
+    if not password_ok:
+        raise ValidationFailed({"current_password": ["Current password is not correct."]})
+    if not code_ok:
+        raise ValidationFailed(
+            {"code": ["Type the code your authenticator app shows now, or a recovery code."]}
+        )
     ctx.session.delete(passkey)
     ctx.session.flush()
     audit.record(

@@ -241,14 +241,21 @@ def test_the_code_still_works_beside_a_passkey(with_passkey):
     assert is_logged_in(person.client)
 
 
-def test_removing_a_passkey_needs_the_password(with_passkey, database):
+def test_removing_a_passkey_needs_the_password_and_a_code(with_passkey, database):
     person, _ = with_passkey
     (stored,) = _passkeys(database)
     url = f"/account/passkeys/{stored.public_id}/remove"
-    refused = person.client.post(url, data={"current_password": "wrong password!"})
-    assert refused.status_code == 422
+    for form in (
+        {"current_password": "wrong password!", "code": person.code()},
+        {"current_password": DEFAULT_PASSWORD, "code": "000000"},
+        {"current_password": DEFAULT_PASSWORD},
+    ):
+        refused = person.client.post(url, data=form)
+        assert refused.status_code == 422
     assert len(_passkeys(database)) == 1
-    removed = person.client.post(url, data={"current_password": DEFAULT_PASSWORD})
+    removed = person.client.post(
+        url, data={"current_password": DEFAULT_PASSWORD, "code": person.code()}
+    )
     assert removed.headers["Location"] == "/account/two-step"
     assert _passkeys(database) == []
     assert audit_actions(database, AuditAction.PASSKEY_REMOVED)[0].details == {"passkeys": 0}
@@ -258,7 +265,8 @@ def test_nobody_removes_someone_elses_passkey(with_passkey, database, client, lo
     (stored,) = _passkeys(database)
     logged_in("agent")
     response = client.post(
-        f"/account/passkeys/{stored.public_id}/remove", data={"current_password": DEFAULT_PASSWORD}
+        f"/account/passkeys/{stored.public_id}/remove",
+        data={"current_password": DEFAULT_PASSWORD, "code": "123456"},
     )
     assert response.status_code == 404
     assert len(_passkeys(database)) == 1
