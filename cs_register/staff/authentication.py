@@ -140,7 +140,7 @@ def change_own_password(
     if needs_second_step_again(ctx, user, current_token) and not two_step.verify_second_step(
         ctx, keyring, user, code
     ):
-        errors["code"] = ["Type the code your authenticator app shows now, or a recovery code."]
+        errors["code"] = [two_step.WRONG_CODE]
     problems = check_password_policy(
         new_password, username=user.username, display_name=user.display_name
     )

@@ -94,7 +94,7 @@ def new_passkey() -> Any:
     elif not two_step.verify_second_step(
         ctx, current_keyring(), user, request.form.get("code", "")
     ):
-        errors["passkey"] = ["Type the code your authenticator app shows now, or a recovery code."]
+        errors["passkey"] = [two_step.WRONG_CODE]
     if errors:
         return render_two_step_page(user, errors=errors, status=422)
     options, challenge = passkeys.registration_options(ctx, relying_party(), user)

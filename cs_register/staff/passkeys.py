@@ -40,6 +40,7 @@ from cs_register.context import Context
 from cs_register.errors import NotFound, ValidationFailed
 from cs_register.permissions import Actor
 from cs_register.request_bodies import NotJson, parse_strict_json
+from cs_register.staff import two_step
 from cs_register.staff.models import StaffPasskey, StaffUser
 
 RP_NAME = "cs-register"
@@ -141,14 +142,19 @@ def register(
         created_at=ctx.now,
     )
     ctx.session.add(passkey)
+    _record_change(ctx, AuditAction.PASSKEY_ADDED, user)
+    return passkey
+
+
+def _record_change(ctx: Context, action: AuditAction, user: StaffUser) -> None:
+    """Audit an added or removed passkey with how many the account has now."""
     ctx.session.flush()
     audit.record(
         ctx,
-        AuditAction.PASSKEY_ADDED,
+        action,
         ("staff", user.public_id),
         details={"passkeys": len(passkeys_of(ctx.session, user))},
     )
-    return passkey
 
 
 def authentication_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tuple[str, bytes]:
@@ -236,19 +242,6 @@ def remove(
     if not password_ok:
         raise ValidationFailed({"current_password": ["Current password is not correct."]})
     if not code_ok:
-        raise ValidationFailed(
-            {"code": ["Type the code your authenticator app shows now, or a recovery code."]}
-        )
+        raise ValidationFailed({"code": [two_step.WRONG_CODE]})
     ctx.session.delete(passkey)
-    ctx.session.flush()
-    audit.record(
-        ctx,
-        AuditAction.PASSKEY_REMOVED,
-        ("staff", user.public_id),
-        details={"passkeys": len(passkeys_of(ctx.session, user))},
-    )
-
-
-def forget_all(session: Session, user: StaffUser) -> None:
-    """For a two-step reset: the account's passkeys go with its other factors."""
-    session.execute(sa.delete(StaffPasskey).where(StaffPasskey.user_id == user.id))
+    _record_change(ctx, AuditAction.PASSKEY_REMOVED, user)

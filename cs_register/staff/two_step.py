@@ -33,10 +33,11 @@ from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.permissions import Actor, Permission, require_unless_command
-from cs_register.staff import four_eyes, passkeys
+from cs_register.staff import four_eyes
 from cs_register.staff.models import (
     StaffChangeKind,
     StaffChangeRequest,
+    StaffPasskey,
     StaffRecoveryCode,
     StaffUser,
 )
@@ -48,6 +49,7 @@ RECOVERY_CODES = 10
 MAX_WRONG_CODES = 5
 # How long the password step stays good for the second step.
 PENDING_SECONDS = 5 * 60
+WRONG_CODE = "Type the code your authenticator app shows now, or a recovery code."
 _CODE_DETAIL = "That code is not right. Type the six digits your authenticator app shows now."
 
 
@@ -177,7 +179,7 @@ def renew_recovery_codes(
     if not password_ok:
         errors["current_password"] = ["Current password is not correct."]
     if not verify_second_step(ctx, keyring, user, code):
-        errors["code"] = ["Type the code your authenticator app shows now, or a recovery code."]
+        errors["code"] = [WRONG_CODE]
     if errors:
         raise ValidationFailed(errors)
     codes = _new_recovery_codes(ctx, user)
@@ -202,7 +204,8 @@ def reset_two_step(
     user.totp_enabled_at = None
     user.totp_last_step = None
     ctx.session.execute(sa.delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == user.id))
-    passkeys.forget_all(ctx.session, user)
+    # Its passkeys (`staff.passkeys`) go with its other factors.
+    ctx.session.execute(sa.delete(StaffPasskey).where(StaffPasskey.user_id == user.id))
     revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="two_step_reset")
     audit.record(ctx, AuditAction.TWO_STEP_RESET, ("staff", user.public_id))
 
