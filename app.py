@@ -28,7 +28,7 @@ def create_app(
     database: Database | None = None,
 ) -> Flask:
     """Build the web application for `config` (default: read from the environment)."""
-    from cs_register import cli, db, errors, health, logs, openapi, runtime, web
+    from cs_register import cli, db, errors, health, logs, metrics, openapi, runtime, web
     from cs_register.audit.views import blueprint as audit_blueprint
     from cs_register.consents.api import blueprint as marketing_api
     from cs_register.consents.views import blueprint as consents_blueprint
@@ -104,6 +104,7 @@ def create_app(
         statistics_blueprint,
         marketing_api,
         openapi.blueprint,
+        metrics.blueprint,
     ):
         app.register_blueprint(blueprint)
     _wire_page_seams(app)
@@ -169,6 +170,12 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
         tasks.ERASE_CUSTOMER,
         lambda public_id: enqueue_erasure(get_queue(connection, settings), public_id),
     )
+    from cs_register.health import add_readiness_check
+    from cs_register.metrics import add_metrics_source
+    from jobs.queue import queue_metrics
+
+    add_readiness_check(app, "redis", lambda: bool(connection.ping()))
+    add_metrics_source(app, lambda: queue_metrics(get_queue(connection, settings)))
 
 
 def _register_personal_data(app: Flask) -> None:

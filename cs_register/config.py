@@ -66,6 +66,8 @@ class Settings:
     # Where staff reach the console, e.g. "https://asiakaspalvelu.example.fi": passkeys are
     # bound to its host name. None takes the host of each request (development).
     public_origin: str | None = None
+    # The bearer token the monitoring system scrapes /metrics with; None: no /metrics.
+    metrics_token: str | None = None
     # The prohibitions and consent purposes customer service records (cs_register.consents).
     prohibitions: tuple[str, ...] = ("direct_marketing",)
     consent_purposes: tuple[str, ...] = ("newsletter", "customer_surveys")
@@ -171,6 +173,7 @@ class Settings:
             audit_retention_years=_int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
             two_step_login=_choice(env, "TWO_STEP_LOGIN", "required", ("required", "optional")),
             public_origin=_origin(env, "PUBLIC_ORIGIN"),
+            metrics_token=_metrics_token(env),
             prohibitions=_names(env, "PROHIBITIONS", ("direct_marketing",)),
             consent_purposes=_names(env, "CONSENT_PURPOSES", ("newsletter", "customer_surveys")),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),
@@ -200,6 +203,15 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = env.get("METRICS_TOKEN", "").strip()
+    if not token:
+        return None
+    if len(token) < 32:
+        raise ConfigurationError("METRICS_TOKEN must be at least 32 characters long")
+    return token
 
 
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")

@@ -30,7 +30,17 @@ from cs_register.permissions import Actor, Permission, StaffPrincipal, has_permi
 # The second step of a login is reached before a session exists (its own check is the
 # password step's signed marker, `staff.views`).
 PUBLIC_ENDPOINTS = frozenset(
-    {"auth.login", "auth.second_step", "auth.enrol_second_step", "static", "health.health"}
+    {
+        "auth.login",
+        "auth.second_step",
+        "auth.enrol_second_step",
+        "static",
+        "health.health",
+        "health.healthz",
+        "health.readyz",
+        # Guarded by its own token (`METRICS_TOKEN`), for the monitoring system.
+        "metrics.metrics",
+    }
 )
 # Reachable while a one-time password is still waiting to be replaced.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})

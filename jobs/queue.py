@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
@@ -99,3 +100,18 @@ def enqueue_purge_expired_staff_sessions(job_queue: JobQueue) -> Job:
     from jobs.maintenance import purge_expired_staff_sessions_job
 
     return job_queue.enqueue(purge_expired_staff_sessions_job)
+
+
+def queue_metrics(job_queue: JobQueue) -> list[Metric]:
+    """The job queue for `/metrics`: jobs waiting and jobs failed (kept for the failure TTL)."""
+    queue = job_queue.queue
+    return [
+        GaugeMetricFamily(
+            "cs_register_queue_jobs", "Jobs waiting in the queue.", value=queue.count
+        ),
+        GaugeMetricFamily(
+            "cs_register_failed_jobs",
+            "Jobs that failed and are kept for inspection.",
+            value=queue.failed_job_registry.count,
+        ),
+    ]

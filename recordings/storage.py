@@ -89,6 +89,10 @@ class RecordingStorage(Protocol):
 
     def remove_abandoned_staging(self, *, older_than: datetime) -> int: ...
 
+    def reachable(self) -> bool:
+        """Whether files can be stored now (for readiness probes)."""
+        ...
+
 
 class LocalStorage:
     """Files under one root folder, written atomically (temporary file, fsync, rename)."""
@@ -96,6 +100,13 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._staging = self.root / ".staging"
+
+    def reachable(self) -> bool:
+        # The root may not exist before the first upload; its nearest parent must be writable.
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
     def path_for(self, key: str) -> Path:
         """The file behind a key (local backend only; ffmpeg needs a path)."""

@@ -38,6 +38,10 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.second_step": EVERYONE,
     "auth.enrol_second_step": EVERYONE,
     "health.health": EVERYONE,
+    "health.healthz": EVERYONE,
+    "health.readyz": EVERYONE,
+    # The monitoring system's, with its own token (404 without one configured).
+    "metrics.metrics": EVERYONE,
     "static": EVERYONE,
     # Every logged-in staff member: their own session and password, and the start page.
     "auth.home": EVERYONE,
@@ -143,7 +147,16 @@ ACCESS_DOC = Path(__file__).resolve().parents[2] / "docs" / "access-matrix.md"
 def test_public_endpoints_are_exactly_login_its_second_step_static_and_health():
     assert (
         frozenset(
-            {"auth.login", "auth.second_step", "auth.enrol_second_step", "static", "health.health"}
+            {
+                "auth.login",
+                "auth.second_step",
+                "auth.enrol_second_step",
+                "static",
+                "health.health",
+                "health.healthz",
+                "health.readyz",
+                "metrics.metrics",
+            }
         )
         == PUBLIC_ENDPOINTS
     )
