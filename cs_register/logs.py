@@ -7,8 +7,12 @@ folds line breaks so a crafted value cannot forge extra log lines.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from cs_register.free_text import redact_identity_codes
@@ -76,15 +80,43 @@ class RedactingFormatter(logging.Formatter):
         return super().format(copy)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+class JsonRedactingFormatter(RedactingFormatter):
+    """One JSON object per line, for a log collector: time (UTC), level, logger, request id,
+    message and any traceback, all redacted like the text lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        copy = logging.makeLogRecord(record.__dict__)
+        RedactingFilter().filter(copy)
+        entry = {
+            "time": datetime.fromtimestamp(copy.created, UTC).isoformat(timespec="milliseconds"),
+            "level": copy.levelname,
+            "logger": copy.name,
+            "request_id": getattr(copy, "request_id", "-"),
+            "message": copy.getMessage(),
+        }
+        if copy.exc_text:
+            entry["exception"] = copy.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def json_lines_wanted(env: Mapping[str, str] = os.environ) -> bool:
+    """`LOG_FORMAT=json` asks for JSON lines (read before the settings: jobs log from the
+    first line)."""
+    return env.get("LOG_FORMAT", "").strip().lower() == "json"
+
+
+def configure_logging(level: int = logging.INFO, *, json_lines: bool | None = None) -> None:
     """Configure the root logger once per process (web, worker, CLI)."""
     root = logging.getLogger()
     if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
+    if json_lines if json_lines is not None else json_lines_wanted():
+        handler.setFormatter(JsonRedactingFormatter())
+    else:
+        handler.setFormatter(
+            RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
     root.addHandler(handler)
     root.setLevel(level)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import sys
@@ -10,8 +11,10 @@ import sys
 import pytest
 
 from cs_register.logs import (
+    JsonRedactingFormatter,
     RedactingFilter,
     RedactingFormatter,
+    json_lines_wanted,
     redact,
     redact_personal_data,
     redacting_filter_for,
@@ -271,3 +274,36 @@ def test_the_configured_handler_redacts_without_altering_the_record_for_other_ha
     assert stream.getvalue().strip() == "lookup [identity-code]"
     # Another handler (e.g. a test's capture) still sees exactly what was logged.
     assert record.getMessage() == "lookup 131052-308T"
+
+
+def test_json_lines_are_redacted_and_carry_the_request_id():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonRedactingFormatter())
+    record = logging.LogRecord(
+        "cs_register.probe",
+        logging.WARNING,
+        __file__,
+        1,
+        "lookup %s\nforged",
+        ("131052-308T",),
+        None,
+    )
+    record.request_id = "abcdef012345"
+    handler.handle(record)
+    (line,) = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "lookup [identity-code]\\nforged"
+    assert (entry["level"], entry["logger"], entry["request_id"]) == (
+        "WARNING",
+        "cs_register.probe",
+        "abcdef012345",
+    )
+    assert entry["time"].endswith("+00:00")
+    assert "131052" not in line
+
+
+def test_log_format_json_is_asked_for_in_the_environment():
+    assert json_lines_wanted({"LOG_FORMAT": "JSON"})
+    assert not json_lines_wanted({"LOG_FORMAT": "text"})
+    assert not json_lines_wanted({})
