@@ -21,6 +21,7 @@ from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.customers.objection import objects_to_quality_work
 from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.free_text import contains_contact_details, contains_identity_code
 from cs_register.identifiers import normalise_text
 from cs_register.permissions import (
     Permission,
@@ -76,6 +77,20 @@ def _customer_id_of(session: Session, recording: Recording) -> int | None:
     return session.scalar(sa.select(Contact.customer_id).where(Contact.id == recording.contact_id))
 
 
+def _looks_personal(reference: str) -> bool:
+    """Whether a typed hold reference carries personal data. It goes into the audit trail:
+    screened as free text (identity codes, and phone numbers as people type them, with the
+    phonenumbers matcher) and by the trail's own check, before anything is written, since a
+    refusal later would leave a hold without its row."""
+    if contains_identity_code(reference) or contains_contact_details(reference):
+        return True
+    try:
+        check_audit_details({"reference": reference})
+    except AuditDetailsContainPersonalData:
+        return True
+    return False
+
+
 def place_hold(
     ctx: Context,
     *,
@@ -98,16 +113,11 @@ def place_hold(
     clean_justification = _text(
         errors, "justification", justification, "Justification", MAX_JUSTIFICATION
     )
-    if clean_reference and "reference" not in errors:
-        try:
-            # The reference goes into the audit trail, which refuses personal data. Checked
-            # before anything is written: a refusal later would leave a hold without its row.
-            check_audit_details({"reference": clean_reference})
-        except AuditDetailsContainPersonalData:
-            errors["reference"] = [
-                "The reference looks like personal data (a phone number, email address or"
-                " identity code); use a project or case number instead."
-            ]
+    if clean_reference and "reference" not in errors and _looks_personal(clean_reference):
+        errors["reference"] = [
+            "The reference looks like personal data (a phone number, email address or"
+            " identity code); use a project or case number instead."
+        ]
     if errors:
         raise ValidationFailed(errors)
     recording = _lock_recording(session, recording_public_id)

@@ -224,6 +224,7 @@ def test_the_reconciliation_job_reports_and_repairs_counts(
         "orphan_files": 0,
         "marked_missing": 0,
         "deleted_orphans": 0,
+        "abandoned_uploads_removed": 0,
     }
     # One recording's audio vanished from storage behind the application's back.
     with database.unit_of_work() as session:
