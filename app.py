@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cs_register.config import Settings
 from cs_register.db import Database, utcnow
@@ -70,6 +71,12 @@ def create_app(
         WTF_CSRF_SSL_STRICT=settings.cookie_secure,
     )
     app.config.update(settings.extra)
+    if settings.proxy_hops:
+        # The login throttle counts by source address: behind a load balancer that must be
+        # the client's, taken from the hops we trust and no further.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     built = runtime.build_runtime(settings, clock=clock)
     runtime.install(app, built)
     # A process killed mid-upload (kill -9, a crash) leaves its staging file behind: each

@@ -68,6 +68,10 @@ class Settings:
     public_origin: str | None = None
     # The bearer token the monitoring system scrapes /metrics with; None: no /metrics.
     metrics_token: str | None = None
+    # How many proxies (load balancers) stand in front of the app and append to
+    # X-Forwarded-For: the client's address is the one the nearest of them saw. 0: none, the
+    # connection's own address is the client's (a client's own header is never believed).
+    proxy_hops: int = 0
     # The prohibitions and consent purposes customer service records (cs_register.consents).
     prohibitions: tuple[str, ...] = ("direct_marketing",)
     consent_purposes: tuple[str, ...] = ("newsletter", "customer_surveys")
@@ -174,6 +178,7 @@ class Settings:
             two_step_login=_choice(env, "TWO_STEP_LOGIN", "required", ("required", "optional")),
             public_origin=_origin(env, "PUBLIC_ORIGIN"),
             metrics_token=_metrics_token(env),
+            proxy_hops=_int(env, "PROXY_HOPS", 0, minimum=0),
             prohibitions=_names(env, "PROHIBITIONS", ("direct_marketing",)),
             consent_purposes=_names(env, "CONSENT_PURPOSES", ("newsletter", "customer_surveys")),
             rq_failure_ttl_seconds=_int(env, "RQ_FAILURE_TTL_SECONDS", 7 * 24 * 3600, minimum=60),

@@ -20,8 +20,9 @@ keepalive = 5
 # Recycle workers now and then, staggered, so a slow leak can never grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
-# Only the load balancer's addresses may set X-Forwarded-For (the login throttle counts by
-# source address, so a client must not choose its own).
+# gunicorn itself believes X-Forwarded-Proto only from these addresses. The client's address
+# (which the login throttle counts by) comes from X-Forwarded-For through the app's
+# PROXY_HOPS setting, which trusts exactly that many proxies and no header beyond them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 limit_request_line = 8190
 limit_request_fields = 100
