@@ -108,6 +108,9 @@ class Settings:
             )
         if self.env == PRODUCTION and not self.cookie_secure:
             raise ConfigurationError("production requires COOKIE_SECURE=1 (HTTPS only)")
+        if self.env == PRODUCTION and self.two_step_login != "required":
+            # The privacy statement promises two-step login; "optional" is for development.
+            raise ConfigurationError("production requires TWO_STEP_LOGIN=required")
 
     @property
     def is_production(self) -> bool:

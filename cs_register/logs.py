@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -80,6 +81,15 @@ class RedactingFormatter(logging.Formatter):
         return super().format(copy)
 
 
+class UtcRedactingFormatter(RedactingFormatter):
+    """Text lines stamped in UTC, with the offset written out (hosts in several time zones,
+    or one that changes to summer time, must still sort and correlate)."""
+
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03d+00:00"
+
+
 class JsonRedactingFormatter(RedactingFormatter):
     """One JSON object per line, for a log collector: time (UTC), level, logger, request id,
     message and any traceback, all redacted like the text lines."""
@@ -115,7 +125,7 @@ def configure_logging(level: int = logging.INFO, *, json_lines: bool | None = No
         handler.setFormatter(JsonRedactingFormatter())
     else:
         handler.setFormatter(
-            RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            UtcRedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     root.addHandler(handler)
     root.setLevel(level)

@@ -48,6 +48,12 @@ def test_production_with_every_secret_set_starts(tmp_path: Path) -> None:
     assert settings.cookie_secure
 
 
+def test_production_refuses_optional_two_step_login(tmp_path: Path) -> None:
+    env = production_env(tmp_path / "instance", TWO_STEP_LOGIN="optional")
+    with pytest.raises(ConfigurationError, match="TWO_STEP_LOGIN=required"):
+        Settings.from_env(env)
+
+
 def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path: Path) -> None:
     env = production_env(tmp_path / "instance", SECRET_KEY="s" * 31)
     with pytest.raises(ConfigurationError, match="SECRET_KEY must be at least 32 bytes"):

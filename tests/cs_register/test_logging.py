@@ -14,6 +14,7 @@ from cs_register.logs import (
     JsonRedactingFormatter,
     RedactingFilter,
     RedactingFormatter,
+    UtcRedactingFormatter,
     json_lines_wanted,
     redact,
     redact_personal_data,
@@ -307,3 +308,14 @@ def test_log_format_json_is_asked_for_in_the_environment():
     assert json_lines_wanted({"LOG_FORMAT": "JSON"})
     assert not json_lines_wanted({"LOG_FORMAT": "text"})
     assert not json_lines_wanted({})
+
+
+def test_text_lines_are_stamped_in_utc_with_the_offset():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(UtcRedactingFormatter("%(asctime)s %(message)s"))
+    record = logging.LogRecord("probe", logging.INFO, __file__, 1, "tick", (), None)
+    record.created = 1795000000.25  # 2026-11-18T11:06:40.250 UTC
+    record.msecs = 250
+    handler.handle(record)
+    assert stream.getvalue().strip() == "2026-11-18T11:06:40.250+00:00 tick"
