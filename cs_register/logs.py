@@ -85,7 +85,9 @@ class UtcRedactingFormatter(RedactingFormatter):
     """Text lines stamped in UTC, with the offset written out (hosts in several time zones,
     or one that changes to summer time, must still sort and correlate)."""
 
-    converter = time.gmtime
+    def converter(self, seconds: float | None) -> time.struct_time:
+        return time.gmtime(seconds)
+
     default_time_format = "%Y-%m-%dT%H:%M:%S"
     default_msec_format = "%s.%03d+00:00"
 
