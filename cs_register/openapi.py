@@ -139,13 +139,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "CallReport": {
         "type": "object",
-        "required": ["external_call_id", "direction", "customer_number", "started_at"],
+        "required": ["external_call_id", "direction", "started_at"],
         "properties": {
             "external_call_id": {"type": "string", "pattern": EXTERNAL_CALL_ID_PATTERN},
             "direction": {"type": "string", "enum": ["inbound", "outbound"]},
             "customer_number": {
-                "type": "string",
-                "description": "Any number phonenumbers accepts; Finland is the default region.",
+                "type": ["string", "null"],
+                "description": (
+                    "Any number phonenumbers accepts; Finland is the default region. Null,"
+                    " absent, empty or one of anonymous, withheld, private, restricted,"
+                    " unknown: the caller withheld their number (the call is taken unlinked)."
+                ),
             },
             "agent_username": _nullable("string"),
             "started_at": TIMESTAMP,

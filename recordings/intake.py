@@ -53,6 +53,13 @@ EXTERNAL_CALL_ID_PATTERN = r"[A-Za-z0-9._:@-]{1,128}"
 _EXTERNAL_CALL_ID = re.compile(EXTERNAL_CALL_ID_PATTERN)
 EXTERNAL_CALL_ID_RULE = "Use 1-128 characters: letters, digits and . _ : @ -"
 SUBJECTS = {Direction.INBOUND: "Inbound call", Direction.OUTBOUND: "Outbound call"}
+WITHHELD_SUBJECTS = {
+    Direction.INBOUND: "Inbound call, number withheld",
+    Direction.OUTBOUND: "Outbound call, number withheld",
+}
+# What PBXs send for a caller who withheld their number (besides null, an empty string or no
+# field at all).
+WITHHELD_NUMBERS = frozenset({"", "anonymous", "withheld", "private", "restricted", "unknown"})
 CALL_SUBJECT_TYPE = "call"
 MAX_CONTENT_TYPE = 100
 
@@ -77,7 +84,7 @@ def parse_timestamp(value: object, *, field: str, errors: dict[str, list[str]]) 
 
 def _validated_call_fields(
     session: Session, payload: Mapping[str, object], *, now: datetime
-) -> tuple[Direction, str, StaffUser | None, datetime, datetime | None]:
+) -> tuple[Direction, str | None, StaffUser | None, datetime, datetime | None]:
     errors: dict[str, list[str]] = {}
 
     direction: Direction | None = None
@@ -87,10 +94,18 @@ def _validated_call_fields(
     else:
         errors["direction"] = ['Must be "inbound" or "outbound".']
 
-    number = ""
+    number: str | None = None
     raw_number = payload.get("customer_number")
-    if not isinstance(raw_number, str):
-        errors["customer_number"] = ["Must be the caller's phone number as a string."]
+    if raw_number is None or (
+        isinstance(raw_number, str) and raw_number.strip().lower() in WITHHELD_NUMBERS
+    ):
+        # A call from a withheld number is still a call (its recording must be kept under
+        # the same rules): taken unlinked, with no number.
+        number = None
+    elif not isinstance(raw_number, str):
+        errors["customer_number"] = [
+            "Must be the caller's phone number as a string, or null when it is withheld."
+        ]
     else:
         try:
             number = normalise_phone(raw_number)
@@ -151,6 +166,7 @@ def register_call(
     )
     match = match_incoming(session, phone=number)
     customer = match.customer
+    subject = SUBJECTS[direction] if number is not None else WITHHELD_SUBJECTS[direction]
     try:
         # A savepoint, so that losing a race leaves the caller's transaction usable.
         with session.begin_nested():
@@ -159,7 +175,7 @@ def register_call(
                 channel=Channel.PHONE,
                 direction=direction,
                 occurred_at=started_at,
-                subject=SUBJECTS[direction],
+                subject=subject,
                 notes="",
                 customer_id=customer.id if customer is not None else None,
                 handled_by_id=agent.id if agent is not None else None,

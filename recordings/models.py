@@ -41,7 +41,8 @@ class Call(Base):
     public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     external_call_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "call_direction"))
-    customer_number: Mapped[str] = mapped_column(sa.String(16))
+    # E.164; None when the caller withheld their number.
+    customer_number: Mapped[str | None] = mapped_column(sa.String(16))
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]

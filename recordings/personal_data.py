@@ -195,13 +195,13 @@ class RecordingRecords:
         for call in session.scalars(
             sa.select(Call).where(Call.contact_id.in_(theirs)).order_by(Call.started_at)
         ):
-            number = ("Caller number", format_phone(call.customer_number))
+            number = ("Caller number", _shown(call.customer_number))
             direction = ("Direction", call.direction.value)
             findings.append(CALL.of(call.public_id, call.started_at, direction, number))
         if subject.phone_e164 is not None:
             # Not linked to them (yet), but made from their number: held about them too.
             for call in session.scalars(sa.select(Call).where(from_their_number)):
-                number = ("Caller number", format_phone(call.customer_number))
+                number = ("Caller number", _shown(call.customer_number))
                 findings.append(UNLINKED_CALL.of(call.public_id, call.started_at, number))
         recordings = sa.select(Recording.id).where(Recording.contact_id.in_(theirs))
         for recording in session.scalars(sa.select(Recording).where(Recording.id.in_(recordings))):
@@ -221,3 +221,7 @@ class RecordingRecords:
             row = f"purge_receipts:{receipt.sequence}"
             findings.append(RECEIPT.of(row, receipt.purged_at, ("Reason", receipt.reason.value)))
         return findings
+
+
+def _shown(number: str | None) -> str:
+    return format_phone(number) if number is not None else "withheld"

@@ -101,9 +101,15 @@ def test_all_problems_are_reported_together(db_session, pbx, clock):
         intake.register_call(
             pbx_context(db_session, pbx, clock),
             token=pbx,
-            payload={"external_call_id": "pbx-1", "direction": "up", "agent_username": "ghost"},
+            payload={
+                "external_call_id": "pbx-1",
+                "direction": "up",
+                "customer_number": "not a number",
+                "agent_username": "ghost",
+            },
         )
-    # An unknown agent username is no error (see the next test).
+    # An unknown agent username is no error (see the next test), nor is a missing number
+    # (a withheld caller).
     assert set(failure.value.errors) == {"direction", "customer_number", "started_at"}
 
 
