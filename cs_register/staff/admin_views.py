@@ -151,6 +151,20 @@ def reset_password(public_id: str) -> Any:
     return _render_one_time_password(user, password, created=False)
 
 
+@admin_blueprint.post("/staff/<public_id>/end-sessions")
+@requires(Permission.MANAGE_STAFF)
+def end_sessions(public_id: str) -> Any:
+    user = services.get_user(get_session(), public_id)
+    try:
+        ended = services.end_sessions(staff_context(), user=user)
+    except Conflict as conflict:
+        return _render_detail(public_id, error=conflict.detail, status=409)
+    flash(
+        f"Ended {ended} session{'s' if ended != 1 else ''}; the account logs in again.", "success"
+    )
+    return redirect(url_for("admin.staff_detail", public_id=public_id), code=303)
+
+
 @admin_blueprint.post("/staff/<public_id>/reset-two-step")
 @requires(Permission.MANAGE_STAFF)
 def reset_two_step(public_id: str) -> Any:

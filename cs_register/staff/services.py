@@ -288,5 +288,16 @@ def reset_password(
     return password
 
 
+def end_sessions(ctx: Context, *, user: StaffUser) -> int:
+    """End every live session of the account (a lost laptop, a shared screen): it logs in
+    again. Returns how many ended."""
+    _administer(ctx, user, own="Log out to end your own session.")
+    ended = revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="ended_by_admin")
+    audit.record(
+        ctx, AuditAction.STAFF_SESSIONS_ENDED, ("staff", user.public_id), details={"ended": ended}
+    )
+    return ended
+
+
 def count_staff(session: Session) -> int:
     return int(session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) or 0)

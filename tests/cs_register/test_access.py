@@ -112,6 +112,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "admin.set_active": STAFF_ADMINS,
     "admin.reset_password": STAFF_ADMINS,
     "admin.reset_two_step": STAFF_ADMINS,
+    "admin.end_sessions": STAFF_ADMINS,
     "admin.approval_list": STAFF_ADMINS,
     "admin.decide": STAFF_ADMINS,
     # Integration tokens (the telephony API's credentials).

@@ -266,8 +266,8 @@ def test_admin_pages_and_forms_carry_csrf_tokens(client, logged_in, make_staff):
     new_form = client.get("/admin/staff/new").get_data(as_text=True)
     assert new_form.count('name="csrf_token"') == 2  # the form and the logout button
     detail = client.get(f"/admin/staff/{target.public_id}").get_data(as_text=True)
-    # role, active, password reset, two-step reset, logout
-    assert detail.count('name="csrf_token"') == 5
+    # role, active, password reset, end sessions, two-step reset, logout
+    assert detail.count('name="csrf_token"') == 6
 
 
 def test_admin_posts_need_a_csrf_token_when_protection_is_on(
@@ -289,3 +289,25 @@ def test_admin_posts_need_a_csrf_token_when_protection_is_on(
     )
     assert accepted.status_code == 302
     assert _load(database, target.public_id).is_active is False
+
+
+def test_an_admin_ends_all_of_an_accounts_sessions(
+    client, new_client, logged_in, make_staff, database
+):
+    target = make_staff("agent", username="maija")
+    laptop, phone = new_client(), new_client()
+    form_login(laptop, "maija")
+    form_login(phone, "maija")
+    admin = logged_in("admin")
+    response = client.post(f"/admin/staff/{target.public_id}/end-sessions")
+    assert response.status_code == 303
+    assert "Ended 2 sessions" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert not is_logged_in(laptop)
+    assert not is_logged_in(phone)
+    assert _load(database, target.public_id).is_active is True  # the account itself is fine
+    (event,) = audit_actions(database, AuditAction.STAFF_SESSIONS_ENDED)
+    assert (event.actor_id, event.details) == (admin.id, {"ended": 2})
+    # One's own: log out instead.
+    own = client.post(f"/admin/staff/{admin.public_id}/end-sessions")
+    assert own.status_code == 409
+    assert is_logged_in(client)
