@@ -27,6 +27,7 @@ class AuditAction(enum.Enum):
     STAFF_REACTIVATED = "staff_reactivated"
     STAFF_PASSWORD_RESET = "staff_password_reset"  # noqa: S105 - an action name
     STAFF_SESSIONS_ENDED = "staff_sessions_ended"
+    OWN_SESSIONS_ENDED = "own_sessions_ended"
     CUSTOMER_SEARCHED = "customer_searched"
     CUSTOMER_VIEWED = "customer_viewed"
     CUSTOMER_CREATED = "customer_created"

@@ -131,3 +131,16 @@ def purge_expired_sessions(session: Session, *, now: datetime, policy: SessionPo
     )
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def live_sessions_of(
+    session: Session, *, user: StaffUser, now: datetime, policy: SessionPolicy
+) -> list[StaffSession]:
+    """The account's sessions still usable now, newest first."""
+    return list(
+        session.scalars(
+            sa.select(StaffSession)
+            .where(StaffSession.user_id == user.id, live_session_condition(now, policy))
+            .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
+        )
+    )

@@ -17,13 +17,15 @@ from flask import (
 )
 from flask_login import login_user, logout_user
 
+from cs_register import audit
+from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
 from cs_register.staff import passkey_views, passkeys, two_step
 from cs_register.staff import sessions as staff_sessions
-from cs_register.staff.login import current_account
+from cs_register.staff.login import current_account, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import verify_password
 from cs_register.web import (
@@ -269,6 +271,43 @@ def two_step_settings() -> Any:
     return render_template(
         "staff/recovery_codes.html", codes=codes, continue_to="/account/two-step"
     )
+
+
+@auth_blueprint.route("/account/sessions", methods=["GET", "POST"])
+def own_sessions() -> Any:
+    """One's own live sessions (when started, last used); ending the others asks for the
+    password again."""
+    user = current_account()
+    ctx = staff_context()
+    current = session.get("sid")
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if not verify_password(user.password_hash, request.form.get("current_password", "")):
+            errors["current_password"] = ["Current password is not correct."]
+            status = 422
+        else:
+            ended = staff_sessions.revoke_all_sessions(
+                ctx.session,
+                user=user,
+                now=ctx.now,
+                reason="ended_by_owner",
+                keep_token=current if isinstance(current, str) else None,
+            )
+            audit.record(
+                ctx,
+                AuditAction.OWN_SESSIONS_ENDED,
+                ("staff", user.public_id),
+                details={"ended": ended},
+            )
+            flash(f"Ended {ended} other session{'s' if ended != 1 else ''}.", "success")
+            return redirect(url_for("auth.own_sessions"), code=303)
+    live = staff_sessions.live_sessions_of(
+        ctx.session, user=user, now=ctx.now, policy=session_policy()
+    )
+    this_one = staff_sessions.hash_token(current) if isinstance(current, str) else None
+    page = render_template("staff/sessions.html", sessions=live, this_one=this_one, errors=errors)
+    return page, status
 
 
 @auth_blueprint.get("/")

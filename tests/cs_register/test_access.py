@@ -49,6 +49,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.change_password": EVERYONE,
     "auth.two_step_settings": EVERYONE,
     "auth.new_passkey": EVERYONE,
+    "auth.own_sessions": EVERYONE,
     "auth.add_passkey": EVERYONE,
     "auth.remove_passkey": EVERYONE,
     # Customer register.
@@ -137,6 +138,7 @@ SELF_SERVICE_ENDPOINTS = frozenset(
         "auth.change_password",
         "auth.two_step_settings",
         "auth.new_passkey",
+        "auth.own_sessions",
         "auth.add_passkey",
         "auth.remove_passkey",
     }

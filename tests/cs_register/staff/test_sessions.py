@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from cs_register.audit.models import AuditAction
 from cs_register.staff.sessions import hash_token
 from tests.conftest import DEFAULT_PASSWORD
 from tests.cs_register.staff.conftest import (
     approvals_waiting,
+    audit_actions,
     form_login,
     is_logged_in,
     session_cookie,
@@ -182,3 +184,24 @@ def test_a_cookie_for_one_account_cannot_be_relabelled_as_another(client, make_s
         cookie_session["_user_id"] = str(admin.id)
     assert client.get("/admin/staff").status_code == 302
     assert not is_logged_in(client)
+
+
+def test_one_sees_ones_own_sessions_and_ends_the_others_with_the_password(
+    client, new_client, make_staff, database
+):
+    make_staff("agent", username="maija")
+    other = new_client()
+    form_login(other, "maija")
+    form_login(client, "maija")
+    page = client.get("/account/sessions").get_data(as_text=True)
+    assert page.count("<tr>") == 3  # the header row and two sessions
+    assert "this browser" in page
+    wrong = client.post("/account/sessions", data={"current_password": "not my password"})
+    assert wrong.status_code == 422
+    assert is_logged_in(other)
+    done = client.post("/account/sessions", data={"current_password": DEFAULT_PASSWORD})
+    assert done.status_code == 303
+    assert not is_logged_in(other)
+    assert is_logged_in(client)
+    (event,) = audit_actions(database, AuditAction.OWN_SESSIONS_ENDED)
+    assert event.details == {"ended": 1}
