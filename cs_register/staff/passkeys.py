@@ -115,12 +115,16 @@ def register(
     if len(passkeys_of(ctx.session, user)) >= MAX_PASSKEYS:
         raise ValidationFailed({"passkey": [f"At most {MAX_PASSKEYS} passkeys per account."]})
     try:
-        parse_strict_json(credential)
+        # Parsed once, strictly (deep nesting is a refusal, not a RecursionError), and handed
+        # to the library as the dict it would otherwise parse again.
+        parsed = parse_strict_json(credential)
     except NotJson:
         raise _unreadable() from None
+    if not isinstance(parsed, dict):
+        raise _unreadable()
     try:
         verified = verify_registration_response(
-            credential=credential,
+            credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=rp.id,
             expected_origin=rp.origin,
