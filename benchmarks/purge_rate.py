@@ -6,8 +6,8 @@ For the requested number of recordings (default 100,000) this script:
    PostgreSQL cluster with `--db postgresql`) and a local storage folder,
 2. bulk-inserts that many due recordings (with their contacts and calls) and writes a small
    file for each (the purge never decodes audio, so file size does not matter to it),
-3. times `recordings.purge.run_sweep`: per recording a locked state change to `purging`, the
-   unlink, the tombstone, a hash-chained receipt and an audit row, in batches of 200,
+3. times `recordings.sweep.run_sweep`: in batches of 200, a locked change to `purging`, the
+   unlinks, then the tombstones, hash-chained receipts and audit rows (one per recording),
 4. writes the same number of files again and times a bare `os.unlink` loop over them.
 
 It is a measurement, not a test; it prints numbers. Run it from the repository root:
@@ -37,9 +37,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from cs_register import models  # noqa: E402,F401  (registers every table)
 from cs_register.db import Base, Database  # noqa: E402
 from recordings.models import Recording, RecordingState  # noqa: E402
-from recordings.purge import run_sweep  # noqa: E402
 from recordings.retention import RetentionPolicy  # noqa: E402
 from recordings.storage import LocalStorage, new_key  # noqa: E402
+from recordings.sweep import run_sweep  # noqa: E402
 
 CHUNK = 5_000
 

@@ -35,9 +35,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from benchmarks.purge_rate import bulk_insert, throwaway_database  # noqa: E402
 from cs_register.db import Database, UTCDateTime  # noqa: E402
-from recordings.purge import find_recordings_due_for_purge, run_sweep  # noqa: E402
 from recordings.retention import RetentionPolicy  # noqa: E402
 from recordings.storage import LocalStorage  # noqa: E402
+from recordings.sweep import find_recordings_due_for_purge, run_sweep  # noqa: E402
 
 
 def timings(action: Callable[[], object], repeat: int) -> list[float]:

@@ -73,6 +73,27 @@ def append(session: Session, row: Row, names: tuple[str, ...], lock_key: int) ->
     return row
 
 
+def append_many(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    names: tuple[str, ...],
+    lock_key: int,
+) -> list[dict[str, Any]]:
+    """Link `rows` (plain column values, in order) to the tail of their ledger and insert them
+    with one statement, in the caller's transaction. The tail is read once, under the same
+    lock as `append`, so a batch is as serialised as one receipt and costs one round trip."""
+    if not rows:
+        return rows
+    sequence, previous_hash = next_link(session, table, lock_key)
+    for row in rows:
+        row["sequence"], row["previous_hash"] = sequence, previous_hash
+        row["receipt_hash"] = chain_hash(row, names)
+        sequence, previous_hash = sequence + 1, row["receipt_hash"]
+    session.execute(sa.insert(table), rows)
+    return rows
+
+
 @dataclass(frozen=True)
 class ChainVerification:
     ok: bool

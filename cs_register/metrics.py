@@ -29,7 +29,7 @@ from cs_register.errors import NotFound, Unauthenticated
 from cs_register.privacy.monitor import count_overdue
 from cs_register.web import current_settings, now
 from recordings.models import PurgeReason, PurgeReceipt, Recording, RecordingState
-from recordings.purge import count_due
+from recordings.sweep import count_due
 
 blueprint = Blueprint("metrics", __name__)
 

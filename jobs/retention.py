@@ -1,7 +1,7 @@
 """The retention engine's jobs: the sweep, reconciliation and the invariant monitor.
 
 The database is the schedule: each recording row carries its `due_at`, and a periodic sweep
-purges whatever is due at that moment (`recordings.purge.run_sweep`). Redis only carries the
+purges whatever is due at that moment (`recordings.sweep.run_sweep`). Redis only carries the
 request "sweep now", never a per-recording job scheduled months ahead, so losing Redis loses
 nothing: the next sweep catches up.
 
@@ -31,7 +31,7 @@ from cs_register.sources import build_registry
 from cs_register.statistics.rollup import roll_up
 from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
-from recordings.purge import check_invariants, reconcile, run_sweep
+from recordings.sweep import check_invariants, reconcile, run_sweep
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,9 @@
 - `verify`: check the hash chains of the purge receipts and of the erasure receipts
   (`cs_register.privacy.erasure_receipts`); exits 1 at the first broken link.
 - `reconcile [--repair]`: compare rows and stored files.
+- `export-ledgers FILE` and, after a restore from backup, `reapply FILE`: keep the receipts
+  outside the database's backups, and purge and erase again what a restore brought back
+  (`recordings.restore`).
 
 `flask recordings make-playback-copies` makes the listening copies older recordings lack.
 
@@ -15,9 +18,11 @@ Output carries recording public ids and counts only, never personal data.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -42,8 +47,9 @@ from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import check_invariants
 from recordings.playback_copies import make_playback_copy_for, recordings_without_copy
-from recordings.purge import SweepReport, count_due, run_sweep
 from recordings.reconcile import reconcile
+from recordings.restore import LedgerFileRefused, export_ledgers, read_ledger_file, reapply
+from recordings.sweep import SweepReport, count_due, run_sweep
 from recordings.web import current_policy, current_storage
 
 retention_cli = AppGroup("retention", help="Purge recordings when due, and prove it.")
@@ -288,3 +294,59 @@ def reconcile_command(repair: bool) -> None:
         f" {len(report.repaired)} repaired, {report.abandoned_uploads_removed} abandoned"
         " uploads removed."
     )
+
+
+@retention_cli.command("export-ledgers")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def export_ledgers_command(path: str) -> None:
+    """Write the purge and erasure receipts to PATH (JSON lines), to keep outside the
+    database's backups for `reapply`. Written beside PATH first, then renamed into place."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    with get_database(current_app).read_only() as session, partial.open("w") as out:
+        counts = export_ledgers(session, out)
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(target)
+    click.echo(
+        f"Exported {counts['purge_receipt']} purge receipts and {counts['erasure_receipt']}"
+        f" erasure receipts to {target.name}."
+    )
+
+
+@retention_cli.command("reapply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def reapply_command(path: str) -> None:
+    """After a restore from backup: purge and erase again whatever the restore brought back
+    that the exported receipts in PATH prove gone. Run it before starting the workers."""
+    try:
+        with Path(path).open() as lines:
+            ledgers = read_ledger_file(lines)
+    except LedgerFileRefused as refused:
+        raise click.ClickException(f"{refused}; nothing was changed.") from None
+    report = reapply(
+        get_database(current_app),
+        current_storage(),
+        personal_data_registry(),
+        ledgers,
+        now=app_now,
+        policy=current_policy(),
+        job_id="reapply",
+    )
+    for public_id in report.recordings_purged_again:
+        click.echo(f"purged again: recording {public_id}")
+    for public_id in report.customers_erased_again:
+        click.echo(f"erased again: customer {public_id}")
+    for public_id in report.customers_needing_a_new_request:
+        click.echo(
+            f"back in the register, erasure case missing: customer {public_id}"
+            " (register the erasure request again)",
+            err=True,
+        )
+    click.echo(
+        f"Read {report.purge_receipts} purge and {report.erasure_receipts} erasure receipts;"
+        f" {len(report.recordings_purged_again)} recordings purged again,"
+        f" {len(report.customers_erased_again)} customers erased again."
+    )
+    if report.customers_needing_a_new_request:
+        raise SystemExit(EXIT_INVARIANT_VIOLATED)

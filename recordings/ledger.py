@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from cs_register.hash_chain import (
     GENESIS_HASH,
     ChainVerification,
     append,
+    append_many,
     chain_hash,
     row_fields,
     verify_ledger_table,
@@ -29,7 +30,13 @@ from cs_register.hash_chain import (
 from cs_register.permissions import Permission, StaffPrincipal, require
 from recordings.models import PurgeReason, PurgeReceipt
 
-__all__ = ["GENESIS_HASH", "LedgerVerification", "append_receipt", "verify_ledger"]
+__all__ = [
+    "GENESIS_HASH",
+    "LedgerVerification",
+    "append_receipt",
+    "append_receipts",
+    "verify_ledger",
+]
 
 LedgerVerification = ChainVerification
 # Arbitrary constant key of the PostgreSQL advisory lock that serialises appends to the chain.
@@ -49,6 +56,8 @@ _HASHED_FIELDS = (
     "job_id",
     "previous_hash",
 )
+# What a purge receipt's hash covers (a ledger export is verified against it too).
+RECEIPT_HASHED_FIELDS = _HASHED_FIELDS
 
 
 def receipt_fields(receipt: PurgeReceipt) -> dict[str, Any]:
@@ -89,6 +98,14 @@ def append_receipt(
         job_id=job_id,
     )
     return append(session, receipt, _HASHED_FIELDS, LEDGER_LOCK_KEY)
+
+
+def append_receipts(session: Session, receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append a batch of receipts (each a dict of `append_receipt`'s fields), in order, in the
+    caller's transaction: the chain's tail is read once and the batch inserted together."""
+    return append_many(
+        session, cast(sa.Table, PurgeReceipt.__table__), receipts, _HASHED_FIELDS, LEDGER_LOCK_KEY
+    )
 
 
 def verify_ledger(session: Session) -> LedgerVerification:

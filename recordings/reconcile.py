@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
@@ -134,16 +135,13 @@ def _find_missing_audio(
             report.marked_missing.append(row.public_id)
 
 
-def _referenced(database: Database, keys: list[str]) -> set[str]:
-    with database.session_factory() as session:
-        found = set(
-            session.scalars(sa.select(Recording.storage_key).where(Recording.storage_key.in_(keys)))
-        )
-        found |= set(
-            session.scalars(
-                sa.select(Recording.playback_key).where(Recording.playback_key.in_(keys))
-            )
-        )
+def _referenced(session: Session, keys: list[str]) -> set[str]:
+    found = set(
+        session.scalars(sa.select(Recording.storage_key).where(Recording.storage_key.in_(keys)))
+    )
+    found |= set(
+        session.scalars(sa.select(Recording.playback_key).where(Recording.playback_key.in_(keys)))
+    )
     return {key for key in found if key is not None}
 
 
@@ -158,7 +156,8 @@ def _find_orphans(
     job_id: str | None,
 ) -> None:
     for keys in _batches(storage.iter_keys(), BATCH):
-        referenced = _referenced(database, keys)
+        with database.read_only() as session:
+            referenced = _referenced(session, keys)
         for key in keys:
             if key in referenced:
                 continue
@@ -170,8 +169,9 @@ def _find_orphans(
             if now < cap:
                 continue
             with database.unit_of_work() as session:
-                # Checked again inside the transaction: a row may have appeared since.
-                if _referenced(database, [key]):
+                # Checked again inside the transaction that writes the receipt (on SQLite it
+                # holds the write lock from its start): a row may have appeared since.
+                if _referenced(session, [key]):
                     continue
                 receipt = append_receipt(
                     session,

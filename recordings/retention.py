@@ -83,14 +83,23 @@ def due_at(
     erasure_requested_at: datetime | None = None,
 ) -> datetime:
     """The instant from which the recording must no longer exist."""
+    return schedule(recorded_at, holds, policy, erasure_requested_at=erasure_requested_at).due_at
+
+
+def _due_at(
+    retain: datetime,
+    cap: datetime,
+    holds: Iterable[HoldPeriod],
+    erasure_requested_at: datetime | None,
+) -> datetime:
     if erasure_requested_at is not None:
         keep_until = require_aware(erasure_requested_at, "erasure request")
         holds = [hold for hold in holds if hold.reason in REASONS_KEPT_THROUGH_ERASURE]
     else:
-        keep_until = retain_until(recorded_at, policy)
+        keep_until = retain
     for hold in holds:
         keep_until = max(keep_until, require_aware(hold.end(), "hold end"))
-    return min(keep_until, hold_cap(recorded_at, policy))
+    return min(keep_until, cap)
 
 
 @dataclass(frozen=True)
@@ -110,10 +119,10 @@ def schedule(
     *,
     erasure_requested_at: datetime | None = None,
 ) -> Schedule:
+    # Each calendar sum once: the sweep computes schedules for every recording it purges.
+    retain, cap = retain_until(recorded_at, policy), hold_cap(recorded_at, policy)
     return Schedule(
-        retain_until=retain_until(recorded_at, policy),
-        cap=hold_cap(recorded_at, policy),
-        due_at=due_at(recorded_at, holds, policy, erasure_requested_at=erasure_requested_at),
+        retain_until=retain, cap=cap, due_at=_due_at(retain, cap, holds, erasure_requested_at)
     )
 
 

@@ -2,3 +2,4 @@
 the change it describes (`record(ctx, ...)`)."""
 
 from cs_register.audit.services import record as record
+from cs_register.audit.services import record_many as record_many

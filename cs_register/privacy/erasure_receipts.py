@@ -33,6 +33,8 @@ _HASHED_FIELDS = (
     "job_id",
     "previous_hash",
 )
+# What an erasure receipt's hash covers (a ledger export is verified against it too).
+ERASURE_HASHED_FIELDS = _HASHED_FIELDS
 
 
 def append_erasure_receipt(

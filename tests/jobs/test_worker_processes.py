@@ -52,8 +52,8 @@ from jobs.queue import get_queue, redis_connection
 from jobs.retention import enqueue_retention_sweep
 from recordings.ledger import verify_ledger
 from recordings.models import PurgeReceipt, Recording, RecordingState
-from recordings.purge import reconcile
 from recordings.storage import LocalStorage
+from recordings.sweep import reconcile
 from tests.jobs.conftest import (
     FIRST_SEEDED_ID,
     Seeded,

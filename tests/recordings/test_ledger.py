@@ -15,7 +15,7 @@ from recordings.ledger import (
     verify_ledger,
 )
 from recordings.models import PurgeReason
-from recordings.purge import run_sweep
+from recordings.sweep import run_sweep
 from tests.recordings import purge_support
 
 # Shared fixtures of the retention-engine tests.

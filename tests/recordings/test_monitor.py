@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from recordings import retention
 from recordings.monitor import OVERDUE, PAST_CAP, check_invariants
-from recordings.purge import run_sweep
+from recordings.sweep import run_sweep
 from tests.recordings import purge_support
 
 # Shared fixtures of the retention-engine tests.

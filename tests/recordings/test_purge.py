@@ -24,9 +24,10 @@ from recordings.models import (
     RecordingHold,
     RecordingState,
 )
-from recordings.purge import find_recordings_due_for_purge, purge_recording, run_sweep
+from recordings.purge import purge_recording
 from recordings.retention import HoldPeriod, RetentionPolicy
 from recordings.storage import LocalStorage
+from recordings.sweep import find_recordings_due_for_purge, run_sweep
 from tests.recordings import purge_support
 from tests.support.context import make_context
 

@@ -94,7 +94,7 @@ def test_repair_marks_missing_audio_and_deletes_old_orphans_with_a_receipt(
 def test_a_recording_with_missing_audio_is_still_purged_when_due(
     database, storage, policy, clock, drifted, receipts, fresh
 ):
-    from recordings.purge import run_sweep
+    from recordings.sweep import run_sweep
 
     _intact, lost, _old, _young = drifted
     reconcile(database, storage, now=clock.now, policy=policy, repair=True)

@@ -22,7 +22,7 @@ from cs_register.privacy.models import RetentionReceipt
 from cs_register.runtime import build_runtime
 from recordings import holds
 from recordings.models import Call, Recording, RecordingState
-from recordings.purge import run_sweep
+from recordings.sweep import run_sweep
 from tests.recordings.audio_samples import FORMATS
 from tests.support.context import make_context
 from tests.support.telephony import Api

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,7 +32,7 @@ from cs_register.sources import build_registry
 from recordings import holds
 from recordings.ledger import verify_ledger
 from recordings.models import PurgeReceipt, Recording, RecordingState
-from recordings.purge import run_sweep
+from recordings.sweep import run_sweep
 from tests.cs_register.intake.conftest import (  # noqa: F401 - fixtures used below
     conversation,
     make_secret,
@@ -536,3 +537,128 @@ def test_the_cli_carries_out_an_erasure_the_dpo_started(
     assert again.exit_code == 0
     assert "already erased" in again.output
     assert _rows(database, Customer) == []
+
+
+# --- after a restore from backup, nothing purged or erased comes back ---
+
+
+def _backup(database: Database, database_url: str, roots: list[Path], into: Path) -> None:
+    """A full copy of the database and of the stored files, as a backup would take them: on
+    SQLite the file (every connection closed first), on PostgreSQL a database created from
+    it as its template."""
+    database.dispose()
+    if database_url.startswith("sqlite"):
+        into.mkdir()
+        shutil.copyfile(database_url.removeprefix("sqlite:///"), into / "db.sqlite3")
+    else:
+        _copy_postgres_database(database_url, database_url + "_backup")
+    for index, root in enumerate(roots):
+        shutil.copytree(root, into.parent / f"{into.name}-files-{index}")
+
+
+def _restore(database: Database, database_url: str, roots: list[Path], backup: Path) -> None:
+    database.dispose()
+    if database_url.startswith("sqlite"):
+        target = Path(database_url.removeprefix("sqlite:///"))
+        for stale in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+            stale.unlink(missing_ok=True)
+        shutil.copyfile(backup / "db.sqlite3", target)
+    else:
+        _copy_postgres_database(database_url + "_backup", database_url, replace=True)
+    for index, root in enumerate(roots):
+        shutil.rmtree(root)
+        shutil.copytree(backup.parent / f"{backup.name}-files-{index}", root)
+
+
+def _copy_postgres_database(source_url: str, target_url: str, *, replace: bool = False) -> None:
+    source, target = source_url.rsplit("/", 1)[1], target_url.rsplit("/", 1)[1]
+    admin = sa.create_engine(
+        source_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        if replace:
+            conn.execute(sa.text(f'DROP DATABASE "{target}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target}" TEMPLATE "{source}"'))
+    admin.dispose()
+
+
+def test_a_restore_from_backup_brings_back_nothing_purged_or_erased(
+    app,
+    client,
+    logged_in,
+    clock,
+    database,
+    database_url,
+    person,
+    bystander,
+    settings,
+    cli,
+    tmp_path,
+):
+    other, other_recording = bystander
+    case_id = _ask_erasure(client, logged_in, person.customer)
+    roots = [settings.storage_root, settings.export_root]
+    for root in roots:
+        root.mkdir(parents=True, exist_ok=True)
+    _backup(database, database_url, roots, tmp_path / "backup")
+
+    # After the backup: the person is erased, and the bystander's call is purged when due.
+    assert _carry_out(app, clock, case_id) is not None
+    clock.advance(timedelta(days=100))
+    swept = cli("retention", "sweep")
+    assert swept.exit_code == 0, swept.output
+    ledgers = tmp_path / "outside-the-backups" / "ledgers.jsonl"
+    ledgers.parent.mkdir()
+    exported = cli("retention", "export-ledgers", str(ledgers))
+    assert exported.exit_code == 0, exported.output
+    assert "Exported 4 purge receipts and 1 erasure receipts" in exported.output
+    exported_text = ledgers.read_text()
+    assert SURNAME not in exported_text
+    assert HETU not in exported_text
+
+    _restore(database, database_url, roots, tmp_path / "backup")
+    # The restore did bring them back: the customer, their recordings and the audio.
+    assert {c.public_id for c in _rows(database, Customer)} == {
+        person.customer.public_id,
+        other.public_id,
+    }
+    assert {r.state for r in _rows(database, Recording)} == {RecordingState.ACTIVE}
+    assert _rows(database, PurgeReceipt) == []
+    restored = {hashlib.sha256(p.read_bytes()).hexdigest() for p in _stored_files(*roots)}
+    assert {hashlib.sha256(audio).hexdigest() for audio in person.audio} <= restored
+
+    # An edited file is refused before anything changes.
+    lines = ledgers.read_text().splitlines()
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text(
+        "\n".join([lines[0], lines[1].replace("erasure_request", "retention_expired"), *lines[2:]])
+    )
+    refused = cli("retention", "reapply", str(forged))
+    assert refused.exit_code == 1
+    assert "the purge ledger in the file is broken" in refused.output
+    assert "nothing was changed" in refused.output
+    assert len(_rows(database, Customer)) == 2
+
+    result = cli("retention", "reapply", str(ledgers))
+    assert result.exit_code == 0, result.output
+    assert "4 recordings purged again, 1 customers erased again" in result.output
+    assert SURNAME not in result.output
+
+    assert [c.public_id for c in _rows(database, Customer)] == [other.public_id]
+    recordings = {r.public_id: r for r in _rows(database, Recording)}
+    assert {r.state for r in recordings.values()} == {RecordingState.PURGED}
+    assert recordings[other_recording].purge_reason == "retention_expired"
+    assert {recordings[p].purge_reason for p in person.recordings} == {"erasure_request"}
+    receipts = _rows(database, PurgeReceipt)
+    assert sorted(r.recording_public_id for r in receipts) == sorted(recordings)
+    left = {hashlib.sha256(p.read_bytes()).hexdigest() for p in _stored_files(*roots)}
+    assert not left & {hashlib.sha256(audio).hexdigest() for audio in person.audio}
+    everything = _everything_in_the_database(database).lower()
+    for canary in CANARIES:
+        assert canary.lower() not in everything, canary
+    verified = cli("retention", "verify")
+    assert verified.exit_code == 0, verified.output
+
+    again = cli("retention", "reapply", str(ledgers))
+    assert again.exit_code == 0, again.output
+    assert "0 recordings purged again, 0 customers erased again" in again.output
