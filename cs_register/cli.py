@@ -26,6 +26,7 @@ from cs_register.config import Settings
 from cs_register.context import Context
 from cs_register.db import Database, get_database
 from cs_register.permissions import Actor, Role
+from cs_register.runtime import password_hashing_for
 from cs_register.staff.passwords import check_password_policy, generate_one_time_password
 from cs_register.staff.services import count_staff, create_user
 
@@ -66,6 +67,7 @@ def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) ->
     if settings.is_production:
         return SeedOutcome(skipped_because="this is a production deployment")
     passwords: dict[str, str] = {}
+    hashing = password_hashing_for(settings)
     with database.unit_of_work() as session:
         if count_staff(session) > 0:
             return SeedOutcome(skipped_because="staff accounts already exist")
@@ -73,6 +75,7 @@ def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) ->
             password = _one_time_password_for(username)
             create_user(
                 Context(session=session, actor=Actor.deployment(), now=now),
+                hashing=hashing,
                 username=username,
                 display_name=display_name,
                 role=role,

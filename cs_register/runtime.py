@@ -6,8 +6,8 @@ cost.
 for itself (`jobs.context.job_runtime`), with the same function, so a job and a request never
 disagree about where recordings are kept or how long.
 
-Password hashing is still configured as a module setting of `staff.passwords` (argon2's
-hasher is process-wide there); `build_runtime` is the one place that sets it.
+Password hashing is one of them too (`staff.passwords.PasswordHashing`, at the settings'
+cost); the staff services that set or check a password are handed it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
 from cs_register.crypto import Keyring
 from cs_register.db import utcnow
-from cs_register.staff import passwords
-from cs_register.staff.passwords import HashingCost
+from cs_register.staff.passwords import HashingCost, PasswordHashing
 from cs_register.staff.sessions import SessionPolicy
 from recordings.retention import RetentionPolicy
 from recordings.storage import LocalStorage, RecordingStorage
@@ -46,16 +45,21 @@ class Runtime:
     # How long the audit trail is kept (`cs_register.audit.retention`).
     audit_retention: AuditRetention
     sessions: SessionPolicy
-    password_hashing: HashingCost
+    passwords: PasswordHashing
+
+
+def password_hashing_for(settings: Settings) -> PasswordHashing:
+    """argon2id at the cost the settings name (`PASSWORD_HASH_*`)."""
+    return PasswordHashing(
+        HashingCost(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+    )
 
 
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
-    cost = HashingCost(
-        time_cost=settings.password_hash_time_cost,
-        memory_kib=settings.password_hash_memory_kib,
-        parallelism=settings.password_hash_parallelism,
-    )
-    passwords.configure(cost)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -74,7 +78,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
             idle_timeout=settings.session_idle_timeout,
             absolute_lifetime=settings.session_absolute_lifetime,
         ),
-        password_hashing=cost,
+        passwords=password_hashing_for(settings),
     )
 
 
@@ -89,6 +93,7 @@ def install(app: Flask, runtime: Runtime) -> None:
     app.extensions["cs_register.exports"] = runtime.exports
     app.extensions["cs_register.retention"] = runtime.retention
     app.extensions["cs_register.sessions"] = runtime.sessions
+    app.extensions["cs_register.passwords"] = runtime.passwords
 
 
 def current_runtime(app: Flask | None = None) -> Runtime:

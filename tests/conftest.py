@@ -28,11 +28,10 @@ from cs_register.config import _decode_key as decode_key
 from cs_register.crypto import Keyring
 from cs_register.db import Base, Database
 from cs_register.permissions import Role
-from cs_register.staff import passwords
 from cs_register.staff import services as staff_services
 from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.models import StaffUser
-from cs_register.staff.passwords import HashingCost
+from cs_register.staff.passwords import HashingCost, PasswordHashing
 
 # Importing the models registers every table on Base.metadata.
 from tests.support import models_registry  # noqa: F401
@@ -41,6 +40,8 @@ from tests.support.context import make_context
 DEFAULT_PASSWORD = "correct horse battery staple"
 # Real argon2id at a fraction of the production cost: hundreds of tests create accounts.
 TEST_HASHING_COST = HashingCost(time_cost=1, memory_kib=1024, parallelism=1)
+# What the test settings' runtime builds too; for services called outside an app.
+TEST_HASHING = PasswordHashing(TEST_HASHING_COST)
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
@@ -164,9 +165,10 @@ def database(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing() -> None:
-    passwords.configure(TEST_HASHING_COST)
+@pytest.fixture
+def password_hashing() -> PasswordHashing:
+    """The hashing the test settings' runtime builds, for services called outside an app."""
+    return TEST_HASHING
 
 
 @pytest.fixture
@@ -242,6 +244,7 @@ def make_staff(database: Database, clock: FrozenClock) -> Callable[..., StaffUse
         with database.unit_of_work() as session:
             user = staff_services.create_user(
                 make_context(session, None, clock.now),
+                hashing=TEST_HASHING,
                 username=username or f"{role.value}{next(counter)}",
                 display_name=f"Test {role.label}",
                 role=role,

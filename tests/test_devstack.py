@@ -31,6 +31,7 @@ from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
 from cs_register.permissions import Actor, Role
 from cs_register.staff.authentication import authenticate
 from cs_register.staff.models import StaffUser
+from cs_register.staff.passwords import PasswordHashing
 from tests.conftest import FrozenClock
 from tests.support.context import make_context
 
@@ -39,7 +40,11 @@ STOP_DEADLINE_SECONDS = 20
 
 
 def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
-    database: Database, settings: Settings, clock: FrozenClock, db_session: Session
+    database: Database,
+    settings: Settings,
+    clock: FrozenClock,
+    db_session: Session,
+    password_hashing: PasswordHashing,
 ) -> None:
     outcome = seed_demo_staff(database, settings=settings, now=clock.now)
 
@@ -59,6 +64,7 @@ def test_seeding_an_empty_database_creates_one_one_time_account_per_role(
         assert (
             authenticate(
                 make_context(db_session, Actor.anonymous(), clock.now),
+                hashing=password_hashing,
                 username=username,
                 password=password,
             ).username

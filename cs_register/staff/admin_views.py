@@ -10,7 +10,7 @@ from cs_register.db import get_session
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.permissions import Permission, Role
 from cs_register.staff import approvals, four_eyes, services
-from cs_register.staff.login import session_policy
+from cs_register.staff.login import password_hashing, session_policy
 from cs_register.staff.models import StaffChangeKind, StaffUser
 from cs_register.web import requires, staff_context
 
@@ -74,7 +74,11 @@ def new_staff() -> Any:
             )
             return _waiting_for_approval()
         user, password = services.create_user_with_one_time_password(
-            ctx, username=form["username"], display_name=form["display_name"], role=role
+            ctx,
+            hashing=password_hashing(),
+            username=form["username"],
+            display_name=form["display_name"],
+            role=role,
         )
     except ValidationFailed as failure:
         return (
@@ -145,7 +149,7 @@ def reset_password(public_id: str) -> Any:
         ):
             approvals.ask_to_change(ctx, StaffChangeKind.RESET_PASSWORD, user=user)
             return _waiting_for_approval()
-        password = services.reset_password(ctx, user=user)
+        password = services.reset_password(ctx, hashing=password_hashing(), user=user)
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
     return _render_one_time_password(user, password, created=False)
@@ -201,7 +205,7 @@ def decide(public_id: str, decision: str) -> Any:
     ctx = staff_context()
     try:
         if decision == "approve":
-            made = approvals.approve(ctx, public_id)
+            made = approvals.approve(ctx, public_id, hashing=password_hashing())
         elif decision == "reject":
             approvals.reject(ctx, public_id)
             flash("Rejected: nothing was changed.", "success")

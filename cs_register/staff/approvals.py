@@ -23,6 +23,7 @@ from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from cs_register.permissions import ActorKind, Permission, Role, require
 from cs_register.staff import four_eyes, services, two_step
 from cs_register.staff.models import StaffChangeKind, StaffChangeRequest, StaffUser
+from cs_register.staff.passwords import PasswordHashing
 
 _T = TypeVar("_T")
 
@@ -178,7 +179,7 @@ def _decide(ctx: Context, request: StaffChangeRequest, outcome: str, admin: Staf
     request.decided_at = ctx.now
 
 
-def approve(ctx: Context, public_id: str) -> Decision:
+def approve(ctx: Context, public_id: str, *, hashing: PasswordHashing) -> Decision:
     """Approve another admin's request and make the change, in this transaction."""
     admin = _require_admin(ctx)
     request = _open_request(ctx, public_id)
@@ -196,6 +197,7 @@ def approve(ctx: Context, public_id: str) -> Decision:
     if request.kind is StaffChangeKind.CREATE_ACCOUNT:
         user, password = services.create_user_with_one_time_password(
             ctx,
+            hashing=hashing,
             username=_as_asked(request.username),
             display_name=_as_asked(request.display_name),
             role=_as_asked(request.role),
@@ -208,7 +210,7 @@ def approve(ctx: Context, public_id: str) -> Decision:
         services.set_role(ctx, user=target, role=_as_asked(request.role), approval=request)
         return Decision(request, target)
     if request.kind is StaffChangeKind.RESET_PASSWORD:
-        password = services.reset_password(ctx, user=target, approval=request)
+        password = services.reset_password(ctx, hashing=hashing, user=target, approval=request)
         return Decision(request, target, password)
     two_step.reset_two_step(ctx, target, approval=request)
     return Decision(request, target)

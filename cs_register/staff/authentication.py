@@ -20,11 +20,8 @@ from cs_register.staff import throttling, two_step
 from cs_register.staff.models import StaffUser
 from cs_register.staff.passwords import (
     MAX_PASSWORD_LENGTH,
+    PasswordHashing,
     check_password_policy,
-    equalise_timing,
-    hash_password,
-    needs_rehash,
-    verify_password,
 )
 from cs_register.staff.services import find_user_by_username
 from cs_register.staff.sessions import find_session, revoke_all_sessions
@@ -53,6 +50,7 @@ class LoginThrottled(Exception):
 def authenticate(
     ctx: Context,
     *,
+    hashing: PasswordHashing,
     username: str,
     password: str,
     source_address: str | None = None,
@@ -87,11 +85,11 @@ def authenticate(
         record_sign_in(ctx, user=user, source_address=source_address, outcome=throttling.THROTTLED)
         raise LoginThrottled(held.retry_after)
     if user is None:
-        equalise_timing(candidate)
+        hashing.equalise_timing(candidate)
         audit.record(ctx, AuditAction.LOGIN_FAILED, details={"reason": "unknown_user"})
         record_sign_in(ctx, user=None, source_address=source_address, outcome="unknown_user")
         raise LoginFailed()
-    password_ok = verify_password(user.password_hash, candidate) and not too_long
+    password_ok = hashing.verify(user.password_hash, candidate) and not too_long
     if not user.is_active or not password_ok:
         reason = "inactive" if not user.is_active else "bad_password"
         audit.record(
@@ -102,8 +100,8 @@ def authenticate(
         )
         record_sign_in(ctx, user=user, source_address=source_address, outcome=reason)
         raise LoginFailed()
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if hashing.needs_rehash(user.password_hash):
+        user.password_hash = hashing.hash(password)
     record_sign_in(ctx, user=user, source_address=source_address, outcome=SIGNED_IN)
     return user
 
@@ -123,6 +121,7 @@ def needs_second_step_again(ctx: Context, user: StaffUser, current_token: str | 
 def change_own_password(
     ctx: Context,
     *,
+    hashing: PasswordHashing,
     user: StaffUser,
     current_password: str,
     new_password: str,
@@ -135,7 +134,7 @@ def change_own_password(
     session of the user."""
     session, now = ctx.session, ctx.now
     errors: dict[str, list[str]] = {}
-    if not verify_password(user.password_hash, current_password):
+    if not hashing.verify(user.password_hash, current_password):
         errors["current_password"] = ["Current password is not correct."]
     if needs_second_step_again(ctx, user, current_token) and not two_step.verify_second_step(
         ctx, keyring, user, code
@@ -146,11 +145,11 @@ def change_own_password(
     )
     if problems:
         errors["new_password"] = problems
-    elif verify_password(user.password_hash, new_password):
+    elif hashing.verify(user.password_hash, new_password):
         errors["new_password"] = ["The new password must differ from the current one."]
     if errors:
         raise ValidationFailed(errors)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = hashing.hash(new_password)
     user.password_changed_at = now
     user.must_change_password = False
     revoke_all_sessions(

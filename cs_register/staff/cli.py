@@ -19,7 +19,7 @@ from cs_register.clock import local_time
 from cs_register.context import Context
 from cs_register.permissions import Role
 from cs_register.staff import services, two_step
-from cs_register.staff.login import session_policy
+from cs_register.staff.login import password_hashing, session_policy
 from cs_register.staff.models import StaffUser
 from cs_register.web import now as app_now
 
@@ -63,6 +63,7 @@ def create_command(
             password = sys.stdin.readline().rstrip("\r\n")
             user = services.create_user(
                 ctx,
+                hashing=password_hashing(),
                 username=username,
                 display_name=display_name or username,
                 role=role,
@@ -72,7 +73,11 @@ def create_command(
             one_time_password = None
         else:
             user, one_time_password = services.create_user_with_one_time_password(
-                ctx, username=username, display_name=display_name or username, role=role
+                ctx,
+                hashing=password_hashing(),
+                username=username,
+                display_name=display_name or username,
+                role=role,
             )
     click.echo(f"Created {user.username} ({role.label}).")
     if one_time_password is not None:
@@ -116,7 +121,8 @@ def set_role_command(username: str, role_value: str) -> None:
 def reset_password_command(username: str) -> None:
     """Replace the password with a one-time one and end all sessions."""
     user, password = _change_account(
-        username, lambda ctx, user: services.reset_password(ctx, user=user)
+        username,
+        lambda ctx, user: services.reset_password(ctx, hashing=password_hashing(), user=user),
     )
     click.echo(f"Reset the password of {user.username}; its sessions have ended.")
     _echo_one_time_password(password)

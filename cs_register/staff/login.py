@@ -13,6 +13,7 @@ from flask_login import LoginManager
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
 from cs_register.staff.models import StaffSession, StaffUser
+from cs_register.staff.passwords import PasswordHashing
 from cs_register.staff.sessions import SessionPolicy, resume_session
 from cs_register.web import now, require_staff
 
@@ -21,6 +22,12 @@ def session_policy() -> SessionPolicy:
     """This deployment's session rules (built once with the app's runtime)."""
     policy: SessionPolicy = current_app.extensions["cs_register.sessions"]
     return policy
+
+
+def password_hashing() -> PasswordHashing:
+    """This deployment's password hashing (built once with the app's runtime)."""
+    hashing: PasswordHashing = current_app.extensions["cs_register.passwords"]
+    return hashing
 
 
 def init_app(app: Flask) -> None:

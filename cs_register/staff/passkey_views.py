@@ -16,9 +16,8 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.staff import passkeys, two_step
-from cs_register.staff.login import current_account
+from cs_register.staff.login import current_account, password_hashing
 from cs_register.staff.models import StaffUser
-from cs_register.staff.passwords import verify_password
 from cs_register.web import current_keyring, current_settings, staff_context
 
 _CEREMONY = "passkey"
@@ -89,7 +88,9 @@ def new_passkey() -> Any:
     errors: dict[str, list[str]] = {}
     if not two_step.is_enrolled(user):
         errors["passkey"] = ["Set up two-step login with an authenticator app first."]
-    elif not verify_password(user.password_hash, request.form.get("current_password", "")):
+    elif not password_hashing().verify(
+        user.password_hash, request.form.get("current_password", "")
+    ):
         errors["passkey"] = ["Current password is not correct."]
     elif not two_step.verify_second_step(
         ctx, current_keyring(), user, request.form.get("code", "")
@@ -130,7 +131,9 @@ def remove_passkey(public_id: str) -> Any:
     user = current_account()
     ctx = staff_context()
     passkey = passkeys.own_passkey(ctx, user, public_id)
-    password_ok = verify_password(user.password_hash, request.form.get("current_password", ""))
+    password_ok = password_hashing().verify(
+        user.password_hash, request.form.get("current_password", "")
+    )
     try:
         passkeys.remove(
             ctx,

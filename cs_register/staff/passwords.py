@@ -1,4 +1,4 @@
-"""Password hashing with argon2id, with cost parameters set from the settings at start-up.
+"""Password hashing with argon2id, with cost parameters from the settings, and the password policy.
 
 The defaults are argon2-cffi's (RFC 9106 low-memory profile: t=3, 64 MiB, p=4). A deployment
 may raise them. The test suite lowers them, because hashing at full cost for every account in
@@ -24,51 +24,37 @@ class HashingCost:
     parallelism: int = 4
 
 
-class _Hashing:
-    def __init__(self) -> None:
-        self.configure(HashingCost())
+class PasswordHashing:
+    """argon2id at one cost. `build_runtime` makes the deployment's one, from the settings, and
+    the services that set or check a password are handed it (no process-wide hasher)."""
 
-    def configure(self, cost: HashingCost) -> None:
-        self.cost = cost
-        self.hasher = PasswordHasher(
-            time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    def __init__(self, cost: HashingCost | None = None) -> None:
+        self.cost = cost or HashingCost()
+        self._hasher = PasswordHasher(
+            time_cost=self.cost.time_cost,
+            memory_cost=self.cost.memory_kib,
+            parallelism=self.cost.parallelism,
         )
-        # Made on first use, not at import: see equalise_timing.
+        # Made on first use, not at start-up: see equalise_timing.
         self._dummy_hash: str | None = None
 
-    def dummy_hash(self) -> str:
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+    def equalise_timing(self, password: str) -> None:
+        """Do the work of one verification, so unknown usernames cost what known ones do."""
         if self._dummy_hash is None:
-            self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
-        return self._dummy_hash
-
-
-_hashing = _Hashing()
-
-
-def configure(cost: HashingCost) -> None:
-    """Set the cost for new hashes in this process (called by the app factory)."""
-    if cost != _hashing.cost:
-        _hashing.configure(cost)
-
-
-def hash_password(password: str) -> str:
-    return _hashing.hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hashing.hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hashing.hasher.check_needs_rehash(password_hash)
-
-
-def equalise_timing(password: str) -> None:
-    """Do the work of one verification, so unknown usernames cost what known ones do."""
-    verify_password(_hashing.dummy_hash(), password)
+            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self.verify(self._dummy_hash, password)
 
 
 MIN_PASSWORD_LENGTH = 12

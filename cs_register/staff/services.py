@@ -22,9 +22,9 @@ from cs_register.permissions import Permission, Role, require, require_unless_co
 from cs_register.staff import four_eyes
 from cs_register.staff.models import StaffChangeKind, StaffChangeRequest, StaffSession, StaffUser
 from cs_register.staff.passwords import (
+    PasswordHashing,
     check_password_policy,
     generate_one_time_password,
-    hash_password,
 )
 from cs_register.staff.sessions import SessionPolicy, live_session_condition, revoke_all_sessions
 
@@ -74,6 +74,7 @@ def get_user_by_username(session: Session, username: str) -> StaffUser:
 def create_user(
     ctx: Context,
     *,
+    hashing: PasswordHashing,
     username: str,
     display_name: str,
     role: Role,
@@ -107,7 +108,7 @@ def create_user(
         username=username,
         display_name=display_name,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hashing.hash(password),
         must_change_password=must_change_password,
         password_changed_at=now,
         created_at=now,
@@ -188,6 +189,7 @@ def staff_overviews(
 def create_user_with_one_time_password(
     ctx: Context,
     *,
+    hashing: PasswordHashing,
     username: str,
     display_name: str,
     role: Role,
@@ -201,6 +203,7 @@ def create_user_with_one_time_password(
     password = generate_one_time_password(username.strip().lower())
     user = create_user(
         ctx,
+        hashing=hashing,
         username=username,
         display_name=display_name,
         role=role,
@@ -268,6 +271,7 @@ def set_active(
 def reset_password(
     ctx: Context,
     *,
+    hashing: PasswordHashing,
     user: StaffUser,
     approval: StaffChangeRequest | None = None,
 ) -> str:
@@ -280,7 +284,7 @@ def reset_password(
         ctx.actor, StaffChangeKind.RESET_PASSWORD, role=user.role, approval=approval
     )
     password = generate_one_time_password(user.username)
-    user.password_hash = hash_password(password)
+    user.password_hash = hashing.hash(password)
     user.password_changed_at = now
     user.must_change_password = True
     revoke_all_sessions(session, user=user, now=now, reason="password_reset")

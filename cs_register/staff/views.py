@@ -25,9 +25,8 @@ from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
 from cs_register.staff import passkey_views, passkeys, two_step
 from cs_register.staff import sessions as staff_sessions
-from cs_register.staff.login import current_account, session_policy
+from cs_register.staff.login import current_account, password_hashing, session_policy
 from cs_register.staff.models import StaffUser
-from cs_register.staff.passwords import verify_password
 from cs_register.web import (
     current_keyring,
     current_settings,
@@ -61,6 +60,7 @@ def login() -> Any:
     try:
         user = staff_authentication.authenticate(
             ctx,
+            hashing=password_hashing(),
             username=username,
             password=request.form.get("password", ""),
             source_address=request.remote_addr,
@@ -232,6 +232,7 @@ def change_password() -> Any:
     try:
         staff_authentication.change_own_password(
             ctx,
+            hashing=password_hashing(),
             user=user,
             current_password=request.form.get("current_password", ""),
             new_password=request.form.get("new_password", ""),
@@ -261,7 +262,7 @@ def two_step_settings() -> Any:
             ctx,
             current_keyring(),
             user,
-            password_ok=verify_password(
+            password_ok=password_hashing().verify(
                 user.password_hash, request.form.get("current_password", "")
             ),
             code=request.form.get("code", ""),
@@ -283,7 +284,9 @@ def own_sessions() -> Any:
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        if not verify_password(user.password_hash, request.form.get("current_password", "")):
+        if not password_hashing().verify(
+            user.password_hash, request.form.get("current_password", "")
+        ):
             errors["current_password"] = ["Current password is not correct."]
             status = 422
         else:

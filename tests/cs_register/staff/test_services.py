@@ -122,10 +122,11 @@ def test_parse_role_rejects_unknown_values():
     assert "agent, supervisor, admin, dpo" in failure.value.errors["role"][0]
 
 
-def test_create_user_reports_every_problem_at_once(db_session):
+def test_create_user_reports_every_problem_at_once(db_session, password_hashing):
     with pytest.raises(ValidationFailed) as failure:
         services.create_user(
             make_context(db_session, None, START),
+            hashing=password_hashing,
             username="x",
             display_name=" ",
             role=Role.AGENT,
@@ -135,7 +136,7 @@ def test_create_user_reports_every_problem_at_once(db_session):
     assert set(failure.value.errors) == {"username", "display_name", "password"}
 
 
-def test_admin_services_check_the_role_themselves(db_session, make_staff):
+def test_admin_services_check_the_role_themselves(db_session, make_staff, password_hashing):
     agent = db_session.get(StaffUser, make_staff("agent").id)
     target = db_session.get(StaffUser, make_staff("agent").id)
     calls = [
@@ -146,9 +147,12 @@ def test_admin_services_check_the_role_themselves(db_session, make_staff):
         lambda: services.set_active(
             make_context(db_session, agent, START), user=target, active=False
         ),
-        lambda: services.reset_password(make_context(db_session, agent, START), user=target),
+        lambda: services.reset_password(
+            make_context(db_session, agent, START), hashing=password_hashing, user=target
+        ),
         lambda: services.create_user_with_one_time_password(
             make_context(db_session, agent, START),
+            hashing=password_hashing,
             username="new",
             display_name="New",
             role=Role.ADMIN,
@@ -167,14 +171,16 @@ def test_an_inactive_admin_can_do_nothing(db_session, make_staff):
         services.set_role(make_context(db_session, admin, START), user=target, role=Role.ADMIN)
 
 
-def test_self_service_guards(db_session, make_staff):
+def test_self_service_guards(db_session, make_staff, password_hashing):
     admin = db_session.get(StaffUser, make_staff("admin").id)
     with pytest.raises(Conflict):
         services.set_role(make_context(db_session, admin, START), user=admin, role=Role.AGENT)
     with pytest.raises(Conflict):
         services.set_active(make_context(db_session, admin, START), user=admin, active=False)
     with pytest.raises(Conflict):
-        services.reset_password(make_context(db_session, admin, START), user=admin)
+        services.reset_password(
+            make_context(db_session, admin, START), hashing=password_hashing, user=admin
+        )
 
 
 def test_resume_session_refuses_an_inactive_users_token(db_session, make_staff):
