@@ -113,21 +113,13 @@ def _lock_batch(session: Session, recording_ids: Sequence[int]) -> dict[int, _Ro
         holds[hold.recording_id].append(
             retention.HoldPeriod(hold.ends_at, hold.released_at, hold.reason.value)
         )
-    return {
-        row.id: _Row(
-            id=row.id,
-            public_id=row.public_id,
-            state=row.state,
-            recorded_at=row.recorded_at,
-            due_at=row.due_at,
-            erasure_requested_at=row.erasure_requested_at,
-            sha256=row.sha256,
-            size_bytes=row.size_bytes,
-            keys=tuple(key for key in (row.storage_key, row.playback_key) if key),
-            holds=holds[row.id],
-        )
-        for row in locked
-    }
+    rows: dict[int, _Row] = {}
+    for row in locked:
+        fields = row._asdict()
+        files = (fields.pop("storage_key"), fields.pop("playback_key"))
+        keys = tuple(key for key in files if key)
+        rows[row.id] = _Row(**fields, keys=keys, holds=holds[row.id])
+    return rows
 
 
 def _schedule(row: _Row, policy: RetentionPolicy) -> retention.Schedule:
