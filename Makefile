@@ -21,7 +21,7 @@ CHART_JS := cs_register/static/vendor/chart.umd.min.js
 CHART_JS_VERSION := 4.5.1
 CHART_JS_SHA256 := 48444a82d4edcb5bec0f1965faacdde18d9c17db3063d042abada2f705c9f54a
 
-.PHONY: run test lint venv
+.PHONY: run test lint venv soak
 
 venv: $(BIN)/python
 
@@ -44,6 +44,17 @@ $(CHART_JS):
 		tar xzf chart.js-$(CHART_JS_VERSION).tgz package/dist/chart.umd.min.js && \
 		echo "$(CHART_JS_SHA256)  package/dist/chart.umd.min.js" | sha256sum -c --quiet && \
 		cd - >/dev/null && mv $$tmp/package/dist/chart.umd.min.js $@ && rm -rf $$tmp
+
+# The retention engine's crash and race scenarios at full scale (not part of `make test`;
+# results go into docs/reliability.md). Needs PostgreSQL for the race.
+soak: $(DEV_STAMP)
+	SOAK_DUE=6000 SOAK_HELD=1500 SOAK_HELD_PAST_CAP=500 SOAK_NOT_DUE=2000 SOAK_KILL_POINTS=20 \
+		$(BIN)/pytest -p no:randomly -x \
+		"tests/jobs/test_worker_processes.py::test_a_sweep_killed_at_random_points_again_and_again_is_caught_up"
+	PURGE_RACE_ITERATIONS=500 $(BIN)/pytest -p no:randomly -x --db=postgresql \
+		"tests/recordings/test_purge.py::test_a_hold_and_a_purge_racing_never_both_win"
+	PURGE_STATE_MACHINE_EXAMPLES=300 PURGE_STATE_MACHINE_STEPS=50 $(BIN)/pytest -p no:randomly -x --timeout=0 \
+		tests/recordings/test_purge_state_machine.py
 
 run: $(RUNTIME_STAMP) $(CHART_JS)
 	$(BIN)/python app.py

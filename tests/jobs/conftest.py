@@ -86,6 +86,8 @@ class Seeded:
     due: set[int] = field(default_factory=set)
     not_due: set[int] = field(default_factory=set)
     held: set[int] = field(default_factory=set)
+    # Due as well (also in `due`): held until the 12-month cap, which has passed.
+    held_past_cap: set[int] = field(default_factory=set)
 
     @property
     def kept(self) -> set[int]:
@@ -99,6 +101,7 @@ def seed_recordings(
     due: int = 0,
     not_due: int = 0,
     held: int = 0,
+    held_past_cap: int = 0,
     hold_placed_by: int | None = None,
     customer_id: int | None = None,
     customer_number: str = "+358500000000",
@@ -107,7 +110,8 @@ def seed_recordings(
     """Insert recordings (with their contacts, calls and small real files) in bulk.
 
     Due ones were recorded four months ago; not-due ones a month ago; held ones four months
-    ago with a hold running for another month. The purge never decodes audio, so each file
+    ago with a hold running for another month; held past the cap ones thirteen months ago with a
+    hold that ran to the 12-month cap (due). The purge never decodes audio, so each file
     is a few distinct bytes, enough to tell files apart by hash.
     """
     now = now or utcnow()
@@ -117,7 +121,7 @@ def seed_recordings(
     calls: list[dict[str, object]] = []
     recordings: list[dict[str, object]] = []
     holds: list[dict[str, object]] = []
-    plan = [("due", due), ("not_due", not_due), ("held", held)]
+    plan = [("due", due), ("not_due", not_due), ("held", held), ("held_past_cap", held_past_cap)]
     with database.unit_of_work() as session:
         highest = max(
             session.scalar(sa.select(sa.func.max(model.id))) or 0
@@ -127,11 +131,16 @@ def seed_recordings(
     for kind, count in plan:
         for _ in range(count):
             row_id = next(ids)
-            recorded_at = now - (timedelta(days=30) if kind == "not_due" else timedelta(days=125))
+            age = {"not_due": 30, "held_past_cap": 400}.get(kind, 125)
+            recorded_at = now - timedelta(days=age)
             periods = []
-            if kind == "held":
+            if kind in ("held", "held_past_cap"):
                 assert hold_placed_by is not None, "held recordings need a staff member"
-                ends_at = now + timedelta(days=30)
+                ends_at = (
+                    now + timedelta(days=30)
+                    if kind == "held"
+                    else retention.hold_cap(recorded_at, policy)
+                )
                 periods.append(HoldPeriod(ends_at=ends_at))
                 holds.append(
                     {
@@ -141,7 +150,7 @@ def seed_recordings(
                         "reference": f"REF-{row_id}",
                         "justification": "Complaint under review",
                         "placed_by_id": hold_placed_by,
-                        "placed_at": now - timedelta(days=10),
+                        "placed_at": min(now - timedelta(days=10), ends_at - timedelta(days=30)),
                         "ends_at": ends_at,
                     }
                 )
@@ -194,6 +203,8 @@ def seed_recordings(
                 }
             )
             getattr(seeded, kind).add(row_id)
+            if kind == "held_past_cap":
+                seeded.due.add(row_id)
     with database.unit_of_work() as session:
         for model, rows in (
             (Contact, contacts),

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -99,10 +100,15 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
 
 
 def _kill_once_under_way(
-    redis_url: str, log_path: Path, under_way: Callable[[], bool], poll: float = 0.02
+    redis_url: str,
+    log_path: Path,
+    under_way: Callable[[], bool],
+    poll: float = 0.02,
+    name: str = "doomed",
 ) -> None:
-    """Start a worker, wait until `under_way()`, then SIGKILL it and its work horse."""
-    worker = start_worker(redis_url, log_path, name="doomed")
+    """Start a worker, wait until `under_way()`, then SIGKILL it and its work horse. A killed
+    worker's name stays registered in Redis, so each one killed needs its own `name`."""
+    worker = start_worker(redis_url, log_path, name=name)
     try:
         deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
         while not under_way():
@@ -195,6 +201,74 @@ def test_a_worker_killed_mid_sweep_is_caught_up_by_the_next_one(
     assert _wait(survivor) == 0, (worker_logs / "second.log").read_text()
 
     _assert_exactly_the_due_set_purged(database, storage, seeded, before, retention_env)
+
+
+# `make soak` raises these to the full scale (10,000 recordings, 20 kill points).
+SOAK_DUE = int(os.environ.get("SOAK_DUE", "500"))
+SOAK_HELD = int(os.environ.get("SOAK_HELD", "40"))
+SOAK_HELD_PAST_CAP = int(os.environ.get("SOAK_HELD_PAST_CAP", "30"))
+SOAK_NOT_DUE = int(os.environ.get("SOAK_NOT_DUE", "100"))
+SOAK_KILL_POINTS = int(os.environ.get("SOAK_KILL_POINTS", "2"))
+SOAK_SEED = int(os.environ.get("SOAK_SEED", "20261206"))
+
+
+def test_a_sweep_killed_at_random_points_again_and_again_is_caught_up(
+    retention_env: Settings,
+    redis_server: EmbeddedRedis,
+    redis: Redis,
+    database: Database,
+    storage: LocalStorage,
+    supervisor: StaffUser,
+    worker_logs: Path,
+) -> None:
+    """Kill -9 the sweeping worker at `SOAK_KILL_POINTS` points drawn at random (seeded, and
+    named in the failure), each time starting a new sweep; a last worker finishes. Then
+    exactly the due set is purged, once each, the recordings held to the cap with reason
+    `hold_cap_reached`, and nothing kept changed."""
+    seeded = seed_recordings(
+        database,
+        storage,
+        due=SOAK_DUE,
+        not_due=SOAK_NOT_DUE,
+        held=SOAK_HELD,
+        held_past_cap=SOAK_HELD_PAST_CAP,
+        hold_placed_by=supervisor.id,
+    )
+    before = snapshot(database, storage, seeded.kept)
+    job_queue = get_queue(redis, retention_env)
+    due_count = len(seeded.due)
+    draw = random.Random(SOAK_SEED)  # noqa: S311 - kill points, not secrets; seeded to replay
+    points = sorted(draw.sample(range(1, due_count), SOAK_KILL_POINTS))
+    landed_mid_sweep = 0
+    for number, point in enumerate(points):
+        if len(_purged_ids(database)) >= point:
+            continue  # an earlier worker got past this point before it was killed
+        assert (
+            enqueue_retention_sweep(job_queue, tick=f"20261124T{number // 60:02d}{number % 60:02d}")
+            is not None
+        )
+        _kill_once_under_way(
+            redis_server.url,
+            worker_logs / f"doomed-{number}.log",
+            lambda point=point: len(_purged_ids(database)) >= point,
+            name=f"doomed-{number}",
+        )
+        landed_mid_sweep += len(_purged_ids(database)) < due_count
+    assert landed_mid_sweep >= 1, f"no kill landed mid-sweep (points {points})"
+
+    assert enqueue_retention_sweep(job_queue, tick="20261124T2359") is not None
+    survivor = start_worker(redis_server.url, worker_logs / "survivor.log", name="survivor")
+    assert _wait(survivor) == 0, (worker_logs / "survivor.log").read_text()
+
+    _assert_exactly_the_due_set_purged(database, storage, seeded, before, retention_env)
+    with database.unit_of_work() as session:
+        reasons = dict(
+            session.execute(sa.select(PurgeReceipt.recording_id, PurgeReceipt.reason)).all()
+        )
+    assert {reasons[row_id].value for row_id in seeded.held_past_cap} == {"hold_cap_reached"}
+    assert {reasons[row_id].value for row_id in seeded.due - seeded.held_past_cap} == {
+        "retention_expired"
+    }
 
 
 def test_two_sweeps_at_once_purge_each_recording_once(
