@@ -29,6 +29,7 @@ from cs_register.permissions import Actor, Role
 from cs_register.runtime import password_hashing_for
 from cs_register.staff.passwords import check_password_policy, generate_one_time_password
 from cs_register.staff.services import count_staff, create_user
+from cs_register.web import current_settings, now
 
 db_cli = AppGroup("db", help="Apply or inspect database schema migrations.")
 
@@ -142,9 +143,8 @@ def _describe(revisions: tuple[str, ...]) -> str:
 def seed_demo_staff_command() -> None:
     """Create demo accounts agent, supervisor, admin and dpo on an empty, non-production
     database and print their one-time passwords once."""
-    settings: Settings = current_app.extensions["cs_register.settings"]
-    now: datetime = current_app.extensions["cs_register.clock"]()
-    outcome = seed_demo_staff(_database(), settings=settings, now=now)
+    settings = current_settings()
+    outcome = seed_demo_staff(_database(), settings=settings, now=now())
     if outcome.seeded:
         click.echo(format_password_box(outcome.passwords))
     else:

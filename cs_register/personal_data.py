@@ -24,7 +24,7 @@ import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -68,6 +68,21 @@ class SourceDescription:
     retention: str = ""
 
 
+class DescribedSource:
+    """A source whose description is the same in every deployment: it names it once, in its
+    class statement (`class ContactRecords(DescribedSource, description=...)`), and
+    `describe()` returns it."""
+
+    description: ClassVar[SourceDescription]
+
+    def __init_subclass__(cls, *, description: SourceDescription, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.description = description
+
+    def describe(self) -> SourceDescription:
+        return self.description
+
+
 @dataclass(frozen=True)
 class DataSubject:
     """The customer whose data is looked for. Their phone and email (as stored) let sources
@@ -103,6 +118,11 @@ class FindingKind:
     category: str
     table: str
     needs_confirmation: bool = False
+
+    def unlinked(self, category: str) -> FindingKind:
+        """The same kind of row found by the person's phone or email only, not linked to
+        them: it needs the DPO's confirmation before an export includes it."""
+        return FindingKind(self.source, category, self.table, needs_confirmation=True)
 
     def of(self, reference: str, occurred_at: datetime | None, *fields: tuple[str, str]) -> Finding:
         return Finding(

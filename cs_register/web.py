@@ -50,24 +50,28 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def shared(name: str) -> Any:
+    """One of the objects the app's runtime built once and installed under `name`
+    (`cs_register.runtime`): every package reads them the same way, through a function whose
+    return type says what it is, and none builds its own."""
+    return current_app.extensions[f"cs_register.{name}"]
+
+
 def now() -> datetime:
     """The application's clock. Tests replace it to stand at exact retention boundaries."""
-    clock = current_app.extensions["cs_register.clock"]
-    value: datetime = clock()
-    return value
+    clock: Callable[[], datetime] = current_app.extensions["cs_register.clock"]
+    return clock()
 
 
 def current_settings() -> Settings:
     """The deployment's settings (installed with its runtime by `create_app`)."""
-    settings: Settings = current_app.extensions["cs_register.settings"]
-    return settings
+    return shared("settings")
 
 
 def current_keyring() -> Keyring:
     """The deployment's ciphers: identity codes, corrections, webhook and authenticator
     secrets."""
-    keyring: Keyring = current_app.extensions["cs_register.keyring"]
-    return keyring
+    return shared("keyring")
 
 
 def request_id() -> str | None:

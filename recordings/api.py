@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
 from cs_register.contacts.models import Contact
@@ -27,7 +27,7 @@ from cs_register.integrations.auth import current_integration, install_token_aut
 from cs_register.integrations.models import TokenScope
 from cs_register.permissions import Actor
 from cs_register.request_bodies import parse_strict_json, read_capped_body
-from cs_register.web import request_context
+from cs_register.web import current_settings, request_context
 from recordings import intake
 from recordings.models import Call, Recording
 from recordings.storage import CHUNK_BYTES
@@ -144,7 +144,7 @@ def upload_recording(external_call_id: str) -> Any:
         chunks=_request_body_chunks(),
         content_type=request.headers.get("Content-Type"),
         recorded_at=_recorded_at(call),
-        max_bytes=current_app.extensions["cs_register.settings"].max_upload_bytes,
+        max_bytes=current_settings().max_upload_bytes,
         policy=current_policy(),
         token=token,
     )

@@ -31,7 +31,6 @@ from flask.cli import AppGroup
 
 from cs_register.audit.retention import AuditRetention
 from cs_register.clock import local_time
-from cs_register.config import Settings
 from cs_register.contacts.retention import ContactRetention
 from cs_register.db import get_database
 from cs_register.personal_data import registry as personal_data_registry
@@ -42,6 +41,7 @@ from cs_register.privacy.data_retention import (
     sweep_customer_service_data,
 )
 from cs_register.privacy.erasure_receipts import verify_erasure_ledger, verify_retention_ledger
+from cs_register.web import current_settings
 from cs_register.web import now as app_now
 from recordings.ledger import verify_ledger
 from recordings.models import Recording, RecordingHold, RecordingState
@@ -66,17 +66,12 @@ BATCH_SIZE = 200
 BEFORE_SWEEP = "cs_register.before_sweep"
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["cs_register.settings"]
-    return settings
-
-
 def _contact_retention() -> ContactRetention:
-    return ContactRetention(days=_settings().contact_retention_days)
+    return ContactRetention(days=current_settings().contact_retention_days)
 
 
 def _audit_retention() -> AuditRetention:
-    return AuditRetention(years=_settings().audit_retention_years)
+    return AuditRetention(years=current_settings().audit_retention_years)
 
 
 @recordings_cli.command("make-playback-copies")
@@ -93,7 +88,7 @@ def make_playback_copies_command(limit: int) -> None:
             database.unit_of_work,
             current_storage(),
             recording_id,
-            max_bytes=_settings().max_upload_bytes,
+            max_bytes=current_settings().max_upload_bytes,
         )
     click.echo(f"Made {made} listening copies; {len(waiting) - made} needed none any more.")
 
@@ -171,7 +166,7 @@ def status_command() -> None:
     """Counts, next due, holds ending soon; exit 2 if any recording is overdue or past its cap."""
     database = get_database(current_app)
     now = app_now()
-    settings = _settings()
+    settings = current_settings()
     with database.session_factory() as session:
         by_state = dict(
             session.execute(

@@ -23,6 +23,7 @@ from cs_register.customers.objection import objects_to_quality_work
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_contact_details, contains_identity_code
 from cs_register.identifiers import normalise_text
+from cs_register.lookup import by_public_id
 from cs_register.permissions import (
     Permission,
     require,
@@ -165,7 +166,7 @@ def place_hold(
     audit.record(
         ctx,
         AuditAction.HOLD_PLACED,
-        ("recording", recording.public_id),
+        recording,
         details={
             "hold": hold.public_id,
             "reason": hold_reason.value,
@@ -210,7 +211,7 @@ def release_hold(
     audit.record(
         ctx,
         AuditAction.HOLD_RELEASED,
-        ("recording", recording.public_id),
+        recording,
         details={"hold": hold.public_id, "reason": hold.reason.value, "reference": hold.reference},
     )
     return hold
@@ -225,10 +226,7 @@ def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit:
 
 
 def get_hold(session: Session, public_id: str) -> RecordingHold:
-    hold = session.scalar(sa.select(RecordingHold).where(RecordingHold.public_id == public_id))
-    if hold is None:
-        raise NotFound("No such hold.")
-    return hold
+    return by_public_id(session, RecordingHold, public_id, missing="No such hold.")
 
 
 @dataclass(frozen=True)

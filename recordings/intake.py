@@ -60,7 +60,6 @@ WITHHELD_SUBJECTS = {
 # What PBXs send for a caller who withheld their number (besides null, an empty string or no
 # field at all).
 WITHHELD_NUMBERS = frozenset({"", "anonymous", "withheld", "private", "restricted", "unknown"})
-CALL_SUBJECT_TYPE = "call"
 MAX_CONTENT_TYPE = 100
 
 
@@ -200,7 +199,7 @@ def register_call(
     audit.record(
         ctx,
         AuditAction.CALL_REGISTERED,
-        (CALL_SUBJECT_TYPE, call.public_id),
+        call,
         details={
             "contact": contact.public_id,
             "direction": direction.value,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,6 +36,7 @@ class HoldReason(enum.Enum):
 class Call(Base):
     """A call as the PBX reported it. `external_call_id` is the PBX's id and our idempotency key."""
 
+    audit_subject_type: ClassVar[str] = "call"
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +61,7 @@ class Recording(Base):
     with an index. The read path still applies the rules module itself.
     """
 
+    audit_subject_type: ClassVar[str] = "recording"
     __tablename__ = "recordings"
     __table_args__ = (
         sa.Index("ix_recordings_state_due_at", "state", "due_at"),

@@ -10,22 +10,12 @@ from functools import partial
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from cs_register import personal_data as registry
 from cs_register.contacts.models import Contact
+from cs_register.contacts.services import unlinked_contacts
 from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureRun,
-    ErasureScope,
-    ErasureTally,
-    FilesStillStored,
-    Finding,
-    FindingKind,
-    HeldFile,
-    SourceDescription,
-    claim,
-)
 from recordings.models import (
     Call,
     PurgeReason,
@@ -40,22 +30,26 @@ from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
-CALL = FindingKind(SOURCE, "Call", "calls")
-UNLINKED_CALL = FindingKind(
-    SOURCE, "Unlinked call from their number", "calls", needs_confirmation=True
-)
-RECORDING = FindingKind(SOURCE, "Call recording", "recordings")
-HOLD = FindingKind(SOURCE, "Recording hold", "recording_holds")
-RECEIPT = FindingKind(SOURCE, "Purge receipt", "purge_receipts")
-DESCRIPTION = SourceDescription(
+CALL = registry.FindingKind(SOURCE, "Call", "calls")
+UNLINKED_CALL = CALL.unlinked("Unlinked call from their number")
+RECORDING = registry.FindingKind(SOURCE, "Call recording", "recordings")
+HOLD = registry.FindingKind(SOURCE, "Recording hold", "recording_holds")
+RECEIPT = registry.FindingKind(SOURCE, "Purge receipt", "purge_receipts")
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Calls and call recordings",
     retention="",  # with the deployment's periods: `RecordingRecords.describe`
     tables=(
-        claim("calls", "Calls the PBX reported, with the caller's number.", "customer_number"),
-        claim("recordings", "The customer's voice on a recorded call.", "storage_key", "sha256"),
-        claim("recording_holds", "Holds for quality work or a complaint.", "justification"),
-        claim("purge_receipts", "Proof of deletion (no audio).", "recording_public_id"),
+        registry.claim(
+            "calls", "Calls the PBX reported, with the caller's number.", "customer_number"
+        ),
+        registry.claim(
+            "recordings", "The customer's voice on a recorded call.", "storage_key", "sha256"
+        ),
+        registry.claim(
+            "recording_holds", "Holds for quality work or a complaint.", "justification"
+        ),
+        registry.claim("purge_receipts", "Proof of deletion (no audio).", "recording_public_id"),
     ),
 )
 
@@ -67,18 +61,12 @@ class RecordingRecords:
     storage: RecordingStorage
     policy: RetentionPolicy
 
-    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+    def contacts_about(self, session: Session, subject: registry.DataSubject) -> set[int]:
         """Unlinked calls made from their number are about them too."""
         if subject.phone_e164 is None:
             return set()
-        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
-        return set(
-            session.scalars(
-                sa.select(Call.contact_id).where(
-                    Call.customer_number == subject.phone_e164, Call.contact_id.in_(unlinked)
-                )
-            )
-        )
+        found = sa.select(Call.contact_id).where(_from_their_number(subject.phone_e164))
+        return {contact_id for contact_id in session.scalars(found) if contact_id is not None}
 
     def keeps(self, session: Session, contact_ids: Sequence[int]) -> dict[int, str]:
         """A contact stays while its recording does (a hold keeps it, up to the cap)."""
@@ -93,7 +81,7 @@ class RecordingRecords:
             if contact_id is not None
         }
 
-    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+    def erase_files(self, run: registry.ErasureRun, scope: registry.ErasureScope) -> None:
         """Every stored recording in scope goes through the purge, reason `erasure_request`:
         each its own crash-safe state machine with a receipt; a complaint hold keeps one."""
         with run.database.session_factory() as session:
@@ -118,7 +106,9 @@ class RecordingRecords:
                 erasure=True,
             )
 
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         session, contact_ids = ctx.session, scope.contact_ids
         recordings = session.scalars(
             sa.select(Recording)
@@ -129,7 +119,7 @@ class RecordingRecords:
             if recording.state is not RecordingState.PURGED:
                 kept_until = recording.schedule(self.policy).due_at
                 if recording.erasure_requested_at is None or ctx.now >= kept_until:
-                    raise FilesStillStored(f"recording {recording.public_id}")
+                    raise registry.FilesStillStored(f"recording {recording.public_id}")
                 tally.keep(
                     RECORDING.category,
                     recording.public_id,
@@ -149,7 +139,7 @@ class RecordingRecords:
         calls = affected_rows(session, sa.delete(Call).where(Call.contact_id.in_(contact_ids)))
         tally.count(CALL.category, calls)
 
-    def files(self, ctx: Context, subject: DataSubject) -> Sequence[HeldFile]:
+    def files(self, ctx: Context, subject: registry.DataSubject) -> Sequence[registry.HeldFile]:
         """The audio of every recording of theirs still stored, byte for byte as received."""
         theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
         recordings = ctx.session.scalars(
@@ -162,7 +152,7 @@ class RecordingRecords:
             .order_by(Recording.recorded_at, Recording.id)
         )
         return [
-            HeldFile(
+            registry.HeldFile(
                 name=f"recordings/{recording.public_id}.{file_extension(recording)}",
                 reference=recording.public_id,
                 sha256=recording.sha256,
@@ -172,7 +162,7 @@ class RecordingRecords:
             for recording in recordings
         ]
 
-    def describe(self) -> SourceDescription:
+    def describe(self) -> registry.SourceDescription:
         # The periods as this deployment has them (`RETENTION_MONTHS`, `HOLD_CAP_MONTHS`).
         return dataclasses.replace(
             DESCRIPTION,
@@ -183,15 +173,11 @@ class RecordingRecords:
         )
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
         session = ctx.session
         theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
-        findings: list[Finding] = []
-        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
-        from_their_number = sa.and_(
-            Call.customer_number == subject.phone_e164, Call.contact_id.in_(unlinked)
-        )
+        findings: list[registry.Finding] = []
         for call in session.scalars(
             sa.select(Call).where(Call.contact_id.in_(theirs)).order_by(Call.started_at)
         ):
@@ -200,7 +186,9 @@ class RecordingRecords:
             findings.append(CALL.of(call.public_id, call.started_at, direction, number))
         if subject.phone_e164 is not None:
             # Not linked to them (yet), but made from their number: held about them too.
-            for call in session.scalars(sa.select(Call).where(from_their_number)):
+            for call in session.scalars(
+                sa.select(Call).where(_from_their_number(subject.phone_e164))
+            ):
                 number = ("Caller number", _shown(call.customer_number))
                 findings.append(UNLINKED_CALL.of(call.public_id, call.started_at, number))
         recordings = sa.select(Recording.id).where(Recording.contact_id.in_(theirs))
@@ -221,6 +209,11 @@ class RecordingRecords:
             row = f"purge_receipts:{receipt.sequence}"
             findings.append(RECEIPT.of(row, receipt.purged_at, ("Reason", receipt.reason.value)))
         return findings
+
+
+def _from_their_number(number: str) -> sa.ColumnElement[bool]:
+    """A call still unlinked, made from `number` (E.164 as stored)."""
+    return sa.and_(Call.customer_number == number, Call.contact_id.in_(unlinked_contacts()))
 
 
 def _shown(number: str | None) -> str:

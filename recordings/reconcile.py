@@ -130,7 +130,7 @@ def _find_missing_audio(
                 audit.record(
                     job_context(session, job_id=job_id, now=now),
                     AuditAction.RECORDING_AUDIO_MISSING,
-                    ("recording", recording.public_id),
+                    recording,
                 )
             report.marked_missing.append(row.public_id)
 

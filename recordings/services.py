@@ -23,6 +23,7 @@ from cs_register.customers.models import Customer
 from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, NotFound, PermissionDenied, ValidationFailed
 from cs_register.integrations.models import IntegrationToken
+from cs_register.lookup import by_public_id
 from cs_register.permissions import (
     ActorKind,
     Permission,
@@ -86,14 +87,10 @@ def retention_status(
 
 
 def get_recording(session: Session, public_id: str) -> Recording:
-    recording = session.scalar(
-        sa.select(Recording)
-        .where(Recording.public_id == public_id)
-        .options(selectinload(Recording.holds))
+    holds = selectinload(Recording.holds)
+    return by_public_id(
+        session, Recording, public_id, missing="No such recording.", options=[holds]
     )
-    if recording is None:
-        raise NotFound("No such recording.")
-    return recording
 
 
 def store_recording(
@@ -165,7 +162,7 @@ def store_recording(
     audit.record(
         ctx,
         AuditAction.RECORDING_STORED,
-        ("recording", recording.public_id),
+        recording,
         details={
             "contact": contact.public_id,
             "codec": info.codec,
@@ -237,7 +234,7 @@ def record_listening(
     audit.record(
         ctx,
         AuditAction.RECORDING_DOWNLOADED if download else AuditAction.RECORDING_PLAYED,
-        ("recording", recording.public_id),
+        recording,
     )
 
 
@@ -333,7 +330,7 @@ def view_recording(
         uploaded_by = f"Integration {token.name}" if token is not None else "Integration"
     else:
         uploaded_by = "unknown"
-    audit.record(ctx, AuditAction.RECORDING_VIEWED, ("recording", recording.public_id))
+    audit.record(ctx, AuditAction.RECORDING_VIEWED, recording)
     return RecordingOverview(
         recording=recording,
         status=retention_status(recording, now=now, policy=policy),

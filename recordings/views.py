@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -31,7 +30,14 @@ from cs_register.errors import PayloadTooLarge, UnsupportedMediaType, Validation
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, whole_number
 from cs_register.permissions import Permission, has_permission
-from cs_register.web import current_staff, now, require_staff, requires, staff_context
+from cs_register.web import (
+    current_settings,
+    current_staff,
+    now,
+    require_staff,
+    requires,
+    staff_context,
+)
 from recordings import holds, playback_views, services
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
@@ -314,7 +320,7 @@ def upload_for_contact(contact_public_id: str) -> Any:
             content_type=upload_content_type(upload.mimetype, upload.filename),
             # A recording starts with its call unless the agent says otherwise.
             recorded_at=recorded_at or contact.occurred_at,
-            max_bytes=current_app.extensions["cs_register.settings"].max_upload_bytes,
+            max_bytes=current_settings().max_upload_bytes,
             policy=current_policy(),
         )
     except ValidationFailed as failure:
@@ -358,7 +364,7 @@ def purge_backlog_banner() -> dict[str, Any]:
     if staff is None or not has_permission(staff, Permission.VIEW_PURGE_HISTORY):
         return {"purge_violations": 0}
     try:
-        settings = current_app.extensions["cs_register.settings"]
+        settings = current_settings()
         violations = check_invariants(
             get_session(),
             now=now(),

@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
-from cs_register.web import current_staff
+from cs_register.web import current_staff, shared
 from recordings import access
 from recordings.retention import RetentionPolicy
 from recordings.services import recording_statuses
@@ -21,13 +20,11 @@ from recordings.storage import RecordingStorage
 
 
 def current_storage() -> RecordingStorage:
-    storage: RecordingStorage = current_app.extensions["cs_register.storage"]
-    return storage
+    return shared("storage")
 
 
 def current_policy() -> RetentionPolicy:
-    policy: RetentionPolicy = current_app.extensions["cs_register.retention"]
-    return policy
+    return shared("retention")
 
 
 def contact_page_panel(

@@ -8,29 +8,20 @@ recordings or emails. Registered last, so that it sees all of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from cs_register import personal_data as registry
 from cs_register.audit.models import AuditEvent
 from cs_register.context import Context
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureScope,
-    ErasureTally,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 
 SOURCE = "audit"
 # Enough to bound one IN list on every database; larger sets are asked in slices.
 _SLICE = 500
 
 
-EVENT = FindingKind(SOURCE, "Audit event", "audit_events")
-DESCRIPTION = SourceDescription(
+EVENT = registry.FindingKind(SOURCE, "Audit event", "audit_events")
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Audit trail",
     retention=(
@@ -39,17 +30,17 @@ DESCRIPTION = SourceDescription(
     ),
     tables=(
         # The staff member who acted is named too (actor_id, actor_label).
-        claim("audit_events", "Who saw or changed what, when.", "subject_id", "actor_label"),
+        registry.claim(
+            "audit_events", "Who saw or changed what, when.", "subject_id", "actor_label"
+        ),
     ),
 )
 
 
-@dataclass(frozen=True)
-class AuditRecords:
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+class AuditRecords(registry.DescribedSource, description=DESCRIPTION):
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         """The trail stays: it is the record of who saw the person's data, and its events
         carry ids only (`audit.record` refuses personal data in details), so once the rows
         they name are gone nothing in them leads back to the person."""
@@ -65,8 +56,8 @@ class AuditRecords:
             )
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
         references = sorted(
             {subject.customer_public_id}
             | {finding.reference for finding in earlier if ":" not in finding.reference}
@@ -76,7 +67,7 @@ class AuditRecords:
             about = AuditEvent.subject_id.in_(references[start : start + _SLICE])
             events.extend(ctx.session.scalars(sa.select(AuditEvent).where(about)))
         events.sort(key=lambda event: event.id)
-        findings: list[Finding] = []
+        findings: list[registry.Finding] = []
         for event in events:
             what = ("Action", event.action.value)
             about_what = ("About", f"{event.subject_type or '-'} {event.subject_id or '-'}")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +25,19 @@ from cs_register.free_text import contains_identity_code
 from cs_register.permissions import Permission, StaffPrincipal, require
 
 log = logging.getLogger("cs_register.audit")
+
+
+class AuditSubject(Protocol):
+    """A row the trail can name: its model says what kind of thing it is, once, so every
+    event about a contact says "contact" however it was written."""
+
+    audit_subject_type: ClassVar[str]
+
+    @property
+    def public_id(self) -> str: ...
+
+
+Subject = AuditSubject | tuple[str | None, str | None]
 
 # Defence in depth: details are written by our own code, but a slip must not put an identity
 # code, email address or phone number into the one table that is kept for years. These are
@@ -122,14 +135,15 @@ def _append(
 def record(
     ctx: Context,
     action: AuditAction,
-    subject: tuple[str | None, str | None] | None = None,
+    subject: Subject | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> int:
     """Append the audit row for what `ctx`'s actor just did, in `ctx`'s transaction.
 
-    `subject` is what it was done to, as (type, public id): `("customer", customer.public_id)`.
+    `subject` is what it was done to: a model row (`customer`), or (type, public id) for
+    something that is not one (a recording as the purge reads it).
     """
-    subject_type, subject_id = subject if subject is not None else (None, None)
+    subject_type, subject_id = _named(subject)
     return _append(
         ctx.session,
         action=action,
@@ -141,6 +155,14 @@ def record(
         request_id=ctx.request_id,
         details=details,
     )
+
+
+def _named(subject: Subject | None) -> tuple[str | None, str | None]:
+    if subject is None:
+        return (None, None)
+    if isinstance(subject, tuple):
+        return subject
+    return (subject.audit_subject_type, subject.public_id)
 
 
 def record_many(

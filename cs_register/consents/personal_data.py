@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import personal_data as registry
 from cs_register.consents import feed
 from cs_register.consents.models import ChoiceChange, ChoiceKind, CustomerChoice
 from cs_register.consents.topics import label
 from cs_register.context import Context
 from cs_register.db import affected_rows
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureScope,
-    ErasureTally,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 
 SOURCE = "consents"
-CHOICE = FindingKind(SOURCE, "Prohibition or consent", "customer_choices")
-CHANGE = FindingKind(SOURCE, "Change told to the marketing system", "customer_choice_changes")
-DESCRIPTION = SourceDescription(
+CHOICE = registry.FindingKind(SOURCE, "Prohibition or consent", "customer_choices")
+CHANGE = registry.FindingKind(
+    SOURCE, "Change told to the marketing system", "customer_choice_changes"
+)
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Prohibitions and consents",
     retention=(
@@ -36,7 +29,7 @@ DESCRIPTION = SourceDescription(
         " (consents.personal_data)."
     ),
     tables=(
-        claim(
+        registry.claim(
             "customer_choices",
             "Honouring the customer's direct-marketing prohibitions and consents.",
             "customer_id",
@@ -45,7 +38,7 @@ DESCRIPTION = SourceDescription(
             "ended_at",
             "contact_id",
         ),
-        claim(
+        registry.claim(
             "customer_choice_changes",
             "Telling the marketing system of each change, so it honours them too.",
             "customer_public_id",
@@ -56,15 +49,11 @@ DESCRIPTION = SourceDescription(
 )
 
 
-@dataclass(frozen=True)
-class ChoiceRecords:
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
+class ChoiceRecords(registry.DescribedSource, description=DESCRIPTION):
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
-        findings: list[Finding] = []
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
+        findings: list[registry.Finding] = []
         choices = ctx.session.scalars(
             sa.select(CustomerChoice)
             .where(CustomerChoice.customer_id == subject.customer_id)
@@ -97,7 +86,9 @@ class ChoiceRecords:
             )
         return findings
 
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         """Contacts leaving keep the choices recorded during them (the link goes); the
         customer leaving takes their choices, and the feed tells the marketing system."""
         if scope.contact_ids:

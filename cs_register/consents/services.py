@@ -158,7 +158,7 @@ def _record_change(
     audit.record(
         ctx,
         _AUDIT_ACTIONS[change],
-        ("customer", customer.public_id),
+        customer,
         details={"kind": choice.kind.value, "topic": choice.topic, "channel": how.value},
     )
 

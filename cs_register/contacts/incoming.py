@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import ClassVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,6 +49,9 @@ _ADVANCE_LAST_CONTACT = (
 
 @dataclass(frozen=True)
 class IncomingContact:
+    """The contact just stored, named in the audit trail as the row itself would be."""
+
+    audit_subject_type: ClassVar[str] = Contact.audit_subject_type
     id: int
     public_id: str
     customer_id: int | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,6 +39,7 @@ VERIFIABLE_IDENTIFIERS = ("name", "email", "phone", "identity_code", "address")
 class Contact(Base):
     """One customer interaction. A contact may arrive unidentified and be linked later."""
 
+    audit_subject_type: ClassVar[str] = "contact"
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import personal_data as registry
 from cs_register.contacts.models import Contact, ContactRelink, IdentityVerification
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
 from cs_register.db import affected_rows
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureScope,
-    ErasureTally,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 
 SOURCE = "contacts"
-CONTACT = FindingKind(SOURCE, "Contact", "contacts")
-VERIFICATION = FindingKind(SOURCE, "Identity verification", "identity_verifications")
-RELINK = FindingKind(SOURCE, "Contact moved to the right customer", "contact_relinks")
+CONTACT = registry.FindingKind(SOURCE, "Contact", "contacts")
+VERIFICATION = registry.FindingKind(SOURCE, "Identity verification", "identity_verifications")
+RELINK = registry.FindingKind(SOURCE, "Contact moved to the right customer", "contact_relinks")
 # What a move's reason says after a person it concerned is erased.
 ERASED_REASON = "(erased with the person's data)"
 _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
-DESCRIPTION = SourceDescription(
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Contacts",
     retention=(
@@ -37,15 +28,15 @@ DESCRIPTION = SourceDescription(
         " open request needs them (contacts.retention)."
     ),
     tables=(
-        claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
-        claim(
+        registry.claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
+        registry.claim(
             "identity_verifications",
             "Which identifiers the agent verified during a contact.",
             *_CHECKS,
             "checked_address",
             "outcome",
         ),
-        claim(
+        registry.claim(
             "contact_relinks",
             "Corrections of whose contact it is (rectification), with the reason.",
             "from_customer_id",
@@ -56,21 +47,19 @@ DESCRIPTION = SourceDescription(
 )
 
 
-@dataclass(frozen=True)
-class ContactRecords:
+class ContactRecords(registry.DescribedSource, description=DESCRIPTION):
     """Every contact with the customer, and which identifiers the agent checked in it."""
 
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
-    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+    def contacts_about(self, session: Session, subject: registry.DataSubject) -> set[int]:
         theirs = sa.or_(
             Contact.customer_id == subject.customer_id,
             Contact.held_for_customer_id == subject.customer_id,
         )
         return set(session.scalars(sa.select(Contact.id).where(theirs)))
 
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         session, in_scope = ctx.session, scope.contact_ids
         moves = affected_rows(
             session, sa.delete(ContactRelink).where(ContactRelink.contact_id.in_(in_scope))
@@ -110,9 +99,9 @@ class ContactRecords:
             )
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
-        findings: list[Finding] = []
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
+        findings: list[registry.Finding] = []
         for contact in reversed(customer_timeline(ctx.session, subject.customer_id)):
             channel = (contact.channel.value, contact.direction.value)
             findings.append(

@@ -23,8 +23,6 @@ from cs_register.customers.models import Customer
 from cs_register.errors import Conflict
 from cs_register.permissions import Permission, require
 
-SUBJECT_TYPE = "contact"
-
 
 def relink_contact(
     ctx: Context,
@@ -63,7 +61,7 @@ def relink_contact(
     audit.record(
         ctx,
         AuditAction.CONTACT_RELINKED,
-        (SUBJECT_TYPE, contact.public_id),
+        contact,
         details={
             "from": from_public_id,
             "to": to_customer.public_id if to_customer is not None else None,

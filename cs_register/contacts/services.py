@@ -48,10 +48,9 @@ from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone
+from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
-
-CONTACT_SUBJECT_TYPE = "contact"
 
 T = TypeVar("T")
 
@@ -83,10 +82,7 @@ class ContactOverview:
 
 
 def _find_contact(session: Session, public_id: str) -> Contact:
-    contact = session.scalar(sa.select(Contact).where(Contact.public_id == public_id))
-    if contact is None:
-        raise NotFound("No such contact.")
-    return contact
+    return by_public_id(session, Contact, public_id, missing="No such contact.")
 
 
 def _visible_contact(ctx: Context, public_id: str) -> Contact:
@@ -140,7 +136,7 @@ def _add_verification(
     audit.record(
         ctx,
         AuditAction.IDENTITY_VERIFIED,
-        (CONTACT_SUBJECT_TYPE, contact.public_id),
+        contact,
         details={"outcome": verification.outcome.value, "checked": list(verification.checked)},
     )
     return row
@@ -214,9 +210,7 @@ def log_contact(
     }
     if customer is not None:
         details["customer"] = customer.public_id
-    audit.record(
-        ctx, AuditAction.CONTACT_CREATED, (CONTACT_SUBJECT_TYPE, contact.public_id), details=details
-    )
+    audit.record(ctx, AuditAction.CONTACT_CREATED, contact, details=details)
     _add_verification(ctx, contact, verification)
     return contact
 
@@ -263,12 +257,7 @@ def link_contact(
     contact.linked_by_id = ctx.actor.staff_id
     advance_last_contact(session, customer.id, contact.occurred_at)
     session.flush()
-    audit.record(
-        ctx,
-        AuditAction.CONTACT_LINKED,
-        (CONTACT_SUBJECT_TYPE, contact.public_id),
-        details={"customer": customer.public_id},
-    )
+    audit.record(ctx, AuditAction.CONTACT_LINKED, contact, details={"customer": customer.public_id})
     return contact
 
 
@@ -283,7 +272,7 @@ def view_contact(
     """A contact for its full page (notes, verifications, customer); the viewing is audited."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
     contact = _visible_contact(ctx, public_id)
-    audit.record(ctx, AuditAction.CONTACT_VIEWED, (CONTACT_SUBJECT_TYPE, contact.public_id))
+    audit.record(ctx, AuditAction.CONTACT_VIEWED, contact)
     return contact
 
 
@@ -309,6 +298,12 @@ def describe_contact(session: Session, contact: Contact) -> ContactOverview:
             row.id: names.get(row.verified_by_id, "unknown") for row in contact.verifications
         },
     )
+
+
+def unlinked_contacts() -> sa.Select[int]:
+    """The ids of contacts linked to no customer (the unidentified queue), to match against:
+    what a source holds about an unlinked contact may still be about a person."""
+    return sa.select(Contact.id).where(Contact.customer_id.is_(None))
 
 
 def list_unlinked_contacts(ctx: Context, *, limit: int = 100) -> list[Contact]:
@@ -338,7 +333,7 @@ def release_held_contacts(ctx: Context, *, customer: Customer) -> int:
         audit.record(
             ctx,
             AuditAction.CONTACT_LINKED,
-            (CONTACT_SUBJECT_TYPE, contact.public_id),
+            contact,
             details={"customer": customer.public_id, "restriction_lifted": True},
         )
         contact.customer_id = customer_id

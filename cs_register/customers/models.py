@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,6 +19,7 @@ class Customer(Base):
     candidates for an exact-match search (see cs_register.crypto).
     """
 
+    audit_subject_type: ClassVar[str] = "customer"
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)

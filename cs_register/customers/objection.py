@@ -42,7 +42,7 @@ def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -
     customer.objected_at = ctx.now
     customer.objection_recorded_by_id = ctx.actor.staff_id
     ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_RECORDED, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_RECORDED, customer)
     return customer
 
 
@@ -55,5 +55,5 @@ def withdraw_objection(ctx: Context, *, customer_public_id: str) -> Customer:
     customer.objected_at = None
     customer.objection_recorded_by_id = None
     ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_WITHDRAWN, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_WITHDRAWN, customer)
     return customer

@@ -7,29 +7,22 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from cs_register import personal_data as registry
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import masked_identity_code
 from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureScope,
-    ErasureTally,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 
 SOURCE = "customers"
-RECORD = FindingKind(SOURCE, "Customer record", "customers")
-REVISION = FindingKind(SOURCE, "Rectification", "customer_revisions")
+RECORD = registry.FindingKind(SOURCE, "Customer record", "customers")
+REVISION = registry.FindingKind(SOURCE, "Rectification", "customer_revisions")
 _NAME_COLUMNS = ("given_names", "family_name", "name_key_family_first", "name_key_given_first")
 _ADDRESS_COLUMNS = ("street_address", "postal_code", "city", "country")
+_REVISION_COLUMNS = ("old_value_ciphertext", "new_value_ciphertext")
 _CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
-DESCRIPTION = SourceDescription(
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Customer record",
     retention=(
@@ -37,7 +30,7 @@ DESCRIPTION = SourceDescription(
         " request keeps it (contacts.retention)."
     ),
     tables=(
-        claim(
+        registry.claim(
             "customers",
             "Identifying the customer in customer service.",
             *_NAME_COLUMNS,
@@ -46,26 +39,24 @@ DESCRIPTION = SourceDescription(
             "email",
             *_CODE_COLUMNS,
         ),
-        claim(
+        registry.claim(
             "customer_revisions",
             "Rectification history: which value was corrected, when and why.",
-            "old_value_ciphertext",
-            "new_value_ciphertext",
+            *_REVISION_COLUMNS,
         ),
     ),
 )
 
 
 @dataclass(frozen=True)
-class CustomerRecords:
+class CustomerRecords(registry.DescribedSource, description=DESCRIPTION):
     """The customer record itself and its rectification history."""
 
     keyring: Keyring
 
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         """The record and its corrections go last: everything else pointed at them."""
         if scope.subject is None:
             return
@@ -79,8 +70,8 @@ class CustomerRecords:
         tally.count(RECORD.category, records)
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
         customer = ctx.session.get(Customer, subject.customer_id)
         if customer is None:
             return ()
@@ -108,9 +99,9 @@ class CustomerRecords:
         return findings
 
 
-def data_subject(customer: Customer) -> DataSubject:
+def data_subject(customer: Customer) -> registry.DataSubject:
     """The person a right is exercised for, as the registry's sources look for them."""
-    return DataSubject(
+    return registry.DataSubject(
         customer_id=customer.id,
         customer_public_id=customer.public_id,
         phone_e164=customer.phone_e164,

@@ -166,12 +166,7 @@ def update_customer(
     set_name_keys(customer)
     customer.updated_at = now
     session.flush()
-    audit.record(
-        ctx,
-        AuditAction.CUSTOMER_UPDATED,
-        ("customer", customer.public_id),
-        details={"fields": changed},
-    )
+    audit.record(ctx, AuditAction.CUSTOMER_UPDATED, customer, details={"fields": changed})
     return changed
 
 
@@ -211,5 +206,5 @@ def customer_history(
         )
         for revision, staff in rows
     ]
-    audit.record(ctx, AuditAction.CUSTOMER_HISTORY_VIEWED, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_HISTORY_VIEWED, customer)
     return history

@@ -80,7 +80,7 @@ def restrict(ctx: Context, *, customer_public_id: str, reason: str) -> Customer:
     customer.restricted_at = ctx.now
     customer.restricted_by_id = ctx.actor.staff_id
     ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTED, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTED, customer)
     return customer
 
 
@@ -93,5 +93,5 @@ def lift_restriction(ctx: Context, *, customer_public_id: str) -> Customer:
     customer.restriction_reason = None
     customer.restricted_by_id = None
     ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTION_LIFTED, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTION_LIFTED, customer)
     return customer

@@ -40,6 +40,7 @@ from cs_register.identifiers import (
     search_key,
     validate_customer_fields,
 )
+from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, require
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,7 @@ def validate_fields(form: Mapping[str, str | None], *, now: datetime) -> Custome
 def get_customer(session: Session, public_id: str) -> Customer:
     """The customer with this public id, or NotFound. No permission check and no audit row:
     callers that show the data to someone must use `view_customer`."""
-    customer = session.scalar(sa.select(Customer).where(Customer.public_id == public_id))
-    if customer is None:
-        raise NotFound("No such customer.")
-    return customer
+    return by_public_id(session, Customer, public_id, missing="No such customer.")
 
 
 def get_visible_customer(ctx: Context, public_id: str) -> Customer:
@@ -231,10 +229,7 @@ def create_customer(
     session.add(customer)
     session.flush()
     audit.record(
-        ctx,
-        AuditAction.CUSTOMER_CREATED,
-        ("customer", customer.public_id),
-        details={"fields": _given_field_names(fields)},
+        ctx, AuditAction.CUSTOMER_CREATED, customer, details={"fields": _given_field_names(fields)}
     )
     return customer
 
@@ -242,22 +237,16 @@ def create_customer(
 # --- view ----------------------------------------------------------------------------------
 
 
-def view_customer(
-    ctx: Context,
-    keyring: Keyring,
-    *,
-    public_id: str,
-) -> CustomerView:
+def view_customer(ctx: Context, keyring: Keyring, *, public_id: str) -> CustomerView:
     """The customer page's data (identity code masked), audited as a view."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    customer = get_customer(ctx.session, public_id)
-    restriction.check_visible(ctx.actor, customer)
+    customer = get_visible_customer(ctx, public_id)
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
         phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
     )
-    audit.record(ctx, AuditAction.CUSTOMER_VIEWED, ("customer", customer.public_id))
+    audit.record(ctx, AuditAction.CUSTOMER_VIEWED, customer)
     return view
 
 
@@ -280,17 +269,10 @@ def validate_free_text(
 # --- identity code reveal ------------------------------------------------------------------
 
 
-def reveal_identity_code(
-    ctx: Context,
-    keyring: Keyring,
-    *,
-    public_id: str,
-    purpose: str,
-) -> str:
+def reveal_identity_code(ctx: Context, keyring: Keyring, *, public_id: str, purpose: str) -> str:
     """The full identity code, for a stated purpose that goes into the audit trail."""
     require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
-    customer = get_customer(ctx.session, public_id)
-    restriction.check_visible(ctx.actor, customer)
+    customer = get_visible_customer(ctx, public_id)
     purpose = validate_free_text(
         purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
     )
@@ -299,10 +281,7 @@ def reveal_identity_code(
         raise NotFound("No identity code is stored for this customer.")
     try:
         audit.record(
-            ctx,
-            AuditAction.IDENTITY_CODE_REVEALED,
-            ("customer", customer.public_id),
-            details={"purpose": purpose},
+            ctx, AuditAction.IDENTITY_CODE_REVEALED, customer, details={"purpose": purpose}
         )
     except AuditDetailsContainPersonalData:
         # The audit trail's own, broader check; it runs before anything is added to the session.

@@ -29,7 +29,7 @@ from cs_register.integrations.webhooks import (
 )
 from cs_register.permissions import Actor
 from cs_register.request_bodies import parse_strict_json, read_capped_body
-from cs_register.web import now, request_context
+from cs_register.web import current_keyring, now, request_context
 
 blueprint = Blueprint("intake_api", __name__, url_prefix="/api/v1/intake")
 
@@ -45,7 +45,7 @@ def chatbot_webhook() -> Any:
     # from its first statement, and nothing is written before the delivery is proven
     # authentic and valid (see receive_chatbot_conversation).
     with get_database(current_app).read_only() as reader:
-        keys = active_webhook_keys(reader, current_app.extensions["cs_register.keyring"])
+        keys = active_webhook_keys(reader, current_keyring())
     # Authenticity first, on the exact bytes received: nothing is parsed before it is proven.
     signed_headers = {name: request.headers.get(name, "") for name in WEBHOOK_HEADERS}
     webhook_id = verify_webhook(headers=signed_headers, body=raw, keys=keys, now=now())

@@ -34,7 +34,6 @@ from cs_register.permissions import Actor
 
 # The chatbot is one integration, authenticated by its webhook signature.
 ACTOR = Actor.for_integration("chatbot")
-CONTACT_SUBJECT_TYPE = "contact"
 # A sender retries for hours, not weeks; after this a delivery row is purged (see
 # `purge_webhook_deliveries`). The conversation id still prevents duplicates after that.
 DELIVERY_RETENTION = timedelta(days=7)
@@ -163,7 +162,7 @@ def _store(ctx: Context, payload: ChatbotPayload, *, webhook_id: str) -> IntakeR
     audit.record(
         ctx,
         AuditAction.CHATBOT_CONTACT_RECEIVED,
-        (CONTACT_SUBJECT_TYPE, contact.public_id),
+        contact,
         details={
             "contact": contact.public_id,
             "linked": customer is not None,

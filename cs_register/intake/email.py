@@ -44,7 +44,6 @@ from cs_register.permissions import Actor
 log = logging.getLogger(__name__)
 
 NO_SUBJECT = "(no subject)"
-EMAIL_SUBJECT_TYPE = "email"
 # A Date header this far ahead of our clock is wrong; the contact is dated on arrival instead.
 MAX_DATE_AHEAD = timedelta(minutes=5)
 # Emails piped in on the server's command line.
@@ -161,7 +160,7 @@ def receive_email(
     audit.record(
         ctx,
         AuditAction.EMAIL_CONTACT_RECEIVED,
-        (EMAIL_SUBJECT_TYPE, email_row.public_id),
+        email_row,
         details={
             "contact": contact.public_id,
             "customer_linked": customer is not None,

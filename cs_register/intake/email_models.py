@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,6 +19,7 @@ class EmailMessage(Base):
     never stored; only their names, types and sizes are kept, for the agent's information.
     """
 
+    audit_subject_type: ClassVar[str] = "email"
     __tablename__ = "email_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)

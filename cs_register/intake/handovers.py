@@ -19,8 +19,6 @@ from cs_register.intake.models import ChatbotConversation
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
-CONTACT_SUBJECT_TYPE = "contact"
-
 
 @dataclass(frozen=True)
 class OpenHandover:
@@ -108,7 +106,7 @@ def close_handover(
     audit.record(
         ctx,
         AuditAction.HANDOVER_CLOSED,
-        (CONTACT_SUBJECT_TYPE, contact.public_id),
+        contact,
         details={"waited_seconds": int((now - conversation.received_at).total_seconds())},
     )
     return conversation

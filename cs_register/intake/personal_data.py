@@ -4,66 +4,53 @@ personal-data registry."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import personal_data as registry
 from cs_register.contacts.models import Contact
+from cs_register.contacts.services import unlinked_contacts
 from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.intake.email_models import EmailMessage
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureScope,
-    ErasureTally,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 
 SOURCE = "intake"
-EMAIL = FindingKind(SOURCE, "Email", "email_messages")
-UNLINKED_EMAIL = FindingKind(
-    SOURCE, "Unlinked email from their address", "email_messages", needs_confirmation=True
-)
-CONVERSATION = FindingKind(SOURCE, "Chatbot conversation", "chatbot_conversations")
-DELIVERY = FindingKind(SOURCE, "Chatbot delivery", "webhook_deliveries")
+EMAIL = registry.FindingKind(SOURCE, "Email", "email_messages")
+UNLINKED_EMAIL = EMAIL.unlinked("Unlinked email from their address")
+CONVERSATION = registry.FindingKind(SOURCE, "Chatbot conversation", "chatbot_conversations")
+DELIVERY = registry.FindingKind(SOURCE, "Chatbot delivery", "webhook_deliveries")
 _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", "attachments")
-DESCRIPTION = SourceDescription(
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Emails and chatbot conversations",
     retention="With their contact (contacts.retention); chatbot deliveries 7 days.",
     tables=(
-        claim("email_messages", "The email a contact came as.", "contact_id", *_EMAIL_COLUMNS),
-        claim("chatbot_conversations", "The chat a contact came as.", "contact_id", "language"),
-        claim("webhook_deliveries", "Answered chatbot deliveries.", "contact_id", "response"),
+        registry.claim(
+            "email_messages", "The email a contact came as.", "contact_id", *_EMAIL_COLUMNS
+        ),
+        registry.claim(
+            "chatbot_conversations", "The chat a contact came as.", "contact_id", "language"
+        ),
+        registry.claim(
+            "webhook_deliveries", "Answered chatbot deliveries.", "contact_id", "response"
+        ),
     ),
 )
 
 
-@dataclass(frozen=True)
-class IntakeRecords:
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
-    def contacts_about(self, session: Session, subject: DataSubject) -> set[int]:
+class IntakeRecords(registry.DescribedSource, description=DESCRIPTION):
+    def contacts_about(self, session: Session, subject: registry.DataSubject) -> set[int]:
         """Unlinked emails sent from their address are about them too."""
         if subject.email is None:
             return set()
-        unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
-        return set(
-            session.scalars(
-                sa.select(EmailMessage.contact_id).where(
-                    sa.func.lower(EmailMessage.sender_address) == subject.email.lower(),
-                    EmailMessage.contact_id.in_(unlinked),
-                )
-            )
-        )
+        found = sa.select(EmailMessage.contact_id).where(_from_their_address(subject.email))
+        return {contact_id for contact_id in session.scalars(found) if contact_id is not None}
 
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         session, in_scope = ctx.session, scope.contact_ids
         # Someone else's email in the same thread keeps its own row, no longer threaded to
         # an erased one.
@@ -74,7 +61,8 @@ class IntakeRecords:
                 .values({pointer.key: None})
             )
         kinds: tuple[
-            tuple[FindingKind, type[EmailMessage | ChatbotConversation | WebhookDelivery]], ...
+            tuple[registry.FindingKind, type[EmailMessage | ChatbotConversation | WebhookDelivery]],
+            ...,
         ] = (
             (EMAIL, EmailMessage),
             (CONVERSATION, ChatbotConversation),
@@ -85,11 +73,11 @@ class IntakeRecords:
             tally.count(kind.category, deleted)
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
         theirs = sa.select(Contact.id).where(Contact.customer_id == subject.customer_id)
         session = ctx.session
-        findings: list[Finding] = []
+        findings: list[registry.Finding] = []
         for email in session.scalars(
             sa.select(EmailMessage).where(EmailMessage.contact_id.in_(theirs))
         ):
@@ -98,13 +86,8 @@ class IntakeRecords:
             findings.append(EMAIL.of(email.public_id, email.received_at, sender, attached))
         if subject.email is not None:
             # Not linked to them (yet), but sent from their address: held about them too.
-            unlinked = sa.select(Contact.id).where(Contact.customer_id.is_(None))
-            for email in session.scalars(
-                sa.select(EmailMessage).where(
-                    EmailMessage.sender_address == subject.email,
-                    EmailMessage.contact_id.in_(unlinked),
-                )
-            ):
+            unlinked = sa.select(EmailMessage).where(_from_their_address(subject.email))
+            for email in session.scalars(unlinked):
                 sender = ("Sender", f"{email.sender_name} <{email.sender_address}>".strip())
                 findings.append(UNLINKED_EMAIL.of(email.public_id, email.received_at, sender))
         for chat in session.scalars(
@@ -122,3 +105,12 @@ class IntakeRecords:
             answer = ("Answer", str(delivery.status_code))
             findings.append(DELIVERY.of(row, delivery.received_at, answer))
         return findings
+
+
+def _from_their_address(address: str) -> sa.ColumnElement[bool]:
+    """An email still unlinked, sent from `address` (as mail compares it, case-insensitively):
+    the erasure reaches and the access answer shows the same emails."""
+    return sa.and_(
+        sa.func.lower(EmailMessage.sender_address) == address.lower(),
+        EmailMessage.contact_id.in_(unlinked_contacts()),
+    )

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from cs_register.cli_support import command_context
@@ -18,6 +17,7 @@ from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential, Kind
 from cs_register.integrations.models import TokenScope
+from cs_register.web import current_keyring
 
 integrations_cli = AppGroup("integrations", help="Manage integration (API) tokens.")
 
@@ -93,7 +93,7 @@ def create_webhook_secret_command(name: str) -> None:
 
     Existing secrets stay active, so this is also the first step of a rotation.
     """
-    keyring = current_app.extensions["cs_register.keyring"]
+    keyring = current_keyring()
     with command_context() as ctx:
         secret, raw = webhooks.create_webhook_secret(ctx, keyring, name=name)
     click.echo(f"Created webhook secret {secret.name}.")

@@ -22,9 +22,10 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.customers.rectification import RevisionView
 from cs_register.customers.services import get_visible_customer
-from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
+from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, has_permission, require
 from cs_register.privacy import deadlines, validation
 from cs_register.privacy.models import (
@@ -37,7 +38,6 @@ from cs_register.privacy.models import (
 )
 from cs_register.staff.models import StaffUser
 
-SUBJECT_TYPE = "privacy_request"
 MAX_DESCRIPTION = 4000
 MAX_ANSWER = 20_000
 MAX_REPLY_TO = 200
@@ -55,10 +55,7 @@ OMBUDSMAN_NOTICE = (
 
 
 def get_case(session: Session, public_id: str) -> PrivacyRequest:
-    case = session.scalar(sa.select(PrivacyRequest).where(PrivacyRequest.public_id == public_id))
-    if case is None:
-        raise NotFound("No such privacy request.")
-    return case
+    return by_public_id(session, PrivacyRequest, public_id, missing="No such privacy request.")
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ def view_case(ctx: Context, *, public_id: str) -> CaseView:
     case = get_case(ctx.session, public_id)
     customer = ctx.session.get(Customer, case.customer_id) if case.customer_id else None
     names = _names(ctx.session, (case.registered_by_id, case.handled_by_id))
-    audit.record(ctx, AuditAction.PRIVACY_REQUEST_VIEWED, (SUBJECT_TYPE, case.public_id))
+    audit.record(ctx, AuditAction.PRIVACY_REQUEST_VIEWED, case)
     return CaseView(
         case=case,
         customer=customer,
@@ -264,7 +261,7 @@ def register_request(
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_REGISTERED,
-        (SUBJECT_TYPE, case.public_id),
+        case,
         details={
             "kind": case.kind.value,
             "channel": case.channel.value,
@@ -303,7 +300,7 @@ def start_case(ctx: Context, *, public_id: str) -> PrivacyRequest:
     case.handled_by_id = ctx.actor.staff_id
     case.started_at = ctx.now
     ctx.session.flush()
-    audit.record(ctx, AuditAction.PRIVACY_REQUEST_STARTED, (SUBJECT_TYPE, case.public_id))
+    audit.record(ctx, AuditAction.PRIVACY_REQUEST_STARTED, case)
     return case
 
 
@@ -348,7 +345,7 @@ def extend_case(
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_EXTENDED,
-        (SUBJECT_TYPE, case.public_id),
+        case,
         details={"extension_months": total, "due_on": case.due_on.isoformat()},
     )
     return case
@@ -371,7 +368,7 @@ def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyReques
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_COMPLETED,
-        (SUBJECT_TYPE, case.public_id),
+        case,
         details={"on_time": local_today(ctx.now) <= case.due_on},
     )
     return case
@@ -391,7 +388,7 @@ def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str)
     audit.record(
         ctx,
         AuditAction.PRIVACY_REQUEST_REFUSED,
-        (SUBJECT_TYPE, case.public_id),
+        case,
         details={"on_time": local_today(ctx.now) <= case.due_on},
     )
     return case

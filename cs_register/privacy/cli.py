@@ -35,6 +35,7 @@ from cs_register.privacy.export import LANGUAGES, build_export, request_export
 from cs_register.privacy.models import OPEN_STATUSES, ErasureState, PrivacyRequest
 from cs_register.privacy.monitor import check_deadlines, log_problems
 from cs_register.privacy.web import current_export_inputs
+from cs_register.web import current_settings
 from cs_register.web import now as app_now
 
 privacy_cli = AppGroup("privacy", help="Data-subject requests: deadlines and their monitor.")
@@ -130,7 +131,7 @@ def erase_command(case_id: str) -> None:
 def processing_record_command() -> None:
     """Print the record of processing activities (GDPR art. 30) as Markdown, from the
     personal-data registry, the live settings and the integrations configured."""
-    settings = current_app.extensions["cs_register.settings"]
+    settings = current_settings()
     with get_database(current_app).read_only() as session:
         recipients = processing_record.configured_recipients(session)
     click.echo(

@@ -10,7 +10,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import Conflict, Gone, NotFound
 from cs_register.permissions import Permission, require
-from cs_register.privacy.export import SUBJECT_TYPE, ExportStorage
+from cs_register.privacy.export import ExportStorage
 from cs_register.privacy.models import ExportStatus, PrivacyExport, PrivacyRequest
 
 
@@ -32,7 +32,7 @@ def download_export(ctx: Context, *, export_public_id: str) -> PrivacyExport:
     audit.record(
         ctx,
         AuditAction.PRIVACY_EXPORT_DOWNLOADED,
-        (SUBJECT_TYPE, export.public_id),
+        export,
         details={"request": case.public_id if case else None, "size_bytes": export.size_bytes},
     )
     return export
@@ -52,6 +52,6 @@ def delete_expired_exports(ctx: Context, exports: ExportStorage) -> int:
         export.status = ExportStatus.DELETED
         export.deleted_at = ctx.now
         export.storage_key = None
-        audit.record(ctx, AuditAction.PRIVACY_EXPORT_DELETED, (SUBJECT_TYPE, export.public_id))
+        audit.record(ctx, AuditAction.PRIVACY_EXPORT_DELETED, export)
     ctx.session.flush()
     return len(expired)

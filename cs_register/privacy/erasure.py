@@ -47,7 +47,7 @@ from cs_register.personal_data import (
     FilesStillStored,
     PersonalDataRegistry,
 )
-from cs_register.privacy.cases import SUBJECT_TYPE, close_case, open_case
+from cs_register.privacy.cases import close_case, open_case
 from cs_register.privacy.erasure_receipts import append_erasure_receipt
 from cs_register.privacy.models import (
     ErasureReceipt,
@@ -90,7 +90,7 @@ def begin_erasure(ctx: Context, *, public_id: str) -> PrivacyRequest:
         case.started_at = ctx.now
     case.handled_by_id = case.handled_by_id or ctx.actor.staff_id
     ctx.session.flush()
-    audit.record(ctx, AuditAction.PRIVACY_ERASURE_STARTED, (SUBJECT_TYPE, case.public_id))
+    audit.record(ctx, AuditAction.PRIVACY_ERASURE_STARTED, case)
     return case
 
 
@@ -172,7 +172,7 @@ def _erase_rows(
     audit.record(
         ctx,
         AuditAction.PRIVACY_ERASURE_COMPLETED,
-        (SUBJECT_TYPE, case.public_id),
+        case,
         details={
             "erasure_receipt": receipt.sequence,
             "kept": len(tally.kept),

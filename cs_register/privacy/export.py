@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "export_schema_v1.json"
 SCHEMA_ID = "https://cs-register.example/schemas/privacy-export/v1.json"
-SUBJECT_TYPE = "privacy_export"
 EXPORTABLE_KINDS = frozenset({RequestKind.ACCESS, RequestKind.PORTABILITY})
 LANGUAGES = {"fi": "Suomi", "en": "English"}
 # A build that has not finished in this long was killed; the next tick builds it again.
@@ -138,7 +137,7 @@ def request_export(
     audit.record(
         ctx,
         AuditAction.PRIVACY_EXPORT_REQUESTED,
-        (SUBJECT_TYPE, export.public_id),
+        export,
         details={
             "request": case.public_id,
             "language": language,
@@ -373,7 +372,7 @@ def _build(
         audit.record(
             job_context(session, job_id=job_id, now=finished),
             AuditAction.PRIVACY_EXPORT_BUILT,
-            (SUBJECT_TYPE, export.public_id),
+            export,
             details={
                 "request": case_public_id,
                 "records": len(records),

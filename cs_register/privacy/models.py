@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -85,6 +85,7 @@ class ErasureState(enum.Enum):
 
 
 class PrivacyRequest(Base):
+    audit_subject_type: ClassVar[str] = "privacy_request"
     __tablename__ = "privacy_requests"
     __table_args__ = (
         sa.CheckConstraint("extension_months BETWEEN 0 AND 2", name="extension_at_most_two_months"),
@@ -151,6 +152,7 @@ class ExportStatus(enum.Enum):
 class PrivacyExport(Base):
     """One download for an access or portability request: a ZIP built by a job."""
 
+    audit_subject_type: ClassVar[str] = "privacy_export"
     __tablename__ = "privacy_exports"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,19 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register import personal_data as registry
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
-from cs_register.personal_data import (
-    DataSubject,
-    ErasureRun,
-    ErasureScope,
-    ErasureTally,
-    FilesStillStored,
-    Finding,
-    FindingKind,
-    SourceDescription,
-    claim,
-)
 from cs_register.privacy.cases import cases_of_customer, customers_with_open_cases
 from cs_register.privacy.export import ExportStorage
 from cs_register.privacy.models import (
@@ -32,16 +22,16 @@ from cs_register.privacy.models import (
 )
 
 SOURCE = "privacy"
-REQUEST = FindingKind(SOURCE, "Privacy request", "privacy_requests")
-EXPORT = FindingKind(SOURCE, "Data export", "privacy_exports")
+REQUEST = registry.FindingKind(SOURCE, "Privacy request", "privacy_requests")
+EXPORT = registry.FindingKind(SOURCE, "Data export", "privacy_exports")
 # What a closed case says after the person it was about is erased.
 ERASED_TEXT = "(erased with the person's data)"
-DESCRIPTION = SourceDescription(
+DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
     title="Privacy requests",
     retention="No retention rule yet: kept until erased; an open case keeps its own record.",
     tables=(
-        claim(
+        registry.claim(
             "privacy_requests",
             "Answering the person's data-protection requests within the legal deadline.",
             "description",
@@ -50,7 +40,7 @@ DESCRIPTION = SourceDescription(
             "answer",
             "refusal_reason",
         ),
-        claim(
+        registry.claim(
             "privacy_exports",
             "The person's own download (access, portability), kept a few days.",
             "storage_key",
@@ -61,15 +51,12 @@ DESCRIPTION = SourceDescription(
 
 
 @dataclass(frozen=True)
-class PrivacyRequestRecords:
+class PrivacyRequestRecords(registry.DescribedSource, description=DESCRIPTION):
     """The person's own data-protection requests: what they asked and what they were told."""
 
     exports: ExportStorage
 
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
-    def _exports_of(self, subject: DataSubject) -> sa.Select[PrivacyExport]:
+    def _exports_of(self, subject: registry.DataSubject) -> sa.Select[PrivacyExport]:
         cases = sa.select(PrivacyRequest.id).where(
             PrivacyRequest.customer_id == subject.customer_id
         )
@@ -102,7 +89,7 @@ class PrivacyRequestRecords:
         why = "an open privacy request concerns them"
         return {customer_id: why for customer_id in concerned if customer_id is not None}
 
-    def erase_files(self, run: ErasureRun, scope: ErasureScope) -> None:
+    def erase_files(self, run: registry.ErasureRun, scope: registry.ErasureScope) -> None:
         """Their downloads hold everything about them: each file goes, then its row says so."""
         if scope.subject is None:
             return
@@ -120,7 +107,9 @@ class PrivacyRequestRecords:
                     export.status = ExportStatus.DELETED
                     export.deleted_at = run.now
 
-    def erase(self, ctx: Context, scope: ErasureScope, tally: ErasureTally) -> None:
+    def erase(
+        self, ctx: Context, scope: registry.ErasureScope, tally: registry.ErasureTally
+    ) -> None:
         """Their cases stay as minimal records (kind, dates, status), no longer linked to
         them; a closed case loses its texts, an open one keeps them to be answered."""
         session = ctx.session
@@ -130,7 +119,7 @@ class PrivacyRequestRecords:
         # the next file step) or sees the row failed and deletes its own file.
         for export in session.scalars(self._exports_of(scope.subject).with_for_update()):
             if export.storage_key is not None:
-                raise FilesStillStored(f"export {export.public_id}")
+                raise registry.FilesStillStored(f"export {export.public_id}")
             if export.status in (ExportStatus.QUEUED, ExportStatus.BUILDING):
                 export.status = ExportStatus.FAILED
                 export.failure = "the customer was erased before the export was built"
@@ -150,8 +139,8 @@ class PrivacyRequestRecords:
             tally.count(REQUEST.category, 1)
 
     def find(
-        self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
-    ) -> Sequence[Finding]:
+        self, ctx: Context, subject: registry.DataSubject, earlier: Sequence[registry.Finding]
+    ) -> Sequence[registry.Finding]:
         return [
             REQUEST.of(
                 case.public_id,

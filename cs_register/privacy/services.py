@@ -42,10 +42,5 @@ def everything_held(
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.source] = counts.get(finding.source, 0) + 1
-    audit.record(
-        ctx,
-        AuditAction.PERSONAL_DATA_REVIEWED,
-        ("customer", customer.public_id),
-        details={"findings": counts},
-    )
+    audit.record(ctx, AuditAction.PERSONAL_DATA_REVIEWED, customer, details={"findings": counts})
     return HeldData(customer=customer, findings=findings)

@@ -8,14 +8,14 @@ audit row is in `cs_register.privacy.cases`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -62,7 +62,7 @@ from cs_register.privacy.models import (
 )
 from cs_register.privacy.monitor import count_overdue
 from cs_register.privacy.web import current_export_inputs, current_export_storage
-from cs_register.web import current_staff, now, requires, staff_context
+from cs_register.web import current_keyring, current_staff, now, requires, staff_context
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def _corrections(view: cases.CaseView) -> list[RevisionView]:
         return []
     history = rectification.customer_history(
         staff_context(),
-        current_app.extensions["cs_register.keyring"],
+        current_keyring(),
         public_id=view.customer.public_id,
     )
     return cases.corrections_during(view.case, history)
@@ -268,56 +268,83 @@ def _step(public_id: str, fields: tuple[str, ...], step: Any, done: str) -> Any:
     return redirect(url_for("privacy.case_page", public_id=public_id), 303)
 
 
-@blueprint.post("/privacy/requests/<public_id>/start")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def start_case(public_id: str) -> Any:
-    return _step(public_id, (), cases.start_case, "You now handle this request.")
+@dataclass(frozen=True)
+class _CaseStep:
+    """One button on the case page: its URL, the form fields it sends, the service it runs
+    and what the handler is told when it succeeds."""
+
+    path: str
+    endpoint: str
+    fields: tuple[str, ...]
+    service: Callable[..., object]
+    done: str
 
 
-@blueprint.post("/privacy/requests/<public_id>/extend")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def extend_case(public_id: str) -> Any:
-    fields = ("months", "justification", "told_on")
-    return _step(public_id, fields, cases.extend_case, "The deadline was extended.")
+_CASE_STEPS = (
+    _CaseStep("start", "start_case", (), cases.start_case, "You now handle this request."),
+    _CaseStep(
+        "extend",
+        "extend_case",
+        ("months", "justification", "told_on"),
+        cases.extend_case,
+        "The deadline was extended.",
+    ),
+    _CaseStep(
+        "complete", "complete_case", ("answer",), cases.complete_case, "The request was completed."
+    ),
+    _CaseStep(
+        "refuse",
+        "refuse_case",
+        ("legal_reason", "answer"),
+        cases.refuse_case,
+        "The request was refused.",
+    ),
+    _CaseStep(
+        "restrict",
+        "restrict_processing",
+        ("reason",),
+        customer_steps.restrict_processing,
+        "Processing is restricted: only you see this customer now.",
+    ),
+    _CaseStep(
+        "lift-restriction",
+        "lift_restriction",
+        (),
+        customer_steps.lift_restriction,
+        "The restriction was lifted.",
+    ),
+    _CaseStep(
+        "objection",
+        "record_objection",
+        ("objection",),
+        customer_steps.record_objection,
+        "The objection is recorded; no quality-development hold can be placed now.",
+    ),
+    _CaseStep(
+        "withdraw-objection",
+        "withdraw_objection",
+        (),
+        customer_steps.withdraw_objection,
+        "The objection was withdrawn.",
+    ),
+)
 
 
-@blueprint.post("/privacy/requests/<public_id>/complete")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def complete_case(public_id: str) -> Any:
-    return _step(public_id, ("answer",), cases.complete_case, "The request was completed.")
+def _case_step_view(case_step: _CaseStep) -> Callable[[str], Any]:
+    def view(public_id: str) -> Any:
+        return _step(public_id, case_step.fields, case_step.service, case_step.done)
+
+    view.__name__ = case_step.endpoint
+    return requires(Permission.HANDLE_PRIVACY_REQUESTS)(view)
 
 
-@blueprint.post("/privacy/requests/<public_id>/refuse")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def refuse_case(public_id: str) -> Any:
-    fields = ("legal_reason", "answer")
-    return _step(public_id, fields, cases.refuse_case, "The request was refused.")
-
-
-@blueprint.post("/privacy/requests/<public_id>/restrict")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def restrict_processing(public_id: str) -> Any:
-    done = "Processing is restricted: only you see this customer now."
-    return _step(public_id, ("reason",), customer_steps.restrict_processing, done)
-
-
-@blueprint.post("/privacy/requests/<public_id>/lift-restriction")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def lift_restriction(public_id: str) -> Any:
-    return _step(public_id, (), customer_steps.lift_restriction, "The restriction was lifted.")
-
-
-@blueprint.post("/privacy/requests/<public_id>/objection")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def record_objection(public_id: str) -> Any:
-    done = "The objection is recorded; no quality-development hold can be placed now."
-    return _step(public_id, ("objection",), customer_steps.record_objection, done)
-
-
-@blueprint.post("/privacy/requests/<public_id>/withdraw-objection")
-@requires(Permission.HANDLE_PRIVACY_REQUESTS)
-def withdraw_objection(public_id: str) -> Any:
-    return _step(public_id, (), customer_steps.withdraw_objection, "The objection was withdrawn.")
+for _case_step in _CASE_STEPS:
+    blueprint.add_url_rule(
+        f"/privacy/requests/<public_id>/{_case_step.path}",
+        _case_step.endpoint,
+        _case_step_view(_case_step),
+        methods=["POST"],
+    )
 
 
 def _relink_page(

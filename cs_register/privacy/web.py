@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
-
 from cs_register import personal_data
 from cs_register.privacy.export import ExportInputs, ExportStorage
+from cs_register.web import current_keyring, current_settings, shared
 
 
 def current_export_storage() -> ExportStorage:
-    storage: ExportStorage = current_app.extensions["cs_register.exports"]
-    return storage
+    return shared("exports")
 
 
 def current_export_inputs() -> ExportInputs:
-    settings = current_app.extensions["cs_register.settings"]
+    settings = current_settings()
     return ExportInputs(
         registry=personal_data.registry(),
-        keyring=current_app.extensions["cs_register.keyring"],
+        keyring=current_keyring(),
         exports=current_export_storage(),
         retention=timedelta(days=settings.privacy_export_days),
     )

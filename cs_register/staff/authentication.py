@@ -79,7 +79,7 @@ def authenticate(
         audit.record(
             ctx.acting_as(Actor.for_staff(user)) if user is not None else ctx,
             AuditAction.LOGIN_THROTTLED,
-            ("staff", user.public_id) if user is not None else None,
+            user if user is not None else None,
             details={"limit": held.limit},
         )
         record_sign_in(ctx, user=user, source_address=source_address, outcome=throttling.THROTTLED)
@@ -95,7 +95,7 @@ def authenticate(
         audit.record(
             ctx.acting_as(Actor.for_staff(user)),
             AuditAction.LOGIN_FAILED,
-            ("staff", user.public_id),
+            user,
             details={"reason": reason},
         )
         record_sign_in(ctx, user=user, source_address=source_address, outcome=reason)
@@ -155,4 +155,4 @@ def change_own_password(
     revoke_all_sessions(
         session, user=user, now=now, reason="password_changed", keep_token=current_token
     )
-    audit.record(ctx, AuditAction.PASSWORD_CHANGED, ("staff", user.public_id))
+    audit.record(ctx, AuditAction.PASSWORD_CHANGED, user)

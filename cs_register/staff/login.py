@@ -7,7 +7,7 @@ row. Wired by `create_app`; the request plumbing (`cs_register.web`) only reads 
 
 from __future__ import annotations
 
-from flask import Flask, current_app, session
+from flask import Flask, session
 from flask_login import LoginManager
 
 from cs_register.db import get_session
@@ -15,19 +15,17 @@ from cs_register.errors import PermissionDenied
 from cs_register.staff.models import StaffSession, StaffUser
 from cs_register.staff.passwords import PasswordHashing
 from cs_register.staff.sessions import SessionPolicy, resume_session
-from cs_register.web import now, require_staff
+from cs_register.web import now, require_staff, shared
 
 
 def session_policy() -> SessionPolicy:
     """This deployment's session rules (built once with the app's runtime)."""
-    policy: SessionPolicy = current_app.extensions["cs_register.sessions"]
-    return policy
+    return shared("sessions")
 
 
 def password_hashing() -> PasswordHashing:
     """This deployment's password hashing (built once with the app's runtime)."""
-    hashing: PasswordHashing = current_app.extensions["cs_register.passwords"]
-    return hashing
+    return shared("passwords")
 
 
 def init_app(app: Flask) -> None:

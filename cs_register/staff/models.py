@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -15,6 +16,7 @@ from cs_register.permissions import Role
 class StaffUser(Base):
     """A personal staff account. Shared accounts are not a thing here."""
 
+    audit_subject_type: ClassVar[str] = "staff"
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -153,12 +153,7 @@ def register(
 def _record_change(ctx: Context, action: AuditAction, user: StaffUser) -> None:
     """Audit an added or removed passkey with how many the account has now."""
     ctx.session.flush()
-    audit.record(
-        ctx,
-        action,
-        ("staff", user.public_id),
-        details={"passkeys": len(passkeys_of(ctx.session, user))},
-    )
+    audit.record(ctx, action, user, details={"passkeys": len(passkeys_of(ctx.session, user))})
 
 
 def authentication_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tuple[str, bytes]:
@@ -217,11 +212,9 @@ def verify_login(
         if verified is not None:
             passkey.sign_count = verified.new_sign_count
             passkey.last_used_at = ctx.now
-            audit.record(actor_ctx, AuditAction.PASSKEY_USED, ("staff", user.public_id))
+            audit.record(actor_ctx, AuditAction.PASSKEY_USED, user)
             return True
-    audit.record(
-        actor_ctx, AuditAction.TWO_STEP_FAILED, ("staff", user.public_id), details={"by": "passkey"}
-    )
+    audit.record(actor_ctx, AuditAction.TWO_STEP_FAILED, user, details={"by": "passkey"})
     return False
 
 

@@ -7,12 +7,12 @@ customer. The claim is here so that the schema walk, retention and the DPO see t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cs_register.context import Context
 from cs_register.personal_data import (
     DataSubject,
     DataSubjectKind,
+    DescribedSource,
     Finding,
     SourceDescription,
     claim,
@@ -64,11 +64,7 @@ DESCRIPTION = SourceDescription(
 )
 
 
-@dataclass(frozen=True)
-class StaffRecords:
-    def describe(self) -> SourceDescription:
-        return DESCRIPTION
-
+class StaffRecords(DescribedSource, description=DESCRIPTION):
     def find(
         self, ctx: Context, subject: DataSubject, earlier: Sequence[Finding]
     ) -> Sequence[Finding]:

@@ -18,6 +18,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, Role, require, require_unless_command
 from cs_register.staff import four_eyes
 from cs_register.staff.models import StaffChangeKind, StaffChangeRequest, StaffSession, StaffUser
@@ -57,10 +58,7 @@ def find_user_by_username(session: Session, username: str) -> StaffUser | None:
 
 
 def get_user(session: Session, public_id: str) -> StaffUser:
-    user = session.scalar(sa.select(StaffUser).where(StaffUser.public_id == public_id))
-    if user is None:
-        raise NotFound("No such staff account.")
-    return user
+    return by_public_id(session, StaffUser, public_id, missing="No such staff account.")
 
 
 def get_user_by_username(session: Session, username: str) -> StaffUser:
@@ -115,9 +113,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(
-        ctx, AuditAction.STAFF_CREATED, ("staff", user.public_id), details={"role": role.value}
-    )
+    audit.record(ctx, AuditAction.STAFF_CREATED, user, details={"role": role.value})
     return user
 
 
@@ -240,10 +236,7 @@ def set_role(
     # A role change narrows or widens access: make the person log in again under the new role.
     revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="role_changed")
     audit.record(
-        ctx,
-        AuditAction.STAFF_ROLE_CHANGED,
-        ("staff", user.public_id),
-        details={"from": old.value, "to": role.value},
+        ctx, AuditAction.STAFF_ROLE_CHANGED, user, details={"from": old.value, "to": role.value}
     )
 
 
@@ -262,9 +255,7 @@ def set_active(
     if not active:
         revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="deactivated")
     audit.record(
-        ctx,
-        AuditAction.STAFF_REACTIVATED if active else AuditAction.STAFF_DEACTIVATED,
-        ("staff", user.public_id),
+        ctx, AuditAction.STAFF_REACTIVATED if active else AuditAction.STAFF_DEACTIVATED, user
     )
 
 
@@ -288,7 +279,7 @@ def reset_password(
     user.password_changed_at = now
     user.must_change_password = True
     revoke_all_sessions(session, user=user, now=now, reason="password_reset")
-    audit.record(ctx, AuditAction.STAFF_PASSWORD_RESET, ("staff", user.public_id))
+    audit.record(ctx, AuditAction.STAFF_PASSWORD_RESET, user)
     return password
 
 
@@ -297,9 +288,7 @@ def end_sessions(ctx: Context, *, user: StaffUser) -> int:
     again. Returns how many ended."""
     _administer(ctx, user, own="Log out to end your own session.")
     ended = revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="ended_by_admin")
-    audit.record(
-        ctx, AuditAction.STAFF_SESSIONS_ENDED, ("staff", user.public_id), details={"ended": ended}
-    )
+    audit.record(ctx, AuditAction.STAFF_SESSIONS_ENDED, user, details={"ended": ended})
     return ended
 
 

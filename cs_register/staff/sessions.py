@@ -40,7 +40,7 @@ def start_session(ctx: Context, *, user: StaffUser) -> str:
             token_hash=hash_token(token), user=user, created_at=ctx.now, last_seen_at=ctx.now
         )
     )
-    audit.record(ctx.acting_as(Actor.for_staff(user)), AuditAction.LOGIN, ("staff", user.public_id))
+    audit.record(ctx.acting_as(Actor.for_staff(user)), AuditAction.LOGIN, user)
     return token
 
 

@@ -127,11 +127,7 @@ def confirm_enrolment(ctx: Context, keyring: Keyring, user: StaffUser, code: str
     user.totp_enabled_at = ctx.now
     user.totp_last_step = step
     codes = _new_recovery_codes(ctx, user)
-    audit.record(
-        ctx.acting_as(Actor.for_staff(user)),
-        AuditAction.TWO_STEP_ENROLLED,
-        ("staff", user.public_id),
-    )
+    audit.record(ctx.acting_as(Actor.for_staff(user)), AuditAction.TWO_STEP_ENROLLED, user)
     return codes
 
 
@@ -157,14 +153,9 @@ def verify_second_step(ctx: Context, keyring: Keyring, user: StaffUser, code: st
     if recovery is not None:
         recovery.used_at = ctx.now
         left = unused_recovery_codes(ctx.session, user)
-        audit.record(
-            actor_ctx,
-            AuditAction.RECOVERY_CODE_USED,
-            ("staff", user.public_id),
-            details={"left": left},
-        )
+        audit.record(actor_ctx, AuditAction.RECOVERY_CODE_USED, user, details={"left": left})
         return True
-    audit.record(actor_ctx, AuditAction.TWO_STEP_FAILED, ("staff", user.public_id))
+    audit.record(actor_ctx, AuditAction.TWO_STEP_FAILED, user)
     return False
 
 
@@ -183,7 +174,7 @@ def renew_recovery_codes(
     if errors:
         raise ValidationFailed(errors)
     codes = _new_recovery_codes(ctx, user)
-    audit.record(ctx, AuditAction.RECOVERY_CODES_RENEWED, ("staff", user.public_id))
+    audit.record(ctx, AuditAction.RECOVERY_CODES_RENEWED, user)
     return codes
 
 
@@ -207,7 +198,7 @@ def reset_two_step(
     # Its passkeys (`staff.passkeys`) go with its other factors.
     ctx.session.execute(sa.delete(StaffPasskey).where(StaffPasskey.user_id == user.id))
     revoke_all_sessions(ctx.session, user=user, now=ctx.now, reason="two_step_reset")
-    audit.record(ctx, AuditAction.TWO_STEP_RESET, ("staff", user.public_id))
+    audit.record(ctx, AuditAction.TWO_STEP_RESET, user)
 
 
 def wrong_codes_since(session: Session, user: StaffUser, since: datetime) -> int:

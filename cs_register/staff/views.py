@@ -297,12 +297,7 @@ def own_sessions() -> Any:
                 reason="ended_by_owner",
                 keep_token=current if isinstance(current, str) else None,
             )
-            audit.record(
-                ctx,
-                AuditAction.OWN_SESSIONS_ENDED,
-                ("staff", user.public_id),
-                details={"ended": ended},
-            )
+            audit.record(ctx, AuditAction.OWN_SESSIONS_ENDED, user, details={"ended": ended})
             flash(f"Ended {ended} other session{'s' if ended != 1 else ''}.", "success")
             return redirect(url_for("auth.own_sessions"), code=303)
     live = staff_sessions.live_sessions_of(

@@ -64,9 +64,7 @@ def statistics_csv() -> Any:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(report.csv_rows(_figures(period, days)))
     audit.record(
-        staff_context(),
-        AuditAction.STATISTICS_DOWNLOADED,
-        details={"period": period, "days": days},
+        staff_context(), AuditAction.STATISTICS_DOWNLOADED, details={"period": period, "days": days}
     )
     return Response(
         buffer.getvalue(),
