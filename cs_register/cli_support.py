@@ -3,7 +3,7 @@ shown as a clean `Error: ...` with exit status 1 instead of a traceback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import click
@@ -35,3 +35,15 @@ def command_context(actor: Actor | None = None) -> Iterator[Context]:
     """One command's unit of work as a `Context`: the deployment (or `actor`) acting now."""
     with command_unit_of_work() as session:
         yield Context(session=session, actor=actor or Actor.deployment(), now=now())
+
+
+def echo_table(rows: Sequence[Sequence[str]], *, empty: str) -> None:
+    """Print `rows` as aligned columns (two spaces apart), or `empty` when there are none:
+    the listing commands' one layout."""
+    if not rows:
+        click.echo(empty)
+        return
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())

@@ -16,8 +16,8 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.customers.restriction import MAX_REASON
 from cs_register.customers.services import get_customer
-from cs_register.errors import Conflict, ValidationFailed
-from cs_register.free_text import contains_identity_code
+from cs_register.customers.staff_text import validate_free_text
+from cs_register.errors import Conflict
 from cs_register.permissions import Permission, require
 
 
@@ -33,12 +33,9 @@ def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -
     customer = get_customer(ctx.session, customer_public_id)
     if customer.objected_at is not None:
         raise Conflict("An objection is already recorded for this customer.")
-    text = " ".join(objection.split())
-    if not 1 <= len(text) <= MAX_REASON:
-        raise ValidationFailed({"objection": ["Say what the customer objects to."]})
-    if contains_identity_code(text):
-        raise ValidationFailed({"objection": ["The objection must not contain an identity code."]})
-    customer.objection = text
+    customer.objection = validate_free_text(
+        objection, field="objection", label="The objection", min_length=1, max_length=MAX_REASON
+    )
     customer.objected_at = ctx.now
     customer.objection_recorded_by_id = ctx.actor.staff_id
     ctx.session.flush()

@@ -23,8 +23,8 @@ from cs_register.customers.services import (
     refuse_duplicate_identity_code,
     set_name_keys,
     validate_fields,
-    validate_free_text,
 )
+from cs_register.customers.staff_text import validate_free_text
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import (
     mask_identity_code,

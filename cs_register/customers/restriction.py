@@ -13,16 +13,14 @@ Lifting the restriction is a recorded step, like placing it.
 
 from __future__ import annotations
 
-import unicodedata
-
 import sqlalchemy as sa
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.customers.models import Customer
-from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.free_text import contains_identity_code
+from cs_register.customers.staff_text import validate_free_text
+from cs_register.errors import Conflict, NotFound
 from cs_register.permissions import Permission, Principal, has_permission, require
 
 MAX_REASON = 2000
@@ -59,14 +57,9 @@ def _get_customer(ctx: Context, public_id: str) -> Customer:
 
 
 def _reason(raw: str, label: str) -> str:
-    value = unicodedata.normalize("NFC", raw).strip()
-    if len(value) < MIN_REASON:
-        raise ValidationFailed({"reason": [f"{label} must be at least {MIN_REASON} characters."]})
-    if len(value) > MAX_REASON:
-        raise ValidationFailed({"reason": [f"{label} may be at most {MAX_REASON} characters."]})
-    if contains_identity_code(value):
-        raise ValidationFailed({"reason": [f"{label} must not contain an identity code."]})
-    return value
+    return validate_free_text(
+        raw, field="reason", label=label, min_length=MIN_REASON, max_length=MAX_REASON
+    )
 
 
 def restrict(ctx: Context, *, customer_public_id: str, reason: str) -> Customer:

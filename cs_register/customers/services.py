@@ -28,15 +28,14 @@ from cs_register.context import Context
 from cs_register.crypto import DecryptionError, Keyring
 from cs_register.customers import restriction
 from cs_register.customers.models import Customer
+from cs_register.customers.staff_text import validate_free_text
 from cs_register.db import new_public_id
 from cs_register.errors import NotFound, ValidationFailed
-from cs_register.free_text import contains_contact_details, contains_identity_code
+from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import (
     CustomerFields,
-    IdentifierError,
     format_phone,
     mask_identity_code,
-    normalise_text,
     search_key,
     validate_customer_fields,
 )
@@ -248,22 +247,6 @@ def view_customer(ctx: Context, keyring: Keyring, *, public_id: str) -> Customer
     )
     audit.record(ctx, AuditAction.CUSTOMER_VIEWED, customer)
     return view
-
-
-def validate_free_text(
-    raw: str | None, *, field: str, label: str, min_length: int, max_length: int
-) -> str:
-    try:
-        text = normalise_text(raw or "", label=label, max_length=max_length)
-    except IdentifierError as problem:
-        raise ValidationFailed({field: [str(problem)]}) from None
-    if len(text) < min_length:
-        raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
-    if contains_identity_code(text) or contains_contact_details(text):
-        raise ValidationFailed(
-            {field: [f"{label} must not contain identity codes, phone numbers or email addresses."]}
-        )
-    return text
 
 
 # --- identity code reveal ------------------------------------------------------------------

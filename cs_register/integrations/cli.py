@@ -12,7 +12,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from cs_register.cli_support import command_context
+from cs_register.cli_support import command_context, echo_table
 from cs_register.clock import local_time
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential, Kind
@@ -53,10 +53,7 @@ def list_command() -> None:
     itself."""
     with command_context() as ctx:
         overviews = services.list_tokens(ctx)
-    if not overviews:
-        click.echo("No integration tokens.")
-        return
-    width = max(len(overview.token.name) for overview in overviews)
+    rows = []
     for overview in overviews:
         token = overview.token
         last_used = local_time(token.last_used_at) if token.last_used_at else "never"
@@ -65,11 +62,17 @@ def list_command() -> None:
             if token.is_active
             else f"revoked {local_time(token.revoked_at)} by {overview.revoked_by}"
         )
-        click.echo(
-            f"{token.name:<{width}}  {token.scope.value:<9}  csr_{token.token_prefix}...  "
-            f"created {local_time(token.created_at)} by {overview.created_by}  "
-            f"last used {last_used:<16}  {state}"
+        rows.append(
+            [
+                token.name,
+                token.scope.value,
+                f"csr_{token.token_prefix}...",
+                f"created {local_time(token.created_at)} by {overview.created_by}",
+                f"last used {last_used}",
+                state,
+            ]
         )
+    echo_table(rows, empty="No integration tokens.")
 
 
 @integrations_cli.command("revoke")

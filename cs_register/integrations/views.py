@@ -57,9 +57,7 @@ def new_token() -> Any:
     return render_template("integrations/token_created.html", token=token, raw_token=raw), 201
 
 
-def _end_credential(
-    end: Callable[..., Credential], public_id: str, *, listing: str, done: str
-) -> Any:
+def _end_credential(end: Callable[..., Credential], public_id: str, listing: str, done: str) -> Any:
     """Revoke or retire, then back to the list; `done` is the message, with {name}."""
     try:
         credential = end(staff_context(), public_id=public_id)
@@ -73,12 +71,8 @@ def _end_credential(
 @blueprint.post("/<public_id>/revoke")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def revoke(public_id: str) -> Any:
-    return _end_credential(
-        services.revoke_token,
-        public_id,
-        listing="integrations.token_list",
-        done="Token {name} was revoked; requests presenting it are now refused.",
-    )
+    done = "Token {name} was revoked; requests presenting it are now refused."
+    return _end_credential(services.revoke_token, public_id, "integrations.token_list", done)
 
 
 # --- webhook secrets (Standard Webhooks signing, e.g. the chatbot) ------------------------
@@ -149,9 +143,6 @@ def rotate_webhook_secret(public_id: str) -> Any:
 @blueprint.post("/webhook-secrets/<public_id>/retire")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def retire_webhook_secret(public_id: str) -> Any:
-    return _end_credential(
-        webhooks.retire_webhook_secret,
-        public_id,
-        listing="integrations.webhook_secret_list",
-        done="Webhook secret {name} was retired; webhooks signed only with it are now refused.",
-    )
+    done = "Webhook secret {name} was retired; webhooks signed only with it are now refused."
+    listing = "integrations.webhook_secret_list"
+    return _end_credential(webhooks.retire_webhook_secret, public_id, listing, done)

@@ -422,12 +422,13 @@ def erase_customer(public_id: str) -> Any:
     except Conflict as conflict:
         return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     # The case is committed as `erasing` before the worker is told; it gets only the id.
-    get_session().commit()
-    if tasks.submit(tasks.ERASE_CUSTOMER, public_id):
-        flash("The erasure is under way; this page shows its outcome when it is done.", "success")
-    else:
-        flash("The erasure is queued and will be carried out within a few minutes.", "success")
-    return redirect(url_for("privacy.case_page", public_id=public_id), 303)
+    return _hand_to_worker(
+        public_id,
+        tasks.ERASE_CUSTOMER,
+        public_id,
+        started="The erasure is under way; this page shows its outcome when it is done.",
+        queued="The erasure is queued and will be carried out within a few minutes.",
+    )
 
 
 @blueprint.post("/privacy/requests/<public_id>/exports")
@@ -444,12 +445,23 @@ def request_export(public_id: str) -> Any:
     except Conflict as conflict:
         return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     # The row is committed with the request; the worker gets only its id.
+    return _hand_to_worker(
+        public_id,
+        tasks.BUILD_PRIVACY_EXPORT,
+        queued.public_id,
+        started="The download is being built; this page shows its progress.",
+        queued="The download is queued and will be built within a few minutes.",
+    )
+
+
+def _hand_to_worker(
+    case_public_id: str, task: str, row_public_id: str, *, started: str, queued: str
+) -> Any:
+    """Commit the request's unit of work, then tell the worker (the row exists before it
+    looks); if the queue is unreachable the scheduler's next run picks the row up."""
     get_session().commit()
-    if tasks.submit(tasks.BUILD_PRIVACY_EXPORT, queued.public_id):
-        flash("The download is being built; this page shows its progress.", "success")
-    else:
-        flash("The download is queued and will be built within a few minutes.", "success")
-    return redirect(url_for("privacy.case_page", public_id=public_id), 303)
+    flash(started if tasks.submit(task, row_public_id) else queued, "success")
+    return redirect(url_for("privacy.case_page", public_id=case_public_id), 303)
 
 
 @blueprint.get("/privacy/exports/<public_id>/download")

@@ -14,7 +14,7 @@ from typing import TypeVar
 import click
 from flask.cli import AppGroup
 
-from cs_register.cli_support import command_context
+from cs_register.cli_support import command_context, echo_table
 from cs_register.clock import local_time
 from cs_register.context import Context
 from cs_register.permissions import Role
@@ -88,20 +88,21 @@ def create_command(
 @click.argument("username")
 def deactivate_command(username: str) -> None:
     """Deactivate an account and end all of its sessions immediately."""
-    user, _ = _change_account(
-        username, lambda ctx, user: services.set_active(ctx, user=user, active=False)
-    )
-    click.echo(f"Deactivated {user.username}; its sessions have ended.")
+    _set_active(username, active=False, done="Deactivated {}; its sessions have ended.")
 
 
 @users_cli.command("reactivate")
 @click.argument("username")
 def reactivate_command(username: str) -> None:
     """Allow a deactivated account to log in again."""
+    _set_active(username, active=True, done="Reactivated {}.")
+
+
+def _set_active(username: str, *, active: bool, done: str) -> None:
     user, _ = _change_account(
-        username, lambda ctx, user: services.set_active(ctx, user=user, active=True)
+        username, lambda ctx, user: services.set_active(ctx, user=user, active=active)
     )
-    click.echo(f"Reactivated {user.username}.")
+    click.echo(done.format(user.username))
 
 
 @users_cli.command("set-role")
@@ -143,10 +144,7 @@ def list_command() -> None:
     app_now()
     with command_context() as ctx:
         overviews = services.staff_overviews(ctx, policy=session_policy())
-    if not overviews:
-        click.echo("No staff accounts.")
-        return
-    width = max(len(overview.user.username) for overview in overviews)
+    rows = []
     for overview in overviews:
         user = overview.user
         flags = [
@@ -154,7 +152,13 @@ def list_command() -> None:
             *(["must-change-password"] if user.must_change_password else []),
         ]
         last_login = local_time(overview.last_login_at) if overview.last_login_at else "never"
-        click.echo(
-            f"{user.username:<{width}}  {user.role.value:<10}  last login {last_login:<16}  "
-            f"sessions {overview.live_sessions}  {', '.join(flags)}"
+        rows.append(
+            [
+                user.username,
+                user.role.value,
+                f"last login {last_login}",
+                f"sessions {overview.live_sessions}",
+                ", ".join(flags),
+            ]
         )
+    echo_table(rows, empty="No staff accounts.")

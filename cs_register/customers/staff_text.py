@@ -1,0 +1,25 @@
+"""What staff type about a customer for the record (a reason, a purpose, an objection): one
+rule for all of it. Normalised, bounded, and free of identity codes, phone numbers and email
+addresses, which have fields of their own (encrypted, masked, audited when shown)."""
+
+from __future__ import annotations
+
+from cs_register.errors import ValidationFailed
+from cs_register.free_text import contains_contact_details, contains_identity_code
+from cs_register.identifiers import IdentifierError, normalise_text
+
+
+def validate_free_text(
+    raw: str | None, *, field: str, label: str, min_length: int, max_length: int
+) -> str:
+    try:
+        text = normalise_text(raw or "", label=label, max_length=max_length)
+    except IdentifierError as problem:
+        raise ValidationFailed({field: [str(problem)]}) from None
+    if len(text) < min_length:
+        raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
+    if contains_identity_code(text) or contains_contact_details(text):
+        raise ValidationFailed(
+            {field: [f"{label} must not contain identity codes, phone numbers or email addresses."]}
+        )
+    return text
