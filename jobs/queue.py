@@ -63,13 +63,13 @@ class JobQueue:
             if not isinstance(value, PlainValue):
                 raise TypeError("job arguments must be plain values (ids, numbers, flags)")
         return self.queue.enqueue(
-            entry_point,
-            args=args,
-            job_id=job_id,
-            job_timeout=job_timeout,
-            result_ttl=self.result_ttl,
-            failure_ttl=self.failure_ttl,
+            entry_point, args=args, job_id=job_id, job_timeout=job_timeout, **self.expiry
         )
+
+    @property
+    def expiry(self) -> dict[str, Any]:
+        """How long a job's result and failure stay in Redis, as RQ's enqueue options."""
+        return {"result_ttl": self.result_ttl, "failure_ttl": self.failure_ttl}
 
 
 def enqueue_once_per_tick(

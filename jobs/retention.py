@@ -71,8 +71,7 @@ def enqueue_retention_sweep(job_queue: JobQueue, *, tick: str) -> Job | None:
         job_id_prefix=SWEEP_JOB_PREFIX,
         tick=tick,
         job_timeout=SWEEP_JOB_TIMEOUT_SECONDS,
-        result_ttl=job_queue.result_ttl,
-        failure_ttl=job_queue.failure_ttl,
+        **job_queue.expiry,
     )
 
 

@@ -102,42 +102,47 @@ def _created_page(secret: WebhookSecret, raw: str, replaced: WebhookSecret | Non
 @blueprint.route("/webhook-secrets/new", methods=["GET", "POST"])
 @requires(Permission.MANAGE_INTEGRATIONS)
 def new_webhook_secret() -> Any:
-    template = "integrations/new_webhook_secret.html"
-    if request.method == "GET":
-        return render_template(template, form={}, errors={}, replaces=None)
-    form = {"name": request.form.get("name", "")}
-    try:
-        secret, raw = webhooks.create_webhook_secret(
-            staff_context(), current_keyring(), name=form["name"]
-        )
-    except ValidationFailed as failure:
-        return render_template(template, form=form, errors=failure.errors, replaces=None), 422
-    except Conflict as conflict:
-        errors = {"name": [conflict.detail]}
-        return render_template(template, form=form, errors=errors, replaces=None), 409
-    return _created_page(secret, raw, None)
+    def create(name: str) -> tuple[WebhookSecret, str]:
+        return webhooks.create_webhook_secret(staff_context(), current_keyring(), name=name)
+
+    return _webhook_secret_form(create, replaces=None, suggested_name="")
 
 
 @blueprint.route("/webhook-secrets/<public_id>/rotate", methods=["GET", "POST"])
 @requires(Permission.MANAGE_INTEGRATIONS)
 def rotate_webhook_secret(public_id: str) -> Any:
+    old = webhooks.get_webhook_secret(get_session(), public_id)
+
+    def rotate(name: str) -> tuple[WebhookSecret, str]:
+        _, secret, raw = webhooks.rotate_webhook_secret(
+            staff_context(), current_keyring(), public_id=public_id, name=name
+        )
+        return secret, raw
+
+    suggested = f"{old.name}-{now().strftime('%Y%m%d')}"
+    return _webhook_secret_form(rotate, replaces=old, suggested_name=suggested)
+
+
+def _webhook_secret_form(
+    create: Callable[[str], tuple[WebhookSecret, str]],
+    *,
+    replaces: WebhookSecret | None,
+    suggested_name: str,
+) -> Any:
+    """The name form of a new secret (or of one replacing `replaces`), and its outcome."""
     template = "integrations/new_webhook_secret.html"
-    session = get_session()
-    old = webhooks.get_webhook_secret(session, public_id)
     if request.method == "GET":
-        suggestion = {"name": f"{old.name}-{now().strftime('%Y%m%d')}"}
-        return render_template(template, form=suggestion, errors={}, replaces=old)
+        form = {"name": suggested_name} if suggested_name else {}
+        return render_template(template, form=form, errors={}, replaces=replaces)
     form = {"name": request.form.get("name", "")}
     try:
-        _, secret, raw = webhooks.rotate_webhook_secret(
-            staff_context(), current_keyring(), public_id=public_id, name=form["name"]
-        )
+        secret, raw = create(form["name"])
     except ValidationFailed as failure:
-        return render_template(template, form=form, errors=failure.errors, replaces=old), 422
+        return render_template(template, form=form, errors=failure.errors, replaces=replaces), 422
     except Conflict as conflict:
         errors = {"name": [conflict.detail]}
-        return render_template(template, form=form, errors=errors, replaces=old), 409
-    return _created_page(secret, raw, old)
+        return render_template(template, form=form, errors=errors, replaces=replaces), 409
+    return _created_page(secret, raw, replaces)
 
 
 @blueprint.post("/webhook-secrets/<public_id>/retire")

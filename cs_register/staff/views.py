@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,12 +146,29 @@ def _login_to_finish(*, enrolled: bool) -> tuple[Context, StaffUser, dict[str, A
     return ctx, user, pending
 
 
+FinishingView = Callable[[Context, StaffUser, dict[str, Any]], Any]
+
+
+def _finishing_login(*, enrolled: bool) -> Callable[[FinishingView], Callable[[], Any]]:
+    """A page of the login's second step: it gets the half-finished login it finishes, or
+    the browser is sent where that login belongs."""
+
+    def decorator(view: FinishingView) -> Callable[[], Any]:
+        @functools.wraps(view)
+        def page() -> Any:
+            step = _login_to_finish(enrolled=enrolled)
+            if not isinstance(step, tuple):
+                return step
+            return view(*step)
+
+        return page
+
+    return decorator
+
+
 @auth_blueprint.route("/login/second-step", methods=["GET", "POST"])
-def second_step() -> Any:
-    step = _login_to_finish(enrolled=True)
-    if not isinstance(step, tuple):
-        return step
-    ctx, user, pending = step
+@_finishing_login(enrolled=True)
+def second_step(ctx: Context, user: StaffUser, pending: dict[str, Any]) -> Any:
     if request.method == "GET":
         return _second_step_page(ctx, user, error=None)
     since = datetime.fromtimestamp(float(pending["at"]), tz=UTC)
@@ -188,11 +207,8 @@ def _second_step_page(ctx: Context, user: StaffUser, *, error: str | None) -> tu
 
 
 @auth_blueprint.route("/login/enrol", methods=["GET", "POST"])
-def enrol_second_step() -> Any:
-    step = _login_to_finish(enrolled=False)
-    if not isinstance(step, tuple):
-        return step
-    ctx, user, pending = step
+@_finishing_login(enrolled=False)
+def enrol_second_step(ctx: Context, user: StaffUser, pending: dict[str, Any]) -> Any:
     secret = two_step.pending_secret(ctx, current_keyring(), user)
     page = {"secret": secret, "qr": two_step.provisioning_qr(user, secret), "user": user}
     if request.method == "GET":
