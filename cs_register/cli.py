@@ -27,8 +27,7 @@ from cs_register.context import Context
 from cs_register.db import Database, get_database
 from cs_register.permissions import Actor, Role
 from cs_register.runtime import password_hashing_for
-from cs_register.staff.passwords import check_password_policy, generate_one_time_password
-from cs_register.staff.services import count_staff, create_user
+from cs_register.staff.services import count_staff, create_user_with_one_time_password
 from cs_register.web import current_settings, now
 
 db_cli = AppGroup("db", help="Apply or inspect database schema migrations.")
@@ -54,14 +53,6 @@ class SeedOutcome:
         return bool(self.passwords)
 
 
-def _one_time_password_for(username: str) -> str:
-    # A random password may, rarely, contain a short username such as "dpo"; draw again then.
-    while True:
-        password = generate_one_time_password()
-        if not check_password_policy(password, username=username):
-            return password
-
-
 def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) -> SeedOutcome:
     """Create the demo accounts (one per role) if the staff table is empty and this is not
     production. Passwords are one-time: each must be changed at first login."""
@@ -72,18 +63,11 @@ def seed_demo_staff(database: Database, *, settings: Settings, now: datetime) ->
     with database.unit_of_work() as session:
         if count_staff(session) > 0:
             return SeedOutcome(skipped_because="staff accounts already exist")
+        ctx = Context(session=session, actor=Actor.deployment(), now=now)
         for username, role, display_name in DEMO_STAFF:
-            password = _one_time_password_for(username)
-            create_user(
-                Context(session=session, actor=Actor.deployment(), now=now),
-                hashing=hashing,
-                username=username,
-                display_name=display_name,
-                role=role,
-                password=password,
-                must_change_password=True,
+            _, passwords[username] = create_user_with_one_time_password(
+                ctx, hashing=hashing, username=username, display_name=display_name, role=role
             )
-            passwords[username] = password
     return SeedOutcome(passwords=passwords)
 
 

@@ -8,6 +8,7 @@ exactly one customer matches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -121,27 +122,16 @@ class CustomerRef:
 _customers_table = cast(sa.Table, Customer.__table__)
 
 
-# Two rows are enough to know a match is ambiguous.
-_CUSTOMERS_BY_EMAIL = (
-    sa.select(
-        _customers_table.c.id,
-        _customers_table.c.public_id,
-        _customers_table.c.restricted_at,
-    )
-    .where(_customers_table.c.email == sa.bindparam("value"))
-    .limit(2)
-)
+def _customers_by(column: sa.Column[str | None]) -> sa.Select[tuple[int, str, datetime | None]]:
+    """The customers whose `column` equals the bound `value`; two rows are enough to know a
+    match is ambiguous."""
+    table = _customers_table.c
+    matching = sa.select(table.id, table.public_id, table.restricted_at)
+    return matching.where(column == sa.bindparam("value")).limit(2)
 
 
-_CUSTOMERS_BY_PHONE = (
-    sa.select(
-        _customers_table.c.id,
-        _customers_table.c.public_id,
-        _customers_table.c.restricted_at,
-    )
-    .where(_customers_table.c.phone_e164 == sa.bindparam("value"))
-    .limit(2)
-)
+_CUSTOMERS_BY_EMAIL = _customers_by(_customers_table.c.email)
+_CUSTOMERS_BY_PHONE = _customers_by(_customers_table.c.phone_e164)
 
 
 @dataclass(frozen=True)
