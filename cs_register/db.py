@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import Flask, g
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,6 +94,14 @@ class Base(DeclarativeBase):
 def new_public_id() -> str:
     """Identifiers shown in URLs: random, so they reveal neither counts nor order."""
     return str(uuid.uuid4())
+
+
+class PublicIdentified:
+    """A row with a public id besides its key: the key stays in the database, the public id
+    is the one that goes out (URLs, the audit trail, exports, job arguments)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
 
 
 def utcnow() -> datetime:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.append_only import install_append_only_guard
 from cs_register.contacts.models import Direction
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 from recordings.retention import HoldPeriod, RetentionPolicy, Schedule, schedule
 
 
@@ -33,14 +33,12 @@ class HoldReason(enum.Enum):
         return {"quality_development": "Quality development", "complaint": "Complaint"}[self.value]
 
 
-class Call(Base):
+class Call(PublicIdentified, Base):
     """A call as the PBX reported it. `external_call_id` is the PBX's id and our idempotency key."""
 
     audit_subject_type: ClassVar[str] = "call"
     __tablename__ = "calls"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     external_call_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "call_direction"))
     # E.164; None when the caller withheld their number.
@@ -53,7 +51,7 @@ class Call(Base):
     integration_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("integration_tokens.id"))
 
 
-class Recording(Base):
+class Recording(PublicIdentified, Base):
     """The audio of one call, kept unaltered, with the facts needed to prove what it was.
 
     `due_at` is derived from `recorded_at` and the holds by `recordings.retention` and is kept
@@ -74,8 +72,6 @@ class Recording(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     # NULL only on a tombstone whose contact an erasure removed (the receipt still names it).
     contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
     state: Mapped[RecordingState] = mapped_column(
@@ -127,14 +123,12 @@ class Recording(Base):
         ]
 
 
-class RecordingHold(Base):
+class RecordingHold(PublicIdentified, Base):
     """A supervisor's decision to keep one recording longer, never past its 12-month cap."""
 
     __tablename__ = "recording_holds"
     __table_args__ = (sa.Index("ix_recording_holds_active_ends", "released_at", "ends_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     recording_id: Mapped[int] = mapped_column(sa.ForeignKey("recordings.id"), index=True)
     reason: Mapped[HoldReason] = mapped_column(str_enum(HoldReason, "hold_reason"))
     reference: Mapped[str] = mapped_column(sa.String(100))

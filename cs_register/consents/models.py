@@ -17,7 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 
 
 class ChoiceKind(enum.Enum):
@@ -43,11 +43,9 @@ class ChangeKind(enum.Enum):
     CUSTOMER_REMOVED = "customer_removed"
 
 
-class CustomerChoice(Base):
+class CustomerChoice(PublicIdentified, Base):
     __tablename__ = "customer_choices"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
     kind: Mapped[ChoiceKind] = mapped_column(str_enum(ChoiceKind, "choice_kind"))
     # A prohibition's name or a consent's purpose, from the deployment's settings.

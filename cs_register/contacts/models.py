@@ -9,7 +9,7 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 
 
 class Channel(enum.Enum):
@@ -36,14 +36,12 @@ MAX_SUBJECT = 200
 VERIFIABLE_IDENTIFIERS = ("name", "email", "phone", "identity_code", "address")
 
 
-class Contact(Base):
+class Contact(PublicIdentified, Base):
     """One customer interaction. A contact may arrive unidentified and be linked later."""
 
     audit_subject_type: ClassVar[str] = "contact"
     __tablename__ = "contacts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "contact_channel"))
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "contact_direction"))
     occurred_at: Mapped[datetime] = mapped_column(index=True)
@@ -102,14 +100,12 @@ class IdentityVerification(Base):
         return [name for name in VERIFIABLE_IDENTIFIERS if getattr(self, f"checked_{name}")]
 
 
-class ContactRelink(Base):
+class ContactRelink(PublicIdentified, Base):
     """A correction of whose contact this is: it was linked to the wrong customer (found in a
     rectification request) and was moved, with the reason, by whom and when."""
 
     __tablename__ = "contact_relinks"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
     from_customer_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True

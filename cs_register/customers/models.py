@@ -8,10 +8,10 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base, new_public_id
+from cs_register.db import Base, PublicIdentified
 
 
-class Customer(Base):
+class Customer(PublicIdentified, Base):
     """A person who has contacted customer service.
 
     The identity code is never stored in clear: `identity_code_ciphertext` is AES-GCM bound to
@@ -22,8 +22,6 @@ class Customer(Base):
     audit_subject_type: ClassVar[str] = "customer"
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     given_names: Mapped[str] = mapped_column(sa.String(100))
     family_name: Mapped[str] = mapped_column(sa.String(100))
     # Folded (lower-case, accents stripped) for prefix search in either name order.

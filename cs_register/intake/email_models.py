@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base, new_public_id
+from cs_register.db import Base, PublicIdentified
 
 
-class EmailMessage(Base):
+class EmailMessage(PublicIdentified, Base):
     """An inbound email and the contact it became.
 
     The Message-ID is the idempotency key. It may be up to 998 characters long, so uniqueness
@@ -22,8 +22,6 @@ class EmailMessage(Base):
     audit_subject_type: ClassVar[str] = "email"
     __tablename__ = "email_messages"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     message_id: Mapped[str] = mapped_column(sa.String(998))
     message_id_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
     # True when the message had no Message-ID and one was derived from the raw bytes.

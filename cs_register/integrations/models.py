@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 
 
 class TokenScope(enum.Enum):
@@ -33,7 +33,7 @@ _SCOPE_LABELS = {
 }
 
 
-class IntegrationToken(Base):
+class IntegrationToken(PublicIdentified, Base):
     """A named bearer token for one integration (e.g. "pbx-primary").
 
     The token itself is shown once when created. `token_prefix` (its first characters, which
@@ -42,8 +42,6 @@ class IntegrationToken(Base):
 
     __tablename__ = "integration_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token_prefix: Mapped[str] = mapped_column(sa.String(12))
@@ -63,7 +61,7 @@ class IntegrationToken(Base):
         return self.revoked_at is None
 
 
-class WebhookSecret(Base):
+class WebhookSecret(PublicIdentified, Base):
     """A shared secret that signs incoming webhooks (Standard Webhooks, e.g. the chatbot).
 
     Unlike a bearer token the server must recompute signatures with the secret itself, so it
@@ -73,8 +71,6 @@ class WebhookSecret(Base):
 
     __tablename__ = "webhook_secrets"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     name: Mapped[str] = mapped_column(sa.String(64), unique=True)
     secret_ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.append_only import install_append_only_guard
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 
 
 class RequestKind(enum.Enum):
@@ -84,7 +84,7 @@ class ErasureState(enum.Enum):
     ERASED = "erased"
 
 
-class PrivacyRequest(Base):
+class PrivacyRequest(PublicIdentified, Base):
     audit_subject_type: ClassVar[str] = "privacy_request"
     __tablename__ = "privacy_requests"
     __table_args__ = (
@@ -94,8 +94,6 @@ class PrivacyRequest(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     kind: Mapped[RequestKind] = mapped_column(str_enum(RequestKind, "privacy_request_kind"))
     status: Mapped[RequestStatus] = mapped_column(
         str_enum(RequestStatus, "privacy_request_status"), index=True
@@ -149,14 +147,12 @@ class ExportStatus(enum.Enum):
         return self.value.capitalize()
 
 
-class PrivacyExport(Base):
+class PrivacyExport(PublicIdentified, Base):
     """One download for an access or portability request: a ZIP built by a job."""
 
     audit_subject_type: ClassVar[str] = "privacy_export"
     __tablename__ = "privacy_exports"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     request_id: Mapped[int] = mapped_column(sa.ForeignKey("privacy_requests.id"), index=True)
     language: Mapped[str] = mapped_column(sa.String(2))
     status: Mapped[ExportStatus] = mapped_column(

@@ -9,18 +9,16 @@ from typing import ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cs_register.db import Base, new_public_id, str_enum
+from cs_register.db import Base, PublicIdentified, str_enum
 from cs_register.permissions import Role
 
 
-class StaffUser(Base):
+class StaffUser(PublicIdentified, Base):
     """A personal staff account. Shared accounts are not a thing here."""
 
     audit_subject_type: ClassVar[str] = "staff"
     __tablename__ = "staff_users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     # Stored lower-case; login is case-insensitive on the username.
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(100))
@@ -128,15 +126,13 @@ class StaffChangeKind(enum.Enum):
         }[self]
 
 
-class StaffChangeRequest(Base):
+class StaffChangeRequest(PublicIdentified, Base):
     """A change to a staff account that one admin asked for and that takes effect only when a
     second admin approves it (`staff.approvals`). Decided requests stay as the record of who
     asked and who approved; a pending one lapses after `staff.four_eyes.APPROVAL_VALID`."""
 
     __tablename__ = "staff_change_requests"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     kind: Mapped[StaffChangeKind] = mapped_column(str_enum(StaffChangeKind, "staff_change_kind"))
     # The account changed; None for a new account, which exists only once approved.
     target_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
@@ -161,15 +157,13 @@ class StaffChangeRequest(Base):
     decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])
 
 
-class StaffPasskey(Base):
+class StaffPasskey(PublicIdentified, Base):
     """A passkey (WebAuthn credential) a staff member registered as a second factor, in place
     of the authenticator app's code. Only the public key is here; the private key never
     leaves the person's authenticator."""
 
     __tablename__ = "staff_passkeys"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(sa.String(36), unique=True, default=new_public_id)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
     credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary(1023), unique=True)
     public_key: Mapped[bytes] = mapped_column(sa.LargeBinary)
