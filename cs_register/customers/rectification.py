@@ -21,6 +21,7 @@ from cs_register.customers.services import (
     decrypt_identity_code,
     get_visible_customer,
     refuse_duplicate_identity_code,
+    set_clear_fields,
     set_name_keys,
     validate_fields,
 )
@@ -146,14 +147,7 @@ def update_customer(
                 new, row_id=_revision_binding(customer, name, revision.id, "new")
             )
 
-    customer.given_names = fields.given_names
-    customer.family_name = fields.family_name
-    customer.street_address = fields.street_address
-    customer.postal_code = fields.postal_code
-    customer.city = fields.city
-    customer.country = fields.country
-    customer.phone_e164 = fields.phone
-    customer.email = fields.email
+    set_clear_fields(customer, fields)
     if "identity_code" in changed:
         if new_code is None:
             customer.identity_code_ciphertext = None

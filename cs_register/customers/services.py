@@ -77,6 +77,19 @@ class CustomerView:
     phone_display: str | None
 
 
+def set_clear_fields(customer: Customer, fields: CustomerFields) -> None:
+    """Put the validated fields that are stored in clear on the record (the identity code is
+    encrypted by the caller, bound to the record's public id)."""
+    customer.given_names = fields.given_names
+    customer.family_name = fields.family_name
+    customer.street_address = fields.street_address
+    customer.postal_code = fields.postal_code
+    customer.city = fields.city
+    customer.country = fields.country
+    customer.phone_e164 = fields.phone
+    customer.email = fields.email
+
+
 def validate_fields(form: Mapping[str, str | None], *, now: datetime) -> CustomerFields:
     """`validate_customer_fields`, plus: no identity code hidden in a clear-text field."""
     fields = validate_customer_fields(form, today=local_today(now))
@@ -206,19 +219,9 @@ def create_customer(
     # The ciphertext is bound to the public id, so the id must exist before encrypting.
     public_id = new_public_id()
     customer = Customer(
-        public_id=public_id,
-        given_names=fields.given_names,
-        family_name=fields.family_name,
-        street_address=fields.street_address,
-        postal_code=fields.postal_code,
-        city=fields.city,
-        country=fields.country,
-        phone_e164=fields.phone,
-        email=fields.email,
-        created_at=now,
-        updated_at=now,
-        created_by_id=ctx.actor.staff_id,
+        public_id=public_id, created_at=now, updated_at=now, created_by_id=ctx.actor.staff_id
     )
+    set_clear_fields(customer, fields)
     if fields.identity_code is not None:
         customer.identity_code_ciphertext = keyring.identity_code.encrypt(
             fields.identity_code, row_id=public_id

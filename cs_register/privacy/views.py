@@ -54,12 +54,7 @@ from cs_register.privacy import (
     relinks,
     services,
 )
-from cs_register.privacy.models import (
-    PrivacyExport,
-    RequestChannel,
-    RequestKind,
-    RequestStatus,
-)
+from cs_register.privacy.models import PrivacyExport, RequestChannel, RequestKind, RequestStatus
 from cs_register.privacy.monitor import count_overdue
 from cs_register.privacy.web import current_export_inputs, current_export_storage
 from cs_register.web import current_keyring, current_staff, now, requires, staff_context
