@@ -5,6 +5,8 @@
 #               on PostgreSQL (when its server binaries exist) and the browser tests (when
 #               Chromium and chromedriver exist); a leg that cannot run says so loudly
 #   make lint   ruff check, ruff format --check, mypy and the import-layer contracts (lint-imports)
+#   make bench  the benchmark suite behind docs/benchmarks.md (long: about an hour), with the
+#               scaling charts in docs/charts/; make soak, the crash and race tests at full scale
 #
 # VENV and PYTHON can be overridden, e.g. `make test VENV=/tmp/venvcheck`.
 
@@ -14,6 +16,7 @@ BIN := $(VENV)/bin
 # Stamp files: pip runs again only when a requirements file is newer than its stamp.
 RUNTIME_STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
+BENCH_STAMP := $(VENV)/.installed-requirements-bench
 
 # The statistics page's charting library (Chart.js, MIT), fetched from npm at install time
 # and checked against its known digest; the page's tables work without it.
@@ -21,7 +24,7 @@ CHART_JS := cs_register/static/vendor/chart.umd.min.js
 CHART_JS_VERSION := 4.5.1
 CHART_JS_SHA256 := 48444a82d4edcb5bec0f1965faacdde18d9c17db3063d042abada2f705c9f54a
 
-.PHONY: run test lint venv soak
+.PHONY: run test lint venv soak bench
 
 venv: $(BIN)/python
 
@@ -47,6 +50,26 @@ $(CHART_JS):
 
 # The retention engine's crash and race scenarios at full scale (not part of `make test`;
 # results go into docs/reliability.md). Needs PostgreSQL for the race.
+$(BENCH_STAMP): requirements-bench.txt $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# Each script builds its own throw-away database (PostgreSQL ones a throw-away cluster) and
+# prints its figures; docs/benchmarks.md says which machine and run they came from.
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/customer_lookup.py --chart docs/charts/customer_lookup_sqlite.png
+	$(BIN)/python benchmarks/customer_lookup.py --db postgresql --chart docs/charts/customer_lookup_postgresql.png
+	$(BIN)/python benchmarks/purge_rate.py --count 20000
+	$(BIN)/python benchmarks/purge_rate.py --db postgresql --count 20000
+	$(BIN)/python benchmarks/sweep_index.py
+	$(BIN)/python benchmarks/sweep_index.py --db postgresql
+	$(BIN)/python benchmarks/contact_sweep.py
+	$(BIN)/python benchmarks/audit_sweep.py
+	$(BIN)/python benchmarks/webhook_throughput.py
+	$(BIN)/python benchmarks/webhook_throughput.py --database postgresql
+	$(BIN)/python benchmarks/upload_memory.py --minutes 10
+	$(BIN)/python benchmarks/upload_memory.py
+
 soak: $(DEV_STAMP)
 	SOAK_DUE=6000 SOAK_HELD=1500 SOAK_HELD_PAST_CAP=500 SOAK_NOT_DUE=2000 SOAK_KILL_POINTS=20 \
 		$(BIN)/pytest -p no:randomly -x \

@@ -129,6 +129,17 @@ def generate(profile: Profile, minutes: float, target: Path) -> float:
     return time.monotonic() - started
 
 
+def plain_decode_seconds(recording: Path) -> float:
+    """The baseline: the bundled ffmpeg decoding the same file to nothing, as fast as it can
+    (what any intake that checks the audio must at least do)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [ffmpeg(), "-v", "error", "-nostdin", "-i", str(recording), "-f", "null", "-"],
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -336,6 +347,7 @@ def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, ob
             sampler.join()
     if status != 201:
         raise RuntimeError(f"the upload was refused: {status} {body}")
+    decode_seconds = plain_decode_seconds(recording)
     return {
         "profile": profile.name,
         "description": profile.description,
@@ -344,6 +356,8 @@ def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, ob
         "generation_seconds": round(generation_seconds, 1),
         "send_seconds": round(sent_seconds, 2),
         "upload_and_validation_seconds": round(total_seconds, 2),
+        "plain_ffmpeg_decode_seconds": round(decode_seconds, 2),
+        "upload_to_decode_ratio": round(total_seconds / decode_seconds, 2),
         "server_rss_baseline_mib": round(peaks.server_baseline / MIB, 1),
         "server_rss_peak_mib": round(peaks.server_peak / MIB, 1),
         "server_rss_growth_mib": round((peaks.server_peak - peaks.server_baseline) / MIB, 1),

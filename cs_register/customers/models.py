@@ -10,6 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.db import Base, PublicIdentified
 
+# The folded name keys are compared byte by byte, so that a name search is a range on their
+# index (`prefix <= key < prefix + U+FFFF`) on every database: SQLite's default collation
+# already is, PostgreSQL's linguistic ones are not (they would skip spaces at the first level).
+NAME_KEY = sa.String(201).with_variant(sa.String(201, collation="C"), "postgresql")
+
 
 class Customer(PublicIdentified, Base):
     """A person who has contacted customer service.
@@ -25,8 +30,8 @@ class Customer(PublicIdentified, Base):
     given_names: Mapped[str] = mapped_column(sa.String(100))
     family_name: Mapped[str] = mapped_column(sa.String(100))
     # Folded (lower-case, accents stripped) for prefix search in either name order.
-    name_key_family_first: Mapped[str] = mapped_column(sa.String(201), index=True)
-    name_key_given_first: Mapped[str] = mapped_column(sa.String(201), index=True)
+    name_key_family_first: Mapped[str] = mapped_column(NAME_KEY, index=True)
+    name_key_given_first: Mapped[str] = mapped_column(NAME_KEY, index=True)
     street_address: Mapped[str | None] = mapped_column(sa.String(200))
     postal_code: Mapped[str | None] = mapped_column(sa.String(12))
     city: Mapped[str | None] = mapped_column(sa.String(100))

@@ -45,27 +45,39 @@ MIN_NAME_PREFIX = 2
 MAX_SEARCH_VALUE = 254
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _search_query(kind: str, value: str) -> sa.Select[Customer]:
-    """The query for a name, phone or email search; raises IdentifierError on bad input."""
+    """The query for a phone or email search; raises IdentifierError on bad input."""
     query = sa.select(Customer).order_by(Customer.name_key_family_first, Customer.id)
     if kind == "phone":
         return query.where(Customer.phone_e164 == normalise_phone(value))
-    if kind == "email":
-        return query.where(Customer.email == normalise_email(value))
+    return query.where(Customer.email == normalise_email(value))
+
+
+def _name_prefix(value: str) -> str:
     prefix = search_key(normalise_text(value, label="Name", max_length=200))
     if len(prefix) < MIN_NAME_PREFIX:
         raise IdentifierError(f"Type at least {MIN_NAME_PREFIX} letters of the name.")
-    pattern = _escape_like(prefix) + "%"
-    return query.where(
-        sa.or_(
-            Customer.name_key_family_first.like(pattern, escape="\\"),
-            Customer.name_key_given_first.like(pattern, escape="\\"),
-        )
-    )
+    return prefix
+
+
+def _customers_named(
+    session: Session, prefix: str, visible: sa.ColumnElement[bool]
+) -> list[Customer]:
+    """Customers whose name, family name first or given name first, starts with `prefix`.
+
+    Each order is a range on its key's index (keys are folded and compared byte by byte), read
+    in index order up to the result limit, so the cost follows the results, not the register:
+    `LIKE 'prefix%'` could use neither index on either database. The two short lists are
+    merged and shown in family-name order.
+    """
+    found: dict[int, Customer] = {}
+    for key in (Customer.name_key_family_first, Customer.name_key_given_first):
+        in_range = sa.and_(key >= prefix, key < prefix + "\uffff")
+        query = sa.select(Customer).where(in_range, visible).order_by(key, Customer.id)
+        for customer in session.scalars(query.limit(MAX_SEARCH_RESULTS)):
+            found.setdefault(customer.id, customer)
+    ordered = sorted(found.values(), key=lambda c: (c.name_key_family_first, c.id))
+    return ordered[:MAX_SEARCH_RESULTS]
 
 
 def search_customers(
@@ -98,6 +110,10 @@ def search_customers(
                 for customer in customers_with_identity_code(session, keyring, code)
                 if not customer.is_restricted or restriction.sees_restricted(ctx.actor)
             ]
+        elif kind == "name":
+            results = _customers_named(
+                session, _name_prefix(value), restriction.visible_to(ctx.actor)
+            )
         else:
             query = (
                 _search_query(kind, value)
