@@ -1,7 +1,11 @@
-"""The folded name keys compare byte by byte on PostgreSQL too (collation "C"), so that the
-console's name search is a range on their indexes. SQLite compares bytes already.
+"""The console's name search becomes a range on the name keys' indexes:
 
-Written by hand: autogenerate does not compare collations.
+- the folded name keys compare byte by byte on PostgreSQL too (collation "C"); SQLite
+  compares bytes already;
+- the index on `customers.restricted_at` holds only the restricted few, so that no planner
+  reads "every visible customer" through it instead of a name key's range.
+
+Written by hand: autogenerate compares neither collations nor partial-index conditions.
 
 Revision ID: 0013_name_keys_compared_bytewise
 Revises: 0012_withheld_caller_numbers
@@ -36,9 +40,23 @@ def _set_collation(collation: str | None) -> None:
         )
 
 
+def _restricted_index(partial: bool) -> None:
+    op.drop_index('ix_customers_restricted_at', table_name='customers')
+    where = sa.text('restricted_at IS NOT NULL') if partial else None
+    op.create_index(
+        'ix_customers_restricted_at',
+        'customers',
+        ['restricted_at'],
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 def upgrade() -> None:
     _set_collation('C')
+    _restricted_index(partial=True)
 
 
 def downgrade() -> None:
+    _restricted_index(partial=False)
     _set_collation('default')
