@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sized
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -44,6 +45,9 @@ TICK_FORMAT = "%Y%m%dT%H%M"
 # RQ kills a job after 180 s by default; a catch-up sweep after a long outage may take longer.
 # An interrupted sweep is harmless (the next one resumes), but finishing in one go is better.
 SWEEP_JOB_TIMEOUT_SECONDS = 3600
+# The sweep stops starting deletions this long before RQ would kill it, so it ends with a
+# clear failure and its batch finished rather than mid-batch (`recordings.sweep.run_sweep`).
+SWEEP_TIME_MARGIN_SECONDS = 120
 # Enough ids in an alert to start investigating; the full list is `flask retention status`.
 LOGGED_IDS = 20
 
@@ -125,7 +129,8 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
     days_counted = roll_up(database, now=utcnow())
     with database.unit_of_work() as session:
         notices_removed = remove_old_notices(session, now=utcnow())
-    report = _run_engine(run_sweep)
+    deadline = time.monotonic() + SWEEP_JOB_TIMEOUT_SECONDS - SWEEP_TIME_MARGIN_SECONDS
+    report = _run_engine(run_sweep, deadline=deadline)
     contacts = sweep_customer_service_data(
         job_database(runtime.settings),
         build_registry(runtime),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -288,6 +289,10 @@ def finish_purge(
     return outcomes
 
 
+class OutOfTime(Exception):
+    """The run's time was up (`deadline`) before this recording's files were deleted."""
+
+
 def purge_batch(
     database: Database,
     storage: RecordingStorage,
@@ -297,6 +302,7 @@ def purge_batch(
     policy: RetentionPolicy,
     job_id: str | None,
     erasure: bool = False,
+    deadline: float | None = None,
 ) -> tuple[dict[int, PurgeOutcome], dict[int, Exception]]:
     """Move a batch of recordings through `active → purging → purged`, each if (and only if)
     it is due: step 1 (`claim_for_purge`) commits, the files are deleted outside any
@@ -305,12 +311,18 @@ def purge_batch(
 
     A recording whose file cannot be deleted stays `purging` and is returned with its error;
     the rest of the batch goes on. Idempotent; an audio file already gone counts as deleted.
+    Past `deadline` (a `time.monotonic()` value) no further file is deleted: the recordings
+    deleted so far are finished, the others stay `purging` for the next run and are returned
+    with `OutOfTime`.
     """
     with database.unit_of_work() as session:
         claim = claim_for_purge(session, recording_ids, now=now, policy=policy, erasure=erasure)
     failures: dict[int, Exception] = {}
     deleted: list[int] = []
     for recording_id, keys in claim.files.items():
+        if deadline is not None and time.monotonic() >= deadline:
+            failures[recording_id] = OutOfTime("the run's time was up before its files")
+            continue
         try:
             for key in keys:
                 storage.delete(key)

@@ -10,6 +10,7 @@ two sweeps at once purge each recording once. The self-checks (`check_invariants
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,7 @@ from cs_register.context import job_context
 from cs_register.db import Database
 from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import InvariantViolation, check_invariants
-from recordings.purge import STORED_STATES, purge_batch, purge_reason
+from recordings.purge import STORED_STATES, OutOfTime, purge_batch, purge_reason
 from recordings.reconcile import ReconciliationReport, reconcile
 from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
@@ -186,6 +187,17 @@ def plan_sweep(
     return report
 
 
+class SweepOutOfTime(Exception):
+    """The sweep's time was up with recordings still due; `report` says what it did."""
+
+    def __init__(self, report: SweepReport) -> None:
+        super().__init__(
+            f"the sweep ran out of time after purging {report.purged} recordings;"
+            " the next sweep resumes the rest"
+        )
+        self.report = report
+
+
 def run_sweep(
     database: Database,
     storage: RecordingStorage,
@@ -196,6 +208,7 @@ def run_sweep(
     job_id: str | None = None,
     dry_run: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    deadline: float | None = None,
 ) -> SweepReport:
     """End expired holds, then purge everything due in batches of `batch_size`.
 
@@ -204,6 +217,10 @@ def run_sweep(
     logged by id, counted in `failed` and skipped for the rest of this sweep; the next sweep
     retries it.
     `on_batch(n)` is called after each batch (progress bars).
+    With `deadline` (a `time.monotonic()` value; the job's timeout less a margin), the sweep
+    finishes what it has deleted when the time is up and raises `SweepOutOfTime` with its
+    report: the job fails loudly instead of being killed mid-batch, and the next sweep
+    resumes the rest.
     """
     if dry_run:
         return plan_sweep(
@@ -218,10 +235,12 @@ def run_sweep(
         batch = [recording_id for recording_id in ids if recording_id not in failed][:batch_size]
         if not batch:
             break
+        if deadline is not None and time.monotonic() >= deadline:
+            raise SweepOutOfTime(report)
         report.batches += 1
         try:
             outcomes, failures = purge_batch(
-                database, storage, batch, now=now, policy=policy, job_id=job_id
+                database, storage, batch, now=now, policy=policy, job_id=job_id, deadline=deadline
             )
         except Exception:
             log.exception(
@@ -230,6 +249,16 @@ def run_sweep(
             failed.update(batch)
             report.failed += len(batch)
             continue
+        for outcome in outcomes.values():
+            if outcome.result == "purged":
+                report.purged += 1
+            elif outcome.result == "kept":
+                report.kept += 1
+            else:
+                report.already += 1
+        if any(isinstance(error, OutOfTime) for error in failures.values()):
+            # Not failures: left `purging`, untouched, for the next sweep.
+            raise SweepOutOfTime(report)
         for recording_id, error in failures.items():
             log.error(
                 "deleting the files of recording id %s failed (%s); retried next sweep",
@@ -238,13 +267,6 @@ def run_sweep(
             )
         failed.update(failures)
         report.failed += len(failures)
-        for outcome in outcomes.values():
-            if outcome.result == "purged":
-                report.purged += 1
-            elif outcome.result == "kept":
-                report.kept += 1
-            else:
-                report.already += 1
         if on_batch is not None:
             on_batch(len(batch))
     with database.session_factory() as session:

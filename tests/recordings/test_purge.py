@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from recordings.models import (
 from recordings.purge import purge_recording
 from recordings.retention import HoldPeriod, RetentionPolicy
 from recordings.storage import LocalStorage
-from recordings.sweep import find_recordings_due_for_purge, run_sweep
+from recordings.sweep import SweepOutOfTime, find_recordings_due_for_purge, run_sweep
 from tests.recordings import purge_support
 from tests.support.context import make_context
 
@@ -264,6 +265,47 @@ def test_a_failing_storage_is_logged_and_retried_next_sweep(
 
     monkeypatch.undo()
     assert run_sweep(database, storage, now=clock.now, policy=policy).purged == 1
+
+
+def test_a_sweep_out_of_time_on_slow_storage_stops_loudly_and_loses_nothing(
+    database, storage, policy, stored_recording, clock, fresh, receipts, monkeypatch
+):
+    """Storage answering slowly (each delete 50 ms) and a sweep whose time is up after about
+    a third of the work: it finishes what it deleted, raises with its report instead of being
+    killed mid-batch, and the next sweep purges the rest, each recording exactly once."""
+    recordings = [stored_recording(clock.now - timedelta(days=120)) for _ in range(24)]
+    real_delete = storage.delete
+
+    def slow_delete(key: str) -> bool:
+        time.sleep(0.05)
+        return real_delete(key)
+
+    monkeypatch.setattr(storage, "delete", slow_delete)
+    with pytest.raises(SweepOutOfTime) as out_of_time:
+        run_sweep(
+            database,
+            storage,
+            now=clock.now,
+            policy=policy,
+            batch_size=5,
+            deadline=time.monotonic() + 0.4,
+        )
+    report = out_of_time.value.report
+    assert 0 < report.purged < len(recordings)
+    assert report.failed == 0  # out of time is not a storage failure
+    purged = [r for r in recordings if fresh(r.id).state is RecordingState.PURGED]
+    assert len(purged) == report.purged
+    assert sorted(p.recording_public_id for p in receipts()) == sorted(r.public_id for r in purged)
+    for recording in recordings:
+        # Either gone with its receipt, or still stored with its audio: nothing in between.
+        assert storage.exists(recording.storage_key) is (recording not in purged)
+
+    monkeypatch.undo()
+    again = run_sweep(database, storage, now=clock.now, policy=policy, batch_size=5)
+    assert again.purged == len(recordings) - report.purged
+    assert again.due_remaining == 0
+    assert len(receipts()) == len(recordings)
+    assert all(fresh(r.id).state is RecordingState.PURGED for r in recordings)
 
 
 # `make soak` runs 500 (on PostgreSQL).
