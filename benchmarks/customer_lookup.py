@@ -233,14 +233,17 @@ def main() -> None:
     sizes = sorted(int(size) for size in arguments.sizes.split(","))
     keyring = Keyring(encryption_key=b"b" * 32, index_key=b"i" * 32)
     results: dict[int, dict[str, dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as folder, throwaway_database(
-        arguments.db, Path(folder)
-    ) as database:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        throwaway_database(arguments.db, Path(folder)) as database,
+    ):
         stored = 0
         for size in sizes:
             started = time.perf_counter()
             grow(database, keyring, start=stored, stop=size)
-            print(f"grew to {size:,} customers in {time.perf_counter() - started:.0f} s", flush=True)
+            print(
+                f"grew to {size:,} customers in {time.perf_counter() - started:.0f} s", flush=True
+            )
             stored = size
             repeat = min(arguments.repeat, size)
             results[size] = measure(

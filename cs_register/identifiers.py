@@ -50,6 +50,11 @@ def whole_number(raw: str | None, *, minimum: int, maximum: int) -> int | None:
     return value if minimum <= value <= maximum else None
 
 
+def looks_like_identity_code(raw: str) -> bool:
+    """Whether `raw` has the shape of a henkilötunnus (not whether it is a valid one)."""
+    return _HETU_SHAPE.fullmatch(raw.strip().upper()) is not None
+
+
 def normalise_identity_code(raw: str, *, today: date) -> str:
     """Trim and upper-case a henkilötunnus and check it fully.
 

@@ -7,6 +7,7 @@ exactly one customer matches.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -25,6 +26,7 @@ from cs_register.customers.services import customers_with_identity_code
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import (
     IdentifierError,
+    looks_like_identity_code,
     normalise_email,
     normalise_identity_code,
     normalise_phone,
@@ -34,6 +36,11 @@ from cs_register.identifiers import (
 from cs_register.permissions import Permission, require
 
 SEARCH_KINDS = ("name", "phone", "email", "identity_code")
+# The console's one search box: the kind is recognised from what was typed.
+ANY_KIND = "any"
+# A phone number as agents type or paste it: digits with spaces, dashes, dots or brackets,
+# an international "+" or "00" in front, at least six digits in all.
+_PHONE_LIKE = re.compile(r"\+?[\d\s().-]+")
 
 
 MAX_SEARCH_RESULTS = 50
@@ -80,6 +87,21 @@ def _customers_named(
     return ordered[:MAX_SEARCH_RESULTS]
 
 
+def recognise_kind(value: str) -> str:
+    """What a value typed into the one search box is: an email address (it has an "@"), an
+    identity code (its shape), a phone number (only digits and separators, six digits or
+    more) or else a name. The kind decides the search, and whether the value may be shown
+    again (an identity code never is)."""
+    text = value.strip()
+    if "@" in text:
+        return "email"
+    if looks_like_identity_code(text):
+        return "identity_code"
+    if _PHONE_LIKE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 6:
+        return "phone"
+    return "name"
+
+
 def search_customers(
     ctx: Context,
     keyring: Keyring,
@@ -95,6 +117,8 @@ def search_customers(
     """
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
+    if kind == ANY_KIND:
+        kind = recognise_kind(value or "")
     if kind not in SEARCH_KINDS:
         raise ValidationFailed({"kind": ["Choose what to search by."]})
     value = (value or "").strip()

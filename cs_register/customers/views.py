@@ -16,7 +16,7 @@ from cs_register import pages
 from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
 from cs_register.customers.rectification import FIELD_LABELS
-from cs_register.customers.search import SEARCH_KINDS, search_customers
+from cs_register.customers.search import ANY_KIND, SEARCH_KINDS, recognise_kind, search_customers
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -52,7 +52,8 @@ def _form_values(form: Mapping[str, str]) -> dict[str, str]:
 
 def _render_dashboard(
     *,
-    kind: str = "name",
+    kind: str = ANY_KIND,
+    searched: str | None = None,
     value: str = "",
     results: list[dict[str, Any]] | None = None,
     errors: dict[str, list[str]] | None = None,
@@ -61,8 +62,12 @@ def _render_dashboard(
     return (
         render_template(
             "customers/dashboard.html",
-            kinds={kind: IDENTIFIER_LABELS[kind] for kind in SEARCH_KINDS},
+            kinds={
+                ANY_KIND: "Anything (recognised)",
+                **{kind: IDENTIFIER_LABELS[kind] for kind in SEARCH_KINDS},
+            },
             kind=kind,
+            searched=searched or kind,
             value=value,
             results=results,
             errors=errors or {},
@@ -80,16 +85,19 @@ def dashboard() -> Any:
 @blueprint.post("/customers/search")
 @requires(Permission.VIEW_CUSTOMERS)
 def search() -> Any:
-    kind = request.form.get("kind", "name")
+    kind = request.form.get("kind", ANY_KIND)
     value = request.form.get("value", "")
+    searched = recognise_kind(value) if kind == ANY_KIND else kind
     # An identity code is never written back into a page, not even into the search box.
-    echo = "" if kind == "identity_code" else _safe_echo(value)
+    echo = "" if searched == "identity_code" else _safe_echo(value)
     try:
-        customers = search_customers(staff_context(), current_keyring(), kind=kind, value=value)
+        customers = search_customers(staff_context(), current_keyring(), kind=searched, value=value)
     except ValidationFailed as failure:
-        return _render_dashboard(kind=kind, value=echo, errors=failure.errors, status=422)
+        return _render_dashboard(
+            kind=kind, searched=searched, value=echo, errors=failure.errors, status=422
+        )
     results = [_result_row(customer) for customer in customers]
-    return _render_dashboard(kind=kind, value=echo, results=results)
+    return _render_dashboard(kind=kind, searched=searched, value=echo, results=results)
 
 
 def _result_row(customer: Customer) -> dict[str, Any]:

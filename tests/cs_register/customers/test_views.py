@@ -16,6 +16,7 @@ from cs_register.contacts.models import (
     IdentityVerification,
     VerificationOutcome,
 )
+from cs_register.customers import search as search_module
 from cs_register.customers.models import Customer, CustomerRevision
 from tests.cs_register.customers.conftest import identity_code
 
@@ -138,6 +139,46 @@ def test_search_is_audited_without_the_value(client, logged_in, make_customer, d
     assert event.actor_id == agent.id
     assert event.details == {"kind": "phone", "results": 1}
     assert event.request_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "kind"),
+    [
+        ("Matti@Example.fi", "email"),
+        (f"  {CODE.lower()} ", "identity_code"),
+        ("040 123 4567", "phone"),
+        ("+358 (0)40 123-4567", "phone"),
+        ("Matti Meikäläinen", "name"),
+        ("meikä", "name"),
+        ("12345", "name"),  # too few digits for a phone number
+    ],
+)
+def test_the_one_search_box_recognises_what_was_typed(typed, kind):
+    assert search_module.recognise_kind(typed) == kind
+
+
+def test_the_one_search_box_finds_by_any_identifier_and_never_echoes_a_code(
+    client, logged_in, make_customer, db_session
+):
+    logged_in("agent")
+    customer = make_customer(
+        given_names="Matti",
+        family_name="Meikäläinen",
+        phone="040 123 4567",
+        email="matti@example.fi",
+        identity_code=CODE,
+    )
+    assert 'value="any" selected' in client.get("/customers").get_data(as_text=True)
+    for typed in ("meikäläinen ma", "0401234567", "MATTI@example.fi", f" {CODE} "):
+        response = search(client, "any", typed)
+        assert response.status_code == 200, typed
+        html = response.get_data(as_text=True)
+        assert f"/customers/{customer.public_id}" in html, typed
+        assert CODE not in html
+    kinds = [
+        event.details["kind"] for event in audit_rows(db_session, AuditAction.CUSTOMER_SEARCHED)
+    ]
+    assert kinds == ["name", "phone", "email", "identity_code"]
 
 
 def test_searching_needs_a_post(client, logged_in, make_customer, db_session):
