@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Sized
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -32,6 +31,7 @@ from cs_register.sources import build_registry
 from cs_register.statistics.rollup import roll_up
 from jobs.context import job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
+from recordings.purge import Deadline
 from recordings.sweep import check_invariants, reconcile, run_sweep
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
     days_counted = roll_up(database, now=utcnow())
     with database.unit_of_work() as session:
         notices_removed = remove_old_notices(session, now=utcnow())
-    deadline = time.monotonic() + SWEEP_JOB_TIMEOUT_SECONDS - SWEEP_TIME_MARGIN_SECONDS
+    deadline = Deadline.after(SWEEP_JOB_TIMEOUT_SECONDS - SWEEP_TIME_MARGIN_SECONDS)
     report = _run_engine(run_sweep, deadline=deadline)
     contacts = sweep_customer_service_data(
         job_database(runtime.settings),

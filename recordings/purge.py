@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -289,6 +289,21 @@ def finish_purge(
     return outcomes
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When a run stops starting deletions, on a monotonic clock (tests hand in their own)."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(at=time.monotonic() + seconds)
+
+    def passed(self) -> bool:
+        return self.clock() >= self.at
+
+
 class OutOfTime(Exception):
     """The run's time was up (`deadline`) before this recording's files were deleted."""
 
@@ -302,7 +317,7 @@ def purge_batch(
     policy: RetentionPolicy,
     job_id: str | None,
     erasure: bool = False,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[dict[int, PurgeOutcome], dict[int, Exception]]:
     """Move a batch of recordings through `active → purging → purged`, each if (and only if)
     it is due: step 1 (`claim_for_purge`) commits, the files are deleted outside any
@@ -311,7 +326,7 @@ def purge_batch(
 
     A recording whose file cannot be deleted stays `purging` and is returned with its error;
     the rest of the batch goes on. Idempotent; an audio file already gone counts as deleted.
-    Past `deadline` (a `time.monotonic()` value) no further file is deleted: the recordings
+    Once `deadline` has passed no further file is deleted: the recordings
     deleted so far are finished, the others stay `purging` for the next run and are returned
     with `OutOfTime`.
     """
@@ -320,7 +335,7 @@ def purge_batch(
     failures: dict[int, Exception] = {}
     deleted: list[int] = []
     for recording_id, keys in claim.files.items():
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and deadline.passed():
             failures[recording_id] = OutOfTime("the run's time was up before its files")
             continue
         try:

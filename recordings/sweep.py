@@ -10,7 +10,6 @@ two sweeps at once purge each recording once. The self-checks (`check_invariants
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,7 @@ from cs_register.context import job_context
 from cs_register.db import Database
 from recordings.models import Recording, RecordingHold, RecordingState
 from recordings.monitor import InvariantViolation, check_invariants
-from recordings.purge import STORED_STATES, OutOfTime, purge_batch, purge_reason
+from recordings.purge import STORED_STATES, Deadline, OutOfTime, purge_batch, purge_reason
 from recordings.reconcile import ReconciliationReport, reconcile
 from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
@@ -208,7 +207,7 @@ def run_sweep(
     job_id: str | None = None,
     dry_run: bool = False,
     on_batch: Callable[[int], None] | None = None,
-    deadline: float | None = None,
+    deadline: Deadline | None = None,
 ) -> SweepReport:
     """End expired holds, then purge everything due in batches of `batch_size`.
 
@@ -217,7 +216,7 @@ def run_sweep(
     logged by id, counted in `failed` and skipped for the rest of this sweep; the next sweep
     retries it.
     `on_batch(n)` is called after each batch (progress bars).
-    With `deadline` (a `time.monotonic()` value; the job's timeout less a margin), the sweep
+    With `deadline` (the job's timeout less a margin), the sweep
     finishes what it has deleted when the time is up and raises `SweepOutOfTime` with its
     report: the job fails loudly instead of being killed mid-batch, and the next sweep
     resumes the rest.
@@ -235,7 +234,7 @@ def run_sweep(
         batch = [recording_id for recording_id in ids if recording_id not in failed][:batch_size]
         if not batch:
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and deadline.passed():
             raise SweepOutOfTime(report)
         report.batches += 1
         try:

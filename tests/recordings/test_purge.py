@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from recordings.models import (
     RecordingHold,
     RecordingState,
 )
-from recordings.purge import purge_recording
+from recordings.purge import Deadline, purge_recording
 from recordings.retention import HoldPeriod, RetentionPolicy
 from recordings.storage import LocalStorage
 from recordings.sweep import SweepOutOfTime, find_recordings_due_for_purge, run_sweep
@@ -270,14 +269,16 @@ def test_a_failing_storage_is_logged_and_retried_next_sweep(
 def test_a_sweep_out_of_time_on_slow_storage_stops_loudly_and_loses_nothing(
     database, storage, policy, stored_recording, clock, fresh, receipts, monkeypatch
 ):
-    """Storage answering slowly (each delete 50 ms) and a sweep whose time is up after about
-    a third of the work: it finishes what it deleted, raises with its report instead of being
-    killed mid-batch, and the next sweep purges the rest, each recording exactly once."""
+    """Storage answering slowly (each delete takes 50 ms on the run's clock) and a sweep whose
+    time is up after about a third of the work: it finishes what it deleted, raises with its
+    report instead of being killed mid-batch, and the next sweep purges the rest, each
+    recording exactly once."""
     recordings = [stored_recording(clock.now - timedelta(days=120)) for _ in range(24)]
     real_delete = storage.delete
+    elapsed = [0.0]
 
     def slow_delete(key: str) -> bool:
-        time.sleep(0.05)
+        elapsed[0] += 0.05
         return real_delete(key)
 
     monkeypatch.setattr(storage, "delete", slow_delete)
@@ -288,7 +289,7 @@ def test_a_sweep_out_of_time_on_slow_storage_stops_loudly_and_loses_nothing(
             now=clock.now,
             policy=policy,
             batch_size=5,
-            deadline=time.monotonic() + 0.4,
+            deadline=Deadline(at=0.4, clock=lambda: elapsed[0]),
         )
     report = out_of_time.value.report
     assert 0 < report.purged < len(recordings)
