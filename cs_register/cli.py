@@ -28,7 +28,8 @@ from cs_register.db import Database, get_database
 from cs_register.permissions import Actor, Role
 from cs_register.runtime import password_hashing_for
 from cs_register.staff.services import count_staff, create_user_with_one_time_password
-from cs_register.web import current_settings, now
+from cs_register.web import current_settings
+from cs_register.web import now as app_now
 
 db_cli = AppGroup("db", help="Apply or inspect database schema migrations.")
 
@@ -128,7 +129,7 @@ def seed_demo_staff_command() -> None:
     """Create demo accounts agent, supervisor, admin and dpo on an empty, non-production
     database and print their one-time passwords once."""
     settings = current_settings()
-    outcome = seed_demo_staff(_database(), settings=settings, now=now())
+    outcome = seed_demo_staff(_database(), settings=settings, now=app_now())
     if outcome.seeded:
         click.echo(format_password_box(outcome.passwords))
     else:
