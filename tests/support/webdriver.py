@@ -40,6 +40,13 @@ class WebDriverError(RuntimeError):
     pass
 
 
+# What chromedriver answers when an element found a moment ago belongs to a page the browser
+# has since left (a click submitted a form and the next page replaced the old one).
+_STALE_ELEMENT_SIGNS = ("stale element reference", "does not belong to the document")
+# How long a command on a just-found element is retried while a navigation settles.
+SETTLE_SECONDS = 10.0
+
+
 def find_browser() -> tuple[str, str] | None:
     """(chromium, chromedriver) paths, or None when either is missing."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -91,20 +98,35 @@ class Browser:
         found = self._call("POST", "/elements", {"using": "css selector", "value": css})
         return [str(item[ELEMENT_KEY]) for item in found]
 
+    def _on_element(
+        self, css: str, method: str, command: str, body: dict[str, Any] | None = None
+    ) -> Any:
+        """Find `css` and send `command` to it, finding it again if the page was replaced
+        between the two (the element then belongs to the page the browser just left)."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            try:
+                return self._call(method, f"/element/{self.find(css)}/{command}", body)
+            except WebDriverError as error:
+                stale = any(sign in str(error) for sign in _STALE_ELEMENT_SIGNS)
+                if not stale or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)  # polling a real browser while it loads the next page
+
     def type(self, css: str, text: str) -> None:
-        self._call("POST", f"/element/{self.find(css)}/value", {"text": text})
+        self._on_element(css, "POST", "value", {"text": text})
 
     def select(self, css: str, value: str) -> None:
         self.click(f"{css} option[value='{value}']")
 
     def click(self, css: str) -> None:
-        self._call("POST", f"/element/{self.find(css)}/click", {})
+        self._on_element(css, "POST", "click", {})
 
     def text(self, css: str = "body") -> str:
-        return str(self._call("GET", f"/element/{self.find(css)}/text"))
+        return str(self._on_element(css, "GET", "text"))
 
     def css_value(self, css: str, prop: str) -> str:
-        return str(self._call("GET", f"/element/{self.find(css)}/css/{prop}"))
+        return str(self._on_element(css, "GET", f"css/{prop}"))
 
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
@@ -146,6 +168,22 @@ class Browser:
                 return elements[0]
             if time.monotonic() > deadline:
                 raise WebDriverError(f"no element matches {css!r}")
+            time.sleep(0.1)  # polling a real browser, not waiting on our own clock
+
+    def wait_for_text(self, css: str, expected: str, timeout: float = 10.0) -> None:
+        """Wait until `css` shows exactly `expected`: after a form is submitted the old page
+        may still be on screen with an element of the same name for a moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find_all(css)
+            shown = None
+            if found:
+                with contextlib.suppress(WebDriverError):
+                    shown = str(self._call("GET", f"/element/{found[0]}/text"))
+            if shown == expected:
+                return
+            if time.monotonic() > deadline:
+                raise WebDriverError(f"{css!r} shows {shown!r}, not {expected!r}")
             time.sleep(0.1)  # polling a real browser, not waiting on our own clock
 
 
