@@ -128,7 +128,7 @@ def _wire_page_seams(app: Flask) -> None:
     from cs_register.consents import views as consents_views
     from cs_register.contacts import views as contacts_views
     from cs_register.intake import views as intake_views
-    from cs_register.privacy import views as privacy_views
+    from cs_register.privacy import web as privacy_web
     from recordings import web as recordings_web
 
     pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
@@ -136,8 +136,10 @@ def _wire_page_seams(app: Flask) -> None:
     pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, consents_views.customer_page_panel)
-    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_views.customer_page_panel)
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_web.customer_page_panel)
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
+    # base.html's banner of overdue privacy requests, on every page the DPO sees.
+    app.context_processor(privacy_web.overdue_requests_banner)
 
 
 def _before_sweeps(app: Flask) -> None:

@@ -2,15 +2,14 @@
 
 Agents and supervisors register a request from the customer's page; the queue and the cases
 are the DPO's work (supervisors may read them). Views are thin: every rule, permission and
-audit row is in `cs_register.privacy.cases`.
+audit row is in `cs_register.privacy.cases`. The case page itself is rendered by
+`case_page`; the customer page's panel and the overdue banner are in `web`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -22,44 +21,32 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
-from sqlalchemy.orm import Session
 
-from cs_register import pages, personal_data, tasks
+from cs_register import personal_data, tasks
 from cs_register.clock import local_today
 from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
-from cs_register.contacts.relinking import relinks_in_request
-from cs_register.contacts.services import customer_timeline
-from cs_register.customers import rectification
 from cs_register.customers.models import Customer
-from cs_register.customers.personal_data import data_subject
-from cs_register.customers.rectification import FIELD_LABELS, RevisionView
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
-from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission, has_permission
-from cs_register.personal_data import Finding
 from cs_register.privacy import (
     cases,
     customer_steps,
     deadlines,
     downloads,
     erasure,
-    erasure_receipts,
     export,
     relinks,
     services,
 )
-from cs_register.privacy.models import PrivacyExport, RequestChannel, RequestKind, RequestStatus
-from cs_register.privacy.monitor import count_overdue
+from cs_register.privacy.case_page import render_case_page, shown_again
+from cs_register.privacy.models import RequestChannel, RequestKind, RequestStatus
 from cs_register.privacy.web import current_export_inputs, current_export_storage
-from cs_register.web import current_keyring, current_staff, now, requires, staff_context
-
-log = logging.getLogger(__name__)
+from cs_register.web import current_staff, now, requires, staff_context
 
 blueprint = Blueprint("privacy", __name__, template_folder="templates")
 
@@ -77,15 +64,6 @@ def everything_held(public_id: str) -> Any:
         grouped=held.by_category(),
         sources=registry.describe(),
     )
-
-
-def _shown_again(values: dict[str, Any]) -> dict[str, Any]:
-    """A refused form's values to show again, without the identity codes it was refused for:
-    a page must never carry a code in clear."""
-    return {
-        name: redact_identity_codes(value) if isinstance(value, str) else value
-        for name, value in values.items()
-    }
 
 
 # --- registering a request ----------------------------------------------------------------
@@ -126,7 +104,7 @@ def _register(customer: Customer | None) -> Any:
             customer_public_id=customer.public_id if customer is not None else None,
         )
     except ValidationFailed as failure:
-        return _request_form(customer, _shown_again(values), failure.errors, 422)
+        return _request_form(customer, shown_again(values), failure.errors, 422)
     flash(
         f"{case.kind.label} request registered; the data-protection officer answers it by"
         f" {case.due_on.strftime('%d.%m.%Y')}.",
@@ -179,75 +157,10 @@ def queue() -> Any:
     ), (422 if errors else 200)
 
 
-def _exports(view: cases.CaseView) -> list[PrivacyExport]:
-    return export.exports_of_case(get_session(), view.case)
-
-
-def _corrections(view: cases.CaseView) -> list[RevisionView]:
-    if view.case.kind is not RequestKind.RECTIFICATION or view.customer is None:
-        return []
-    history = rectification.customer_history(
-        staff_context(),
-        current_keyring(),
-        public_id=view.customer.public_id,
-    )
-    return cases.corrections_during(view.case, history)
-
-
-def _case_page(
-    public_id: str,
-    *,
-    errors: dict[str, list[str]] | None = None,
-    values: dict[str, str] | None = None,
-    status: int = 200,
-) -> Any:
-    view = cases.view_case(staff_context(), public_id=public_id)
-    staff = current_staff()
-    return render_template(
-        "privacy/case.html",
-        view=view,
-        case=view.case,
-        errors=errors or {},
-        values=values or {},
-        can_handle=staff is not None and has_permission(staff, Permission.HANDLE_PRIVACY_REQUESTS),
-        max_extension=deadlines.MAX_EXTENSION_MONTHS,
-        today=local_today(now()),
-        ombudsman_notice=cases.OMBUDSMAN_NOTICE,
-        exports=_exports(view),
-        corrections=_corrections(view),
-        field_labels=FIELD_LABELS,
-        exportable=view.case.kind in export.EXPORTABLE_KINDS and view.customer is not None,
-        languages=export.LANGUAGES,
-        export_days=current_export_inputs().retention.days,
-        erasure_receipt=erasure_receipts.receipt_of(get_session(), view.case.public_id),
-        customer_contacts=_movable_contacts(view),
-        to_confirm=_to_confirm(view),
-        relinks=relinks_in_request(get_session(), view.case.public_id),
-    ), status
-
-
-def _to_confirm(view: cases.CaseView) -> list[Finding]:
-    """What was found only by the person's phone or email, for the DPO to confirm before an
-    export includes it (an open access or portability case)."""
-    if view.customer is None or view.case.kind not in export.EXPORTABLE_KINDS:
-        return []
-    if not view.case.status.is_open:
-        return []
-    found = personal_data.registry().find(staff_context(), data_subject(view.customer))
-    return [finding for finding in found if finding.needs_confirmation]
-
-
-def _movable_contacts(view: cases.CaseView) -> Sequence[Any]:
-    """A rectification case's customer's contacts, which the DPO may move to someone else."""
-    if view.case.kind is not RequestKind.RECTIFICATION or view.customer is None:
-        return ()
-    return customer_timeline(get_session(), view.customer.id)
-
-
 @blueprint.get("/privacy/requests/<public_id>")
 @requires(Permission.VIEW_PRIVACY_REQUESTS)
 def case_page(public_id: str) -> Any:
-    return _case_page(public_id)
+    return render_case_page(public_id)
 
 
 def _step(public_id: str, fields: tuple[str, ...], step: Any, done: str) -> Any:
@@ -256,9 +169,11 @@ def _step(public_id: str, fields: tuple[str, ...], step: Any, done: str) -> Any:
     try:
         step(staff_context(), public_id=public_id, **values)
     except ValidationFailed as failure:
-        return _case_page(public_id, errors=failure.errors, values=_shown_again(values), status=422)
+        return render_case_page(
+            public_id, errors=failure.errors, values=shown_again(values), status=422
+        )
     except Conflict as conflict:
-        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+        return render_case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     flash(done, "success")
     return redirect(url_for("privacy.case_page", public_id=public_id), 303)
 
@@ -391,7 +306,7 @@ def relink_contact(public_id: str, contact_public_id: str) -> Any:
             public_id, contact_public_id, search=search, errors=failure.errors, status=422
         )
     except Conflict as conflict:
-        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+        return render_case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     kind, value = request.form.get("kind", ""), request.form.get("value", "")
     # An identity code is never written back into the page, not even into its own input.
     search = {"kind": kind, "value": "" if kind == "identity_code" else value}
@@ -411,11 +326,11 @@ def relink_contact(public_id: str, contact_public_id: str) -> Any:
 def erase_customer(public_id: str) -> Any:
     if request.form.get("confirm") != "yes":
         errors = {"confirm": ["Confirm that you checked what is held and who the requester is."]}
-        return _case_page(public_id, errors=errors, status=422)
+        return render_case_page(public_id, errors=errors, status=422)
     try:
         erasure.begin_erasure(staff_context(), public_id=public_id)
     except Conflict as conflict:
-        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+        return render_case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     # The case is committed as `erasing` before the worker is told; it gets only the id.
     return _hand_to_worker(
         public_id,
@@ -436,9 +351,9 @@ def request_export(public_id: str) -> Any:
             staff_context(), case_public_id=public_id, language=language, confirmed=confirmed
         )
     except ValidationFailed as failure:
-        return _case_page(public_id, errors=failure.errors, status=422)
+        return render_case_page(public_id, errors=failure.errors, status=422)
     except Conflict as conflict:
-        return _case_page(public_id, errors={"case": [conflict.detail]}, status=409)
+        return render_case_page(public_id, errors={"case": [conflict.detail]}, status=409)
     # The row is committed with the request; the worker gets only its id.
     return _hand_to_worker(
         public_id,
@@ -482,40 +397,3 @@ def download_export(public_id: str) -> Any:
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def export_schema() -> Any:
     return export.schema()
-
-
-# --- on other pages -----------------------------------------------------------------------
-
-
-def customer_page_panel(session: Session, customer: Customer, current: datetime) -> Markup:
-    """The customer page's privacy requests (`pages.CUSTOMER_PAGE_PANELS`), with the button
-    to register one. Not audited here: the customer page audits its own viewing."""
-    staff = current_staff()
-    today = local_today(current)
-    rows = [
-        (case, deadlines.urgency(case.due_on, today, is_open=case.status.is_open))
-        for case in cases.cases_of_customer(session, customer.id)
-    ]
-    return pages.render_panel(
-        "privacy/_customer_panel.html",
-        customer=customer,
-        rows=rows,
-        can_register=staff is not None
-        and has_permission(staff, Permission.REGISTER_PRIVACY_REQUESTS),
-        can_open=staff is not None and has_permission(staff, Permission.VIEW_PRIVACY_REQUESTS),
-    )
-
-
-@blueprint.app_context_processor
-def overdue_requests_banner() -> dict[str, Any]:
-    """`privacy_overdue`: open requests past their due day, for base.html's banner; shown to
-    the DPO, who can act on it."""
-    staff = current_staff()
-    if staff is None or not has_permission(staff, Permission.HANDLE_PRIVACY_REQUESTS):
-        return {"privacy_overdue": 0}
-    try:
-        return {"privacy_overdue": count_overdue(get_session(), today=local_today(now()))}
-    except Exception:
-        # A banner must never turn a working page (or an error page) into a failure.
-        log.exception("privacy deadline check for the banner failed")
-        return {"privacy_overdue": 0}

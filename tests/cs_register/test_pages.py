@@ -36,7 +36,7 @@ def test_create_app_wires_the_contact_and_customer_page_providers(app):
     assert providers[pages.CUSTOMER_PAGE_PANELS] == [
         "cs_register.contacts.views",
         "cs_register.consents.views",
-        "cs_register.privacy.views",
+        "cs_register.privacy.web",
     ]
     assert providers[pages.CONTACT_TIMELINE_NOTES] == ["recordings.web"]
     assert seams.renderers[pages.CONTACT_PAGE].__module__ == "cs_register.contacts.views"
