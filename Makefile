@@ -67,6 +67,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/audit_sweep.py
 	$(BIN)/python benchmarks/webhook_throughput.py
 	$(BIN)/python benchmarks/webhook_throughput.py --database postgresql
+	$(BIN)/python benchmarks/console_pages.py --chart docs/charts/console_pages_sqlite.png
+	$(BIN)/python benchmarks/console_pages.py --db postgresql --sizes 10000,1000000 --chart docs/charts/console_pages_postgresql.png
 	$(BIN)/python benchmarks/upload_memory.py --minutes 10
 	$(BIN)/python benchmarks/upload_memory.py
 
