@@ -31,7 +31,7 @@ from cs_register.web import (
     requires,
     staff_context,
 )
-from recordings import holds, playback_views, services
+from recordings import holds, listing, playback_views
 from recordings.intake import receive_recording
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
@@ -90,9 +90,7 @@ def render_recording_page(
     status: int = 200,
 ) -> Any:
     current = now()
-    overview = services.view_recording(
-        staff_context(), public_id=public_id, policy=current_policy()
-    )
+    overview = listing.view_recording(staff_context(), public_id=public_id, policy=current_policy())
     cap_day = overview.status.cap.astimezone(CALENDAR).date()
     return (
         render_template(
@@ -236,7 +234,7 @@ def recording_list() -> Any:
     current = now()
     label = request.args.get("state") or None
     after = request.args.get("after") or None
-    page = services.list_recordings(
+    page = listing.list_recordings(
         staff_context(), policy=current_policy(), label=label, after=after, limit=PAGE_SIZE
     )
     rows = [
@@ -257,7 +255,7 @@ def recording_list() -> Any:
         "recordings/list.html",
         rows=rows,
         label=label,
-        labels=services.RECORDING_LIST_LABELS,
+        labels=listing.RECORDING_LIST_LABELS,
         paged=after is not None,
         next_url=next_url,
     )

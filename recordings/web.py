@@ -14,8 +14,8 @@ from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
 from cs_register.web import current_staff, shared
 from recordings import access
+from recordings.listing import recording_statuses
 from recordings.retention import RetentionPolicy
-from recordings.services import recording_statuses
 from recordings.storage import RecordingStorage
 
 
