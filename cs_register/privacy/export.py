@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,16 +33,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
-from cs_register.audit.models import AuditAction, AuditEvent
+from cs_register.audit.models import AuditAction
 from cs_register.context import Context, job_context
 from cs_register.crypto import Keyring
 from cs_register.customers.models import Customer
 from cs_register.customers.personal_data import data_subject
-from cs_register.customers.rectification import current_values
 from cs_register.db import Database
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.permissions import Permission, require_unless_command
 from cs_register.personal_data import Finding, PersonalDataRegistry
+from cs_register.privacy import export_data
 from cs_register.privacy.cases import get_case
 from cs_register.privacy.models import (
     ExportStatus,
@@ -52,27 +51,13 @@ from cs_register.privacy.models import (
     RequestKind,
 )
 from cs_register.privacy.summary import render_summary
-from cs_register.staff.models import StaffUser
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-SCHEMA_FILE = "export_schema_v1.json"
-SCHEMA_ID = "https://cs-register.example/schemas/privacy-export/v1.json"
 EXPORTABLE_KINDS = frozenset({RequestKind.ACCESS, RequestKind.PORTABILITY})
 LANGUAGES = {"fi": "Suomi", "en": "English"}
 # A build that has not finished in this long was killed; the next tick builds it again.
 STALE_BUILD = timedelta(minutes=30)
-# The viewings the person is entitled to know of (GDPR article 15: who saw their data).
-VIEWING_ACTIONS = (
-    AuditAction.CUSTOMER_VIEWED,
-    AuditAction.IDENTITY_CODE_REVEALED,
-    AuditAction.CONTACT_VIEWED,
-    AuditAction.RECORDING_VIEWED,
-    AuditAction.RECORDING_PLAYED,
-    AuditAction.RECORDING_DOWNLOADED,
-    AuditAction.PERSONAL_DATA_REVIEWED,
-)
 _COPY_CHUNK = 64 * 1024
 
 
@@ -96,13 +81,6 @@ class ExportStorage(Protocol):
 
 class ExportFailed(Exception):
     """The export could not be built; the message names the problem, never personal data."""
-
-
-def schema() -> dict[str, Any]:
-    """The published JSON Schema of `data.json`."""
-    text = resources.files("cs_register.privacy").joinpath(SCHEMA_FILE).read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
 
 
 # --- asking for one -----------------------------------------------------------------------
@@ -293,41 +271,18 @@ def _build(
                 f for f in found if not f.needs_confirmation or f.reference in confirmed
             )
             advance()
-        records = [
-            {
-                "source": finding.source,
-                "category": finding.category,
-                "table": finding.table,
-                "reference": finding.reference,
-                "occurred_at": _instant(finding.occurred_at),
-                "fields": [{"label": label, "value": value} for label, value in finding.fields],
-            }
-            for finding in findings
-        ]
-        access_log = _access_log(session, customer, records)
+        records = export_data.records(findings)
+        access_log = export_data.access_log(session, customer, records)
         advance()
-        data = {
-            "$schema": SCHEMA_ID,
-            "schema_version": SCHEMA_VERSION,
-            "generated_at": _instant(now()),
-            "request": {
-                "id": case.public_id,
-                "kind": case.kind.value,
-                "received_on": case.received_on.isoformat(),
-            },
-            "customer": _customer_record(inputs.keyring, customer),
-            "records": records,
-            "recordings": [
-                {
-                    "reference": held.reference,
-                    "file": held.name,
-                    "sha256": held.sha256,
-                    "size_bytes": held.size_bytes,
-                }
-                for held in files
-            ],
-            "access_log": access_log,
-        }
+        data = export_data.document(
+            inputs.keyring,
+            case,
+            customer,
+            records=records,
+            files=files,
+            access_log=access_log,
+            generated_at=now(),
+        )
         language = export.language
         case_public_id = case.public_id
     # In the export storage's own scratch area: a build killed mid-way leaves its partial
@@ -385,10 +340,6 @@ def _build(
     return export
 
 
-def _instant(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _new_key() -> str:
     token = secrets.token_hex(16)
     return f"{token[:2]}/{token}.zip"
@@ -405,38 +356,3 @@ def _copy_audio(
             target.write(chunk)
     if digest.hexdigest() != expected:
         raise ExportFailed("a recording's audio does not match its stored SHA-256")
-
-
-def _customer_record(keyring: Keyring, customer: Customer) -> dict[str, Any]:
-    return {
-        "id": customer.public_id,
-        **current_values(keyring, customer),
-        "created_at": _instant(customer.created_at),
-    }
-
-
-def _access_log(
-    session: Session, customer: Customer, records: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Every time a staff member viewed, played, downloaded or revealed the person's data."""
-    references = {customer.public_id} | {record["reference"] for record in records}
-    rows = session.execute(
-        sa.select(AuditEvent, StaffUser.display_name, StaffUser.role)
-        .join(StaffUser, StaffUser.id == AuditEvent.actor_id)
-        .where(
-            AuditEvent.action.in_(VIEWING_ACTIONS),
-            AuditEvent.subject_id.in_(references),
-        )
-        .order_by(AuditEvent.occurred_at, AuditEvent.id)
-    )
-    return [
-        {
-            "at": _instant(event.occurred_at),
-            "staff": name,
-            "role": role.value,
-            "action": event.action.value,
-            "subject_type": event.subject_type,
-            "subject": event.subject_id,
-        }
-        for event, name, role in rows
-    ]

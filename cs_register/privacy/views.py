@@ -40,6 +40,7 @@ from cs_register.privacy import (
     downloads,
     erasure,
     export,
+    export_data,
     relinks,
     services,
 )
@@ -396,4 +397,4 @@ def download_export(public_id: str) -> Any:
 @blueprint.get("/privacy/export-schema/v1.json")
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def export_schema() -> Any:
-    return export.schema()
+    return export_data.schema()
