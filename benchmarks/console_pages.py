@@ -323,11 +323,19 @@ def measure(
             console_request(browser, token, name, serial)
         for name in raw:
             raw_query(name, serial)
-    for serial in chosen:
+    started = time.perf_counter()
+    slowest: list[tuple[float, str, int, float]] = []  # (ms, endpoint, round, seconds in)
+    for index, serial in enumerate(chosen):
         for name in ENDPOINTS:
-            samples[name].append(timed(lambda: console_request(browser, token, name, serial)))  # noqa: B023
+            at = time.perf_counter() - started
+            took = timed(lambda: console_request(browser, token, name, serial))  # noqa: B023
+            samples[name].append(took)
+            slowest = sorted([*slowest, (took, name, index, at)], reverse=True)[:8]
         for name in raw:
             raw[name].append(timed(lambda: raw_query(name, serial)))  # noqa: B023
+    print("slowest requests: " + ", ".join(
+        f"{name} {took:.1f} ms (round {index}, {at:.1f} s in)" for took, name, index, at in slowest
+    ), flush=True)  # fmt: skip
     figures: dict[str, dict[str, float]] = {}
     for name in ENDPOINTS:
         p50, p99 = percentiles(samples[name])
@@ -440,7 +448,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--repeat", type=int, default=200, help="requests per kind and size")
+    parser.add_argument("--repeat", type=int, default=500, help="requests per kind and size")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-minutes", type=float, default=90, help="bound on the whole run")
