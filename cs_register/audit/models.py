@@ -38,6 +38,7 @@ class AuditAction(enum.Enum):
     CONTACT_VIEWED = "contact_viewed"
     CONTACT_LINKED = "contact_linked"
     CONTACT_RELINKED = "contact_relinked"
+    CONTACT_EDITED = "contact_edited"
     IDENTITY_VERIFIED = "identity_verified"
     AUDIT_VIEWED = "audit_viewed"
     INTEGRATION_TOKEN_CREATED = "integration_token_created"  # noqa: S105 - an action name

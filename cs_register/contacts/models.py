@@ -119,3 +119,23 @@ class ContactRelink(PublicIdentified, Base):
     request_public_id: Mapped[str | None] = mapped_column(sa.String(36))
     changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     changed_at: Mapped[datetime]
+
+
+# The parts of a contact an agent may correct after it was logged (by any channel).
+EDITABLE_FIELDS = ("subject", "notes")
+
+
+class ContactRevision(Base):
+    """One correction of a contact's subject or notes: the value before and after, by whom
+    and when. The old text is kept so a correction can be seen for what it was; it is
+    personal data like the notes themselves and goes with the contact."""
+
+    __tablename__ = "contact_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(16))
+    old_value: Mapped[str] = mapped_column(sa.Text)
+    new_value: Mapped[str] = mapped_column(sa.Text)
+    changed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    changed_at: Mapped[datetime]

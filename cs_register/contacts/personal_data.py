@@ -8,7 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import personal_data as registry
-from cs_register.contacts.models import Contact, ContactRelink, IdentityVerification
+from cs_register.contacts.editing import contact_history
+from cs_register.contacts.models import (
+    Contact,
+    ContactRelink,
+    ContactRevision,
+    IdentityVerification,
+)
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
 from cs_register.db import affected_rows
@@ -17,6 +23,7 @@ SOURCE = "contacts"
 CONTACT = registry.FindingKind(SOURCE, "Contact", "contacts")
 VERIFICATION = registry.FindingKind(SOURCE, "Identity verification", "identity_verifications")
 RELINK = registry.FindingKind(SOURCE, "Contact moved to the right customer", "contact_relinks")
+REVISION = registry.FindingKind(SOURCE, "Correction of a contact", "contact_revisions")
 # What a move's reason says after a person it concerned is erased.
 ERASED_REASON = "(erased with the person's data)"
 _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
@@ -42,6 +49,12 @@ DESCRIPTION = registry.SourceDescription(
             "from_customer_id",
             "to_customer_id",
             "reason",
+        ),
+        registry.claim(
+            "contact_revisions",
+            "Corrections of a contact's subject or notes: the text before and after.",
+            "old_value",
+            "new_value",
         ),
     ),
 )
@@ -75,6 +88,10 @@ class ContactRecords(registry.DescribedSource, description=DESCRIPTION):
                     .where(column == customer_id)
                     .values({column.key: None, "reason": ERASED_REASON})
                 )
+        revisions = affected_rows(
+            session, sa.delete(ContactRevision).where(ContactRevision.contact_id.in_(in_scope))
+        )
+        tally.count(REVISION.category, revisions)
         verifications = affected_rows(
             session,
             sa.delete(IdentityVerification).where(IdentityVerification.contact_id.in_(in_scope)),
@@ -119,6 +136,16 @@ class ContactRecords(registry.DescribedSource, description=DESCRIPTION):
                 outcome = ("Outcome", check.outcome.value)
                 findings.append(
                     VERIFICATION.of(row, check.verified_at, ("Checked", checked), outcome)
+                )
+            for change in contact_history(ctx.session, contact.id):
+                findings.append(
+                    REVISION.of(
+                        f"contact_revisions:{change.id}",
+                        change.changed_at,
+                        ("Field", change.label),
+                        ("Before", change.old_value),
+                        ("After", change.new_value),
+                    )
                 )
         about_them = sa.or_(
             ContactRelink.from_customer_id == subject.customer_id,

@@ -85,7 +85,7 @@ def _find_contact(session: Session, public_id: str) -> Contact:
     return by_public_id(session, Contact, public_id, missing="No such contact.")
 
 
-def _visible_contact(ctx: Context, public_id: str) -> Contact:
+def visible_contact(ctx: Context, public_id: str) -> Contact:
     """The contact, unless it belongs to a customer `ctx`'s actor may not see (restricted):
     then it does not exist for them either."""
     contact = _find_contact(ctx.session, public_id)
@@ -102,7 +102,7 @@ def get_contact(ctx: Context, *, public_id: str) -> Contact:
     """A contact by public id, without an audit row: for pages that show no more than its
     channel, time and subject (the full contact page goes through `view_contact`)."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    return _visible_contact(ctx, public_id)
+    return visible_contact(ctx, public_id)
 
 
 def customer_timeline(session: Session, customer_id: int) -> Sequence[Contact]:
@@ -227,7 +227,7 @@ def record_verification(
     not made records nothing.
     """
     require(ctx.actor, Permission.LOG_CONTACTS)
-    contact = _visible_contact(ctx, contact_public_id)
+    contact = visible_contact(ctx, contact_public_id)
     verification = validate_verification(form, allow_not_attempted=False)
     return _add_verification(ctx, contact, verification)
 
@@ -246,7 +246,7 @@ def link_contact(
     """
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.LOG_CONTACTS)
-    contact = _visible_contact(ctx, contact_public_id)
+    contact = visible_contact(ctx, contact_public_id)
     customer = get_visible_customer(ctx, customer_public_id)
     if contact.customer_id is not None:
         if contact.customer_id == customer.id:
@@ -271,7 +271,7 @@ def view_contact(
 ) -> Contact:
     """A contact for its full page (notes, verifications, customer); the viewing is audited."""
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    contact = _visible_contact(ctx, public_id)
+    contact = visible_contact(ctx, public_id)
     audit.record(ctx, AuditAction.CONTACT_VIEWED, contact)
     return contact
 

@@ -1,4 +1,4 @@
-"""Agent console: log contacts, verification panel, link unidentified contacts."""
+"""Agent console: log contacts, verification panel, edit contacts, link unidentified contacts."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.clock import local_input_value
-from cs_register.contacts import relinking, services
+from cs_register.contacts import editing, relinking, services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
 from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
-from cs_register.errors import ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import echo_safely
 from cs_register.identifiers import IDENTIFIER_LABELS
 from cs_register.permissions import Permission
@@ -126,6 +126,7 @@ def render_contact_page(
             "contacts/contact.html",
             overview=overview,
             link_history=relinking.link_history(session, contact.id),
+            changes=editing.contact_history(session, contact.id),
             contact=contact,
             errors=errors,
             values=values,
@@ -170,6 +171,54 @@ def record_verification(public_id: str) -> Any:
         return render_contact_page(public_id, errors=failure.errors, values=values, status=422)
     flash("Verification recorded.", "success")
     return redirect(url_for("contacts.contact_page", public_id=public_id))
+
+
+def _render_edit_page(
+    public_id: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    conflict: str | None = None,
+    status: int = 200,
+) -> Any:
+    """The edit form, filled with the stored text or with what the agent typed (after a
+    refusal); after a conflict, the other person's saved version is shown beside it."""
+    contact = services.view_contact(staff_context(), public_id=public_id)
+    stored = {"subject": contact.subject, "notes": contact.notes}
+    return render_template(
+        "contacts/edit.html",
+        contact=contact,
+        values=values if values is not None else stored,
+        stored=stored,
+        revision=editing.revision_count(get_session(), contact.id),
+        errors=errors or {},
+        conflict=conflict,
+    ), status
+
+
+@blueprint.route("/contacts/<public_id>/edit", methods=["GET", "POST"])
+@requires(Permission.LOG_CONTACTS)
+def edit_contact(public_id: str) -> Any:
+    if request.method == "GET":
+        return _render_edit_page(public_id)
+    typed = {name: request.form.get(name, "") for name in ("subject", "notes")}
+    try:
+        changed = editing.edit_contact(
+            staff_context(),
+            contact_public_id=public_id,
+            revision=request.form.get("revision", ""),
+            **typed,
+        )
+    except ValidationFailed as failure:
+        values = {name: echo_safely(value) for name, value in typed.items()}
+        return _render_edit_page(public_id, values=values, errors=failure.errors, status=422)
+    except Conflict as conflict:
+        # What the agent typed is kept; the form now carries the new revision, so saving
+        # again is a deliberate choice to replace the other person's version.
+        values = {name: echo_safely(value) for name, value in typed.items()}
+        return _render_edit_page(public_id, values=values, conflict=conflict.detail, status=409)
+    flash("Contact saved." if changed else "Nothing was changed.", "success")
+    return redirect(url_for("contacts.contact_page", public_id=public_id), 303)
 
 
 def _render_link_page(

@@ -66,6 +66,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "contacts.new_contact": CONTACT_LOGGERS,
     "contacts.record_verification": CONTACT_LOGGERS,
     "contacts.link_contact": CONTACT_LOGGERS,
+    "contacts.edit_contact": CONTACT_LOGGERS,
     "consents.record_choice": CONTACT_LOGGERS,
     "consents.end_choice": CONTACT_LOGGERS,
     # Call recordings: agents listen to calls; supervisors also download and keep (hold) them.

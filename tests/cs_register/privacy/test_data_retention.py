@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.contacts.models import Contact, IdentityVerification
+from cs_register.contacts.models import Contact, ContactRevision, IdentityVerification
 from cs_register.contacts.retention import ContactRetention
 from cs_register.customers.models import Customer
 from cs_register.db import get_database
@@ -256,3 +256,38 @@ def test_everything_that_hangs_on_a_contact_goes_with_it(
             sa.select(RetentionReceipt).where(RetentionReceipt.category == "contacts")
         ).one()
     assert receipt.erased == {"Contact": 1, "Identity verification": 1}
+
+
+def test_a_contacts_corrections_go_with_it(app, client, logged_in, database, make_customer, sweep):
+    customer = make_customer()
+    logged_in("agent")
+    client.post(
+        "/contacts/new",
+        data={
+            "customer": customer.public_id,
+            "channel": "email",
+            "direction": "inbound",
+            "occurred_at": "2026-11-23T10:45",
+            "subject": "Address change",
+            "notes": "Moving in December.",
+            "verification_outcome": "not_attempted",
+        },
+    )
+    with database.session_factory() as session:
+        contact = session.scalars(sa.select(Contact)).one()
+    edited = client.post(
+        f"/contacts/{contact.public_id}/edit",
+        data={"subject": "Address change", "notes": "Moving in January.", "revision": "0"},
+    )
+    assert edited.status_code == 303
+    assert _count(database, ContactRevision) == 1
+
+    report = sweep(contact.occurred_at + timedelta(days=180))
+
+    assert report.removed == 1
+    assert _count(database, ContactRevision) == 0
+    with database.session_factory() as session:
+        receipt = session.scalars(
+            sa.select(RetentionReceipt).where(RetentionReceipt.category == "contacts")
+        ).one()
+    assert receipt.erased["Correction of a contact"] == 1
