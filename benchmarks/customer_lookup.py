@@ -139,6 +139,7 @@ def customer_row(serial: int, keyring: Keyring) -> dict[str, object]:
         "email": f"customer{serial}@example.fi",
         "identity_code_ciphertext": keyring.identity_code.encrypt(code, row_id=public_id),
         "identity_code_index": keyring.identity_code.blind_index(code),
+        "identity_code_key_version": keyring.identity_code.current_version,
         "created_at": NOW,
         "updated_at": NOW,
     }

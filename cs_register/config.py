@@ -43,6 +43,15 @@ class Settings:
     instance_path: Path
     data_encryption_key: bytes
     blind_index_key: bytes
+    # Later master key versions (2, 3, ...) by number: `DATA_ENCRYPTION_KEYS` and the key
+    # folder's `data_encryption_key.v<N>` files (`flask keys rotate`). Version 1 is the pair
+    # above; the highest version encrypts new data (`cs_register.crypto`).
+    later_key_versions: Mapping[int, bytes] = field(default_factory=dict, repr=False)
+    # Recordings sealed at rest (`recordings.sealing`); off only for measuring its cost.
+    recording_encryption: bool = True
+    # Whether recordings stored before sealing (plaintext) are still read; off once
+    # `flask keys rotate` has sealed them all, so an object without a header is refused.
+    recording_read_plaintext: bool = True
     # None means "start the embedded Redis server" (development runner only).
     redis_url: str | None = None
     recording_storage_path: Path | None = None
@@ -163,6 +172,9 @@ class Settings:
                 "DATA_ENCRYPTION_KEY", secret("DATA_ENCRYPTION_KEY", 32)
             ),
             blind_index_key=_decode_key("BLIND_INDEX_KEY", secret("BLIND_INDEX_KEY", 32)),
+            later_key_versions=later_key_versions(env, instance),
+            recording_encryption=_flag(env, "RECORDING_ENCRYPTION", True),
+            recording_read_plaintext=_flag(env, "RECORDING_READ_PLAINTEXT", True),
             redis_url=env.get("REDIS_URL") or None,
             recording_storage_path=Path(storage) if storage else None,
             session_idle_timeout=timedelta(
@@ -250,6 +262,62 @@ def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
                 f"{name}: {value!r} is not a name (lower-case letters, digits and _, at most 64)"
             )
     return names
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in ("0", "1"):
+        raise ConfigurationError(f"{name} must be 1 or 0, got {raw!r}")
+    return raw == "1"
+
+
+KEY_VERSION_FILE = "data_encryption_key.v{}"
+_KEY_VERSION_FILE = re.compile(r"data_encryption_key\.v([0-9]{1,3})")
+
+
+def later_key_versions(env: Mapping[str, str], instance: Path) -> dict[int, bytes]:
+    """Master key versions 2 and up: `DATA_ENCRYPTION_KEYS=2:<key>,3:<key>` and the files
+    `data_encryption_key.v<N>` in the instance's key folder. A version given twice must be
+    the same key. Messages name the version, never a key."""
+    versions: dict[int, bytes] = {}
+
+    def add(version: int, value: str, where: str) -> None:
+        if not 2 <= version <= 255:
+            raise ConfigurationError(f"{where}: key versions run from 2 to 255, got {version}")
+        key = _decode_key(where, value.strip())
+        if len(key) != 32:
+            raise ConfigurationError(f"{where}: key version {version} must be 32 bytes")
+        if versions.setdefault(version, key) != key:
+            raise ConfigurationError(f"key version {version} is configured twice, differently")
+
+    for part in env.get("DATA_ENCRYPTION_KEYS", "").split(","):
+        if not part.strip():
+            continue
+        number, _, value = part.partition(":")
+        if not number.strip().isdigit() or not value.strip():
+            raise ConfigurationError("DATA_ENCRYPTION_KEYS must be <version>:<key>[,...]")
+        add(int(number), value, "DATA_ENCRYPTION_KEYS")
+    folder = instance / "keys"
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            match = _KEY_VERSION_FILE.fullmatch(path.name)
+            if match:
+                add(int(match.group(1)), path.read_text(encoding="ascii"), path.name)
+    return versions
+
+
+def write_key_version(instance: Path, version: int) -> Path:
+    """Create key version `version` in the instance's key folder: random, mode 0600, and
+    O_EXCL so an existing version is never overwritten. Returns the file's path."""
+    folder = instance / "keys"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / KEY_VERSION_FILE.format(version)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(generate_key(32) + "\n")
+    return path
 
 
 def _decode_key(name: str, value: str) -> bytes:

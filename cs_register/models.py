@@ -10,6 +10,7 @@ from cs_register.integrations import models as integration_models
 from cs_register.privacy import models as privacy_models
 from cs_register.staff import models as staff_models
 from cs_register.statistics import models as statistics_models
+from recordings import key_rotation as key_rotation_models
 from recordings import models as recording_models
 
 ALL_MODEL_MODULES = (
@@ -24,4 +25,5 @@ ALL_MODEL_MODULES = (
     privacy_models,
     consent_models,
     statistics_models,
+    key_rotation_models,
 )

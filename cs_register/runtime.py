@@ -26,6 +26,7 @@ from cs_register.db import utcnow
 from cs_register.staff.passwords import HashingCost, PasswordHashing
 from cs_register.staff.sessions import SessionPolicy
 from recordings.retention import RetentionPolicy
+from recordings.sealing import SealedStorage
 from recordings.storage import LocalStorage, RecordingStorage
 
 EXTENSION = "cs_register.runtime"
@@ -59,14 +60,31 @@ def password_hashing_for(settings: Settings) -> PasswordHashing:
     )
 
 
+def keyring_for(settings: Settings) -> Keyring:
+    """Every configured key version; the highest encrypts new data."""
+    return Keyring(
+        encryption_key=settings.data_encryption_key,
+        index_key=settings.blind_index_key,
+        later_versions=settings.later_key_versions,
+    )
+
+
+def sealed_if_configured(
+    storage: RecordingStorage, settings: Settings, keyring: Keyring
+) -> RecordingStorage:
+    """`storage` sealing what it keeps (`recordings.sealing`), unless RECORDING_ENCRYPTION=0."""
+    if not settings.recording_encryption:
+        return storage
+    return SealedStorage(storage, keyring.audio, read_plaintext=settings.recording_read_plaintext)
+
+
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
+    keyring = keyring_for(settings)
     return Runtime(
         settings=settings,
         clock=clock,
-        keyring=Keyring(
-            encryption_key=settings.data_encryption_key, index_key=settings.blind_index_key
-        ),
-        storage=LocalStorage(settings.storage_root),
+        keyring=keyring,
+        storage=sealed_if_configured(LocalStorage(settings.storage_root), settings, keyring),
         exports=LocalStorage(settings.export_root),
         retention=RetentionPolicy(
             retention_months=settings.retention_months,

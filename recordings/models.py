@@ -82,6 +82,9 @@ class Recording(PublicIdentified, Base):
     # original.
     playback_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     sha256: Mapped[str] = mapped_column(sa.String(64))
+    # The master key version its audio objects' data keys are wrapped under
+    # (`recordings.sealing`); NULL: stored in plaintext, before sealing (or with it off).
+    key_version: Mapped[int | None] = mapped_column(sa.SmallInteger)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     content_type: Mapped[str] = mapped_column(sa.String(100))
     container: Mapped[str] = mapped_column(sa.String(32))

@@ -34,6 +34,7 @@ from recordings import access, retention
 from recordings.audio import AudioInfo, make_playback_copy
 from recordings.models import Call, Recording, RecordingHold, RecordingState, file_extension
 from recordings.retention import RetentionPolicy
+from recordings.sealing import sealing_version
 from recordings.storage import RecordingStorage, StagedUpload, new_key
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def store_recording(
         storage_key=key,
         playback_key=playback_key,
         sha256=staged.sha256,
+        key_version=sealing_version(storage),
         size_bytes=staged.size,
         content_type=content_type,
         container=info.container,

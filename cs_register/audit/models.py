@@ -53,6 +53,9 @@ class AuditAction(enum.Enum):
     CHATBOT_CONTACT_RECEIVED = "chatbot_contact_received"
     WEBHOOK_SECRET_CREATED = "webhook_secret_created"  # noqa: S105 - an action name
     WEBHOOK_SECRET_RETIRED = "webhook_secret_retired"  # noqa: S105 - an action name
+    KEY_ROTATION_STARTED = "key_rotation_started"
+    KEY_ROTATION_FINISHED = "key_rotation_finished"
+    KEY_VERSION_RETIRED = "key_version_retired"
     HANDOVER_CLOSED = "handover_closed"
     HOLD_EXPIRED = "hold_expired"
     RECORDING_PURGED = "recording_purged"

@@ -50,6 +50,9 @@ class Customer(PublicIdentified, Base):
     email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
     identity_code_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     identity_code_index: Mapped[int | None] = mapped_column(index=True)
+    # The key version the ciphertext and its index are under (`crypto`); a key rotation
+    # moves rows to the new one (`recordings.key_rotation`).
+    identity_code_key_version: Mapped[int | None] = mapped_column(sa.SmallInteger)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_contact_at: Mapped[datetime | None]

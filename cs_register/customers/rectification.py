@@ -83,6 +83,10 @@ def _revision_binding(customer: Customer, field: str, revision_id: int, which: s
     return f"{customer.public_id}|{field}|{revision_id}|{which}"
 
 
+# The key rotation (`recordings.key_rotation`) re-encrypts revision values under the same binding.
+revision_binding = _revision_binding
+
+
 def update_customer(
     ctx: Context,
     keyring: Keyring,
@@ -157,6 +161,7 @@ def update_customer(
                 new_code, row_id=customer.public_id
             )
             customer.identity_code_index = keyring.identity_code.blind_index(new_code)
+            customer.identity_code_key_version = keyring.identity_code.current_version
     set_name_keys(customer)
     customer.updated_at = now
     session.flush()

@@ -142,9 +142,23 @@ def customers_with_identity_code(
     session: Session, keyring: Keyring, identity_code: str
 ) -> list[Customer]:
     """Exact match through the blind index: a bucket of candidates, each decrypted and compared."""
-    bucket = keyring.identity_code.blind_index(identity_code)
+    # During a key rotation rows sit under the old and the new version, each indexed with its
+    # own version's key: ask for the bucket under every version.
+    buckets = keyring.identity_code.blind_indexes(identity_code)
     candidates = session.scalars(
-        sa.select(Customer).where(Customer.identity_code_index == bucket).order_by(Customer.id)
+        sa.select(Customer)
+        .where(
+            sa.or_(
+                *(
+                    sa.and_(
+                        Customer.identity_code_key_version == version,
+                        Customer.identity_code_index == bucket,
+                    )
+                    for version, bucket in buckets.items()
+                )
+            )
+        )
+        .order_by(Customer.id)
     ).all()
     matches = []
     for candidate in candidates:
@@ -227,6 +241,7 @@ def create_customer(
             fields.identity_code, row_id=public_id
         )
         customer.identity_code_index = keyring.identity_code.blind_index(fields.identity_code)
+        customer.identity_code_key_version = keyring.identity_code.current_version
     set_name_keys(customer)
     session.add(customer)
     session.flush()

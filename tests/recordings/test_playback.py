@@ -24,13 +24,13 @@ def recording(make_recording):
 @pytest.fixture
 def stored_bytes(storage, recording) -> bytes:
     """The original, as received (only supervisors download it)."""
-    return storage.path_for(recording.storage_key).read_bytes()
+    return b"".join(storage.open(recording.storage_key))
 
 
 @pytest.fixture
 def played_bytes(storage, recording) -> bytes:
     """The listening copy the player streams."""
-    return storage.path_for(recording.playback_key).read_bytes()
+    return b"".join(storage.open(recording.playback_key))
 
 
 def audio_url(recording) -> str:
@@ -166,8 +166,8 @@ def test_telephony_codecs_play_from_the_mp3_copy_and_download_the_original(
 ):
     recording = make_recording("wav_mulaw")
     assert recording.playback_key is not None
-    copy = storage.path_for(recording.playback_key).read_bytes()
-    original = storage.path_for(recording.storage_key).read_bytes()
+    copy = b"".join(storage.open(recording.playback_key))
+    original = b"".join(storage.open(recording.storage_key))
     logged_in("supervisor")
 
     played = client.get(audio_url(recording))
@@ -191,8 +191,8 @@ def test_an_agent_never_receives_the_originals_bytes(
     client, logged_in, make_recording, storage, audio_format, header
 ):
     recording = make_recording(audio_format)
-    original = storage.path_for(recording.storage_key).read_bytes()
-    copy = storage.path_for(recording.playback_key).read_bytes()
+    original = b"".join(storage.open(recording.storage_key))
+    copy = b"".join(storage.open(recording.playback_key))
     logged_in("agent")
     response = client.get(audio_url(recording), headers={"Range": header} if header else {})
     assert response.status_code in (200, 206)
@@ -251,7 +251,7 @@ def test_the_command_makes_the_missing_listening_copies(
     response = client.get(audio_url(old))
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "audio/mpeg"
-    assert response.get_data() == storage.path_for(made.playback_key).read_bytes()
+    assert response.get_data() == b"".join(storage.open(made.playback_key))
     again = app.test_cli_runner().invoke(args=["recordings", "make-playback-copies"])
     assert "Made 0 listening copies" in again.output
 

@@ -33,10 +33,10 @@ def drifted(storage, policy, stored_recording, clock):
     storage.delete(lost.storage_key)
     old_orphan = write_file(storage, OLD_BYTES, ".wav")
     written = clock.now - timedelta(days=400)
-    os.utime(storage.path_for(old_orphan), (written.timestamp(), written.timestamp()))
+    os.utime(storage.inner.path_for(old_orphan), (written.timestamp(), written.timestamp()))
     young_orphan = write_file(storage, b"recent upload that never got its row", ".wav")
     young_time = clock.now - timedelta(days=30)
-    os.utime(storage.path_for(young_orphan), (young_time.timestamp(), young_time.timestamp()))
+    os.utime(storage.inner.path_for(young_orphan), (young_time.timestamp(), young_time.timestamp()))
     return intact, lost, old_orphan, young_orphan
 
 
@@ -113,7 +113,7 @@ def test_a_clean_store_reports_nothing(database, storage, policy, clock, stored_
 def test_repair_clears_uploads_abandoned_for_a_day(database, storage, policy, clock):
     """A process killed mid-upload leaves partial audio in the staging area; repair removes
     it once it is a day old, never an upload that may still be arriving."""
-    staging = storage.root / ".staging"
+    staging = storage.inner.root / ".staging"
     staging.mkdir(parents=True)
     for name, age in (("upload-abandoned", timedelta(hours=25)), ("upload-live", timedelta(0))):
         path = staging / name

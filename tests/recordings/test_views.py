@@ -419,7 +419,7 @@ def stored_files(storage) -> list[str]:
 
 
 def staging_files(storage) -> list[Path]:
-    staging = storage.root / ".staging"
+    staging = storage.inner.root / ".staging"
     return list(staging.iterdir()) if staging.exists() else []
 
 
@@ -437,7 +437,7 @@ def test_an_agent_uploads_a_recording_to_a_phone_contact(
     assert recording.uploaded_by_id == agent.id
     assert recording.recorded_at == contact.occurred_at
     assert recording.content_type == "audio/wav"
-    assert storage.path_for(recording.storage_key).read_bytes() == path.read_bytes()
+    assert b"".join(storage.open(recording.storage_key)) == path.read_bytes()
     (stored,) = audit_rows(AuditAction.RECORDING_STORED, recording.public_id)
     assert stored.actor_id == agent.id
     assert "Recording stored." in client.get(response.headers["Location"]).get_data(as_text=True)
