@@ -4,8 +4,8 @@ key rotations' progress (`recordings.key_rotation`).
 Identity codes stored so far are under version 1 (their ciphertexts begin with the byte 1);
 recordings stored so far are plaintext (NULL) until a rotation seals them.
 
-Revision ID: 0014_key_versions_and_rotations
-Revises: 0013_name_keys_compared_bytewise
+Revision ID: 0015_key_versions_and_rotations
+Revises: 0014_contact_revisions
 Created: 2026-12-08 10:00:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0014_key_versions_and_rotations"
-down_revision: str | Sequence[str] | None = "0013_name_keys_compared_bytewise"
+revision: str = "0015_key_versions_and_rotations"
+down_revision: str | Sequence[str] | None = "0014_contact_revisions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
