@@ -104,7 +104,8 @@ def test_a_rotation_stopped_part_way_resumes_and_moves_everything(
     progress = key_rotation.run_rotation(
         database, newer, storage, public_id, clock=lambda: clock.now, max_batches=2
     )
-    assert progress is not None and progress.phase == "identity_codes"
+    assert progress is not None
+    assert progress.phase == "identity_codes"
     with database.unit_of_work() as session:
         assert key_rotation.usage(session)["identity codes"] == {1: len(codes) - 2, 2: 2}
         # Searches find customers under the old and the new index alike.
@@ -131,10 +132,12 @@ def test_a_rotation_stopped_part_way_resumes_and_moves_everything(
     finished = key_rotation.run_rotation(
         database, newer, storage, public_id, clock=lambda: clock.now
     )
-    assert finished is not None and finished.phase == "finished"
+    assert finished is not None
+    assert finished.phase == "finished"
     assert finished.objects_done == 6  # each recording: original and listening copy, once
     again = key_rotation.run_rotation(database, newer, storage, public_id, clock=lambda: clock.now)
-    assert again is not None and again.objects_done == 6  # idempotent
+    assert again is not None
+    assert again.objects_done == 6
 
     with database.unit_of_work() as session:
         usage = key_rotation.usage(session)
@@ -144,7 +147,8 @@ def test_a_rotation_stopped_part_way_resumes_and_moves_everything(
             customer = session.scalar(
                 sa.select(Customer).where(Customer.public_id == public_id_of_customer)
             )
-            assert customer is not None and customer.identity_code_ciphertext is not None
+            assert customer is not None
+            assert customer.identity_code_ciphertext is not None
             assert customer.identity_code_ciphertext[0] == 2
             assert customer_services.decrypt_identity_code(newer, customer) == code
             found = customer_services.customers_with_identity_code(session, newer, code)
