@@ -100,6 +100,28 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json("The call.", "Call"), **_problems(401, 403, 404)},
         }
     },
+    "/api/v1/calls/{external_call_id}/events": {
+        "post": {
+            "operationId": "receiveCallEvent",
+            "summary": "The call is ringing or was answered for an agent (the screen pop).",
+            "description": (
+                "The first event for an external id opens the call and its phone contact, which"
+                " the finished call's report and the recording upload then complete. Idempotent"
+                " per (call, event): a repeat changes nothing."
+            ),
+            "security": _BEARER,
+            "parameters": [_CALL_ID_PARAMETER],
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": ref("CallEvent")}},
+            },
+            "responses": {
+                "201": _json("The event opened the call.", "CallEventResult"),
+                "200": _json("Recorded on a known call, or a repeat.", "CallEventResult"),
+                **_problems(400, 401, 403, 404, 409, 413, 415, 422),
+            },
+        }
+    },
     "/api/v1/calls/{external_call_id}/recording": {
         "put": {
             "operationId": "uploadRecording",

@@ -108,6 +108,37 @@ SCHEMAS: dict[str, Any] = {
             "ended_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
+    "CallEvent": {
+        "type": "object",
+        "required": ["event", "agent", "occurred_at"],
+        "properties": {
+            "event": {"type": "string", "enum": ["ringing", "answered"]},
+            "agent": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 150,
+                "description": "The username of an active agent or supervisor; anyone else: 422.",
+            },
+            "caller_number": {
+                "type": ["string", "null"],
+                "description": "As `customer_number` of a call report; withheld numbers too.",
+            },
+            "occurred_at": TIMESTAMP,
+        },
+    },
+    "CallEventResult": {
+        "type": "object",
+        "required": ["call", "ringing_at", "answered_at", "recorded"],
+        "properties": {
+            "call": ref("Call"),
+            "ringing_at": {"type": ["string", "null"], "format": "date-time"},
+            "answered_at": {"type": ["string", "null"], "format": "date-time"},
+            "recorded": {
+                "type": "boolean",
+                "description": "False for a repeat of an event already recorded.",
+            },
+        },
+    },
     "Recording": {
         "type": "object",
         "required": ["recording_id", "state", "sha256", "size_bytes", "content_type"],

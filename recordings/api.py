@@ -2,6 +2,8 @@
 
 - `POST /api/v1/calls` (JSON) registers a call: 201 when new, 200 when the external id is known.
 - `GET /api/v1/calls/<external_call_id>` reports the call and its recording, if any.
+- `POST /api/v1/calls/<external_call_id>/events` (JSON): the call is ringing or was answered for
+  an agent (the screen pop); the first event opens the call: 201, later ones 200.
 - `PUT /api/v1/calls/<external_call_id>/recording` uploads the raw audio as the request body,
   streamed to disk in 64 KiB chunks: 201 stored, 200 the same bytes again, 409 other bytes.
 
@@ -28,7 +30,7 @@ from cs_register.integrations.models import TokenScope
 from cs_register.permissions import Actor
 from cs_register.request_bodies import parse_strict_json, read_capped_body
 from cs_register.web import current_settings, request_context
-from recordings import intake
+from recordings import call_events, intake
 from recordings.models import Call, Recording
 from recordings.storage import CHUNK_BYTES
 from recordings.web import current_policy, current_storage
@@ -90,19 +92,49 @@ def _location(call: Call) -> str:
     return url_for("telephony_api.get_call", external_call_id=call.external_call_id)
 
 
-@blueprint.post("/calls")
-def register_call() -> Any:
+def _json_object() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType("Send the call as JSON (Content-Type: application/json).")
     payload = parse_strict_json(read_capped_body(MAX_JSON_BYTES))
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object.")
+    return payload
+
+
+@blueprint.post("/calls")
+def register_call() -> Any:
+    payload = _json_object()
     token = current_integration()
     call, created = intake.register_call(
         request_context(Actor.for_integration(token.name)), token=token, payload=payload
     )
     response = jsonify(call_body(call))
     response.status_code = 201 if created else 200
+    response.headers["Location"] = _location(call)
+    return response
+
+
+@blueprint.post("/calls/<external_call_id>/events")
+def receive_call_event(external_call_id: str) -> Any:
+    payload = _json_object()
+    token = current_integration()
+    outcome = call_events.receive_call_event(
+        request_context(Actor.for_integration(token.name)),
+        token=token,
+        external_call_id=external_call_id,
+        payload=payload,
+    )
+    call = outcome.call
+    response = jsonify(
+        {
+            "call": call_body(call),
+            "ringing_at": _iso(call.ringing_at),
+            "answered_at": _iso(call.answered_at),
+            # False for a repeat of an event already recorded: nothing changed.
+            "recorded": outcome.recorded,
+        }
+    )
+    response.status_code = 201 if outcome.opened else 200
     response.headers["Location"] = _location(call)
     return response
 

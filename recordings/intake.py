@@ -81,6 +81,26 @@ def parse_timestamp(value: object, *, field: str, errors: dict[str, list[str]]) 
         return None
 
 
+def parse_caller_number(raw: object, *, field: str, errors: dict[str, list[str]]) -> str | None:
+    """The caller's number in E.164, or None when it is withheld; a message in `errors[field]`
+    when it is neither."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in WITHHELD_NUMBERS):
+        # A call from a withheld number is still a call (its recording must be kept under
+        # the same rules): taken unlinked, with no number.
+        return None
+    if not isinstance(raw, str):
+        errors[field] = [
+            "Must be the caller's phone number as a string, or null when it is withheld."
+        ]
+        return None
+    try:
+        return normalise_phone(raw)
+    except IdentifierError as exc:
+        # The message never quotes the number back.
+        errors[field] = [str(exc)]
+        return None
+
+
 def _validated_call_fields(
     session: Session, payload: Mapping[str, object], *, now: datetime
 ) -> tuple[Direction, str | None, StaffUser | None, datetime, datetime | None]:
@@ -93,24 +113,9 @@ def _validated_call_fields(
     else:
         errors["direction"] = ['Must be "inbound" or "outbound".']
 
-    number: str | None = None
-    raw_number = payload.get("customer_number")
-    if raw_number is None or (
-        isinstance(raw_number, str) and raw_number.strip().lower() in WITHHELD_NUMBERS
-    ):
-        # A call from a withheld number is still a call (its recording must be kept under
-        # the same rules): taken unlinked, with no number.
-        number = None
-    elif not isinstance(raw_number, str):
-        errors["customer_number"] = [
-            "Must be the caller's phone number as a string, or null when it is withheld."
-        ]
-    else:
-        try:
-            number = normalise_phone(raw_number)
-        except IdentifierError as exc:
-            # The message never quotes the number back.
-            errors["customer_number"] = [str(exc)]
+    number = parse_caller_number(
+        payload.get("customer_number"), field="customer_number", errors=errors
+    )
 
     agent: StaffUser | None = None
     raw_agent = payload.get("agent_username")
@@ -140,8 +145,8 @@ def _validated_call_fields(
     return direction, number, agent, started_at, ended_at
 
 
-def _external_call_id(payload: Mapping[str, object]) -> str:
-    value = payload.get("external_call_id")
+def checked_external_call_id(value: object) -> str:
+    """`value` if it is a valid external call id; `ValidationFailed` otherwise."""
     if not isinstance(value, str) or not _EXTERNAL_CALL_ID.fullmatch(value):
         raise ValidationFailed({"external_call_id": EXTERNAL_CALL_ID_RULE})
     return value
@@ -156,13 +161,58 @@ def register_call(
     as it is (`created` False), even if this payload says something else; the first report wins.
     """
     session = ctx.session
-    external_call_id = _external_call_id(payload)
+    external_call_id = checked_external_call_id(payload.get("external_call_id"))
     existing = find_call(session, external_call_id)
     if existing is not None:
+        _close_opened_call(ctx, existing, payload)
         return existing, False
     direction, number, agent, started_at, ended_at = _validated_call_fields(
         session, payload, now=ctx.now
     )
+    call = open_call(
+        ctx,
+        token=token,
+        external_call_id=external_call_id,
+        direction=direction,
+        number=number,
+        agent=agent,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    return call, True
+
+
+def _close_opened_call(ctx: Context, call: Call, payload: Mapping[str, object]) -> None:
+    """The finished call's report for a call a live event opened (`recordings.call_events`)
+    gives it the end the event could not know, so the screen pop ends and the call stays one
+    call with one contact. Everything else the event already said wins; a call the report
+    itself opened is never changed again (the first report wins)."""
+    opened_by_event = call.ringing_at is not None or call.answered_at is not None
+    if not opened_by_event or call.ended_at is not None or payload.get("ended_at") is None:
+        return
+    *_, ended_at = _validated_call_fields(ctx.session, payload, now=ctx.now)
+    if ended_at is None:
+        return
+    if ended_at < call.started_at:
+        raise ValidationFailed({"ended_at": ["The call cannot end before it started."]})
+    call.ended_at = ended_at
+    ctx.session.flush()
+
+
+def open_call(
+    ctx: Context,
+    *,
+    token: IntegrationToken,
+    external_call_id: str,
+    direction: Direction,
+    number: str | None,
+    agent: StaffUser | None,
+    started_at: datetime,
+    ended_at: datetime | None = None,
+) -> Call:
+    """Create a call and its phone contact, linked when the number is exactly one customer's;
+    the one way both the finished call's report and a live event open a call."""
+    session = ctx.session
     match = match_incoming(session, phone=number)
     customer = match.customer
     subject = SUBJECTS[direction] if number is not None else WITHHELD_SUBJECTS[direction]
@@ -207,7 +257,7 @@ def register_call(
             **({"customer": customer.public_id} if customer is not None else {}),
         },
     )
-    return call, True
+    return call
 
 
 def media_type(content_type: str | None) -> str:

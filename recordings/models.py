@@ -38,6 +38,8 @@ class Call(PublicIdentified, Base):
 
     audit_subject_type: ClassVar[str] = "call"
     __tablename__ = "calls"
+    # The console's screen pop and "my recent calls" read an agent's calls by time.
+    __table_args__ = (sa.Index("ix_calls_agent_id_started_at", "agent_id", "started_at"),)
 
     external_call_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
     direction: Mapped[Direction] = mapped_column(str_enum(Direction, "call_direction"))
@@ -49,6 +51,14 @@ class Call(PublicIdentified, Base):
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), unique=True)
     created_at: Mapped[datetime]
     integration_token_id: Mapped[int | None] = mapped_column(sa.ForeignKey("integration_tokens.id"))
+    # What the PBX said while the call was live (`recordings.call_events`): when it first rang
+    # for an agent and when an agent answered; None when no such event came.
+    ringing_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    # When the agent's screen pop first showed this call's customers, and to whom: that showing
+    # is a view of personal data, audited once per call and agent, not on every poll.
+    pop_shown_at: Mapped[datetime | None]
+    pop_shown_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
 
 
 class Recording(PublicIdentified, Base):

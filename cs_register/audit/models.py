@@ -44,6 +44,10 @@ class AuditAction(enum.Enum):
     INTEGRATION_TOKEN_CREATED = "integration_token_created"  # noqa: S105 - an action name
     INTEGRATION_TOKEN_REVOKED = "integration_token_revoked"  # noqa: S105 - an action name
     CALL_REGISTERED = "call_registered"
+    # The PBX said a call is ringing or was answered for an agent (the screen pop's source).
+    CALL_EVENT_RECEIVED = "call_event_received"
+    # An agent's screen pop showed the customers a live call's number matches.
+    SCREEN_POP_SHOWN = "screen_pop_shown"
     RECORDING_STORED = "recording_stored"
     RECORDING_VIEWED = "recording_viewed"
     RECORDING_PLAYED = "recording_played"

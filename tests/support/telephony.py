@@ -15,6 +15,10 @@ def recording_url(external_call_id: str) -> str:
     return f"{CALLS_URL}/{external_call_id}/recording"
 
 
+def events_url(external_call_id: str) -> str:
+    return f"{CALLS_URL}/{external_call_id}/events"
+
+
 class Api:
     """The PBX's side of the conversation: every request carries its bearer token."""
 
@@ -46,6 +50,19 @@ class Api:
         assert response.status_code == 201, response.get_json()
         external_call_id: str = response.get_json()["external_call_id"]
         return external_call_id
+
+    def event(
+        self, external_call_id: str, event: str = "ringing", agent: str = "agent", **overrides: Any
+    ) -> Any:
+        """A live call event (the screen pop's source), `occurred_at` now unless overridden."""
+        payload = {
+            "event": event,
+            "agent": agent,
+            "caller_number": "040 123 4567",
+            "occurred_at": self.clock.now.isoformat(),
+        }
+        payload.update(overrides)
+        return self.client.post(events_url(external_call_id), json=payload, headers=self.headers)
 
     def upload(
         self,
