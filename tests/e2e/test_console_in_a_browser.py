@@ -168,6 +168,31 @@ def test_the_console_loads_without_security_policy_violations(server, browser):
     assert browser.css_value("header.topbar", "background-color") == "rgba(23, 49, 79, 1)"
 
 
+# How far a page reaches past the window's right edge, and the navigation links that do.
+_OVERFLOW = """
+const width = document.documentElement.clientWidth;
+const outside = [...document.querySelectorAll("nav.mainnav a, .whoami a, .whoami button")]
+    .filter((link) => link.getBoundingClientRect().right > width + 1)
+    .map((link) => link.textContent.trim());
+return {reach: document.documentElement.scrollWidth - width, outside: outside};
+"""
+
+
+def test_the_console_fits_a_390_pixel_wide_phone(server, browser, tmp_path):
+    _log_in_as(browser, server, "aino")
+    original = browser.window_size
+    browser.resize(390, 844)
+    try:
+        for path in ("/customers", "/customers/new", "/contacts/new", "/contacts/unlinked"):
+            browser.get(f"{server}{path}")
+            browser.wait_for("main.page")
+            fit = browser.execute(_OVERFLOW)
+            assert fit == {"reach": 0, "outside": []}, path
+        browser.screenshot(tmp_path / "narrow.png")
+    finally:
+        browser.resize(*original)
+
+
 def _log_in_as(browser: Browser, server: str, username: str) -> None:
     browser.get(f"{server}/customers")
     if "/login" not in browser.current_url:

@@ -136,6 +136,18 @@ class Browser:
         entries: list[dict[str, Any]] = self._call("POST", "/se/log", {"type": "browser"})
         return entries
 
+    def execute(self, script: str, *args: Any) -> Any:
+        """Run `script` (a function body) in the page and return what it returns."""
+        return self._call("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        rect = self._call("GET", "/window/rect")
+        return int(rect["width"]), int(rect["height"])
+
+    def resize(self, width: int, height: int) -> None:
+        self._call("POST", "/window/rect", {"width": width, "height": height})
+
     def add_virtual_authenticator(self) -> str:
         """A WebAuthn authenticator inside the browser (W3C WebAuthn's WebDriver extension)
         that makes and uses passkeys without a person touching it."""
