@@ -33,6 +33,34 @@ class ConfigurationError(RuntimeError):
     """The environment does not describe a runnable deployment; the message says why."""
 
 
+SERVER_SIDE_ENCRYPTION = ("AES256", "aws:kms")
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """Where recordings are kept in an S3-compatible object store (`RECORDING_STORAGE_URL`).
+
+    The credentials are optional: without them boto3 finds its own (the `AWS_*` variables, an
+    instance or container role). The secret is left out of `repr`, so a logged or printed
+    Settings never shows it.
+    """
+
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    # "AES256" (keys managed by the store) or "aws:kms" (optionally with a key id); None asks
+    # for nothing and leaves it to the bucket's default encryption.
+    server_side_encryption: str | None = None
+    kms_key_id: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the application needs to know about its deployment."""
@@ -55,6 +83,9 @@ class Settings:
     # None means "start the embedded Redis server" (development runner only).
     redis_url: str | None = None
     recording_storage_path: Path | None = None
+    # None keeps recordings in the local folder (`storage_root`); otherwise in an object store,
+    # with `storage_root` as the local scratch area uploads are staged and validated in.
+    object_storage: ObjectStoreSettings | None = None
     session_idle_timeout: timedelta = timedelta(minutes=30)
     session_absolute_lifetime: timedelta = timedelta(hours=12)
     retention_months: int = 3
@@ -163,6 +194,7 @@ class Settings:
 
         database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'cs_register.sqlite3'}"
         storage = env.get("RECORDING_STORAGE_PATH")
+        object_storage = _object_storage(env, production=mode == PRODUCTION)
         return cls(
             env=mode,
             secret_key=secret("SECRET_KEY", 32),
@@ -177,6 +209,7 @@ class Settings:
             recording_read_plaintext=_flag(env, "RECORDING_READ_PLAINTEXT", True),
             redis_url=env.get("REDIS_URL") or None,
             recording_storage_path=Path(storage) if storage else None,
+            object_storage=object_storage,
             session_idle_timeout=timedelta(
                 minutes=_int(env, "SESSION_IDLE_TIMEOUT_MINUTES", 30, minimum=1)
             ),
@@ -245,6 +278,73 @@ def _origin(env: Mapping[str, str], name: str) -> str | None:
     if not _ORIGIN.fullmatch(raw):
         raise ConfigurationError(f"{name} must look like https://host.example, got {raw!r}")
     return raw
+
+
+# S3's bucket naming rules (3-63 characters, lower case, digits, dots and hyphens), and a
+# prefix of plain path segments: nothing that needs escaping or could climb out with "..".
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?")
+
+
+def _object_storage(env: Mapping[str, str], *, production: bool) -> ObjectStoreSettings | None:
+    """`RECORDING_STORAGE_URL=s3://bucket/prefix` and the `RECORDING_S3_*` options, or None
+    for the local folder. Messages name the variable, never a credential's value."""
+    url = env.get("RECORDING_STORAGE_URL", "").strip()
+    if not url:
+        return None
+    if not url.startswith("s3://"):
+        raise ConfigurationError("RECORDING_STORAGE_URL must be s3://bucket[/prefix] or unset")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise ConfigurationError(
+            "RECORDING_STORAGE_URL: the bucket must be 3-63 lower-case letters, digits, dots"
+            f" or hyphens, got {bucket!r}"
+        )
+    if prefix and (not _PREFIX.fullmatch(prefix) or ".." in prefix.split("/")):
+        raise ConfigurationError(
+            "RECORDING_STORAGE_URL: the prefix must be path segments of letters, digits,"
+            f" '.', '_' and '-', got {prefix!r}"
+        )
+    endpoint = env.get("RECORDING_S3_ENDPOINT_URL", "").strip() or None
+    if endpoint is not None:
+        if not _ENDPOINT.fullmatch(endpoint):
+            # Credentials belong in their own variables, never in the URL.
+            raise ConfigurationError(
+                "RECORDING_S3_ENDPOINT_URL must look like https://host[:port], without a path"
+                " or credentials"
+            )
+        if production and not endpoint.startswith("https://"):
+            # Audio and request signatures would cross the network in the clear.
+            raise ConfigurationError("production requires an https:// RECORDING_S3_ENDPOINT_URL")
+    access_key = env.get("RECORDING_S3_ACCESS_KEY_ID", "").strip() or None
+    secret = env.get("RECORDING_S3_SECRET_ACCESS_KEY", "").strip() or None
+    if (access_key is None) != (secret is None):
+        raise ConfigurationError(
+            "RECORDING_S3_ACCESS_KEY_ID and RECORDING_S3_SECRET_ACCESS_KEY go together:"
+            " set both, or neither to use the environment's own AWS credentials"
+        )
+    encryption = env.get("RECORDING_S3_SERVER_SIDE_ENCRYPTION", "").strip() or None
+    if encryption is not None and encryption not in SERVER_SIDE_ENCRYPTION:
+        raise ConfigurationError(
+            f"RECORDING_S3_SERVER_SIDE_ENCRYPTION must be AES256 or aws:kms, got {encryption!r}"
+        )
+    kms_key = env.get("RECORDING_S3_KMS_KEY_ID", "").strip() or None
+    if kms_key is not None and encryption != "aws:kms":
+        raise ConfigurationError(
+            "RECORDING_S3_KMS_KEY_ID needs RECORDING_S3_SERVER_SIDE_ENCRYPTION=aws:kms"
+        )
+    return ObjectStoreSettings(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=endpoint.rstrip("/") if endpoint else None,
+        region=env.get("RECORDING_S3_REGION", "").strip() or None,
+        access_key_id=access_key,
+        secret_access_key=secret,
+        server_side_encryption=encryption,
+        kms_key_id=kms_key,
+    )
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")

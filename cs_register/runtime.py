@@ -25,6 +25,7 @@ from cs_register.crypto import Keyring
 from cs_register.db import utcnow
 from cs_register.staff.passwords import HashingCost, PasswordHashing
 from cs_register.staff.sessions import SessionPolicy
+from recordings.object_storage import ObjectStorage
 from recordings.retention import RetentionPolicy
 from recordings.sealing import SealedStorage
 from recordings.storage import LocalStorage, RecordingStorage
@@ -60,6 +61,14 @@ def password_hashing_for(settings: Settings) -> PasswordHashing:
     )
 
 
+def recording_storage_for(settings: Settings) -> RecordingStorage:
+    """The local folder, or the object store `RECORDING_STORAGE_URL` names (which stages
+    uploads in that same folder)."""
+    if settings.object_storage is not None:
+        return ObjectStorage.from_settings(settings.object_storage, scratch=settings.storage_root)
+    return LocalStorage(settings.storage_root)
+
+
 def keyring_for(settings: Settings) -> Keyring:
     """Every configured key version; the highest encrypts new data."""
     return Keyring(
@@ -84,7 +93,7 @@ def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow)
         settings=settings,
         clock=clock,
         keyring=keyring,
-        storage=sealed_if_configured(LocalStorage(settings.storage_root), settings, keyring),
+        storage=sealed_if_configured(recording_storage_for(settings), settings, keyring),
         exports=LocalStorage(settings.export_root),
         retention=RetentionPolicy(
             retention_months=settings.retention_months,

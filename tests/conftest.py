@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app import create_app
-from cs_register.config import DEVELOPMENT, Settings, generate_key
+from cs_register.config import DEVELOPMENT, ObjectStoreSettings, Settings, generate_key
 from cs_register.config import _decode_key as decode_key
 from cs_register.crypto import Keyring
 from cs_register.db import Base, Database
@@ -36,6 +36,7 @@ from cs_register.staff.passwords import HashingCost, PasswordHashing
 # Importing the models registers every table on Base.metadata.
 from tests.support import models_registry  # noqa: F401
 from tests.support.context import make_context
+from tests.support.seaweedfs import S3Server, empty_prefix, running_seaweedfs
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 # Real argon2id at a fraction of the production cost: hundreds of tests create accounts.
@@ -52,10 +53,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="sqlite",
         help="database to run the suite on (postgresql starts a throwaway cluster)",
     )
+    parser.addoption(
+        "--storage",
+        choices=("local", "s3"),
+        default="local",
+        help="recording storage of the app under test (s3 starts a SeaweedFS server)",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"cs-register database leg: {config.getoption('--db')}"
+    return (
+        f"cs-register database leg: {config.getoption('--db')},"
+        f" recording storage: {config.getoption('--storage')}"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "local_storage_only(reason): needs the local recording storage's files on disk;"
+        " deselected with --storage=s3",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--storage") != "s3":
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("local_storage_only") else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @dataclass
@@ -176,8 +205,48 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS server on loopback for the whole run, started on first use."""
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: S3Server) -> str:
+    bucket = "cs-register-tests"
+    s3_server.client().create_bucket(Bucket=bucket)
+    return bucket
+
+
+_prefixes = itertools.count()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def object_store(request: pytest.FixtureRequest) -> Iterator[ObjectStoreSettings | None]:
+    """With --storage=s3, the app's recordings go to a prefix of their own in the test bucket,
+    emptied afterwards; otherwise None (the local folder)."""
+    if request.config.getoption("--storage") != "s3":
+        yield None
+        return
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket: str = request.getfixturevalue("s3_bucket")
+    prefix = f"app-{next(_prefixes)}"
+    yield ObjectStoreSettings(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=server.endpoint_url,
+        region=server.region,
+        access_key_id=server.access_key_id,
+        secret_access_key=server.secret_access_key,
+    )
+    empty_prefix(server.client(), bucket, prefix + "/")
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, database_url: str, object_store: ObjectStoreSettings | None
+) -> Settings:
     return Settings(
         env=DEVELOPMENT,
         secret_key=generate_key(),
@@ -195,6 +264,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # two-step login, required by default, is proven in tests/cs_register/staff/
         # test_two_step.py and in the browser.
         two_step_login="optional",
+        object_storage=object_store,
     )
 
 

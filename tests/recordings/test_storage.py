@@ -1,4 +1,10 @@
-"""Local recording storage: keys, atomic writes, limits, ranges, permissions, containment."""
+"""The storage contract: the same tests on both recording-storage backends, the local folder
+and the S3-compatible object store (a real SeaweedFS server on loopback). Keys, staging,
+limits, byte ranges, idempotent and batched deletes, listing, modification times, errors.
+
+What only one backend has (file modes, symlink containment, a foreign object in a bucket)
+is in test_local_storage.py and test_object_storage.py.
+"""
 
 from __future__ import annotations
 
@@ -6,47 +12,46 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from recordings import storage as storage_module
+from recordings.object_storage import ObjectStorage
 from recordings.storage import (
     CHUNK_BYTES,
     InvalidKey,
     LocalStorage,
+    RecordingStorage,
     StagedUpload,
     StorageError,
     UploadTooLarge,
     new_key,
     validate_key,
 )
-
-PAYLOAD = bytes(range(256)) * 1000  # 256,000 bytes: several read chunks, every byte value
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "recordings")
-
-
-def store(storage: LocalStorage, payload: bytes = PAYLOAD, *, suffix: str = "") -> str:
-    key = new_key(suffix)
-    with storage.staged_upload() as staged:
-        storage.receive(staged, [payload], max_bytes=len(payload))
-        storage.put(key, staged)
-    return key
+from tests.recordings.storage_support import (
+    BACKENDS,
+    PAYLOAD,
+    object_storage,
+    read_all,
+    staging_files,
+    staging_folder,
+    store,
+)
+from tests.support.seaweedfs import S3Server
 
 
-def read_all(storage: LocalStorage, key: str, start: int = 0, end: int | None = None) -> bytes:
-    return b"".join(storage.open(key, start, end))
-
-
-def staging_files(storage: LocalStorage) -> list[Path]:
-    staging = storage.root / ".staging"
-    return sorted(staging.iterdir()) if staging.exists() else []
+@pytest.fixture(params=BACKENDS)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordingStorage]:
+    """Every test here runs on both backends: the local folder, then a fresh prefix of the
+    SeaweedFS test bucket (its staging folder is local all the same)."""
+    if request.param == "local":
+        yield LocalStorage(tmp_path / "recordings")
+        return
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket: str = request.getfixturevalue("s3_bucket")
+    yield from object_storage(server, bucket, tmp_path / "recordings")
 
 
 # --- Keys ---------------------------------------------------------------------------------------
@@ -92,27 +97,28 @@ def test_new_key_keeps_a_suffix() -> None:
         "ab/" + "a" * 32 + "\x00",
     ],
 )
-def test_validate_key_refuses_anything_not_generated(key: str, storage: LocalStorage) -> None:
+def test_validate_key_refuses_anything_not_generated(key: str, storage: RecordingStorage) -> None:
     with pytest.raises(InvalidKey):
         validate_key(key)
-    # Every entry point refuses it before touching the file system.
+    # Every entry point refuses it before touching the file system or the object store.
+    for operation in (storage.exists, storage.delete, storage.open, storage.size):
+        with pytest.raises(InvalidKey):
+            operation(key)
     with pytest.raises(InvalidKey):
-        storage.path_for(key)
+        storage.modified_at(key)
     with pytest.raises(InvalidKey):
-        storage.exists(key)
-    with pytest.raises(InvalidKey):
-        storage.delete(key)
-    with pytest.raises(InvalidKey):
-        storage.open(key)
-    with pytest.raises(InvalidKey), storage.staged_upload() as staged:
-        storage.put(key, staged)
-    assert not storage.root.exists() or list(storage.root.glob("??")) == []
+        storage_delete_many(storage)([new_key(), key])
+    with storage.staged_upload() as staged:
+        storage.receive(staged, [b"audio"], max_bytes=100)
+        with pytest.raises(InvalidKey):
+            storage.put(key, staged)
+    assert list(storage.iter_keys()) == []
 
 
 # --- Staging and put ----------------------------------------------------------------------------
 
 
-def test_put_stores_the_exact_bytes_and_consumes_the_staged_file(storage: LocalStorage) -> None:
+def test_put_stores_the_exact_bytes_and_consumes_the_staged_file(storage: RecordingStorage) -> None:
     key = new_key()
     with storage.staged_upload() as staged:
         storage.receive(staged, [PAYLOAD[:1000], b"", PAYLOAD[1000:]], max_bytes=10**9)
@@ -126,53 +132,11 @@ def test_put_stores_the_exact_bytes_and_consumes_the_staged_file(storage: LocalS
 
     assert read_all(storage, key) == PAYLOAD
     assert storage.size(key) == len(PAYLOAD)
-    assert storage.path_for(key) == storage.root / key
+    assert list(storage.iter_keys()) == [key]
     assert staging_files(storage) == []
 
 
-def test_put_never_exposes_a_half_written_object(
-    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The object appears in one rename, complete; before that there is nothing at its path."""
-    key = new_key()
-    target = storage.root / key
-    seen_at_rename: list[tuple[bool, int]] = []
-    real_replace = os.replace
-
-    def watching_replace(source: os.PathLike[str] | str, destination: Path) -> None:
-        # The staged file is complete and the target does not exist yet, right up to the rename.
-        seen_at_rename.append((Path(destination).exists(), Path(source).stat().st_size))
-        real_replace(source, destination)
-
-    monkeypatch.setattr(storage_module.os, "replace", watching_replace)
-    with storage.staged_upload() as staged:
-        storage.receive(staged, [PAYLOAD], max_bytes=len(PAYLOAD))
-        storage.put(key, staged)
-
-    assert seen_at_rename == [(False, len(PAYLOAD))]
-    assert target.read_bytes() == PAYLOAD
-    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
-
-
-def test_a_failed_rename_leaves_neither_object_nor_staged_file(
-    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    key = new_key()
-
-    def failing_replace(source: object, destination: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(storage_module.os, "replace", failing_replace)
-    with storage.staged_upload() as staged:
-        storage.receive(staged, [PAYLOAD], max_bytes=len(PAYLOAD))
-        with pytest.raises(OSError, match="disk full"):
-            storage.put(key, staged)
-
-    assert not storage.exists(key)
-    assert staging_files(storage) == []
-
-
-def test_a_failure_while_staging_leaves_nothing_behind(storage: LocalStorage) -> None:
+def test_a_failure_while_staging_leaves_nothing_behind(storage: RecordingStorage) -> None:
     class PbxHungUp(Exception):
         pass
 
@@ -187,15 +151,15 @@ def test_a_failure_while_staging_leaves_nothing_behind(storage: LocalStorage) ->
     assert list(storage.iter_keys()) == []
 
 
-def test_an_unused_staged_upload_is_removed(storage: LocalStorage) -> None:
+def test_an_unused_staged_upload_is_removed(storage: RecordingStorage) -> None:
     with storage.staged_upload() as staged:
-        assert staged.path.parent == storage.root / ".staging"
+        assert staged.path.parent == staging_folder(storage)
         assert staged.path.exists()
 
     assert staging_files(storage) == []
 
 
-def test_concurrent_staged_uploads_get_separate_files(storage: LocalStorage) -> None:
+def test_concurrent_staged_uploads_get_separate_files(storage: RecordingStorage) -> None:
     with storage.staged_upload() as first, storage.staged_upload() as second:
         storage.receive(first, [b"first"], max_bytes=100)
         storage.receive(second, [b"second"], max_bytes=100)
@@ -207,7 +171,7 @@ def test_concurrent_staged_uploads_get_separate_files(storage: LocalStorage) -> 
 # --- Receive: size limit and digest -------------------------------------------------------------
 
 
-def test_receive_accepts_exactly_the_limit_and_computes_digest(storage: LocalStorage) -> None:
+def test_receive_accepts_exactly_the_limit_and_computes_digest(storage: RecordingStorage) -> None:
     chunks = [PAYLOAD[i : i + 7777] for i in range(0, len(PAYLOAD), 7777)]
     with storage.staged_upload() as staged:
         storage.receive(staged, chunks, max_bytes=len(PAYLOAD))
@@ -217,7 +181,7 @@ def test_receive_accepts_exactly_the_limit_and_computes_digest(storage: LocalSto
         assert staged.path.read_bytes() == PAYLOAD
 
 
-def test_receive_refuses_one_byte_over_the_limit(storage: LocalStorage) -> None:
+def test_receive_refuses_one_byte_over_the_limit(storage: RecordingStorage) -> None:
     with pytest.raises(UploadTooLarge) as too_large, storage.staged_upload() as staged:
         storage.receive(staged, [PAYLOAD, b"x"], max_bytes=len(PAYLOAD))
 
@@ -225,7 +189,7 @@ def test_receive_refuses_one_byte_over_the_limit(storage: LocalStorage) -> None:
     assert staging_files(storage) == []
 
 
-def test_receive_stops_reading_once_over_the_limit(storage: LocalStorage) -> None:
+def test_receive_stops_reading_once_over_the_limit(storage: RecordingStorage) -> None:
     consumed: list[int] = []
 
     def endless() -> Iterator[bytes]:
@@ -240,7 +204,7 @@ def test_receive_stops_reading_once_over_the_limit(storage: LocalStorage) -> Non
     assert len(consumed) == 4
 
 
-def test_digest_of_an_empty_upload(storage: LocalStorage) -> None:
+def test_digest_of_an_empty_upload(storage: RecordingStorage) -> None:
     with storage.staged_upload() as staged:
         storage.receive(staged, [], max_bytes=10)
 
@@ -274,7 +238,7 @@ def test_staged_upload_digest_is_per_upload() -> None:
     ],
 )
 def test_open_serves_inclusive_byte_ranges(
-    storage: LocalStorage, start: int, end: int | None
+    storage: RecordingStorage, start: int, end: int | None
 ) -> None:
     key = store(storage)
     expected = PAYLOAD[start:] if end is None else PAYLOAD[start : end + 1]
@@ -282,14 +246,14 @@ def test_open_serves_inclusive_byte_ranges(
     assert read_all(storage, key, start, end) == expected
 
 
-def test_open_past_the_end_yields_nothing(storage: LocalStorage) -> None:
+def test_open_past_the_end_yields_nothing(storage: RecordingStorage) -> None:
     key = store(storage)
 
     assert read_all(storage, key, len(PAYLOAD)) == b""
     assert read_all(storage, key, len(PAYLOAD) + 10, len(PAYLOAD) + 20) == b""
 
 
-def test_open_reads_in_bounded_chunks(storage: LocalStorage) -> None:
+def test_open_reads_in_bounded_chunks(storage: RecordingStorage) -> None:
     key = store(storage)
 
     chunks = list(storage.open(key))
@@ -298,145 +262,130 @@ def test_open_reads_in_bounded_chunks(storage: LocalStorage) -> None:
     assert len(chunks) == -(-len(PAYLOAD) // CHUNK_BYTES)
 
 
-def test_missing_objects_raise_storage_error(storage: LocalStorage) -> None:
+def test_byte_ranges_are_exact_at_the_first_middle_and_last_byte(
+    storage: RecordingStorage,
+) -> None:
+    """What a player's Range requests ask for: single bytes and open-ended tails."""
+    key = store(storage)
+    last = len(PAYLOAD) - 1
+    middle = len(PAYLOAD) // 2 + 7
+
+    assert read_all(storage, key, 0, 0) == PAYLOAD[:1]
+    assert read_all(storage, key, middle, middle) == PAYLOAD[middle : middle + 1]
+    assert read_all(storage, key, last, last) == PAYLOAD[last:]
+    assert read_all(storage, key, middle) == PAYLOAD[middle:]
+    assert read_all(storage, key, middle, middle - 1) == b""
+
+
+def test_a_reader_that_stops_early_gets_only_what_it_asked_for(storage: RecordingStorage) -> None:
+    """A player that hangs up mid-stream: the rest is never read, and the object is intact."""
+    key = store(storage)
+    stream = storage.open(key)
+
+    first = next(iter(stream))
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+    assert first == PAYLOAD[: len(first)]
+    assert read_all(storage, key) == PAYLOAD
+
+
+def test_missing_objects_raise_storage_error(storage: RecordingStorage) -> None:
     key = new_key()
 
-    with pytest.raises(StorageError):
-        storage.open(key)
-    with pytest.raises(StorageError):
-        storage.size(key)
+    for operation in (storage.open, storage.size, storage.modified_at):
+        with pytest.raises(StorageError, match="stored object is missing"):
+            operation(key)
+    with pytest.raises(StorageError, match="stored object is missing"):
+        storage.open(key, 10, 20)
     assert not storage.exists(key)
+
+
+def test_modified_at_is_when_the_object_was_stored(storage: RecordingStorage) -> None:
+    # Object stores keep whole seconds; the local file system keeps finer times.
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    key = store(storage)
+    after = datetime.now(UTC) + timedelta(seconds=1)
+
+    written = storage.modified_at(key)
+
+    assert written.tzinfo is not None
+    assert before <= written <= after
 
 
 # --- Delete, exists, listing --------------------------------------------------------------------
 
 
-def test_delete_returns_true_then_false(storage: LocalStorage) -> None:
+def test_delete_returns_true_then_false(storage: RecordingStorage) -> None:
     key = store(storage)
 
     assert storage.delete(key) is True
     assert not storage.exists(key)
     assert storage.delete(key) is False
+    with pytest.raises(StorageError):
+        storage.open(key)
 
 
-def test_iter_keys_lists_only_stored_objects(storage: LocalStorage) -> None:
-    original, playback = store(storage), store(storage, suffix=".mp3")
+def test_deleting_a_key_never_stored_is_not_an_error(storage: RecordingStorage) -> None:
+    assert storage.delete(new_key(".wav")) is False
+
+
+def storage_delete_many(storage: RecordingStorage) -> Callable[[Iterable[str]], set[str]]:
+    """The batched delete both backends offer beside the interface."""
+    assert isinstance(storage, LocalStorage | ObjectStorage)
+    return storage.delete_many
+
+
+def test_delete_many_deletes_a_batch_and_counts_the_already_gone(
+    storage: RecordingStorage,
+) -> None:
+    kept = store(storage, b"kept")
+    doomed = [store(storage, bytes([n]) * 10) for n in range(5)]
+    already_gone = new_key(".wav")
+
+    gone = storage_delete_many(storage)([*doomed, already_gone])
+
+    assert gone == {*doomed, already_gone}
+    assert list(storage.iter_keys()) == [kept]
+    assert read_all(storage, kept) == b"kept"
+    assert storage_delete_many(storage)(doomed) == set(doomed)
+    assert storage_delete_many(storage)([]) == set()
+
+
+def test_iter_keys_lists_exactly_the_stored_keys(storage: RecordingStorage) -> None:
+    assert list(storage.iter_keys()) == []
+    keys = {store(storage, bytes([n]), suffix=".wav") for n in range(12)}
+    playback = store(storage, suffix=".mp3")
     with storage.staged_upload() as in_progress:
         storage.receive(in_progress, [b"partial"], max_bytes=100)
-        stray_folder = storage.root / original[:2]
-        (stray_folder / "notes.txt").write_text("stray")
-        (stray_folder / ("A" * 32)).write_text("uppercase")
-        (storage.root / "README").write_text("stray")
-        (storage.root / "zz").mkdir(exist_ok=True)
-        (storage.root / "zz" / "subdir").mkdir()
-        (storage.root / "xyz").mkdir()
-        (storage.root / "xyz" / ("a" * 32)).write_text("three-letter folder")
 
-        keys = sorted(storage.iter_keys())
+        listed = list(storage.iter_keys())
 
-    assert keys == sorted([original, playback])
+    assert sorted(listed) == sorted({*keys, playback})
+    storage.delete(playback)
+    assert sorted(storage.iter_keys()) == sorted(keys)
 
 
-def test_iter_keys_on_an_empty_or_missing_root(tmp_path: Path) -> None:
-    assert list(LocalStorage(tmp_path / "never-created").iter_keys()) == []
-
-
-# --- Permissions --------------------------------------------------------------------------------
-
-
-def test_stored_files_are_private(storage: LocalStorage) -> None:
-    previous = os.umask(0o022)  # a typical, more permissive process umask
-    try:
-        key = store(storage)
-    finally:
-        os.umask(previous)
-    path = storage.path_for(key)
-
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE((storage.root / ".staging").stat().st_mode) == 0o700
-
-
-def test_staged_files_are_private_from_the_start(storage: LocalStorage) -> None:
+def test_staged_files_are_private_from_the_start(storage: RecordingStorage) -> None:
     with storage.staged_upload() as staged:
         assert stat.S_IMODE(staged.path.stat().st_mode) == 0o600
 
 
-# --- Containment --------------------------------------------------------------------------------
-# Decision: a key whose file resolves outside the root (through a symlinked fan-out folder or a
-# symlinked file) is refused for every operation and never listed. The storage root itself may
-# be a symlink; it is resolved once, when the storage is created.
-
-
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
-    folder = tmp_path / "outside"
-    folder.mkdir()
-    return folder
-
-
-def test_a_symlinked_fan_out_folder_is_refused(storage: LocalStorage, outside: Path) -> None:
-    key = new_key()
-    victim = outside / key.split("/")[1]
-    victim.write_bytes(b"someone else's file")
-    storage.root.mkdir(parents=True)
-    (storage.root / key[:2]).symlink_to(outside, target_is_directory=True)
-
-    for operation in (storage.path_for, storage.exists, storage.open, storage.size):
-        with pytest.raises(InvalidKey):
-            operation(key)
-    with pytest.raises(InvalidKey):
-        storage.delete(key)
-    with storage.staged_upload() as staged:
-        storage.receive(staged, [b"overwrite"], max_bytes=100)
-        with pytest.raises(InvalidKey):
-            storage.put(key, staged)
-
-    assert victim.read_bytes() == b"someone else's file"
-    assert list(storage.iter_keys()) == []
-
-
-def test_a_symlinked_object_is_refused(storage: LocalStorage, outside: Path) -> None:
-    secret = outside / "secret"
-    secret.write_bytes(b"not a recording")
-    key = new_key()
-    (storage.root / key[:2]).mkdir(parents=True)
-    (storage.root / key).symlink_to(secret)
-
-    with pytest.raises(InvalidKey):
-        read_all(storage, key)
-    with pytest.raises(InvalidKey):
-        storage.delete(key)
-    assert secret.exists()
-    assert list(storage.iter_keys()) == []
-
-
-def test_a_symlinked_root_is_followed_once(tmp_path: Path, outside: Path) -> None:
-    link = tmp_path / "recordings-link"
-    link.symlink_to(outside, target_is_directory=True)
-    storage = LocalStorage(link)
-
-    key = store(storage)
-
-    assert storage.root == outside.resolve()
-    assert (outside / key).read_bytes() == PAYLOAD
-    assert list(storage.iter_keys()) == [key]
-
-
 def test_a_scratch_directory_lives_in_staging_and_is_removed_on_exit(
-    storage: LocalStorage,
+    storage: RecordingStorage,
 ) -> None:
     with storage.scratch_directory() as scratch:
         (scratch / "export.zip").write_bytes(b"partial")
-        assert scratch.parent == storage.root / ".staging"
+        assert scratch.parent == staging_folder(storage)
     assert not scratch.exists()
     assert list(storage.iter_keys()) == []
 
 
-def test_abandoned_staging_is_removed_and_live_staging_is_kept(storage: LocalStorage) -> None:
+def test_abandoned_staging_is_removed_and_live_staging_is_kept(storage: RecordingStorage) -> None:
     """What a process killed mid-upload or mid-build left: a staged file, a scratch folder."""
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    staging = storage.root / ".staging"
+    staging = staging_folder(storage)
     staging.mkdir(parents=True)
     abandoned_file = staging / "upload-killed"
     abandoned_file.write_bytes(b"half of a call")
