@@ -74,6 +74,16 @@ def hold_end_from_date(
     return next_midnight.astimezone(cap.tzinfo)
 
 
+def hold_end_text(ends_at: datetime) -> str:
+    """A hold's end as the supervisor set it: a hold kept through a day ends at the next
+    Helsinki midnight, which is shown as that day, inclusive (not "01.07. 00:00"); an end at
+    another instant (the cap) is shown to the minute."""
+    local = ends_at.astimezone(CALENDAR)
+    if local.time() == time(0):
+        return f"until {local.date() - timedelta(days=1):%d.%m.%Y} (inclusive)"
+    return f"until {local:%d.%m.%Y %H:%M}"
+
+
 def _customer_id_of(session: Session, recording: Recording) -> int | None:
     return session.scalar(sa.select(Contact.customer_id).where(Contact.id == recording.contact_id))
 

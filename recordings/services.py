@@ -44,6 +44,10 @@ def compute_due_at(recording: Recording, policy: RetentionPolicy) -> datetime:
     return recording.schedule(policy).due_at
 
 
+# A recording this close to its deletion is shown as going, with the time left.
+GOING_SOON = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class RetentionStatus:
     """What the console shows about a recording's retention, computed by the rules module."""
@@ -53,10 +57,29 @@ class RetentionStatus:
     cap: datetime
     due_at: datetime
     active_holds: tuple[RecordingHold, ...]
+    # How long until the purge takes it; None once it is past its time.
+    time_left: timedelta | None = None
 
     @property
     def servable(self) -> bool:
         return self.label in ("kept", "held")
+
+    @property
+    def going_soon(self) -> bool:
+        """Within a day of its deletion: the console says when, not just "kept"."""
+        return self.time_left is not None and self.time_left <= GOING_SOON
+
+    @property
+    def time_left_text(self) -> str:
+        """ "2 h", "35 min", "3 days": how long until deletion, rounded down."""
+        if self.time_left is None:
+            return ""
+        minutes = int(self.time_left.total_seconds() // 60)
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h"
+        return f"{minutes // (24 * 60)} days"
 
 
 def retention_status(
@@ -82,6 +105,7 @@ def retention_status(
         cap=planned.cap,
         due_at=due,
         active_holds=active,
+        time_left=due - now if label in ("kept", "held") else None,
     )
 
 

@@ -43,6 +43,7 @@ from recordings.web import current_policy, current_storage
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("recordings", __name__, template_folder="templates")
+blueprint.add_app_template_filter(holds.hold_end_text, "hold_end")
 playback_views.register(blueprint)
 
 PAGE_SIZE = 50

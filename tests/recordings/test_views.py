@@ -252,7 +252,8 @@ def test_supervisors_have_the_nav_links_agents_do_not(client, make_staff, login)
     login(client, make_staff("supervisor"))
     page = client.get("/recordings").get_data(as_text=True)
     assert 'href="/holds">Holds</a>' in page
-    assert 'href="/recordings">Recordings</a>' in page
+    # The page shown is marked in the navigation (aria-current).
+    assert 'href="/recordings" aria-current="page">Recordings</a>' in page
     login(client, make_staff("agent"))
     page = client.get("/customers").get_data(as_text=True)
     assert 'href="/holds"' not in page
@@ -295,7 +296,9 @@ def test_the_dashboard_lists_active_holds_and_those_ending_soon(
     assert recording_links(everything) == [soon.public_id, later.public_id]
     assert "QD-released" not in page
     assert "Test Supervisor" in page  # placed by
-    assert "02.12.2026 00:00" in page  # the soon hold ends at midnight after 1 Dec
+    # Kept through 1 December: shown as that day, not as the midnight after it.
+    assert "until 01.12.2026 (inclusive)" in page
+    assert "02.12.2026 00:00" not in page
     assert "9 days" in page  # to that end, counted in Helsinki days
     assert "365 days" in page  # to the cap
 
