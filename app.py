@@ -44,6 +44,7 @@ def create_app(
     from cs_register.staff.views import auth_blueprint
     from cs_register.statistics.views import blueprint as statistics_blueprint
     from recordings.api import blueprint as telephony_api
+    from recordings.call_views import blueprint as calls_blueprint
     from recordings.reconcile import clear_abandoned_uploads
     from recordings.views import blueprint as recordings_blueprint
 
@@ -103,6 +104,7 @@ def create_app(
         audit_blueprint,
         integrations_blueprint,
         recordings_blueprint,
+        calls_blueprint,
         telephony_api,
         intake_blueprint,
         intake_api,
@@ -129,11 +131,14 @@ def _wire_page_seams(app: Flask) -> None:
     from cs_register.contacts import views as contacts_views
     from cs_register.intake import views as intake_views
     from cs_register.privacy import web as privacy_web
+    from recordings import call_panel
     from recordings import web as recordings_web
 
     pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
     pages.provide(app, pages.CONTACT_PAGE_PANELS, recordings_web.contact_page_panel)
     pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
+    # The agent's call first: the screen pop's customer link lands on it.
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, call_panel.customer_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, consents_views.customer_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_web.customer_page_panel)

@@ -48,6 +48,8 @@ class AuditAction(enum.Enum):
     CALL_EVENT_RECEIVED = "call_event_received"
     # An agent's screen pop showed the customers a live call's number matches.
     SCREEN_POP_SHOWN = "screen_pop_shown"
+    # An agent's page of their recent calls, with the customers each number matches.
+    RECENT_CALLS_VIEWED = "recent_calls_viewed"
     RECORDING_STORED = "recording_stored"
     RECORDING_VIEWED = "recording_viewed"
     RECORDING_PLAYED = "recording_played"

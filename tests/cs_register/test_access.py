@@ -126,6 +126,9 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "integrations.new_webhook_secret": STAFF_ADMINS,
     "integrations.rotate_webhook_secret": STAFF_ADMINS,
     "integrations.retire_webhook_secret": STAFF_ADMINS,
+    # The agent's own calls (the screen pop and the page it degrades to): whoever takes calls.
+    "calls.live_call": CONTACT_LOGGERS,
+    "calls.recent_calls": CONTACT_LOGGERS,
     # Chatbot handovers: front-line work, like logging contacts.
     "intake.handover_queue": CONTACT_LOGGERS,
     "intake.close_handover": CONTACT_LOGGERS,
