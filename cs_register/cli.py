@@ -9,6 +9,7 @@
   (recordings.cli).
 - `flask intake email < message.eml`: pipe a raw email in (cs_register.intake.cli).
 - `flask privacy status`: data-subject request deadlines (cs_register.privacy.cli).
+- `flask keys rotate|status|retire`: master key versions and their rotation (recordings.key_cli).
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def init_app(app: Flask) -> None:
     from cs_register.privacy.cli import privacy_cli
     from cs_register.staff.cli import users_cli
     from recordings.cli import recordings_cli, retention_cli
+    from recordings.key_cli import keys_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
@@ -152,3 +154,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(recordings_cli)
     app.cli.add_command(intake_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(keys_cli)

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 BUILD_PRIVACY_EXPORT = "build_privacy_export"
 ERASE_CUSTOMER = "erase_customer"
+ROTATE_KEYS = "rotate_keys"
 _EXTENSION = "cs_register.tasks"
 
 

@@ -98,6 +98,35 @@ def latest_rotation(session: Session) -> KeyRotation | None:
     return session.scalar(sa.select(KeyRotation).order_by(KeyRotation.id.desc()).limit(1))
 
 
+def unfinished_rotations(session: Session, version: int) -> list[str]:
+    """The public ids of the rotations to `version` started and not finished (normally at most
+    one), oldest first: what a resumed run carries on. Rotations to an older version are left
+    alone: the one to the newest version moves their data too."""
+    return list(
+        session.scalars(
+            sa.select(KeyRotation.public_id)
+            .where(
+                KeyRotation.target_version == version,
+                KeyRotation.phase != Phase.FINISHED.value,
+            )
+            .order_by(KeyRotation.id)
+        )
+    )
+
+
+def phase_progress(session: Session, rotation: KeyRotation) -> tuple[int, int]:
+    """How many rows of the current phase's table are done, of how many (rows added since the
+    phase began are counted too, so the total may grow)."""
+    if rotation.phase == Phase.FINISHED.value:
+        return (0, 0)
+    model: Any = _PHASE_MODELS[Phase(rotation.phase)]
+    query = sa.select(sa.func.count()).select_from(model)
+    if model is Recording:
+        query = query.where(Recording.state == RecordingState.ACTIVE)
+    done = session.scalar(query.where(model.id <= rotation.cursor)) or 0
+    return done, session.scalar(query) or 0
+
+
 # --- the phases --------------------------------------------------------------------------
 
 
@@ -215,6 +244,15 @@ def _recordings(storage: RecordingStorage) -> Callable[[Session, Keyring, int], 
     return phase
 
 
+_PHASE_MODELS: dict[Phase, type[Base]] = {
+    Phase.IDENTITY_CODES: Customer,
+    Phase.REVISION_VALUES: CustomerRevision,
+    Phase.TOTP_SECRETS: StaffUser,
+    Phase.WEBHOOK_SECRETS: WebhookSecret,
+    Phase.RECORDINGS: Recording,
+}
+
+
 def run_rotation(
     database: Database,
     keyring: Keyring,
@@ -324,6 +362,16 @@ def usage(session: Session) -> dict[str, dict[int | None, int]]:
         ),
         "webhook secrets": dict(_versions_in(column(WebhookSecret.secret_ciphertext))),
         "recordings": {version: count for version, count in recordings},
+    }
+
+
+def older_versions_in_use(session: Session, keyring: Keyring) -> set[int]:
+    """The key versions below the current one that something is still encrypted under."""
+    return {
+        version
+        for counts in usage(session).values()
+        for version, count in counts.items()
+        if count and version is not None and version < keyring.current_version
     }
 
 
