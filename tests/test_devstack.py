@@ -24,7 +24,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditAction, AuditEvent
-from cs_register.cli import DEMO_STAFF, format_password_box, seed_demo_staff
+from cs_register.cli import (
+    DEMO_ACCOUNTS_FILE,
+    DEMO_STAFF,
+    format_password_box,
+    seed_demo_staff,
+    write_password_file,
+)
 from cs_register.config import PRODUCTION, Settings, generate_key
 from cs_register.db import Database
 from cs_register.devstack import PROJECT_ROOT, EmbeddedRedis, ensure_ffmpeg
@@ -134,6 +140,36 @@ def test_password_box_lines_are_all_the_same_width() -> None:
     widths = {len(line) for line in box.splitlines()}
     assert len(widths) == 1
     assert box.splitlines()[0].startswith("+-")
+
+
+def test_the_password_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
+    passwords = {"agent": "a" * 20, "dpo": "d" * 20}
+    instance = tmp_path / "instance"
+
+    first = write_password_file(instance, passwords)
+    second = write_password_file(instance, {"agent": "x" * 20})
+
+    assert first == instance / DEMO_ACCOUNTS_FILE
+    assert second == instance / "demo-accounts-2.txt"
+    for path in (first, second):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = first.read_text()
+    assert re.search(r"^agent\s+a{20}$", text, re.MULTILINE)
+    assert re.search(r"^dpo\s+d{20}$", text, re.MULTILINE)
+    assert "ONE-TIME PASSWORDS" in text
+    assert "Delete this file" in text
+    assert "x" * 20 in second.read_text()
+
+
+def test_the_password_file_is_not_written_through_a_planted_link(tmp_path: Path) -> None:
+    # O_EXCL: a symlink planted where the file goes is not followed.
+    target = tmp_path / "elsewhere.txt"
+    (tmp_path / DEMO_ACCOUNTS_FILE).symlink_to(target)
+
+    path = write_password_file(tmp_path, {"agent": "a" * 20})
+
+    assert path.name == "demo-accounts-2.txt"
+    assert not target.exists()
 
 
 def test_bundled_ffmpeg_is_linked_when_none_is_on_path(
@@ -266,8 +302,17 @@ def test_python_app_py_runs_the_whole_stack_and_stops_cleanly_on_ctrl_c(
     _wait_for(lambda: _get(f"{base}/health")[0] == 200, "/health to answer", process, log)
     _wait_for(lambda: "Press Ctrl-C" in log.read_text(), "the summary", process, log)
     output = log.read_text()
+    # The passwords are in a file only this account can read, not in the scrolling output.
+    password_file = instance / DEMO_ACCOUNTS_FILE
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     for username, _role, _name in DEMO_STAFF:
-        assert re.search(rf"\|\s+{username}\s+\S{{20}}\s+\|", output), output
+        assert re.search(rf"^{username}\s+\S{{20}}$", password_file.read_text(), re.MULTILINE)
+        assert not re.search(rf"\|\s+{username}\s+\S{{20}}\s+\|", output), output
+    # The pointer to it comes after the worker's and the scheduler's start-up lines.
+    pointer = output.index(f"one-time passwords are in {password_file}")
+    assert output.index("Listening on") < pointer, output
+    assert output.index("registering birth") < pointer, output
+    assert "flask seed-demo-data" in output[pointer:]
     assert f"http://127.0.0.1:{port}/" in output
     assert f"sqlite:///{instance / 'cs_register.sqlite3'}" in output
 
