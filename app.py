@@ -170,6 +170,7 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
     if settings.redis_url is None:
         return
     from cs_register import tasks
+    from jobs.keys import enqueue_key_rotation
     from jobs.privacy import enqueue_erasure, enqueue_privacy_export
     from jobs.queue import get_queue, redis_connection
 
@@ -183,6 +184,11 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
         app,
         tasks.ERASE_CUSTOMER,
         lambda public_id: enqueue_erasure(get_queue(connection, settings), public_id),
+    )
+    tasks.install(
+        app,
+        tasks.ROTATE_KEYS,
+        lambda public_id: enqueue_key_rotation(get_queue(connection, settings), public_id),
     )
     from cs_register.health import add_readiness_check
     from cs_register.metrics import add_metrics_source

@@ -134,6 +134,19 @@ def requires(permission: Permission) -> Callable[[F], F]:
     return decorator
 
 
+def background(view: F) -> F:
+    """Marks a view the console's scripts call by themselves (the screen pop's poll): such a
+    request is not the staff member's activity, so it does not keep an idle session alive."""
+    view.background_request = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_background_request() -> bool:
+    """Whether the current request is to a view marked with `background`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "background_request", False))
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only same-site relative paths: never an open redirect to another host."""
     if not target or not target.startswith("/") or target.startswith("//"):

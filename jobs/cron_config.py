@@ -15,6 +15,7 @@ from rq import cron
 
 from jobs.context import job_settings
 from jobs.cron import per_tick
+from jobs.keys import ROTATION_JOB_TIMEOUT_SECONDS, ROTATIONS_JOB_PREFIX, key_rotations_job
 from jobs.maintenance import (
     purge_expired_staff_sessions_job,
     purge_old_sign_ins_job,
@@ -61,6 +62,13 @@ def register_jobs() -> None:
         (reconciliation_job, RECONCILIATION_JOB_PREFIX, RECONCILIATION_INTERVAL, long_running),
         (privacy_exports_job, EXPORTS_JOB_PREFIX, sweep_interval, exports_timeout),
         (privacy_erasures_job, ERASURES_JOB_PREFIX, sweep_interval, exports_timeout),
+        # Resumes a rotation whose worker was killed; nothing to do (one query) otherwise.
+        (
+            key_rotations_job,
+            ROTATIONS_JOB_PREFIX,
+            RECONCILIATION_INTERVAL,
+            {"job_timeout": ROTATION_JOB_TIMEOUT_SECONDS},
+        ),
     ]
     one_per_tick = {
         SWEEP_JOB_PREFIX,
@@ -68,6 +76,7 @@ def register_jobs() -> None:
         RECONCILIATION_JOB_PREFIX,
         EXPORTS_JOB_PREFIX,
         ERASURES_JOB_PREFIX,
+        ROTATIONS_JOB_PREFIX,
     }
     for job, name, interval, options in schedule:
         if name in one_per_tick:

@@ -14,7 +14,7 @@ from flask import Blueprint, jsonify, render_template, url_for
 
 from cs_register.clock import local_time
 from cs_register.permissions import Permission
-from cs_register.web import current_keyring, requires, staff_context
+from cs_register.web import background, current_keyring, requires, staff_context
 from recordings import live_calls
 from recordings.live_calls import AgentCall
 
@@ -50,6 +50,7 @@ def _pop(shown: AgentCall) -> dict[str, Any]:
 
 
 @blueprint.get("/console/live-call")
+@background
 @requires(Permission.LOG_CONTACTS)
 def live_call() -> Any:
     shown = live_calls.live_call(staff_context(), current_keyring())

@@ -15,7 +15,7 @@ from cs_register.errors import PermissionDenied
 from cs_register.staff.models import StaffSession, StaffUser
 from cs_register.staff.passwords import PasswordHashing
 from cs_register.staff.sessions import SessionPolicy, resume_session
-from cs_register.web import now, require_staff, shared
+from cs_register.web import is_background_request, now, require_staff, shared
 
 
 def session_policy() -> SessionPolicy:
@@ -43,7 +43,11 @@ def init_app(app: Flask) -> None:
         if not isinstance(token, str):
             return None
         row: StaffSession | None = resume_session(
-            get_session(), token=token, now=now(), policy=session_policy()
+            get_session(),
+            token=token,
+            now=now(),
+            policy=session_policy(),
+            touch=not is_background_request(),
         )
         if row is None or str(row.user_id) != user_id:
             session.clear()

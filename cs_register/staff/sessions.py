@@ -56,9 +56,12 @@ def find_session(session: Session, token: str) -> StaffSession | None:
 
 
 def resume_session(
-    session: Session, *, token: str, now: datetime, policy: SessionPolicy
+    session: Session, *, token: str, now: datetime, policy: SessionPolicy, touch: bool = True
 ) -> StaffSession | None:
-    """The live session for a cookie token, or None if it was revoked, idle or too old."""
+    """The live session for a cookie token, or None if it was revoked, idle or too old.
+
+    `touch=False` for a request the browser made by itself (a poll): it is checked like any
+    other but does not count as activity, or an open console would never go idle."""
     row = find_session(session, token)
     if row is None or row.revoked_at is not None:
         return None
@@ -70,7 +73,7 @@ def resume_session(
     if now - row.created_at >= policy.absolute_lifetime:
         _revoke(row, now, "lifetime")
         return None
-    if now - row.last_seen_at >= _LAST_SEEN_GRANULARITY:
+    if touch and now - row.last_seen_at >= _LAST_SEEN_GRANULARITY:
         row.last_seen_at = now
     return row
 

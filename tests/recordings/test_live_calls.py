@@ -265,3 +265,20 @@ def test_the_pops_customer_link_offers_the_call_for_linking(
     assert live(client)["contact_linked"] is True
     page = client.get(anna_url).get_data(as_text=True)
     assert "Complete the call&#39;s contact" in page or "Complete the call's contact" in page
+
+
+def test_polling_does_not_keep_an_idle_session_alive(client, agent, clock):
+    clock.advance(timedelta(minutes=20))
+    assert live(client) is None  # still logged in: 20 of 30 idle minutes
+    clock.advance(timedelta(minutes=10))
+    # 30 minutes since the agent last did anything: the polls did not count.
+    response = client.get(LIVE)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_a_page_view_does_keep_the_session_alive(client, agent, clock):
+    clock.advance(timedelta(minutes=20))
+    assert client.get(CALLS).status_code == 200
+    clock.advance(timedelta(minutes=20))
+    assert live(client) is None
