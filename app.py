@@ -145,6 +145,24 @@ def _wire_page_seams(app: Flask) -> None:
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
     # base.html's banner of overdue privacy requests, on every page the DPO sees.
     app.context_processor(privacy_web.overdue_requests_banner)
+    _wire_audit_names(app)
+
+
+def _wire_audit_names(app: Flask) -> None:
+    """Who names the audit trail's subjects and staff (see `cs_register.audit.naming`)."""
+    from cs_register.audit import naming
+    from cs_register.contacts.audit_names import contact_names
+    from cs_register.customers.audit_names import customer_names
+    from cs_register.privacy.audit_names import privacy_request_names
+    from cs_register.staff import audit_names as staff_audit_names
+    from recordings.audit_names import recording_and_call_names
+
+    naming.provide_staff_names(app, staff_audit_names.staff_names)
+    naming.provide_subject_names(app, customer_names)
+    naming.provide_subject_names(app, contact_names)
+    naming.provide_subject_names(app, recording_and_call_names)
+    naming.provide_subject_names(app, privacy_request_names)
+    naming.provide_subject_names(app, staff_audit_names.staff_subject_names)
 
 
 def _before_sweeps(app: Flask) -> None:

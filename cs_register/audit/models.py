@@ -41,6 +41,8 @@ class AuditAction(enum.Enum):
     CONTACT_EDITED = "contact_edited"
     IDENTITY_VERIFIED = "identity_verified"
     AUDIT_VIEWED = "audit_viewed"
+    # A CSV download of the (filtered) trail; its details name the filters, never people.
+    AUDIT_TRAIL_EXPORTED = "audit_trail_exported"
     INTEGRATION_TOKEN_CREATED = "integration_token_created"  # noqa: S105 - an action name
     INTEGRATION_TOKEN_REVOKED = "integration_token_revoked"  # noqa: S105 - an action name
     CALL_REGISTERED = "call_registered"

@@ -22,7 +22,7 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.db import on_commit
 from cs_register.free_text import contains_identity_code
-from cs_register.permissions import Permission, StaffPrincipal, require
+from cs_register.permissions import Permission, Principal, require
 
 log = logging.getLogger("cs_register.audit")
 
@@ -211,34 +211,65 @@ def record_many(
 
 @dataclass(frozen=True)
 class AuditFilter:
-    actor_username: str | None = None
-    action: AuditAction | None = None
+    """What the trail's reader narrowed it to: ids and kinds only, never people's data."""
+
+    actions: frozenset[AuditAction] | None = None
+    actor_id: int | None = None
+    subject_type: str | None = None
     subject_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
 
-def find_audit_events(
-    session: Session,
-    *,
-    viewer: StaffPrincipal,
-    filters: AuditFilter,
-    limit: int = 100,
-    before_id: int | None = None,
-) -> Sequence[AuditEvent]:
-    """Newest first, keyset-paginated by id so deep pages stay fast."""
-    require(viewer, Permission.VIEW_AUDIT)
-    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if filters.actor_username:
-        query = query.where(AuditEvent.actor_label == filters.actor_username.strip().lower())
-    if filters.action is not None:
-        query = query.where(AuditEvent.action == filters.action)
+def _filtered(query: sa.Select[Any], filters: AuditFilter) -> sa.Select[Any]:
+    if filters.actions is not None:
+        query = query.where(AuditEvent.action.in_(sorted(filters.actions, key=lambda a: a.value)))
+    if filters.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.subject_type:
+        query = query.where(AuditEvent.subject_type == filters.subject_type)
     if filters.subject_id:
-        query = query.where(AuditEvent.subject_id == filters.subject_id.strip())
+        query = query.where(AuditEvent.subject_id == filters.subject_id)
     if filters.since is not None:
         query = query.where(AuditEvent.occurred_at >= filters.since)
     if filters.until is not None:
         query = query.where(AuditEvent.occurred_at < filters.until)
+    return query
+
+
+def find_audit_events(
+    session: Session,
+    *,
+    viewer: Principal,
+    filters: AuditFilter,
+    limit: int = 100,
+    before_id: int | None = None,
+    after_id: int | None = None,
+) -> Sequence[AuditEvent]:
+    """Newest first, keyset-paginated by id so deep pages stay fast (the trail is
+    append-only, so ids are its order). `before_id` gives the `limit` events just older than
+    it; `after_id` the `limit` just newer (read upwards, returned newest first)."""
+    require(viewer, Permission.VIEW_AUDIT)
+    query = _filtered(sa.select(AuditEvent), filters).limit(limit)
+    if after_id is not None:
+        query = query.where(AuditEvent.id > after_id).order_by(AuditEvent.id.asc())
+        return list(reversed(session.scalars(query).all()))
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
-    return session.scalars(query).all()
+    return session.scalars(query.order_by(AuditEvent.id.desc())).all()
+
+
+def has_audit_events(
+    session: Session,
+    *,
+    filters: AuditFilter,
+    before_id: int | None = None,
+    after_id: int | None = None,
+) -> bool:
+    """Whether any event matches beyond a page's edge (for its "older"/"newer" links)."""
+    query = _filtered(sa.select(AuditEvent.id), filters)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    if after_id is not None:
+        query = query.where(AuditEvent.id > after_id)
+    return session.scalar(sa.select(query.limit(1).exists())) or False

@@ -85,6 +85,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "statistics.statistics_csv": AUDIT_READERS,
     # Oversight.
     "audit.browse": AUDIT_READERS,
+    "audit.export_csv": AUDIT_READERS,
     # Everything held about one person, from every registered source: the DPO's work alone.
     "privacy.everything_held": frozenset({"dpo"}),
     # Privacy requests: whoever serves the customer registers one; the DPO carries it out;

@@ -38,6 +38,7 @@ from tests.recordings.audio_samples import (
     corrupt,
     truncate,
 )
+from tests.recordings.storage_support import staging_folder
 from tests.support.context import make_context
 from tests.support.telephony import CALLS_URL, Api, recording_url
 
@@ -101,7 +102,7 @@ def audit(database: Database, action: AuditAction) -> list[AuditEvent]:
 def assert_nothing_stored(database: Database, storage: LocalStorage) -> None:
     assert rows(database, Recording) == []
     assert list(storage.iter_keys()) == []
-    staging = storage.inner.root / ".staging"
+    staging = staging_folder(storage)
     assert not staging.exists() or list(staging.iterdir()) == []
     assert audit(database, AuditAction.RECORDING_STORED) == []
 
@@ -446,7 +447,7 @@ def test_different_bytes_for_a_recorded_call_are_a_conflict(api, database, stora
     (recording,) = rows(database, Recording)
     assert recording.sha256 == hashlib.sha256(original).hexdigest()
     assert sorted(storage.iter_keys()) == sorted([recording.storage_key, recording.playback_key])
-    assert not list((storage.inner.root / ".staging").iterdir())
+    assert not list(staging_folder(storage).iterdir())
 
 
 def _random_bytes(size: int) -> bytes:

@@ -16,6 +16,7 @@ from recordings.models import RecordingState
 from recordings.reconcile import reconcile
 from tests.recordings import purge_support
 from tests.recordings.purge_support import write_file
+from tests.recordings.storage_support import staging_folder
 
 # Shared fixtures of the retention-engine tests.
 fresh = purge_support.fresh
@@ -40,6 +41,10 @@ def drifted(storage, policy, stored_recording, clock):
     return intact, lost, old_orphan, young_orphan
 
 
+@pytest.mark.local_storage_only(
+    reason="back-dates orphan files with os.utime; an object store sets LastModified itself"
+    " (test_an_orphan_is_deleted_once_its_cap_has_passed covers both backends)"
+)
 def test_drift_is_reported_exactly_and_nothing_changes_without_repair(
     database, storage, policy, clock, drifted, receipts, audit_rows, fresh
 ):
@@ -55,6 +60,10 @@ def test_drift_is_reported_exactly_and_nothing_changes_without_repair(
     assert audit_rows(AuditAction.RECORDING_AUDIO_MISSING) == []
 
 
+@pytest.mark.local_storage_only(
+    reason="back-dates orphan files with os.utime; an object store sets LastModified itself"
+    " (test_an_orphan_is_deleted_once_its_cap_has_passed covers both backends)"
+)
 def test_repair_marks_missing_audio_and_deletes_old_orphans_with_a_receipt(
     database, storage, policy, clock, drifted, receipts, audit_rows, fresh
 ):
@@ -91,6 +100,10 @@ def test_repair_marks_missing_audio_and_deletes_old_orphans_with_a_receipt(
         assert verify_ledger(session).ok
 
 
+@pytest.mark.local_storage_only(
+    reason="back-dates orphan files with os.utime; an object store sets LastModified itself"
+    " (test_an_orphan_is_deleted_once_its_cap_has_passed covers both backends)"
+)
 def test_a_recording_with_missing_audio_is_still_purged_when_due(
     database, storage, policy, clock, drifted, receipts, fresh
 ):
@@ -103,6 +116,26 @@ def test_a_recording_with_missing_audio_is_still_purged_when_due(
     assert lost.id in {r.recording_id for r in receipts()}
 
 
+def test_an_orphan_is_deleted_once_its_cap_has_passed(database, storage, policy, receipts):
+    """On every backend: an orphan dated by the storage itself (an object store's
+    LastModified) is only reported until its cap, then deleted with a receipt."""
+    orphan = write_file(storage, OLD_BYTES, ".wav")
+    written = storage.modified_at(orphan)
+    cap = retention.hold_cap(written, policy)
+
+    early = reconcile(database, storage, now=cap - timedelta(seconds=1), policy=policy, repair=True)
+    assert early.orphan_files == [orphan]
+    assert early.deleted_orphans == []
+    assert storage.exists(orphan)
+
+    late = reconcile(database, storage, now=cap, policy=policy, repair=True)
+    assert late.deleted_orphans == [orphan]
+    assert not storage.exists(orphan)
+    [receipt] = receipts()
+    assert receipt.audio_sha256 == hashlib.sha256(OLD_BYTES).hexdigest()
+    assert receipt.recorded_at == written
+
+
 def test_a_clean_store_reports_nothing(database, storage, policy, clock, stored_recording):
     stored_recording(playback=True)
     report = reconcile(database, storage, now=clock.now, policy=policy, repair=True)
@@ -113,7 +146,7 @@ def test_a_clean_store_reports_nothing(database, storage, policy, clock, stored_
 def test_repair_clears_uploads_abandoned_for_a_day(database, storage, policy, clock):
     """A process killed mid-upload leaves partial audio in the staging area; repair removes
     it once it is a day old, never an upload that may still be arriving."""
-    staging = storage.inner.root / ".staging"
+    staging = staging_folder(storage)
     staging.mkdir(parents=True)
     for name, age in (("upload-abandoned", timedelta(hours=25)), ("upload-live", timedelta(0))):
         path = staging / name

@@ -15,6 +15,7 @@ from cs_register.contacts.models import Contact
 from recordings import holds, views
 from recordings.models import Recording, RecordingHold, RecordingState
 from tests.recordings.audio_samples import corrupt
+from tests.recordings.storage_support import staging_folder
 from tests.support.context import make_context
 
 RETAIN_UNTIL = datetime(2027, 2, 23, 9, 0, tzinfo=UTC)
@@ -422,7 +423,7 @@ def stored_files(storage) -> list[str]:
 
 
 def staging_files(storage) -> list[Path]:
-    staging = storage.inner.root / ".staging"
+    staging = staging_folder(storage)
     return list(staging.iterdir()) if staging.exists() else []
 
 

@@ -1,0 +1,47 @@
+"""How the audit trail names a customer (`audit.naming`, wired in `create_app`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cs_register.audit.naming import SubjectName
+from cs_register.customers.models import Customer
+from cs_register.customers.restriction import sees_restricted
+from cs_register.permissions import Permission, Principal, has_permission
+
+ERASED = SubjectName("erased customer", gone=True)
+# A customer the viewer may not see (restricted, or a role without customers): the trail still
+# shows that something happened to a customer, but neither who nor a link to them.
+UNNAMED = SubjectName("customer")
+
+
+def customer_names(
+    session: Session, subject_type: str, public_ids: Collection[str], viewer: Principal
+) -> dict[str, SubjectName] | None:
+    """The full name, which a viewer who may read customers sees on their page anyway; never
+    the identity code. A customer no longer in the register was erased (or removed by
+    retention, which erases the same way)."""
+    if subject_type != Customer.audit_subject_type:
+        return None
+    rows = session.execute(
+        sa.select(
+            Customer.public_id, Customer.given_names, Customer.family_name, Customer.restricted_at
+        ).where(Customer.public_id.in_(public_ids))
+    ).all()
+    found = {row.public_id: row for row in rows}
+    may_read = has_permission(viewer, Permission.VIEW_CUSTOMERS)
+    names: dict[str, SubjectName] = {}
+    for public_id in public_ids:
+        row = found.get(public_id)
+        if row is None:
+            names[public_id] = ERASED
+        elif not may_read or (row.restricted_at is not None and not sees_restricted(viewer)):
+            names[public_id] = UNNAMED
+        else:
+            names[public_id] = SubjectName(
+                f"{row.given_names} {row.family_name}", endpoint="customers.customer_page"
+            )
+    return names
