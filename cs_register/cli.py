@@ -3,6 +3,8 @@
 - `flask db upgrade [REVISION]`, `flask db downgrade REVISION`, `flask db current`: schema
   migrations (Alembic, see cs_register.migrate).
 - `flask seed-demo-staff`: one account per role on an empty development database.
+- `flask seed-demo-data`: synthetic customers, contacts, recordings and holds for a living
+  console, development only (cs_register.demo_data).
 - `flask users ...`: staff account administration (cs_register.staff.cli).
 - `flask integrations ...`: integration tokens (cs_register.integrations.cli).
 - `flask retention ...`: purge sweep, status, ledger verification, reconciliation
@@ -191,6 +193,7 @@ def seed_demo_staff_command() -> None:
 
 def init_app(app: Flask) -> None:
     """Register the command groups."""
+    from cs_register.demo_data import seed_demo_data_command
     from cs_register.intake.cli import intake_cli
     from cs_register.integrations.cli import integrations_cli
     from cs_register.privacy.cli import privacy_cli
@@ -201,6 +204,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_staff_command)
+    app.cli.add_command(seed_demo_data_command)
     app.cli.add_command(integrations_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(recordings_cli)
