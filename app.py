@@ -128,10 +128,13 @@ def _wire_page_seams(app: Flask) -> None:
     """Which package shows what on another package's page (see `cs_register.pages`)."""
     from cs_register import pages
     from cs_register.consents import views as consents_views
+    from cs_register.contacts import queue_views
     from cs_register.contacts import views as contacts_views
+    from cs_register.intake import contact_origins as intake_origins
     from cs_register.intake import views as intake_views
     from cs_register.privacy import web as privacy_web
     from recordings import call_panel
+    from recordings import contact_origins as call_origins
     from recordings import web as recordings_web
 
     pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
@@ -139,10 +142,17 @@ def _wire_page_seams(app: Flask) -> None:
     pages.provide(app, pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel)
     # The agent's call first: the screen pop's customer link lands on it.
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, call_panel.customer_page_panel)
+    # The contacts waiting for this customer, above their history: right after a customer is
+    # created or their phone or email corrected, linking those is what the agent does next.
+    pages.provide(app, pages.CUSTOMER_PAGE_PANELS, queue_views.customer_offer_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, consents_views.customer_page_panel)
     pages.provide(app, pages.CUSTOMER_PAGE_PANELS, privacy_web.customer_page_panel)
     pages.provide(app, pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes)
+    pages.provide(app, pages.CONTACT_ORIGINS, call_origins.contact_origins)
+    pages.provide(app, pages.CONTACT_ORIGINS, intake_origins.contact_origins)
+    pages.provide(app, pages.CONTACTS_FROM, call_origins.contacts_from)
+    pages.provide(app, pages.CONTACTS_FROM, intake_origins.contacts_from)
     # base.html's banner of overdue privacy requests, on every page the DPO sees.
     app.context_processor(privacy_web.overdue_requests_banner)
     _wire_audit_names(app)

@@ -114,6 +114,15 @@ def format_phone(e164: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def format_phone_local(e164: str) -> str:
+    """How the console shows a caller: a Finnish number as it is dialled here (040 1234567),
+    any other in international form (+46 70 123 45 67), so a foreign caller stands out."""
+    parsed = phonenumbers.parse(e164, None)
+    if phonenumbers.region_code_for_number(parsed) == "FI":
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def normalise_email(raw: str) -> str:
     value = raw.strip()
     if not value:

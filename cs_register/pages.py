@@ -27,8 +27,25 @@ CUSTOMER_PAGE_PANELS = "customer_page_panels"
 CONTACT_TIMELINE_NOTES = "contact_timeline_notes"
 # The contact page itself: (public_id, *, errors, values, extra, status) -> response
 CONTACT_PAGE = "contact_page"
+# Who contacts came from, in bulk (the unidentified queue, the link form, the customer page's
+# offer): (session, contact_ids) -> {contact_id: [ContactOrigin, ...]}
+CONTACT_ORIGINS = "contact_origins"
+# Which unlinked contacts came from a phone number or an email address: (kind, normalised
+# value) -> a SELECT of contact ids, or None when the source holds nothing of that kind
+CONTACTS_FROM = "contacts_from"
 
 _EXTENSION = "cs_register.pages"
+
+
+@dataclass(frozen=True)
+class ContactOrigin:
+    """Who a contact came from, as the channel's own rows say: `kind` is "phone" or "email",
+    `display` what the console shows ("withheld" for a hidden number), `value` the normalised
+    identifier to match customers with (None when there is nothing to match)."""
+
+    kind: str
+    display: str
+    value: str | None
 
 
 @dataclass

@@ -29,6 +29,8 @@ class AuditAction(enum.Enum):
     STAFF_SESSIONS_ENDED = "staff_sessions_ended"
     OWN_SESSIONS_ENDED = "own_sessions_ended"
     CUSTOMER_SEARCHED = "customer_searched"
+    # A search of the unidentified queue by phone or email; its details name the kind only.
+    UNLINKED_CONTACTS_SEARCHED = "unlinked_contacts_searched"
     CUSTOMER_VIEWED = "customer_viewed"
     CUSTOMER_CREATED = "customer_created"
     CUSTOMER_UPDATED = "customer_updated"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.clock import local_input_value
-from cs_register.contacts import editing, relinking, services
-from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Direction
+from cs_register.contacts import editing, queue_views, relinking, services
+from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Contact, Direction
+from cs_register.contacts.queue_views import origins_of
 from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
@@ -25,6 +26,8 @@ from cs_register.permissions import Permission
 from cs_register.web import current_keyring, now, requires, staff_context
 
 blueprint = Blueprint("contacts", __name__, template_folder="templates")
+# The unidentified queue and its search live in their own module, on this blueprint.
+queue_views.register(blueprint)
 
 # The link form offers the searches an agent on a call reaches for first, first.
 # Form fields of the new-contact form that may be shown again after a failed submit.
@@ -37,15 +40,6 @@ def _template_context() -> dict[str, Any]:
         "directions": list(Direction),
         "identifiers": [(name, IDENTIFIER_LABELS[name]) for name in VERIFIABLE_IDENTIFIERS],
     }
-
-
-def format_age(age: timedelta) -> str:
-    minutes = max(int(age.total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
 
 
 def _customer_for_form(public_id: str | None) -> Customer | None:
@@ -92,15 +86,6 @@ def new_contact() -> Any:
         )
     flash("Contact logged.", "success")
     return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
-
-
-@blueprint.get("/contacts/unlinked")
-@requires(Permission.VIEW_CUSTOMERS)
-def unlinked() -> Any:
-    contacts = services.list_unlinked_contacts(staff_context())
-    current = now()
-    rows = [(contact, format_age(current - contact.occurred_at)) for contact in contacts]
-    return render_template("contacts/unlinked.html", rows=rows)
 
 
 def render_contact_page(
@@ -222,37 +207,71 @@ def edit_contact(public_id: str) -> Any:
 
 
 def _render_link_page(
-    contact: Any,
+    contact: Contact,
     *,
     search: dict[str, str],
     candidates: list[services.CandidateCustomer] | None = None,
+    prefilled: bool = False,
     errors: dict[str, list[str]] | None = None,
     status: int = 200,
 ) -> Any:
     page = render_template(
         "contacts/link.html",
         contact=contact,
+        origins=origins_of(get_session(), [contact.id]).get(contact.id, []),
         kinds=services.link_search_kinds(),
         search=search,
         candidates=candidates,
+        prefilled=prefilled,
         errors=errors or {},
     )
     return page, status
+
+
+def _prefilled_link_page(contact: Contact) -> Any:
+    """The link form, started with every customer who matches who the contact came from (its
+    caller's number, its sender, what the chatbot was told): the agent picks one. Each search
+    is audited like one the agent typed."""
+    origins = [
+        origin
+        for origin in origins_of(get_session(), [contact.id]).get(contact.id, [])
+        if origin.value is not None
+    ]
+    if contact.customer_id is not None or not origins:
+        return _render_link_page(contact, search={"kind": "phone", "value": ""})
+    found: dict[int, Customer] = {}
+    for origin in origins:
+        assert origin.value is not None  # noqa: S101 - filtered above
+        for customer in search_customers(
+            staff_context(), current_keyring(), kind=origin.kind, value=origin.value
+        ):
+            found.setdefault(customer.id, customer)
+    first = origins[0]
+    return _render_link_page(
+        contact,
+        search={"kind": first.kind, "value": first.display},
+        candidates=services.describe_candidates(current_keyring(), list(found.values())),
+        prefilled=True,
+    )
 
 
 @blueprint.route("/contacts/<public_id>/link", methods=["GET", "POST"])
 @requires(Permission.LOG_CONTACTS)
 def link_contact(public_id: str) -> Any:
     if request.method == "GET":
-        contact = services.view_contact(staff_context(), public_id=public_id)
-        return _render_link_page(contact, search={"kind": "phone", "value": ""})
+        return _prefilled_link_page(services.view_contact(staff_context(), public_id=public_id))
     if request.form.get("action") == "link":
+        customer_public_id = request.form.get("customer", "")
         contact = services.link_contact(
             staff_context(),
             contact_public_id=public_id,
-            customer_public_id=request.form.get("customer", ""),
+            customer_public_id=customer_public_id,
         )
         # No name in the flash: flashes travel in the session cookie.
+        if request.form.get("back") == "customer":
+            # Linked from the offer on the customer's page: back there, for the next one.
+            flash("Contact linked to this customer.", "success")
+            return redirect(url_for("customers.customer_page", public_id=customer_public_id))
         flash("Contact linked to the chosen customer.", "success")
         return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 

@@ -277,6 +277,30 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
     )
 
 
+# The first section of a chatbot contact's notes (`render_notes`), and its identifier lines.
+GIVEN_HEADING = "Given to the chatbot:"
+GIVEN_LABELS = {"email": "Email", "phone": "Phone"}
+
+
+def given_identifiers(notes: str) -> dict[str, str]:
+    """The email and phone the customer gave the chatbot, read back from the notes that
+    `render_notes` wrote (the conversation row keeps no copy). A line that no longer reads as
+    a valid identifier (an agent corrected the notes) is left out."""
+    if not notes.startswith(GIVEN_HEADING + "\n"):
+        return {}
+    section = notes[len(GIVEN_HEADING) + 1 :].split("\n\n", 1)[0]
+    checks = {"email": normalise_email, "phone": normalise_phone}
+    found: dict[str, str] = {}
+    for line in section.split("\n"):
+        for kind, label in GIVEN_LABELS.items():
+            if line.startswith(f"{label}: "):
+                try:
+                    found[kind] = checks[kind](line[len(label) + 2 :])
+                except IdentifierError:
+                    continue
+    return found
+
+
 def render_notes(payload: ChatbotPayload) -> str:
     """The contact's notes: who the customer said they were, the summary and the transcript."""
     given = [
@@ -290,7 +314,7 @@ def render_notes(payload: ChatbotPayload) -> str:
     ]
     sections: list[str] = []
     if given:
-        sections.append("Given to the chatbot:\n" + "\n".join(given))
+        sections.append(GIVEN_HEADING + "\n" + "\n".join(given))
     if payload.summary:
         sections.append("Summary:\n" + payload.summary)
     if payload.transcript:

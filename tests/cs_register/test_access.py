@@ -63,6 +63,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     # Contacts: reading them goes with reading customers; logging them is front-line work.
     "contacts.contact_page": CUSTOMER_READERS,
     "contacts.unlinked": CUSTOMER_READERS,
+    "contacts.search_unlinked": CUSTOMER_READERS,
     "contacts.new_contact": CONTACT_LOGGERS,
     "contacts.record_verification": CONTACT_LOGGERS,
     "contacts.link_contact": CONTACT_LOGGERS,

@@ -34,9 +34,16 @@ def test_create_app_wires_the_contact_and_customer_page_providers(app):
         providers = {name: [p.__module__ for p in found] for name, found in seams.providers.items()}
     assert providers[pages.CONTACT_PAGE_PANELS] == ["recordings.web", "cs_register.intake.views"]
     assert providers[pages.CUSTOMER_PAGE_PANELS] == [
+        "recordings.call_panel",
+        "cs_register.contacts.queue_views",
         "cs_register.contacts.views",
         "cs_register.consents.views",
         "cs_register.privacy.web",
     ]
     assert providers[pages.CONTACT_TIMELINE_NOTES] == ["recordings.web"]
+    # Who an unidentified contact came from: the call's number, the email's sender or what
+    # the chatbot was told, each held by the package above contacts that stores it.
+    origins = ["recordings.contact_origins", "cs_register.intake.contact_origins"]
+    assert providers[pages.CONTACT_ORIGINS] == origins
+    assert providers[pages.CONTACTS_FROM] == origins
     assert seams.renderers[pages.CONTACT_PAGE].__module__ == "cs_register.contacts.views"

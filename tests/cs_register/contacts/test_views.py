@@ -366,6 +366,6 @@ def test_unlinked_queue_lists_only_unidentified_contacts(client, logged_in, make
     ],
 )
 def test_ages_in_the_queue_are_short(age, text):
-    from cs_register.contacts.views import format_age
+    from cs_register.contacts.queue_views import format_age
 
     assert format_age(age) == text
