@@ -46,6 +46,9 @@ class Permission(enum.Enum):
     HANDLE_PRIVACY_REQUESTS = "handle_privacy_requests"
     # Anonymised daily counts (cs_register.statistics): supervisors and the DPO.
     VIEW_STATISTICS = "view_statistics"
+    # Giving a chatbot handover to a named agent, or taking it from one: supervisors spread
+    # the queue; agents only claim, release and close their own.
+    ASSIGN_HANDOVERS = "assign_handovers"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -73,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_STATISTICS,
             Permission.REGISTER_PRIVACY_REQUESTS,
             Permission.VIEW_PRIVACY_REQUESTS,
+            Permission.ASSIGN_HANDOVERS,
         }
     ),
     Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_INTEGRATIONS}),

@@ -67,6 +67,10 @@ class AuditAction(enum.Enum):
     KEY_ROTATION_FINISHED = "key_rotation_finished"
     KEY_VERSION_RETIRED = "key_version_retired"
     HANDOVER_CLOSED = "handover_closed"
+    # A chatbot handover taken by an agent, given to one by a supervisor, or put back.
+    HANDOVER_CLAIMED = "handover_claimed"
+    HANDOVER_ASSIGNED = "handover_assigned"
+    HANDOVER_RELEASED = "handover_released"
     HOLD_EXPIRED = "hold_expired"
     RECORDING_PURGED = "recording_purged"
     RECORDING_AUDIO_MISSING = "recording_audio_missing"

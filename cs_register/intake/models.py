@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cs_register.db import Base
+from cs_register.db import Base, str_enum
 
 
 class WebhookDelivery(Base):
@@ -30,11 +31,30 @@ class WebhookDelivery(Base):
     response: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
 
+class HandoverOutcome(enum.Enum):
+    """How a handover ended, as the agent who closed it tells it."""
+
+    RESOLVED = "resolved"
+    FORWARDED = "forwarded"
+    NO_ANSWER_NEEDED = "no_answer_needed"
+
+    @property
+    def label(self) -> str:
+        return {
+            "resolved": "Resolved",
+            "forwarded": "Forwarded",
+            "no_answer_needed": "No answer needed",
+        }[self.value]
+
+
 class ChatbotConversation(Base):
     """The chatbot's side of a contact: its conversation id, and the handover to a human.
 
     `conversation_id` is unique, so a conversation delivered twice (under different webhook
-    ids) is still one contact. A handover is open while `handover_closed_at` is empty.
+    ids) is still one contact. A handover is open while `handover_closed_at` is empty; while
+    open, one agent may hold it (`handover_claimed_by_id`). Closing records an outcome and a
+    note the agent typed (free text about the customer: claimed by `intake.personal_data`,
+    deleted with the contact).
     """
 
     __tablename__ = "chatbot_conversations"
@@ -49,6 +69,12 @@ class ChatbotConversation(Base):
     needs_handover: Mapped[bool] = mapped_column(default=False, index=True)
     handover_closed_at: Mapped[datetime | None]
     handover_closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    handover_claimed_at: Mapped[datetime | None]
+    handover_claimed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    handover_outcome: Mapped[HandoverOutcome | None] = mapped_column(
+        str_enum(HandoverOutcome, "handover_outcome")
+    )
+    handover_outcome_note: Mapped[str | None] = mapped_column(sa.Text)
 
     @property
     def handover_open(self) -> bool:

@@ -31,7 +31,11 @@ DESCRIPTION = registry.SourceDescription(
             "email_messages", "The email a contact came as.", "contact_id", *_EMAIL_COLUMNS
         ),
         registry.claim(
-            "chatbot_conversations", "The chat a contact came as.", "contact_id", "language"
+            "chatbot_conversations",
+            "The chat a contact came as, and the note its handover was closed with.",
+            "contact_id",
+            "language",
+            "handover_outcome_note",
         ),
         registry.claim(
             "webhook_deliveries", "Answered chatbot deliveries.", "contact_id", "response"
@@ -95,9 +99,11 @@ class IntakeRecords(registry.DescribedSource, description=DESCRIPTION):
         ):
             row = f"chatbot_conversations:{chat.id}"
             handed = ("Handed over", "yes" if chat.needs_handover else "no")
-            findings.append(
-                CONVERSATION.of(row, chat.started_at, ("Language", chat.language or ""), handed)
-            )
+            facts = [("Language", chat.language or ""), handed]
+            if chat.handover_outcome is not None:
+                facts.append(("Outcome", chat.handover_outcome.label))
+                facts.append(("Outcome note", chat.handover_outcome_note or ""))
+            findings.append(CONVERSATION.of(row, chat.started_at, *facts))
         for delivery in session.scalars(
             sa.select(WebhookDelivery).where(WebhookDelivery.contact_id.in_(theirs))
         ):

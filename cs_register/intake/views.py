@@ -7,38 +7,165 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
-from cs_register.errors import Conflict
-from cs_register.intake import handovers
+from cs_register.db import get_session
+from cs_register.errors import Conflict, ValidationFailed
+from cs_register.free_text import echo_safely
+from cs_register.intake import handover_steps, handovers
 from cs_register.intake.email import email_details
+from cs_register.intake.handovers import QueueFilter
+from cs_register.intake.models import HandoverOutcome
 from cs_register.permissions import Permission
 from cs_register.web import requires, staff_context
 
 blueprint = Blueprint("intake", __name__, template_folder="templates")
 
 
+def _shown() -> QueueFilter:
+    return QueueFilter.parse(request.values.get("show"))
+
+
+def _queue_values(show: QueueFilter) -> dict[str, Any]:
+    """What the queue's table needs: its rows, the colleagues one can be given to, and a digest
+    the page's script compares to redraw only what changed."""
+    rows = handovers.list_handovers(staff_context(), show=show)
+    assignees = handovers.assignable_staff(get_session())
+    return {
+        "handovers": rows,
+        "assignees": assignees,
+        "show": show,
+        "state": handovers.queue_state(rows, assignees),
+    }
+
+
+def _render_queue(show: QueueFilter, *, problem: str | None = None, status: int = 200) -> Any:
+    return (
+        render_template(
+            "intake/handovers.html",
+            filters=list(QueueFilter),
+            problem=problem,
+            **_queue_values(show),
+        ),
+        status,
+    )
+
+
+def _back_to_queue() -> Any:
+    return redirect(url_for("intake.handover_queue", show=_shown().value), 303)
+
+
 @blueprint.get("/handovers")
 @requires(Permission.LOG_CONTACTS)
 def handover_queue() -> Any:
-    queue = handovers.open_handovers(staff_context())
-    return render_template("intake/handovers.html", handovers=queue)
+    return _render_queue(_shown())
 
 
-@blueprint.post("/handovers/<public_id>/close")
+@blueprint.get("/handovers/table")
+@requires(Permission.LOG_CONTACTS)
+def handover_table() -> Any:
+    """The queue's table alone, as HTML, for static/handovers.js to swap in every few
+    seconds. The filter is the only parameter: nothing about a customer is in the URL."""
+    return render_template("intake/_handover_table.html", **_queue_values(_shown()))
+
+
+@blueprint.post("/handovers/<public_id>/claim")
+@requires(Permission.LOG_CONTACTS)
+def claim_handover(public_id: str) -> Any:
+    try:
+        claimed = handover_steps.claim_handover(staff_context(), contact_public_id=public_id)
+    except Conflict as conflict:
+        # A clear refusal on the queue as it is now, not a flash after a redirect: the agent
+        # sees at once who has it.
+        return _render_queue(_shown(), problem=conflict.detail, status=409)
+    flash("The handover is yours." if claimed else "You already had this handover.", "success")
+    return _back_to_queue()
+
+
+@blueprint.post("/handovers/<public_id>/release")
+@requires(Permission.LOG_CONTACTS)
+def release_handover(public_id: str) -> Any:
+    try:
+        released = handover_steps.release_handover(staff_context(), contact_public_id=public_id)
+    except Conflict as conflict:
+        return _render_queue(_shown(), problem=conflict.detail, status=409)
+    flash("Back in the queue." if released else "Nobody had this handover.", "success")
+    return _back_to_queue()
+
+
+@blueprint.post("/handovers/<public_id>/assign")
+@requires(Permission.ASSIGN_HANDOVERS)
+def assign_handover(public_id: str) -> Any:
+    try:
+        assigned = handover_steps.assign_handover(
+            staff_context(), contact_public_id=public_id, staff_id=request.form.get("staff_id")
+        )
+    except ValidationFailed as failure:
+        detail = "; ".join(message for messages in failure.errors.values() for message in messages)
+        return _render_queue(_shown(), problem=detail, status=422)
+    except Conflict as conflict:
+        return _render_queue(_shown(), problem=conflict.detail, status=409)
+    flash("Handover assigned." if assigned else "It was already theirs.", "success")
+    return _back_to_queue()
+
+
+@blueprint.route("/handovers/<public_id>/close", methods=["GET", "POST"])
 @requires(Permission.LOG_CONTACTS)
 def close_handover(public_id: str) -> Any:
+    """The outcome form (on its own page, so the queue's refresh never wipes a note being
+    typed) and its submission."""
+    if request.method == "GET":
+        return _render_close_form(public_id)
+    typed = {name: request.form.get(name, "") for name in ("outcome", "outcome_note")}
     try:
-        handovers.close_handover(staff_context(), contact_public_id=public_id)
+        closed = handover_steps.close_handover(
+            staff_context(),
+            contact_public_id=public_id,
+            outcome=typed["outcome"],
+            note=typed["outcome_note"],
+        )
+    except ValidationFailed as failure:
+        # The note comes back as typed, except for an identity code: never echoed.
+        values = {name: echo_safely(value) for name, value in typed.items()}
+        return _render_close_form(public_id, values=values, errors=failure.errors, status=422)
     except Conflict as conflict:
-        flash(conflict.detail, "warning")
-        return redirect(url_for("intake.handover_queue"))
-    flash("Handover closed; it has left the queue.", "success")
-    return redirect(url_for("intake.handover_queue"))
+        return _render_queue(_shown(), problem=conflict.detail, status=409)
+    flash(
+        "Handover closed; it has left the queue."
+        if closed
+        else "This handover was already closed.",
+        "success",
+    )
+    return _back_to_queue()
+
+
+def _render_close_form(
+    public_id: str,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
+    session = get_session()
+    handover = handover_steps.find_handover(session, public_id)
+    details = handovers.conversation_details(session, handover.contact.id)
+    return (
+        render_template(
+            "intake/close_handover.html",
+            contact=handover.contact,
+            details=details,
+            outcomes=list(HandoverOutcome),
+            values=values or {},
+            errors=errors or {},
+            show=_shown(),
+            max_length=handover_steps.OUTCOME_NOTE_MAX_LENGTH,
+        ),
+        status,
+    )
 
 
 def contact_page_panel(

@@ -133,7 +133,12 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "calls.recent_calls": CONTACT_LOGGERS,
     # Chatbot handovers: front-line work, like logging contacts.
     "intake.handover_queue": CONTACT_LOGGERS,
+    "intake.handover_table": CONTACT_LOGGERS,
+    "intake.claim_handover": CONTACT_LOGGERS,
+    "intake.release_handover": CONTACT_LOGGERS,
     "intake.close_handover": CONTACT_LOGGERS,
+    # Giving a handover to a named colleague spreads the queue: supervisors only.
+    "intake.assign_handover": frozenset({"supervisor"}),
 }
 
 # Reachable by any logged-in staff member without a role permission (see the matrix above).

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.contacts.models import Channel, Contact, Direction
 from cs_register.free_text import IDENTITY_CODE_REDACTED
-from cs_register.intake import chatbot, chatbot_payload, handovers
+from cs_register.intake import chatbot, chatbot_payload
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from tests.cs_register.intake.conftest import (
     CHATBOT_URL,
@@ -24,7 +24,6 @@ from tests.cs_register.intake.conftest import (
     count_rows,
 )
 from tests.cs_register.intake.signing import sign
-from tests.support.context import make_context
 
 
 def audit_rows(database, action: AuditAction) -> list[AuditEvent]:
@@ -367,91 +366,6 @@ def test_null_optional_fields_are_accepted(post_chatbot: PostChatbot, secret):
     assert post_chatbot(payload, secret=secret).status_code == 201
 
 
-# --- the handover queue ------------------------------------------------------------------
-
-
-def test_handovers_queue_oldest_first_and_close(
-    post_chatbot: PostChatbot, secret, database, client, clock, logged_in
-):
-    first = post_chatbot(conversation(handover=True, language="sv"), secret=secret).get_json()
-    clock.advance(timedelta(minutes=10))
-    second = post_chatbot(conversation(handover=True), secret=secret).get_json()
-    post_chatbot(conversation(handover=False), secret=secret)
-    clock.advance(timedelta(minutes=5))
-
-    agent = logged_in("agent")
-    page = client.get("/handovers")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    assert html.index(first["contact_id"]) < html.index(second["contact_id"])
-    assert "15 min" in html
-    assert "5 min" in html
-    assert html.count("/close") == 2
-    assert "Chatbot conversation (sv)" in html
-
-    response = client.post(f"/handovers/{first['contact_id']}/close")
-    assert response.status_code == 302
-    html = client.get("/handovers").get_data(as_text=True)
-    assert first["contact_id"] not in html
-    assert second["contact_id"] in html
-
-    with database.unit_of_work() as session:
-        row = session.scalar(
-            sa.select(ChatbotConversation)
-            .join(Contact, Contact.id == ChatbotConversation.contact_id)
-            .where(Contact.public_id == first["contact_id"])
-        )
-        assert row is not None
-        assert row.handover_closed_by_id == agent.id
-        assert row.handover_closed_at == clock.now
-    [event] = audit_rows(database, AuditAction.HANDOVER_CLOSED)
-    assert event.actor_id == agent.id
-    assert event.subject_id == first["contact_id"]
-    assert event.details == {"waited_seconds": 15 * 60}
-
-
-def test_closing_twice_is_refused_politely(
-    post_chatbot: PostChatbot, secret, client, logged_in, database
-):
-    contact_id = post_chatbot(conversation(handover=True), secret=secret).get_json()["contact_id"]
-    logged_in("agent")
-    client.post(f"/handovers/{contact_id}/close")
-    again = client.post(f"/handovers/{contact_id}/close", follow_redirects=True)
-    assert "already been closed" in again.get_data(as_text=True)
-    assert len(audit_rows(database, AuditAction.HANDOVER_CLOSED)) == 1
-
-
-def test_a_contact_without_a_handover_cannot_be_closed(
-    post_chatbot: PostChatbot, secret, client, logged_in
-):
-    contact_id = post_chatbot(conversation(handover=False), secret=secret).get_json()["contact_id"]
-    logged_in("agent")
-    assert client.post(f"/handovers/{contact_id}/close").status_code == 404
-    assert client.post("/handovers/00000000-0000-4000-8000-000000000000/close").status_code == 404
-
-
-def test_the_empty_queue_says_so(client, logged_in):
-    logged_in("supervisor")
-    assert "no open chatbot handovers" in client.get("/handovers").get_data(as_text=True)
-
-
-def test_agents_see_the_handovers_link(client, logged_in):
-    logged_in("agent")
-    assert 'href="/handovers"' in client.get("/contacts/unlinked").get_data(as_text=True)
-
-
-def test_the_service_refuses_roles_without_log_contacts(db_session, make_staff, clock):
-    from cs_register.errors import PermissionDenied
-
-    dpo = make_staff("dpo")
-    with pytest.raises(PermissionDenied):
-        handovers.open_handovers(make_context(db_session, dpo, clock.now))
-    with pytest.raises(PermissionDenied):
-        handovers.close_handover(
-            make_context(db_session, dpo, clock.now), contact_public_id="whatever"
-        )
-
-
 def test_the_contact_page_shows_the_conversation(
     post_chatbot: PostChatbot, secret, client, logged_in
 ):
@@ -475,25 +389,3 @@ def test_the_text_filter_refuses_exactly_control_characters_and_surrogates():
         if unicodedata.category(chr(code)) in ("Cc", "Cs") and chr(code) not in "\n\t"
     }
     assert refused == expected
-
-
-def test_the_contact_page_shows_the_conversation_and_its_handover(
-    post_chatbot: PostChatbot, secret, client, logged_in, clock
-):
-    body = post_chatbot(
-        conversation(conversation_id="conv-page", handover=True), secret=secret
-    ).get_json()
-    agent = logged_in("agent")
-
-    page = client.get(f"/contacts/{body['contact_id']}").text
-    assert "<h2>Chatbot conversation</h2>" in page
-    assert "conv-page" in page
-    assert "Waiting for an agent" in page
-    assert 'href="/handovers"' in page
-    assert "<h2>Email</h2>" not in page
-
-    closed = client.post(f"/handovers/{body['contact_id']}/close")
-    assert closed.status_code in (302, 303)
-    page = client.get(f"/contacts/{body['contact_id']}").text
-    assert "Waiting for an agent" not in page
-    assert f"by {agent.username}" in page
