@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -22,7 +22,7 @@ from cs_register.integrations.models import IntegrationToken
 from cs_register.permissions import Permission, Principal, has_permission, require
 from cs_register.staff.models import StaffUser
 from recordings import access
-from recordings.models import Recording, RecordingHold, RecordingState
+from recordings.models import Call, HoldReason, Recording, RecordingHold, RecordingState
 from recordings.retention import RetentionPolicy
 from recordings.services import (
     RetentionStatus,
@@ -32,6 +32,67 @@ from recordings.services import (
 )
 
 RECORDING_LIST_LABELS = ("kept", "held")
+# "Due within N days" accepts up to the 3-month period (a held one can be due later).
+MAX_DUE_WITHIN_DAYS = 400
+
+
+@dataclass(frozen=True)
+class RecordingContext:
+    """Who and what a recording is about, for supervisors' lists: the customer (None when
+    the call was never identified), the contact's subject and the agent who took the call."""
+
+    customer: Customer | None
+    subject: str
+    agent: str
+
+
+def recording_contexts(
+    session: Session, recordings: Sequence[Recording]
+) -> dict[int, RecordingContext]:
+    """Recording id -> its context, resolved in three queries whatever the page's size."""
+    contact_ids = {r.contact_id for r in recordings if r.contact_id is not None}
+    contacts = {
+        contact.id: contact
+        for contact in session.scalars(sa.select(Contact).where(Contact.id.in_(contact_ids)))
+    }
+    customer_ids = {c.customer_id for c in contacts.values() if c.customer_id is not None}
+    customers = {
+        customer.id: customer
+        for customer in session.scalars(sa.select(Customer).where(Customer.id.in_(customer_ids)))
+    }
+    # The agent who took the call as the PBX reported it, else whoever logged the contact.
+    call_agents: dict[int, int | None] = {
+        contact_id: agent_id
+        for contact_id, agent_id in session.execute(
+            sa.select(Call.contact_id, Call.agent_id).where(
+                Call.contact_id.in_(contact_ids), Call.agent_id.is_not(None)
+            )
+        )
+    }
+    agent_ids = {
+        contact_id: call_agents.get(contact_id, contact.handled_by_id)
+        for contact_id, contact in contacts.items()
+    }
+    wanted = {staff_id for staff_id in agent_ids.values() if staff_id is not None}
+    names: dict[int, str] = {
+        staff_id: name
+        for staff_id, name in session.execute(
+            sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(wanted))
+        )
+    }
+    contexts = {}
+    for recording in recordings:
+        contact = contacts.get(recording.contact_id or -1)
+        if contact is None:
+            contexts[recording.id] = RecordingContext(customer=None, subject="", agent="—")
+            continue
+        agent_id = agent_ids.get(contact.id)
+        contexts[recording.id] = RecordingContext(
+            customer=customers.get(contact.customer_id or -1),
+            subject=contact.subject,
+            agent=names.get(agent_id, "unknown") if agent_id is not None else "—",
+        )
+    return contexts
 
 
 @dataclass(frozen=True)
@@ -113,8 +174,11 @@ def list_recordings(
     label: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    due_within_days: int | None = None,
+    reason: HoldReason | None = None,
 ) -> RecordingListPage:
-    """Recordings still within retention, newest first, optionally only "kept" or "held".
+    """Recordings still within retention, newest first, optionally only "kept" or "held",
+    only those due for deletion within `due_within_days`, or only those held for `reason`.
 
     Keyset-paginated on (recorded_at, id); `after` is the public id of the previous page's last
     row, so URLs carry no counters. Expired recordings are left out even before the purge has
@@ -130,15 +194,18 @@ def list_recordings(
         .order_by(Recording.recorded_at.desc(), Recording.id.desc())
         .options(selectinload(Recording.holds))
     )
-    if label == "held":
+    if due_within_days is not None:
+        query = query.where(Recording.due_at <= now + timedelta(days=due_within_days))
+    if label == "held" or reason is not None:
         # Narrows the scan; the exact label is still decided by retention_status below.
-        query = query.where(
-            sa.exists().where(
-                RecordingHold.recording_id == Recording.id,
-                RecordingHold.released_at.is_(None),
-                RecordingHold.ends_at > now,
-            )
-        )
+        in_force = [
+            RecordingHold.recording_id == Recording.id,
+            RecordingHold.released_at.is_(None),
+            RecordingHold.ends_at > now,
+        ]
+        if reason is not None:
+            in_force.append(RecordingHold.reason == reason)
+        query = query.where(sa.exists().where(*in_force))
     cursor = (
         session.scalar(sa.select(Recording).where(Recording.public_id == after)) if after else None
     )

@@ -1,6 +1,6 @@
 """Console pages for call recordings: the recording page, supervisor holds and their overview
-pages, and uploading a recording to a phone contact. Playback and download are served on the
-same blueprint by `recordings.playback_views`.
+pages. Playback and download (`recordings.playback_views`) and uploading a recording to a phone
+contact (`recordings.upload_views`) are served on the same blueprint.
 
 Who may see what is decided by `recordings.services` (and, first, by the `@requires` guards):
 agents and supervisors see recordings, only supervisors manage holds.
@@ -15,13 +15,10 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from cs_register import pages
-from cs_register.clock import parse_local_datetime
-from cs_register.contacts.services import get_contact
 from cs_register.db import get_session
-from cs_register.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
-from cs_register.identifiers import IdentifierError, whole_number
+from cs_register.identifiers import whole_number
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import (
     current_settings,
@@ -31,33 +28,23 @@ from cs_register.web import (
     requires,
     staff_context,
 )
-from recordings import holds, listing, playback_views
-from recordings.intake import receive_recording
+from recordings import holds, listing, playback_views, upload_views
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason, Recording, RecordingHold
 from recordings.monitor import check_invariants
 from recordings.retention import CALENDAR
-from recordings.storage import CHUNK_BYTES
-from recordings.web import current_policy, current_storage
+from recordings.web import current_policy
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("recordings", __name__, template_folder="templates")
 blueprint.add_app_template_filter(holds.hold_end_text, "hold_end")
 playback_views.register(blueprint)
+upload_views.register(blueprint)
 
 PAGE_SIZE = 50
 ENDING_SOON_DAYS = 14
 HOLD_FIELDS = ("reason", "reference", "justification", "ends_on")
-_UPLOAD_TYPES_BY_EXTENSION = {
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "gsm": "audio/gsm",
-    "ogg": "audio/ogg",
-    "opus": "audio/ogg",
-    "m4a": "audio/mp4",
-    "flac": "audio/flac",
-}
 
 
 # --- the recording page and holds -------------------------------------------------------------
@@ -229,101 +216,88 @@ def holds_dashboard() -> Any:
     )
 
 
+def _list_filters() -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The recordings list's filters from the query string (no personal data in them), and
+    a message per refused one."""
+    errors: dict[str, list[str]] = {}
+    label = request.args.get("state") or None
+    raw_due = request.args.get("due_within") or ""
+    due_within = None
+    if raw_due:
+        due_within = whole_number(raw_due, minimum=1, maximum=listing.MAX_DUE_WITHIN_DAYS)
+        if due_within is None:
+            errors["due_within"] = [
+                f"Due within: a number of days from 1 to {listing.MAX_DUE_WITHIN_DAYS}."
+            ]
+    raw_reason = request.args.get("reason") or ""
+    reason = None
+    if raw_reason:
+        try:
+            reason = HoldReason(raw_reason)
+        except ValueError:
+            errors["reason"] = ["Hold reason: choose quality development or complaint."]
+    filters = {"state": label, "due_within": due_within, "reason": reason}
+    return filters, errors
+
+
 @blueprint.get("/recordings")
 @requires(Permission.MANAGE_HOLDS)
 def recording_list() -> Any:
     current = now()
-    label = request.args.get("state") or None
+    filters, errors = _list_filters()
     after = request.args.get("after") or None
-    page = listing.list_recordings(
-        staff_context(), policy=current_policy(), label=label, after=after, limit=PAGE_SIZE
-    )
-    rows = [
-        {
-            "recording": recording,
-            "status": status,
-            "days_left": calendar_days_until(status.due_at, current),
-            "duration": format_duration(recording.duration_seconds),
-        }
-        for recording, status in page.rows
-    ]
-    next_url = (
-        url_for("recordings.recording_list", state=label, after=page.next_after)
-        if page.next_after
-        else None
-    )
+    rows: list[dict[str, Any]] = []
+    next_url = None
+    if not errors:
+        try:
+            page = listing.list_recordings(
+                staff_context(),
+                policy=current_policy(),
+                label=filters["state"],
+                after=after,
+                limit=PAGE_SIZE,
+                due_within_days=filters["due_within"],
+                reason=filters["reason"],
+            )
+        except ValidationFailed as failure:
+            errors = {field: [str(message)] for field, message in failure.errors.items()}
+        else:
+            contexts = listing.recording_contexts(get_session(), [r for r, _ in page.rows])
+            rows = [
+                {
+                    "recording": recording,
+                    "status": status,
+                    "context": contexts[recording.id],
+                    "days_left": calendar_days_until(status.due_at, current),
+                    "duration": format_duration(recording.duration_seconds),
+                }
+                for recording, status in page.rows
+            ]
+            if page.next_after:
+                next_url = url_for(
+                    "recordings.recording_list", **_query(filters), after=page.next_after
+                )
     return render_template(
         "recordings/list.html",
         rows=rows,
-        label=label,
+        filters=filters,
+        query=_query(filters),
+        errors=errors,
         labels=listing.RECORDING_LIST_LABELS,
+        reasons=list(HoldReason),
         paged=after is not None,
         next_url=next_url,
-    )
+    ), (422 if errors else 200)
 
 
-# --- console upload -------------------------------------------------------------------------
-
-
-def upload_content_type(mimetype: str | None, filename: str) -> str | None:
-    """The Content-Type to hand to intake: the browser's if it says audio, else one from the
-    file name's extension (browsers send application/octet-stream for e.g. `.gsm`). Intake still
-    decodes the bytes whatever the type claims."""
-    if mimetype and mimetype.lower().startswith("audio/"):
-        return mimetype
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return _UPLOAD_TYPES_BY_EXTENSION.get(extension, mimetype)
-
-
-def _upload_failed(public_id: str, errors: dict[str, list[str]], status: int = 422) -> Any:
-    values = {"recorded_at": request.form.get("recorded_at", "")}
-    return pages.render(
-        pages.CONTACT_PAGE,
-        public_id,
-        errors={},
-        values={},
-        extra={"upload_errors": errors, "upload_values": values},
-        status=status,
-    )
-
-
-@blueprint.post("/contacts/<contact_public_id>/recording")
-@requires(Permission.LOG_CONTACTS)
-def upload_for_contact(contact_public_id: str) -> Any:
-    """Attach a recording to a phone contact from the console, through the same intake (and
-    the same checks) as the PBX API."""
-    contact = get_contact(staff_context(), public_id=contact_public_id)
-    upload = request.files.get("audio")
-    if upload is None or not upload.filename:
-        return _upload_failed(contact.public_id, {"audio": ["Choose the audio file to upload."]})
-    raw_recorded_at = request.form.get("recorded_at", "").strip()
-    try:
-        recorded_at = parse_local_datetime(raw_recorded_at) if raw_recorded_at else None
-    except IdentifierError as exc:
-        return _upload_failed(contact.public_id, {"recorded_at": [str(exc)]})
-    try:
-        recording, created = receive_recording(
-            staff_context(),
-            current_storage(),
-            call_or_contact=contact,
-            # werkzeug has already spooled the part to a temporary file; it is read on in
-            # chunks, so memory use stays at one chunk whatever the size.
-            chunks=iter(lambda: upload.stream.read(CHUNK_BYTES), b""),
-            content_type=upload_content_type(upload.mimetype, upload.filename),
-            # A recording starts with its call unless the agent says otherwise.
-            recorded_at=recorded_at or contact.occurred_at,
-            max_bytes=current_settings().max_upload_bytes,
-            policy=current_policy(),
-        )
-    except ValidationFailed as failure:
-        return _upload_failed(contact.public_id, failure.errors)
-    except UnsupportedMediaType:
-        message = "The file is not an audio file; choose the call's recording (WAV, MP3, GSM...)."
-        return _upload_failed(contact.public_id, {"audio": [message]}, status=415)
-    except PayloadTooLarge as too_large:
-        return _upload_failed(contact.public_id, {"audio": [too_large.detail]}, status=413)
-    flash("Recording stored." if created else "This recording was already stored.", "success")
-    return redirect(url_for("recordings.recording_page", public_id=recording.public_id))
+def _query(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters as query-string values, for links that keep them."""
+    values = {
+        "state": filters["state"],
+        "due_within": filters["due_within"],
+        "reason": filters["reason"].value if filters["reason"] is not None else None,
+    }
+    return {name: str(value) for name, value in values.items() if value}
 
 
 # Receipt sequence numbers are 64-bit (BIGINT); a page link past that is not one of ours.
