@@ -21,7 +21,7 @@ from cs_register.intake.email import email_details
 from cs_register.intake.handovers import QueueFilter
 from cs_register.intake.models import HandoverOutcome
 from cs_register.permissions import Permission
-from cs_register.web import requires, staff_context
+from cs_register.web import background, requires, staff_context
 
 blueprint = Blueprint("intake", __name__, template_folder="templates")
 
@@ -67,9 +67,11 @@ def handover_queue() -> Any:
 
 @blueprint.get("/handovers/table")
 @requires(Permission.LOG_CONTACTS)
+@background
 def handover_table() -> Any:
     """The queue's table alone, as HTML, for static/handovers.js to swap in every few
-    seconds. The filter is the only parameter: nothing about a customer is in the URL."""
+    seconds. The filter is the only parameter: nothing about a customer is in the URL. A
+    background request: a queue left open must not keep an idle session alive."""
     return render_template("intake/_handover_table.html", **_queue_values(_shown()))
 
 
