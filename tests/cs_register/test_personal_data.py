@@ -31,8 +31,9 @@ from tests.support.email import build_message
 PERSON_TABLES = {"customers", "contacts", "recordings", "staff_users"}
 # Column names that hold personal data wherever they appear.
 PERSONAL_COLUMN = re.compile(
-    r"email|phone|identity_code|given_names|family_name|street|postal|city|notes|subject"
-    r"|sender|customer_number|display_name|username|ip_address|transcript",
+    r"email|phone|identity_code|given_names|family_name|street|postal|city|address|note"
+    r"|subject|sender|customer_number|display_name|username|ip_address|transcript|body"
+    r"|description|justification|reason|old_value|new_value|storage_key|playback_key",
 )
 
 
