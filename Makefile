@@ -63,6 +63,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/customer_lookup.py --db postgresql --chart docs/charts/customer_lookup_postgresql.png
 	$(BIN)/python benchmarks/purge_rate.py --count 20000
 	$(BIN)/python benchmarks/purge_rate.py --db postgresql --count 20000
+	$(BIN)/python benchmarks/purge_rate.py --storage s3 --count 10000
 	$(BIN)/python benchmarks/sweep_index.py
 	$(BIN)/python benchmarks/sweep_index.py --db postgresql
 	$(BIN)/python benchmarks/contact_sweep.py
@@ -71,8 +72,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/webhook_throughput.py --database postgresql
 	$(BIN)/python benchmarks/console_pages.py --chart docs/charts/console_pages_sqlite.png
 	$(BIN)/python benchmarks/console_pages.py --db postgresql --sizes 10000,1000000 --chart docs/charts/console_pages_postgresql.png
-	$(BIN)/python benchmarks/upload_memory.py --minutes 10
-	$(BIN)/python benchmarks/upload_memory.py
+	$(BIN)/python benchmarks/upload_memory.py --minutes 10 --encryption on
+	$(BIN)/python benchmarks/upload_memory.py --encryption on
 
 soak: $(DEV_STAMP)
 	SOAK_DUE=6000 SOAK_HELD=1500 SOAK_HELD_PAST_CAP=500 SOAK_NOT_DUE=2000 SOAK_KILL_POINTS=20 \

@@ -10,13 +10,20 @@ For each profile this script:
 4. registers a call (`POST /api/v1/calls`) and uploads the file (`PUT .../recording`) streamed
    from disk over a plain HTTP connection,
 5. samples the server's resident memory, and separately that of its ffmpeg children, every
-   50 ms from before the upload starts until the response arrives.
+   50 ms from before the upload starts until the response arrives,
+6. after the upload, times the same ffmpeg decoding the same file to nothing (the same-run
+   baseline) and counts how many of the stored objects are sealed (encryption at rest).
+
+Encryption at rest follows the app's default (`RECORDING_ENCRYPTION`, on) unless
+`--encryption on|off` sets it; the stored objects are checked either way, so the output says
+what was measured, not what was asked for.
 
 It is a measurement, not a test: it prints numbers and asserts nothing except that the upload
 was accepted. Run it from the repository root:
 
     .venv/bin/python benchmarks/upload_memory.py                     # all profiles, 2 hours
     .venv/bin/python benchmarks/upload_memory.py --minutes 10 --profile telephony-mulaw
+    .venv/bin/python benchmarks/upload_memory.py --encryption off   # sealing's cost
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ import imageio_ffmpeg
 import psutil
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+# The first bytes of a sealed object (`recordings.sealing.MAGIC`; read from there below).
+sys.path.insert(0, str(REPOSITORY))
+from recordings.sealing import MAGIC  # noqa: E402
+
 SAMPLE_INTERVAL = 0.05
 SEND_CHUNK = 1024 * 1024
 MIB = 1024 * 1024
@@ -151,8 +162,12 @@ def flask_command(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "app", *arguments]
 
 
-def deployment_environment(workdir: Path, max_upload_bytes: int) -> dict[str, str]:
+def deployment_environment(
+    workdir: Path, max_upload_bytes: int, encryption: str | None = None
+) -> dict[str, str]:
     environment = dict(os.environ)
+    if encryption is not None:
+        environment["RECORDING_ENCRYPTION"] = "1" if encryption == "on" else "0"
     environment.update(
         CS_ENV="development",
         CS_INSTANCE_PATH=str(workdir / "instance"),
@@ -306,13 +321,29 @@ def upload(
     return response.status, payload, sent, total
 
 
-def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, object]:
+def stored_objects(root: Path) -> tuple[int, int]:
+    """(sealed, total) among the stored objects under the storage folder (staging left out)."""
+    sealed = total = 0
+    for path in root.rglob("*"):
+        if not path.is_file() or ".staging" in path.relative_to(root).parts:
+            continue
+        total += 1
+        with path.open("rb") as handle:
+            sealed += handle.read(len(MAGIC)) == MAGIC
+    return sealed, total
+
+
+def run_profile(
+    profile: Profile, minutes: float, workdir: Path, encryption: str | None = None
+) -> dict[str, object]:
     folder = workdir / profile.name
     folder.mkdir()
     recording = folder / "recording"
     generation_seconds = generate(profile, minutes, recording)
     size = recording.stat().st_size
-    environment = deployment_environment(folder, max_upload_bytes=max(size * 2, 200 * MIB))
+    environment = deployment_environment(
+        folder, max_upload_bytes=max(size * 2, 200 * MIB), encryption=encryption
+    )
     token = prepare_deployment(environment)
     port = free_port()
     call_id = f"benchmark-{profile.name}"
@@ -348,6 +379,7 @@ def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, ob
     if status != 201:
         raise RuntimeError(f"the upload was refused: {status} {body}")
     decode_seconds = plain_decode_seconds(recording)
+    sealed, stored = stored_objects(folder / "recordings")
     return {
         "profile": profile.name,
         "description": profile.description,
@@ -358,6 +390,7 @@ def run_profile(profile: Profile, minutes: float, workdir: Path) -> dict[str, ob
         "upload_and_validation_seconds": round(total_seconds, 2),
         "plain_ffmpeg_decode_seconds": round(decode_seconds, 2),
         "upload_to_decode_ratio": round(total_seconds / decode_seconds, 2),
+        "stored_objects_sealed": f"{sealed} of {stored}",
         "server_rss_baseline_mib": round(peaks.server_baseline / MIB, 1),
         "server_rss_peak_mib": round(peaks.server_peak / MIB, 1),
         "server_rss_growth_mib": round((peaks.server_peak - peaks.server_baseline) / MIB, 1),
@@ -375,6 +408,11 @@ def main() -> int:
     parser.add_argument(
         "--profile", choices=[*PROFILES, "all"], default="all", help="which recording to send"
     )
+    parser.add_argument(
+        "--encryption",
+        choices=("on", "off"),
+        help="set RECORDING_ENCRYPTION for the server (default: the app's default, on)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     arguments = parser.parse_args()
 
@@ -387,12 +425,14 @@ def main() -> int:
         f"{psutil.virtual_memory().total / 1024**3:.1f} GiB RAM, Python {sys.version.split()[0]}"
     )
     print(f"ffmpeg: {ffmpeg()}")
+    setting = arguments.encryption or os.environ.get("RECORDING_ENCRYPTION", "(default, on)")
+    print(f"encryption at rest asked: {setting}")
     print(f"working folder: {workdir}")
     results = []
     try:
         for profile in chosen:
             print(f"\n== {profile.name}: {profile.description}, {arguments.minutes:g} min")
-            result = run_profile(profile, arguments.minutes, workdir)
+            result = run_profile(profile, arguments.minutes, workdir, arguments.encryption)
             results.append(result)
             for key, value in result.items():
                 if key not in ("profile", "description"):
