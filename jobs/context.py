@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rq import get_current_job
 from sqlalchemy.orm import Session
 
 from cs_register import logs
@@ -75,3 +76,9 @@ def dispose_job_databases() -> None:
         for database in _databases.values():
             database.dispose()
         _databases.clear()
+
+
+def current_job_id() -> str | None:
+    """The RQ job this code runs in, for the audit rows it writes; None outside a worker."""
+    job = get_current_job()
+    return job.id if job is not None else None

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import logging
 
-from rq import get_current_job
 from rq.job import Job
 
 from cs_register.db import utcnow
-from jobs.context import job_database, job_runtime
+from jobs.context import current_job_id, job_database, job_runtime
 from jobs.queue import JobQueue
 from recordings.key_rotation import run_rotation, unfinished_rotations
 
@@ -30,11 +29,6 @@ ROTATIONS_JOB_PREFIX = "key-rotations"
 # Re-sealing copies every recording object once: a large archive takes a while. A job RQ
 # stops at the timeout is harmless (the next run resumes), but finishing in one go is better.
 ROTATION_JOB_TIMEOUT_SECONDS = 6 * 3600
-
-
-def _job_id() -> str | None:
-    job = get_current_job()
-    return job.id if job is not None else None
 
 
 def enqueue_key_rotation(job_queue: JobQueue, rotation_public_id: str) -> Job:
@@ -56,7 +50,7 @@ def rotate_keys_job(rotation_public_id: str) -> dict[str, int]:
         runtime.storage,
         rotation_public_id,
         clock=utcnow,
-        job_id=_job_id(),
+        job_id=current_job_id(),
     )
     if rotation is None:
         return {"finished": 0, "rows": 0, "objects": 0}
@@ -88,7 +82,7 @@ def key_rotations_job(tick: str | None = None) -> dict[str, int]:
                 runtime.storage,
                 public_id,
                 clock=utcnow,
-                job_id=_job_id(),
+                job_id=current_job_id(),
             )
         except Exception:
             log.exception("key rotation %s stopped; the next run resumes it", public_id)

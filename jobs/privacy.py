@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from rq import get_current_job
 from rq.job import Job
 
 from cs_register.context import job_context
@@ -24,7 +23,7 @@ from cs_register.privacy.erasure import carry_out_erasure, erasures_to_resume
 from cs_register.privacy.export import STALE_BUILD, ExportInputs, build_export, exports_to_build
 from cs_register.runtime import Runtime
 from cs_register.sources import build_registry
-from jobs.context import job_database, job_runtime
+from jobs.context import current_job_id, job_database, job_runtime
 from jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -44,11 +43,6 @@ def export_inputs(runtime: Runtime) -> ExportInputs:
     )
 
 
-def _job_id() -> str | None:
-    job = get_current_job()
-    return job.id if job is not None else None
-
-
 def enqueue_privacy_export(job_queue: JobQueue, export_public_id: str) -> Job:
     """Ask a worker to build the export now (the periodic run would, a little later)."""
     return job_queue.enqueue(
@@ -66,7 +60,7 @@ def build_privacy_export_job(export_public_id: str) -> dict[str, int]:
         export_inputs(runtime),
         export_public_id=export_public_id,
         now=utcnow,
-        job_id=_job_id(),
+        job_id=current_job_id(),
     )
     return {"built": int(export is not None)}
 
@@ -83,7 +77,11 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
         try:
             if (
                 build_export(
-                    database, inputs, export_public_id=public_id, now=utcnow, job_id=_job_id()
+                    database,
+                    inputs,
+                    export_public_id=public_id,
+                    now=utcnow,
+                    job_id=current_job_id(),
                 )
                 is not None
             ):
@@ -92,7 +90,7 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
             failed += 1  # logged (ids only) and marked failed by build_export
     with database.unit_of_work() as session:
         deleted = delete_expired_exports(
-            job_context(session, job_id=_job_id(), now=utcnow()), runtime.exports
+            job_context(session, job_id=current_job_id(), now=utcnow()), runtime.exports
         )
     # A build killed mid-way left its partial ZIP in the scratch area; a live one is younger.
     runtime.exports.remove_abandoned_staging(older_than=utcnow() - STALE_BUILD)
@@ -119,7 +117,7 @@ def erase_customer_job(request_public_id: str) -> dict[str, int]:
         build_registry(runtime),
         public_id=request_public_id,
         now=utcnow,
-        job_id=_job_id(),
+        job_id=current_job_id(),
     )
     return {"erased": int(outcome is not None)}
 
@@ -135,7 +133,7 @@ def privacy_erasures_job(tick: str | None = None) -> dict[str, int]:
     for public_id in waiting:
         try:
             if carry_out_erasure(
-                database, registry, public_id=public_id, now=utcnow, job_id=_job_id()
+                database, registry, public_id=public_id, now=utcnow, job_id=current_job_id()
             ):
                 erased += 1
         except Exception:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Sized
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from rq import get_current_job
 from rq.job import Job
 
 from cs_register.consents.feed import remove_old_notices
@@ -29,7 +28,7 @@ from cs_register.db import utcnow
 from cs_register.privacy.data_retention import sweep_customer_service_data
 from cs_register.sources import build_registry
 from cs_register.statistics.rollup import roll_up
-from jobs.context import job_database, job_runtime
+from jobs.context import current_job_id, job_database, job_runtime
 from jobs.queue import JobQueue, enqueue_once_per_tick
 from recordings.purge import Deadline
 from recordings.sweep import check_invariants, reconcile, run_sweep
@@ -88,14 +87,9 @@ def _run_engine(step: Callable[..., R], **options: Any) -> R:
         runtime.storage,
         now=utcnow(),
         policy=runtime.retention,
-        job_id=_current_job_id(),
+        job_id=current_job_id(),
         **options,
     )
-
-
-def _current_job_id() -> str | None:
-    job = get_current_job()
-    return job.id if job is not None else None
 
 
 def counts_of(report: Any) -> dict[str, int]:
@@ -137,7 +131,7 @@ def retention_sweep_job(tick: str) -> dict[str, int]:
         now=utcnow(),
         policy=runtime.contact_retention,
         audit_policy=runtime.audit_retention,
-        job_id=_current_job_id(),
+        job_id=current_job_id(),
     )
     result = counts_of(report) | {
         "contacts_removed": contacts.removed,
