@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -78,3 +80,20 @@ def staff_names(session: Session, staff_ids: Collection[int] | None = None) -> d
     for answer in pages.collect(STAFF_NAMES, session, staff_ids):
         names.update(answer)
     return names
+
+
+def name_each(
+    session: Session,
+    model: Any,
+    columns: Iterable[Any],
+    public_ids: Collection[str],
+    *,
+    name: Callable[[Any], SubjectName | None],
+    gone: SubjectName,
+) -> dict[str, SubjectName]:
+    """Each of `public_ids` named from its row of `model` (the public id and `columns`, in one
+    query): `name(row)`, or `gone` when no row is left or `name` says the row is gone too."""
+    query = sa.select(model.public_id, *columns).where(model.public_id.in_(public_ids))
+    found = {row.public_id: row for row in session.execute(query)}
+    named = {public_id: name(found[public_id]) for public_id in public_ids if public_id in found}
+    return {public_id: named.get(public_id) or gone for public_id in public_ids}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.naming import SubjectName
+from cs_register.audit.naming import SubjectName, name_each
 from cs_register.clock import local_time
 from cs_register.contacts.models import Channel, Contact
 from cs_register.permissions import Principal
@@ -23,21 +22,14 @@ def contact_names(
     agents wrote, and may name people, so they stay on the contact's own page."""
     if subject_type != Contact.audit_subject_type:
         return None
-    rows = session.execute(
-        sa.select(Contact.public_id, Contact.channel, Contact.occurred_at).where(
-            Contact.public_id.in_(public_ids)
-        )
-    ).all()
-    found = {row.public_id: row for row in rows}
-    names: dict[str, SubjectName] = {}
-    for public_id in public_ids:
-        row = found.get(public_id)
-        names[public_id] = (
-            SubjectName(
-                f"{_CHANNEL_WORDS.get(row.channel, 'contact')} of {local_time(row.occurred_at)}",
-                endpoint="contacts.contact_page",
-            )
-            if row is not None
-            else DELETED
-        )
-    return names
+    return name_each(
+        session,
+        Contact,
+        (Contact.channel, Contact.occurred_at),
+        public_ids,
+        name=lambda row: SubjectName(
+            f"{_CHANNEL_WORDS.get(row.channel, 'contact')} of {local_time(row.occurred_at)}",
+            endpoint="contacts.contact_page",
+        ),
+        gone=DELETED,
+    )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.naming import SubjectName
+from cs_register.audit.naming import SubjectName, name_each
 from cs_register.customers.models import Customer
 from cs_register.customers.restriction import sees_restricted
 from cs_register.permissions import Permission, Principal, has_permission
@@ -26,22 +26,15 @@ def customer_names(
     retention, which erases the same way)."""
     if subject_type != Customer.audit_subject_type:
         return None
-    rows = session.execute(
-        sa.select(
-            Customer.public_id, Customer.given_names, Customer.family_name, Customer.restricted_at
-        ).where(Customer.public_id.in_(public_ids))
-    ).all()
-    found = {row.public_id: row for row in rows}
     may_read = has_permission(viewer, Permission.VIEW_CUSTOMERS)
-    names: dict[str, SubjectName] = {}
-    for public_id in public_ids:
-        row = found.get(public_id)
-        if row is None:
-            names[public_id] = ERASED
-        elif not may_read or (row.restricted_at is not None and not sees_restricted(viewer)):
-            names[public_id] = UNNAMED
-        else:
-            names[public_id] = SubjectName(
-                f"{row.given_names} {row.family_name}", endpoint="customers.customer_page"
-            )
-    return names
+    sees_hidden = sees_restricted(viewer)
+
+    def name(row: Any) -> SubjectName:
+        if not may_read or (row.restricted_at is not None and not sees_hidden):
+            return UNNAMED
+        return SubjectName(
+            f"{row.given_names} {row.family_name}", endpoint="customers.customer_page"
+        )
+
+    columns = (Customer.given_names, Customer.family_name, Customer.restricted_at)
+    return name_each(session, Customer, columns, public_ids, name=name, gone=ERASED)

@@ -8,7 +8,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.naming import SubjectName
+from cs_register.audit.naming import SubjectName, name_each
 from cs_register.permissions import Principal
 from cs_register.staff.models import StaffUser
 
@@ -29,13 +29,11 @@ def staff_subject_names(
 ) -> dict[str, SubjectName] | None:
     if subject_type != StaffUser.audit_subject_type:
         return None
-    query = sa.select(StaffUser.public_id, StaffUser.display_name).where(
-        StaffUser.public_id.in_(public_ids)
+    return name_each(
+        session,
+        StaffUser,
+        (StaffUser.display_name,),
+        public_ids,
+        name=lambda row: SubjectName(row.display_name, endpoint="admin.staff_detail"),
+        gone=SubjectName("deleted staff account", gone=True),
     )
-    found = {public_id: name for public_id, name in session.execute(query)}
-    return {
-        public_id: SubjectName(found[public_id], endpoint="admin.staff_detail")
-        if public_id in found
-        else SubjectName("deleted staff account", gone=True)
-        for public_id in public_ids
-    }
