@@ -191,28 +191,41 @@ def _revision_values(session: Session, keyring: Keyring, after: int) -> _Batch:
     return _Batch(revisions[-1].id if revisions else None, rows=changed)
 
 
-def _totp_secrets(session: Session, keyring: Keyring, after: int) -> _Batch:
-    users = _rows(session, StaffUser, after, ROW_BATCH)
-    changed = 0
-    for user in users:
-        binding = f"staff_user:{user.public_id}"
-        for column in ("totp_secret_ciphertext", "totp_pending_ciphertext"):
-            fresh = _reencrypt(keyring.totp_secret, getattr(user, column), binding)
-            if fresh is not None:
-                setattr(user, column, fresh)
-                changed += 1
-    return _Batch(users[-1].id if users else None, rows=changed)
+def _secrets(
+    model: Any, cipher_of: Callable[[Keyring], Any], columns: tuple[str, ...], binding: str
+) -> Callable[[Session, Keyring, int], _Batch]:
+    """A phase that re-encrypts `columns` of `model`'s rows, each bound to `binding` filled
+    with the row's public id (the associated data it was sealed with)."""
+
+    def phase(session: Session, keyring: Keyring, after: int) -> _Batch:
+        rows = _rows(session, model, after, ROW_BATCH)
+        changed = 0
+        for row in rows:
+            for column in columns:
+                fresh = _reencrypt(
+                    cipher_of(keyring),
+                    getattr(row, column),
+                    binding.format(public_id=row.public_id),
+                )
+                if fresh is not None:
+                    setattr(row, column, fresh)
+                    changed += 1
+        return _Batch(rows[-1].id if rows else None, rows=changed)
+
+    return phase
 
 
-def _webhook_secrets(session: Session, keyring: Keyring, after: int) -> _Batch:
-    secrets = _rows(session, WebhookSecret, after, ROW_BATCH)
-    changed = 0
-    for secret in secrets:
-        fresh = _reencrypt(keyring.webhook_secret, secret.secret_ciphertext, secret.public_id)
-        if fresh is not None:
-            secret.secret_ciphertext = fresh
-            changed += 1
-    return _Batch(secrets[-1].id if secrets else None, rows=changed)
+# Staff members' authenticator secrets (the one in use and one being enrolled).
+_totp_secrets = _secrets(
+    StaffUser,
+    lambda keyring: keyring.totp_secret,
+    ("totp_secret_ciphertext", "totp_pending_ciphertext"),
+    "staff_user:{public_id}",
+)
+# The chatbot platform's webhook signing secrets.
+_webhook_secrets = _secrets(
+    WebhookSecret, lambda keyring: keyring.webhook_secret, ("secret_ciphertext",), "{public_id}"
+)
 
 
 def _recordings(storage: RecordingStorage) -> Callable[[Session, Keyring, int], _Batch]:
