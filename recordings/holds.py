@@ -7,11 +7,10 @@ comes from `recordings.retention` only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
@@ -28,11 +27,10 @@ from cs_register.permissions import (
     Permission,
     require,
 )
-from cs_register.staff.models import StaffUser
 from recordings import access, retention
 from recordings.models import HoldReason, Recording, RecordingHold, RecordingState
 from recordings.retention import CALENDAR, RetentionPolicy
-from recordings.services import RetentionStatus, compute_due_at, retention_status
+from recordings.services import compute_due_at
 
 # A PBX clock a little ahead of ours must not make an honest upload fail.
 MAX_REFERENCE = 100
@@ -237,48 +235,3 @@ def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit:
 
 def get_hold(session: Session, public_id: str) -> RecordingHold:
     return by_public_id(session, RecordingHold, public_id, missing="No such hold.")
-
-
-@dataclass(frozen=True)
-class ActiveHold:
-    hold: RecordingHold
-    recording: Recording
-    status: RetentionStatus
-    placed_by: str
-
-
-def list_active_holds(ctx: Context, *, policy: RetentionPolicy) -> list[ActiveHold]:
-    """Every hold in force on a recording that still exists, the soonest to end first."""
-    session, now = ctx.session, ctx.now
-    require(ctx.actor, Permission.MANAGE_HOLDS)
-    holds = session.scalars(
-        sa.select(RecordingHold)
-        .join(Recording, RecordingHold.recording_id == Recording.id)
-        .where(
-            RecordingHold.released_at.is_(None),
-            RecordingHold.ends_at > now,
-            Recording.state == RecordingState.ACTIVE,
-            Recording.due_at > now,
-        )
-        .order_by(RecordingHold.ends_at, RecordingHold.id)
-        .options(selectinload(RecordingHold.recording).selectinload(Recording.holds))
-    ).all()
-    names = {
-        user.id: user.display_name
-        for user in session.scalars(
-            sa.select(StaffUser).where(StaffUser.id.in_({h.placed_by_id for h in holds}))
-        )
-    }
-    rows = []
-    for hold in holds:
-        status = retention_status(hold.recording, now=now, policy=policy)
-        if status.servable:
-            rows.append(
-                ActiveHold(
-                    hold=hold,
-                    recording=hold.recording,
-                    status=status,
-                    placed_by=names.get(hold.placed_by_id, "unknown"),
-                )
-            )
-    return rows

@@ -1,6 +1,7 @@
 """Console pages for call recordings: the recording page, supervisor holds and their overview
 pages. Playback and download (`recordings.playback_views`) and uploading a recording to a phone
-contact (`recordings.upload_views`) are served on the same blueprint.
+contact (`recordings.upload_views`) and the holds dashboard (`recordings.hold_views`) are served
+on the same blueprint.
 
 Who may see what is decided by `recordings.services` (and, first, by the `@requires` guards):
 agents and supervisors see recordings, only supervisors manage holds.
@@ -9,8 +10,7 @@ agents and supervisors see recordings, only supervisors manage holds.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -28,9 +28,10 @@ from cs_register.web import (
     requires,
     staff_context,
 )
-from recordings import holds, listing, playback_views, upload_views
+from recordings import hold_views, holds, listing, playback_views, upload_views
+from recordings.hold_dashboard import calendar_days_until
 from recordings.ledger import view_purge_history
-from recordings.models import HoldReason, Recording, RecordingHold
+from recordings.models import HoldReason
 from recordings.monitor import check_invariants
 from recordings.retention import CALENDAR
 from recordings.web import current_policy
@@ -41,18 +42,13 @@ blueprint = Blueprint("recordings", __name__, template_folder="templates")
 blueprint.add_app_template_filter(holds.hold_end_text, "hold_end")
 playback_views.register(blueprint)
 upload_views.register(blueprint)
+hold_views.register(blueprint)
 
 PAGE_SIZE = 50
-ENDING_SOON_DAYS = 14
 HOLD_FIELDS = ("reason", "reference", "justification", "ends_on")
 
 
 # --- the recording page and holds -------------------------------------------------------------
-
-
-def calendar_days_until(instant: datetime, current: datetime) -> int:
-    """Whole Helsinki calendar days from today to the day of `instant` (0 = today)."""
-    return (instant.astimezone(CALENDAR).date() - current.astimezone(CALENDAR).date()).days
 
 
 def format_duration(seconds: float) -> str:
@@ -178,42 +174,6 @@ def release_hold(hold_public_id: str) -> Any:
 
 
 # --- supervisor overviews ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HoldRow:
-    hold: RecordingHold
-    recording: Recording
-    placed_by: str
-    cap: datetime
-    days_to_end: int
-    days_to_cap: int
-
-
-@blueprint.get("/holds")
-@requires(Permission.MANAGE_HOLDS)
-def holds_dashboard() -> Any:
-    current = now()
-    active = holds.list_active_holds(staff_context(), policy=current_policy())
-    rows = [
-        HoldRow(
-            hold=row.hold,
-            recording=row.recording,
-            placed_by=row.placed_by,
-            cap=row.status.cap,
-            days_to_end=calendar_days_until(row.hold.ends_at, current),
-            days_to_cap=calendar_days_until(row.status.cap, current),
-        )
-        for row in active
-    ]
-    soon = current + timedelta(days=ENDING_SOON_DAYS)
-    ending_soon = [row for row in rows if row.hold.ends_at <= soon]
-    return render_template(
-        "recordings/holds.html",
-        rows=rows,
-        ending_soon=ending_soon,
-        ending_soon_days=ENDING_SOON_DAYS,
-    )
 
 
 def _list_filters() -> tuple[dict[str, Any], dict[str, list[str]]]:
