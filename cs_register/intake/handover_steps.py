@@ -88,6 +88,21 @@ def _update_if_unchanged(
     return changed > 0
 
 
+def _change(
+    ctx: Context,
+    handover: Handover,
+    values: Mapping[str, Any],
+    action: AuditAction,
+    details: dict[str, Any],
+) -> bool:
+    """Write a step that someone else's step in between makes stale (409), with its audit
+    row."""
+    if not _update_if_unchanged(ctx.session, handover.conversation, values):
+        raise Conflict("This handover changed meanwhile. Reload the queue.")
+    audit.record(ctx, action, handover.contact, details=details)
+    return True
+
+
 def _taken_by_someone_else(session: Session, conversation: ChatbotConversation) -> Conflict:
     claimer = _name(session, conversation.handover_claimed_by_id)
     return Conflict(f"{claimer} has already claimed this handover. A supervisor can reassign it.")
@@ -128,15 +143,8 @@ def release_handover(ctx: Context, *, contact_public_id: str) -> bool:
             "Only the one who has this handover, or a supervisor, can release it."
         )
     values = {"handover_claimed_by_id": None, "handover_claimed_at": None}
-    if not _update_if_unchanged(session, conversation, values):
-        raise Conflict("This handover changed meanwhile. Reload the queue.")
-    audit.record(
-        ctx,
-        AuditAction.HANDOVER_RELEASED,
-        handover.contact,
-        details={"released_staff_id": holder, "own": holder == me},
-    )
-    return True
+    details = {"released_staff_id": holder, "own": holder == me}
+    return _change(ctx, handover, values, AuditAction.HANDOVER_RELEASED, details)
 
 
 def _assignee(session: Session, raw_staff_id: str | None) -> StaffUser:
@@ -167,16 +175,9 @@ def assign_handover(ctx: Context, *, contact_public_id: str, staff_id: str | Non
     if previous == assignee.id:
         return False
     values = {"handover_claimed_by_id": assignee.id, "handover_claimed_at": ctx.now}
-    if not _update_if_unchanged(session, conversation, values):
-        raise Conflict("This handover changed meanwhile. Reload the queue.")
-    audit.record(
-        ctx,
-        AuditAction.HANDOVER_ASSIGNED,
-        handover.contact,
-        # Staff ids, not names: the trail names people through its own columns.
-        details={"assigned_staff_id": assignee.id, "previous_staff_id": previous},
-    )
-    return True
+    # Staff ids, not names: the trail names people through its own columns.
+    details = {"assigned_staff_id": assignee.id, "previous_staff_id": previous}
+    return _change(ctx, handover, values, AuditAction.HANDOVER_ASSIGNED, details)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ and the email or chat card on a contact's page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -75,44 +75,50 @@ def handover_table() -> Any:
     return render_template("intake/_handover_table.html", **_queue_values(_shown()))
 
 
-@blueprint.post("/handovers/<public_id>/claim")
-@requires(Permission.LOG_CONTACTS)
-def claim_handover(public_id: str) -> Any:
+def _queue_step(step: Callable[[], bool], *, done: str, unchanged: str) -> Any:
+    """Run one step on a handover from the queue. A refusal is shown on the queue as it is
+    now, not as a flash after a redirect: the agent sees at once who has it."""
     try:
-        claimed = handover_steps.claim_handover(staff_context(), contact_public_id=public_id)
-    except Conflict as conflict:
-        # A clear refusal on the queue as it is now, not a flash after a redirect: the agent
-        # sees at once who has it.
-        return _render_queue(_shown(), problem=conflict.detail, status=409)
-    flash("The handover is yours." if claimed else "You already had this handover.", "success")
-    return _back_to_queue()
-
-
-@blueprint.post("/handovers/<public_id>/release")
-@requires(Permission.LOG_CONTACTS)
-def release_handover(public_id: str) -> Any:
-    try:
-        released = handover_steps.release_handover(staff_context(), contact_public_id=public_id)
-    except Conflict as conflict:
-        return _render_queue(_shown(), problem=conflict.detail, status=409)
-    flash("Back in the queue." if released else "Nobody had this handover.", "success")
-    return _back_to_queue()
-
-
-@blueprint.post("/handovers/<public_id>/assign")
-@requires(Permission.ASSIGN_HANDOVERS)
-def assign_handover(public_id: str) -> Any:
-    try:
-        assigned = handover_steps.assign_handover(
-            staff_context(), contact_public_id=public_id, staff_id=request.form.get("staff_id")
-        )
+        changed = step()
     except ValidationFailed as failure:
         detail = "; ".join(message for messages in failure.errors.values() for message in messages)
         return _render_queue(_shown(), problem=detail, status=422)
     except Conflict as conflict:
         return _render_queue(_shown(), problem=conflict.detail, status=409)
-    flash("Handover assigned." if assigned else "It was already theirs.", "success")
+    flash(done if changed else unchanged, "success")
     return _back_to_queue()
+
+
+@blueprint.post("/handovers/<public_id>/claim")
+@requires(Permission.LOG_CONTACTS)
+def claim_handover(public_id: str) -> Any:
+    return _queue_step(
+        lambda: handover_steps.claim_handover(staff_context(), contact_public_id=public_id),
+        done="The handover is yours.",
+        unchanged="You already had this handover.",
+    )
+
+
+@blueprint.post("/handovers/<public_id>/release")
+@requires(Permission.LOG_CONTACTS)
+def release_handover(public_id: str) -> Any:
+    return _queue_step(
+        lambda: handover_steps.release_handover(staff_context(), contact_public_id=public_id),
+        done="Back in the queue.",
+        unchanged="Nobody had this handover.",
+    )
+
+
+@blueprint.post("/handovers/<public_id>/assign")
+@requires(Permission.ASSIGN_HANDOVERS)
+def assign_handover(public_id: str) -> Any:
+    return _queue_step(
+        lambda: handover_steps.assign_handover(
+            staff_context(), contact_public_id=public_id, staff_id=request.form.get("staff_id")
+        ),
+        done="Handover assigned.",
+        unchanged="It was already theirs.",
+    )
 
 
 @blueprint.route("/handovers/<public_id>/close", methods=["GET", "POST"])
