@@ -170,12 +170,13 @@ def _wire_audit_names(app: Flask) -> None:
     from cs_register.customers.audit_names import customer_names
     from cs_register.privacy.audit_names import privacy_request_names
     from cs_register.staff import audit_names as staff_audit_names
-    from recordings.audit_names import recording_and_call_names
+    from recordings.audit_names import call_names, recording_names
 
     naming.provide_staff_names(app, staff_audit_names.staff_names)
     naming.provide_subject_names(app, customer_names)
     naming.provide_subject_names(app, contact_names)
-    naming.provide_subject_names(app, recording_and_call_names)
+    naming.provide_subject_names(app, recording_names)
+    naming.provide_subject_names(app, call_names)
     naming.provide_subject_names(app, privacy_request_names)
     naming.provide_subject_names(app, staff_audit_names.staff_subject_names)
 

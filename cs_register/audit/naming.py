@@ -82,18 +82,26 @@ def staff_names(session: Session, staff_ids: Collection[int] | None = None) -> d
     return names
 
 
-def name_each(
-    session: Session,
+def subject_namer(
     model: Any,
     columns: Iterable[Any],
-    public_ids: Collection[str],
     *,
-    name: Callable[[Any], SubjectName | None],
+    name: Callable[[Any, Principal], SubjectName | None],
     gone: SubjectName,
-) -> dict[str, SubjectName]:
-    """Each of `public_ids` named from its row of `model` (the public id and `columns`, in one
-    query): `name(row)`, or `gone` when no row is left or `name` says the row is gone too."""
-    query = sa.select(model.public_id, *columns).where(model.public_id.in_(public_ids))
-    found = {row.public_id: row for row in session.execute(query)}
-    named = {public_id: name(found[public_id]) for public_id in public_ids if public_id in found}
-    return {public_id: named.get(public_id) or gone for public_id in public_ids}
+) -> SubjectNamer:
+    """A namer for `model`'s subjects: one query for the public ids' rows (their public id and
+    `columns`), then `name(row, viewer)` for each, or `gone` when no row is left or `name`
+    says the row is gone too (a purged recording's tombstone)."""
+    wanted = tuple(columns)
+
+    def namer(
+        session: Session, subject_type: str, public_ids: Collection[str], viewer: Principal
+    ) -> dict[str, SubjectName] | None:
+        if subject_type != model.audit_subject_type:
+            return None
+        query = sa.select(model.public_id, *wanted).where(model.public_id.in_(public_ids))
+        found = {row.public_id: row for row in session.execute(query)}
+        named = {pid: name(found[pid], viewer) for pid in public_ids if pid in found}
+        return {public_id: named.get(public_id) or gone for public_id in public_ids}
+
+    return namer

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from cs_register.audit.naming import SubjectName, name_each
+from cs_register.audit.naming import SubjectName, subject_namer
 from cs_register.customers.models import Customer
 from cs_register.customers.restriction import sees_restricted
 from cs_register.permissions import Permission, Principal, has_permission
@@ -18,23 +15,21 @@ ERASED = SubjectName("erased customer", gone=True)
 UNNAMED = SubjectName("customer")
 
 
-def customer_names(
-    session: Session, subject_type: str, public_ids: Collection[str], viewer: Principal
-) -> dict[str, SubjectName] | None:
+def _customer_name(row: Any, viewer: Principal) -> SubjectName:
     """The full name, which a viewer who may read customers sees on their page anyway; never
-    the identity code. A customer no longer in the register was erased (or removed by
-    retention, which erases the same way)."""
-    if subject_type != Customer.audit_subject_type:
-        return None
-    may_read = has_permission(viewer, Permission.VIEW_CUSTOMERS)
-    sees_hidden = sees_restricted(viewer)
+    the identity code."""
+    if not has_permission(viewer, Permission.VIEW_CUSTOMERS):
+        return UNNAMED
+    if row.restricted_at is not None and not sees_restricted(viewer):
+        return UNNAMED
+    return SubjectName(f"{row.given_names} {row.family_name}", endpoint="customers.customer_page")
 
-    def name(row: Any) -> SubjectName:
-        if not may_read or (row.restricted_at is not None and not sees_hidden):
-            return UNNAMED
-        return SubjectName(
-            f"{row.given_names} {row.family_name}", endpoint="customers.customer_page"
-        )
 
-    columns = (Customer.given_names, Customer.family_name, Customer.restricted_at)
-    return name_each(session, Customer, columns, public_ids, name=name, gone=ERASED)
+# A customer no longer in the register was erased (or removed by retention, which erases the
+# same way).
+customer_names = subject_namer(
+    Customer,
+    (Customer.given_names, Customer.family_name, Customer.restricted_at),
+    name=_customer_name,
+    gone=ERASED,
+)

@@ -8,8 +8,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register.audit.naming import SubjectName, name_each
-from cs_register.permissions import Principal
+from cs_register.audit.naming import SubjectName, subject_namer
 from cs_register.staff.models import StaffUser
 
 
@@ -24,16 +23,9 @@ def staff_names(session: Session, staff_ids: Collection[int] | None) -> dict[int
     return {staff_id: name for staff_id, name in session.execute(query)}
 
 
-def staff_subject_names(
-    session: Session, subject_type: str, public_ids: Collection[str], _viewer: Principal
-) -> dict[str, SubjectName] | None:
-    if subject_type != StaffUser.audit_subject_type:
-        return None
-    return name_each(
-        session,
-        StaffUser,
-        (StaffUser.display_name,),
-        public_ids,
-        name=lambda row: SubjectName(row.display_name, endpoint="admin.staff_detail"),
-        gone=SubjectName("deleted staff account", gone=True),
-    )
+staff_subject_names = subject_namer(
+    StaffUser,
+    (StaffUser.display_name,),
+    name=lambda row, _viewer: SubjectName(row.display_name, endpoint="admin.staff_detail"),
+    gone=SubjectName("deleted staff account", gone=True),
+)
