@@ -27,6 +27,12 @@ CHART_JS := cs_register/static/vendor/chart.umd.min.js
 CHART_JS_VERSION := 4.5.1
 CHART_JS_SHA256 := 48444a82d4edcb5bec0f1965faacdde18d9c17db3063d042abada2f705c9f54a
 
+# The accessibility engine the browser leg injects into every page it visits (axe-core, MPL-2.0),
+# fetched from npm the same way and kept out of git (tests/e2e/vendor/ is ignored).
+AXE_JS := tests/e2e/vendor/axe.min.js
+AXE_JS_VERSION := 4.14.1
+AXE_JS_SHA256 := 29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c
+
 .PHONY: run test lint venv soak bench
 
 venv: $(BIN)/python
@@ -50,6 +56,14 @@ $(CHART_JS):
 		tar xzf chart.js-$(CHART_JS_VERSION).tgz package/dist/chart.umd.min.js && \
 		echo "$(CHART_JS_SHA256)  package/dist/chart.umd.min.js" | sha256sum -c --quiet && \
 		cd - >/dev/null && mv $$tmp/package/dist/chart.umd.min.js $@ && rm -rf $$tmp
+
+$(AXE_JS):
+	@mkdir -p $(dir $@)
+	@tmp=$$(mktemp -d) && cd $$tmp && \
+		npm pack --silent axe-core@$(AXE_JS_VERSION) >/dev/null && \
+		tar xzf axe-core-$(AXE_JS_VERSION).tgz package/axe.min.js && \
+		echo "$(AXE_JS_SHA256)  package/axe.min.js" | sha256sum -c --quiet && \
+		cd - >/dev/null && mv $$tmp/package/axe.min.js $@ && rm -rf $$tmp
 
 # The retention engine's crash and race scenarios at full scale (not part of `make test`;
 # results go into docs/reliability.md). Needs PostgreSQL for the race.
@@ -90,7 +104,7 @@ run: $(RUNTIME_STAMP) $(CHART_JS)
 
 # SQLite first; then PostgreSQL, found by the same lookup the suite uses
 # (tests/support/postgres.py: find_pg_bin). Either leg failing fails the target.
-test: $(DEV_STAMP) $(CHART_JS)
+test: $(DEV_STAMP) $(CHART_JS) $(AXE_JS)
 	$(BIN)/pytest
 	$(BIN)/pytest --storage=s3 tests/recordings
 	@$(BIN)/python -c "import sys; from tests.support.postgres import find_pg_bin; \

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 # Belt and braces: nothing in the suite asks Playwright to fetch a browser, and this makes sure
 # a stray `playwright install` in the same environment would not either.
@@ -44,3 +50,51 @@ def have_playwright() -> bool:
 def browser_leg_can_run() -> bool:
     """What `make test` asks before it runs the browser leg."""
     return find_chromium() is not None and have_playwright()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# Fetched by `make tests/e2e/vendor/axe.min.js` (a prerequisite of `make test`), which pins
+# axe-core's version and checks its SHA-256; untracked.
+AXE_JS = ROOT / "tests" / "e2e" / "vendor" / "axe.min.js"
+# Full-page screenshots of every page the accessibility scan visits: kept after the run, for CI
+# to keep as an artefact folder (and for a person to look at what the browser saw).
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+# What fails the scan: axe's two worst impact levels. "moderate" and "minor" are reported by
+# axe too, but are advisory here.
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+_RUN_AXE = """async () => {
+    const results = await axe.run(document, {resultTypes: ["violations"]});
+    return results.violations.map((violation) => ({
+        id: violation.id,
+        impact: violation.impact,
+        help: violation.help,
+        targets: violation.nodes.map((node) => node.target.join(" ")),
+    }));
+}"""
+
+
+def axe_script() -> Path:
+    """axe-core, fetched once through the Makefile's target when a bare `pytest -m browser`
+    runs before `make test` ever has."""
+    if not AXE_JS.exists():
+        subprocess.run(
+            ["make", "--no-print-directory", str(AXE_JS.relative_to(ROOT))], cwd=ROOT, check=True
+        )
+    return AXE_JS
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now. The page's own Content-Security-Policy
+    forbids the injected script, so `page` must belong to a context made with bypass_csp."""
+    page.add_script_tag(path=axe_script())
+    found: list[dict[str, Any]] = page.evaluate(_RUN_AXE)
+    return found
+
+
+def describe(violations: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} -> "
+        + "; ".join(violation["targets"])
+        for violation in violations
+    ]
