@@ -49,7 +49,7 @@ class HoldPage:
     next_after: str | None
 
 
-def _in_force(now: datetime) -> list[sa.ColumnElement[bool]]:
+def in_force(now: datetime) -> list[sa.ColumnElement[bool]]:
     """A hold neither released nor ended, on a recording that still exists and is not due."""
     return [
         RecordingHold.released_at.is_(None),
@@ -65,7 +65,7 @@ def _filtered(
     query = (
         sa.select(RecordingHold)
         .join(Recording, RecordingHold.recording_id == Recording.id)
-        .where(*_in_force(now))
+        .where(*in_force(now))
     )
     if reason is not None:
         query = query.where(RecordingHold.reason == reason)

@@ -1,7 +1,7 @@
 """Console pages for call recordings: the recording page, supervisor holds and their overview
 pages. Playback and download (`recordings.playback_views`) and uploading a recording to a phone
-contact (`recordings.upload_views`) and the holds dashboard (`recordings.hold_views`) are served
-on the same blueprint.
+contact (`recordings.upload_views`), the holds dashboard (`recordings.hold_views`) and the
+retention overview (`recordings.overview_views`) are served on the same blueprint.
 
 Who may see what is decided by `recordings.services` (and, first, by the `@requires` guards):
 agents and supervisors see recordings, only supervisors manage holds.
@@ -28,7 +28,7 @@ from cs_register.web import (
     requires,
     staff_context,
 )
-from recordings import hold_views, holds, listing, playback_views, upload_views
+from recordings import hold_views, holds, listing, overview_views, playback_views, upload_views
 from recordings.hold_dashboard import calendar_days_until
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason
@@ -43,6 +43,7 @@ blueprint.add_app_template_filter(holds.hold_end_text, "hold_end")
 playback_views.register(blueprint)
 upload_views.register(blueprint)
 hold_views.register(blueprint)
+overview_views.register(blueprint)
 
 PAGE_SIZE = 50
 HOLD_FIELDS = ("reason", "reference", "justification", "ends_on")

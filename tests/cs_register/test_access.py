@@ -78,6 +78,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "recordings.download": RECORDING_KEEPERS,
     "recordings.recording_list": RECORDING_KEEPERS,
     "recordings.holds_dashboard": RECORDING_KEEPERS,
+    "recordings.retention_overview": RECORDING_KEEPERS,
     "recordings.place_hold": RECORDING_KEEPERS,
     "recordings.release_hold": RECORDING_KEEPERS,
     # Receipts of purged recordings: no personal data, for oversight (supervisor) and the DPO.
