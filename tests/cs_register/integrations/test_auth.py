@@ -15,6 +15,7 @@ API_ROUTES = [
     ("POST", "/api/v1/calls", {"json": {"external_call_id": "c-1"}}),
     ("GET", "/api/v1/calls/c-1", {}),
     ("PUT", "/api/v1/calls/c-1/recording", {"data": b"RIFF", "content_type": "audio/wav"}),
+    ("POST", "/api/v1/calls/c-1/events", {"json": {"event": "ringing", "agent": "anna"}}),
 ]
 
 
@@ -42,6 +43,7 @@ def test_every_api_route_is_covered_here(app):
         ("POST", "/api/v1/calls"),
         ("GET", "/api/v1/calls/<external_call_id>"),
         ("PUT", "/api/v1/calls/<external_call_id>/recording"),
+        ("POST", "/api/v1/calls/<external_call_id>/events"),
     }
 
 
