@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The recording's player is started from the test's script, not a person's click.
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 
