@@ -14,8 +14,8 @@ one throw-away database) this script:
    two-step enrolment (the secret read from the enrolment page, the code computed with pyotp);
 4. measures, `--repeat` times each with a different existing customer, the latency of:
    - the console's search, one per kind (phone, email, identity code, name): a POST of the
-     dashboard's form (`kind=any`, as the one search box sends it; the page answers the POST
-     itself, there is no redirect), checked to list the customer;
+     dashboard's form (`kind=any`, as the one search box sends it) and the GET of the results
+     page its 303 names (POST/redirect/GET), checked to list the customer;
    - the customer page (`GET /customers/<public_id>`), checked to be that customer's;
    - baselines through the same gunicorn: `GET /healthz` (no session, no database) and
      `GET /customers`, the dashboard without a search (the same login check, session row
@@ -198,7 +198,11 @@ def console_request(browser: Browser, token: str, endpoint: str, serial: int) ->
         expected = f"customer{serial}@example.fi"
     else:
         form = {"csrf_token": token, "kind": "any", "value": search_value(endpoint, serial)}
-        status, _, body = browser.request("POST", "/customers/search", form)
+        # POST/redirect/GET, as a browser does it: the POST keeps the search and answers 303,
+        # the results page is the GET it names by a token.
+        status, location, body = browser.request("POST", "/customers/search", form)
+        if status == 303:
+            status, _, body = browser.request("GET", location)
         expected = public_id(serial)
     if status != 200 or expected not in body:
         raise RuntimeError(f"{endpoint} for customer {serial}: {status}")

@@ -208,9 +208,9 @@ class Keyring:
         # Staff members' authenticator secrets (two-step login): the server must compute the
         # expected codes, so they are encrypted rather than hashed.
         self.totp_secret = FieldCipher(masters, purpose="staff_user.totp_secret")
-        # A search of the unidentified queue, kept in the staff member's session cookie while
-        # its results are paged (`contacts.queue_search`): a phone or an email is personal
+        # A console search kept in the staff member's session cookie while its results are
+        # shown and paged (`cs_register.kept_searches`): what was searched for is personal
         # data, and a cookie is readable by whoever holds it.
-        self.queue_search = FieldCipher(masters, purpose="contacts.queue_search")
+        self.kept_search = FieldCipher(masters, purpose="web.kept_search")
         # The data keys of sealed recordings (`recordings.sealing`).
         self.audio = AudioKeys(masters)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 import sqlalchemy as sa
@@ -102,6 +102,31 @@ def recognise_kind(value: str) -> str:
     return "name"
 
 
+def check_search(kind: str, value: str, *, today: date) -> str:
+    """The kind a search is (`kind`, or what "anything" recognises), if it can be run: the
+    same checks the search makes, without reading or auditing anything. A form checks with it
+    before it keeps the search for its results page."""
+    if kind == ANY_KIND:
+        kind = recognise_kind(value or "")
+    if kind not in SEARCH_KINDS:
+        raise ValidationFailed({"kind": ["Choose what to search by."]})
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed({kind: ["Type something to search for."]})
+    if len(value) > MAX_SEARCH_VALUE:
+        raise ValidationFailed({kind: ["The search text is too long."]})
+    try:
+        if kind == "identity_code":
+            normalise_identity_code(value, today=today)
+        elif kind == "name":
+            _name_prefix(value)
+        else:
+            _search_query(kind, value)
+    except IdentifierError as problem:
+        raise ValidationFailed({kind: [str(problem)]}) from None
+    return kind
+
+
 def search_customers(
     ctx: Context,
     keyring: Keyring,
@@ -117,15 +142,8 @@ def search_customers(
     """
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
-    if kind == ANY_KIND:
-        kind = recognise_kind(value or "")
-    if kind not in SEARCH_KINDS:
-        raise ValidationFailed({"kind": ["Choose what to search by."]})
-    value = (value or "").strip()
-    if not value:
-        raise ValidationFailed({kind: ["Type something to search for."]})
-    if len(value) > MAX_SEARCH_VALUE:
-        raise ValidationFailed({kind: ["The search text is too long."]})
+    kind = check_search(kind, value, today=local_today(now))
+    value = value.strip()
     try:
         if kind == "identity_code":
             code = normalise_identity_code(value, today=local_today(now))

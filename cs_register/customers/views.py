@@ -1,8 +1,9 @@
 """Agent console: search, customer pages, create and edit (rectification).
 
 Anything that carries personal data in the request (searches, identity code reveals) is a
-POST, so none of it lands in URLs, browser history or access logs. After a failed submit the
-form comes back with the user's input, except an identity code, which is never echoed.
+POST, so none of it lands in URLs, browser history or access logs; a search's results are
+then a GET naming the search by a token only (`cs_register.kept_searches`). After a failed
+submit the form comes back with the user's input, except an identity code, never echoed.
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from cs_register import pages
+from cs_register import kept_searches, pages
+from cs_register.clock import local_today
 from cs_register.customers import rectification, services
 from cs_register.customers.models import Customer
 from cs_register.customers.rectification import FIELD_LABELS
-from cs_register.customers.search import ANY_KIND, SEARCH_KINDS, recognise_kind, search_customers
+from cs_register.customers.search import (
+    ANY_KIND,
+    SEARCH_KINDS,
+    check_search,
+    recognise_kind,
+    search_customers,
+)
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
@@ -76,28 +84,55 @@ def _render_dashboard(
     )
 
 
+# The kept search's page (`cs_register.kept_searches`): a token works only here.
+_SEARCH_SLOT = "customer_search"
+
+
 @blueprint.get("/customers")
 @requires(Permission.VIEW_CUSTOMERS)
 def dashboard() -> Any:
-    return _render_dashboard()
-
-
-@blueprint.post("/customers/search")
-@requires(Permission.VIEW_CUSTOMERS)
-def search() -> Any:
-    kind = request.form.get("kind", ANY_KIND)
-    value = request.form.get("value", "")
+    """The search box, and the results of the search `?search=<token>` names: a GET, so Back
+    and reload show the results again (and search again: each showing is audited)."""
+    token = request.args.get("search")
+    if not token:
+        return _render_dashboard()
+    ctx = staff_context()
+    kept = kept_searches.recall(current_keyring(), ctx.actor.staff_id, _SEARCH_SLOT, token)
+    if kept is None:
+        flash("That search is no longer kept; search again.", "info")
+        return _render_dashboard()
+    kind, value = kept
     searched = recognise_kind(value) if kind == ANY_KIND else kind
     # An identity code is never written back into a page, not even into the search box.
     echo = "" if searched == "identity_code" else _safe_echo(value)
     try:
-        customers = search_customers(staff_context(), current_keyring(), kind=searched, value=value)
+        customers = search_customers(ctx, current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_dashboard(
             kind=kind, searched=searched, value=echo, errors=failure.errors, status=422
         )
     results = [_result_row(customer) for customer in customers]
     return _render_dashboard(kind=kind, searched=searched, value=echo, results=results)
+
+
+@blueprint.post("/customers/search")
+@requires(Permission.VIEW_CUSTOMERS)
+def search() -> Any:
+    """Check the search and keep it for the results page (POST/redirect/GET): what was typed
+    never reaches a URL, and Back does not ask to send a form again."""
+    kind = request.form.get("kind", ANY_KIND)
+    value = request.form.get("value", "")
+    searched = recognise_kind(value) if kind == ANY_KIND else kind
+    try:
+        check_search(kind, value, today=local_today(now()))
+    except ValidationFailed as failure:
+        echo = "" if searched == "identity_code" else _safe_echo(value)
+        return _render_dashboard(
+            kind=kind, searched=searched, value=echo, errors=failure.errors, status=422
+        )
+    staff_id = staff_context().actor.staff_id
+    token = kept_searches.remember(current_keyring(), staff_id, _SEARCH_SLOT, kind, value)
+    return redirect(url_for("customers.dashboard", search=token), 303)
 
 
 def _result_row(customer: Customer) -> dict[str, Any]:

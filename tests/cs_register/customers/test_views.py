@@ -36,7 +36,10 @@ def urls_in(html):
 
 
 def search(client, kind, value):
-    return client.post("/customers/search", data={"kind": kind, "value": value})
+    # POST/redirect/GET: the results page is a GET naming the search by a token only.
+    return client.post(
+        "/customers/search", data={"kind": kind, "value": value}, follow_redirects=True
+    )
 
 
 # --- dashboard and search ------------------------------------------------------------------
@@ -101,8 +104,8 @@ def test_identity_code_search_keeps_the_code_out_of_urls_and_pages(
     assert f"/customers/{customer.public_id}" in html
     assert CODE not in html
     assert CODE.lower() not in html
-    assert response.request.path == "/customers/search"
-    assert response.request.query_string == b""
+    assert response.request.path == "/customers"
+    assert CODE not in response.request.query_string.decode()
     assert not any(CODE in url for url in urls_in(html))
 
 
@@ -495,3 +498,73 @@ def test_dpo_can_read_history_but_admin_cannot(client, logged_in, make_customer,
     assert client.get(f"/customers/{customer.public_id}/history").status_code == 200
     login(client, make_staff("admin"))
     assert client.get(f"/customers/{customer.public_id}/history").status_code == 403
+
+
+# --- POST/redirect/GET ------------------------------------------------------------------------
+
+
+def test_a_search_redirects_to_its_results_named_by_a_token_only(
+    client, logged_in, make_customer, db_session
+):
+    customer = make_customer(given_names="Liisa", family_name="Laine", phone="040 123 4567")
+    logged_in("agent")
+
+    posted = client.post("/customers/search", data={"kind": "phone", "value": "040 123 4567"})
+
+    assert posted.status_code == 303
+    location = posted.headers["Location"]
+    assert re.fullmatch(r"/customers\?search=[A-Za-z0-9_-]{16}", location)
+    assert "123" not in location
+    shown = client.get(location)
+    assert shown.status_code == 200
+    assert f"/customers/{customer.public_id}" in shown.get_data(as_text=True)
+    # Back or reload shows the results again, and that showing is audited again.
+    again = client.get(location)
+    assert f"/customers/{customer.public_id}" in again.get_data(as_text=True)
+    searches = db_session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == AuditAction.CUSTOMER_SEARCHED)
+    ).all()
+    assert [event.details["kind"] for event in searches] == ["phone", "phone"]
+
+
+def test_a_refused_search_is_answered_at_once_and_kept_nowhere(client, logged_in):
+    logged_in("agent")
+    refused = client.post("/customers/search", data={"kind": "phone", "value": "12"})
+    assert refused.status_code == 422
+    with client.session_transaction() as session:
+        assert "kept_searches" not in session
+
+
+def test_a_token_is_worthless_to_another_staff_member(
+    app, client, logged_in, login, make_staff, make_customer
+):
+    customer = make_customer(phone="040 123 4567")
+    logged_in("agent")
+    location = client.post(
+        "/customers/search", data={"kind": "phone", "value": "040 123 4567"}
+    ).headers["Location"]
+    with client.session_transaction() as session:
+        kept = dict(session["kept_searches"])
+
+    colleague = app.test_client()
+    login(colleague, make_staff("agent"))
+    # Even with the sealed search copied into their session, it is bound to its owner.
+    with colleague.session_transaction() as session:
+        session["kept_searches"] = kept
+    page = colleague.get(location, follow_redirects=True).get_data(as_text=True)
+    assert "no longer kept" in page
+    assert f"/customers/{customer.public_id}" not in page
+
+    unknown = client.get("/customers?search=nosuchtoken12345").get_data(as_text=True)
+    assert "no longer kept" in unknown
+
+
+def test_the_search_box_is_focused_and_searches_as_you_type_from_our_own_file(client, logged_in):
+    logged_in("agent")
+    html = client.get("/customers").get_data(as_text=True)
+    assert re.search(r'<input type="search" id="value"[^>]* autofocus', html)
+    assert "data-live-search" in html
+    assert '<script src="/static/customer_search.js" defer></script>' in html
+    assert client.get("/static/customer_search.js").status_code == 200
+    # Before any search the results' place is there for the script, but hidden.
+    assert '<section class="card" id="search-results" aria-live="polite" hidden>' in html

@@ -328,7 +328,9 @@ def test_erasure_removes_the_person_everywhere_and_leaves_receipts(
         ("email", EMAIL),
         ("name", SURNAME),
     ):
-        found = client.post("/customers/search", data={"kind": kind, "value": value})
+        found = client.post(
+            "/customers/search", data={"kind": kind, "value": value}, follow_redirects=True
+        )
         assert "No customer found" in found.get_data(as_text=True), kind
     with database.session_factory() as session:
         assert session.scalar(sa.select(Customer).where(Customer.public_id == other.public_id))

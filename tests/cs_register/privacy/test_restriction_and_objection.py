@@ -85,7 +85,11 @@ def test_a_restricted_customer_disappears_for_agents_and_supervisors(
             ("phone", "0401234567"),
             ("identity_code", CODE),
         ):
-            found = client.post("/customers/search", data={"kind": kind, "value": value})
+            found = client.post(
+                "/customers/search",
+                data={"kind": kind, "value": value},
+                follow_redirects=True,
+            )
             assert found.status_code == 200
             assert customer.public_id not in found.get_data(as_text=True)
         for hidden in (
