@@ -49,6 +49,10 @@ _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 class ObjectStorage:
     """The `RecordingStorage` interface on one bucket and prefix of an S3-compatible store."""
 
+    # A purge deletes a claimed batch with one request per 1,000 keys (`delete_many`) rather
+    # than a HEAD and a DELETE per object: measured 221/s one by one, 3,195/s batched.
+    prefers_batched_deletes = True
+
     def __init__(
         self,
         client: Any,

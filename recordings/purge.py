@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,7 +41,7 @@ from recordings import retention
 from recordings.ledger import append_receipts
 from recordings.models import PurgeReason, Recording, RecordingHold, RecordingState
 from recordings.retention import RetentionPolicy
-from recordings.storage import RecordingStorage
+from recordings.storage import RecordingStorage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -332,9 +332,33 @@ def purge_batch(
     """
     with database.unit_of_work() as session:
         claim = claim_for_purge(session, recording_ids, now=now, policy=policy, erasure=erasure)
+    if batched_deletes(storage):
+        deleted, failures = _delete_batched(storage, claim.files, deadline)
+    else:
+        deleted, failures = _delete_one_by_one(storage, claim.files, deadline)
+    if deleted:
+        with database.unit_of_work() as session:
+            claim.outcomes.update(
+                finish_purge(session, deleted, now=now, policy=policy, job_id=job_id)
+            )
+    return claim.outcomes, failures
+
+
+def batched_deletes(storage: RecordingStorage) -> bool:
+    """Whether the backend deletes a batch faster in one request (an object store: one
+    request per 1,000 keys instead of a request per object) than file by file."""
+    return bool(getattr(storage, "prefers_batched_deletes", False)) and hasattr(
+        storage, "delete_many"
+    )
+
+
+def _delete_one_by_one(
+    storage: RecordingStorage, files: Mapping[int, Sequence[str]], deadline: Deadline | None
+) -> tuple[list[int], dict[int, Exception]]:
+    """Each recording's files in turn, the deadline checked between recordings."""
     failures: dict[int, Exception] = {}
     deleted: list[int] = []
-    for recording_id, keys in claim.files.items():
+    for recording_id, keys in files.items():
         if deadline is not None and deadline.passed():
             failures[recording_id] = OutOfTime("the run's time was up before its files")
             continue
@@ -345,12 +369,27 @@ def purge_batch(
             failures[recording_id] = error
             continue
         deleted.append(recording_id)
-    if deleted:
-        with database.unit_of_work() as session:
-            claim.outcomes.update(
-                finish_purge(session, deleted, now=now, policy=policy, job_id=job_id)
-            )
-    return claim.outcomes, failures
+    return deleted, failures
+
+
+def _delete_batched(
+    storage: RecordingStorage, files: Mapping[int, Sequence[str]], deadline: Deadline | None
+) -> tuple[list[int], dict[int, Exception]]:
+    """The whole claimed batch's files in one batched delete. A recording is deleted when
+    every one of its keys is gone; one whose key the store refused stays `purging` with the
+    error, as a failed single delete would."""
+    if deadline is not None and deadline.passed():
+        late = OutOfTime("the run's time was up before its files")
+        return [], dict.fromkeys(files, late)
+    keys = [key for recording_keys in files.values() for key in recording_keys]
+    delete_many = getattr(storage, "delete_many")  # noqa: B009 - not in the Protocol
+    try:
+        gone = set(delete_many(keys))
+    except Exception as error:  # noqa: BLE001 - any storage failure leaves them for next time
+        return [], dict.fromkeys(files, error)
+    deleted = [rid for rid, recording_keys in files.items() if set(recording_keys) <= gone]
+    refused = StorageError("the store did not delete this recording's files")
+    return deleted, {rid: refused for rid in files if rid not in deleted}
 
 
 def purge_recording(

@@ -143,6 +143,10 @@ class SealedStorage:
     def delete(self, key: str) -> bool:
         return self.inner.delete(key)
 
+    @property
+    def prefers_batched_deletes(self) -> bool:
+        return bool(getattr(self.inner, "prefers_batched_deletes", False))
+
     def delete_many(self, keys: Iterable[str]) -> set[str]:
         """The inner backend's batched delete (one key at a time if it has none)."""
         batched = getattr(self.inner, "delete_many", None)

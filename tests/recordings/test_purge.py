@@ -257,7 +257,12 @@ def test_a_failing_storage_is_logged_and_retried_next_sweep(
     def broken_delete(key: str) -> bool:
         raise OSError("disk on fire")
 
+    def broken_delete_many(keys: Any) -> set[str]:
+        raise OSError("disk on fire")
+
+    # One by one on local files, batched on an object store (`--storage=s3`): both fail.
     monkeypatch.setattr(storage, "delete", broken_delete)
+    monkeypatch.setattr(storage, "delete_many", broken_delete_many)
     report = run_sweep(database, storage, now=clock.now, policy=policy)
     assert (report.failed, report.purged, report.due_remaining) == (1, 0, 1)
     assert fresh(recording.id).state is RecordingState.PURGING
@@ -277,11 +282,19 @@ def test_a_sweep_out_of_time_on_slow_storage_stops_loudly_and_loses_nothing(
     real_delete = storage.delete
     elapsed = [0.0]
 
+    real_delete_many = storage.delete_many
+
     def slow_delete(key: str) -> bool:
         elapsed[0] += 0.05
         return real_delete(key)
 
+    def slow_delete_many(keys: Any) -> set[str]:
+        keys = list(keys)
+        elapsed[0] += 0.05 * len(keys)
+        return real_delete_many(keys)
+
     monkeypatch.setattr(storage, "delete", slow_delete)
+    monkeypatch.setattr(storage, "delete_many", slow_delete_many)
     with pytest.raises(SweepOutOfTime) as out_of_time:
         run_sweep(
             database,
@@ -307,6 +320,68 @@ def test_a_sweep_out_of_time_on_slow_storage_stops_loudly_and_loses_nothing(
     assert again.due_remaining == 0
     assert len(receipts()) == len(recordings)
     assert all(fresh(r.id).state is RecordingState.PURGED for r in recordings)
+
+
+def _prefer_batches(storage: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the backend ask for batched deletes, as an object store does (a sealed store
+    asks its inner backend)."""
+    backend = getattr(storage, "inner", storage)
+    monkeypatch.setattr(backend, "prefers_batched_deletes", True, raising=False)
+
+
+def test_a_batch_is_deleted_in_one_request_where_the_backend_prefers_it(
+    database, storage, policy, stored_recording, clock, fresh, receipts, monkeypatch
+):
+    _prefer_batches(storage, monkeypatch)
+    recordings = [stored_recording(clock.now - timedelta(days=120)) for _ in range(7)]
+    real_delete_many = storage.delete_many
+    calls: list[int] = []
+
+    def counted(keys: Any) -> set[str]:
+        keys = list(keys)
+        calls.append(len(keys))
+        return real_delete_many(keys)
+
+    def no_single_deletes(key: str) -> bool:
+        raise AssertionError("a batched backend is not asked one key at a time")
+
+    monkeypatch.setattr(storage, "delete_many", counted)
+    monkeypatch.setattr(storage, "delete", no_single_deletes)
+
+    report = run_sweep(database, storage, now=clock.now, policy=policy, batch_size=5)
+
+    assert report.purged == 7
+    # Two claimed batches, each one request with every file of its recordings.
+    assert len(calls) == 2
+    assert sum(calls) >= 7
+    assert all(fresh(r.id).state is RecordingState.PURGED for r in recordings)
+    assert len(receipts()) == 7
+
+
+def test_a_key_the_store_refuses_leaves_only_its_recording_purging(
+    database, storage, policy, stored_recording, clock, fresh, receipts, monkeypatch
+):
+    _prefer_batches(storage, monkeypatch)
+    recordings = [stored_recording(clock.now - timedelta(days=120)) for _ in range(3)]
+    refused = recordings[1].storage_key
+    real_delete_many = storage.delete_many
+
+    def refusing(keys: Any) -> set[str]:
+        return real_delete_many([key for key in keys if key != refused])
+
+    monkeypatch.setattr(storage, "delete_many", refusing)
+    report = run_sweep(database, storage, now=clock.now, policy=policy)
+
+    assert (report.purged, report.failed) == (2, 1)
+    assert fresh(recordings[1].id).state is RecordingState.PURGING
+    assert storage.exists(refused)
+    assert [fresh(r.id).state for r in (recordings[0], recordings[2])] == [
+        RecordingState.PURGED
+    ] * 2
+
+    monkeypatch.undo()
+    assert run_sweep(database, storage, now=clock.now, policy=policy).purged == 1
+    assert len(receipts()) == 3
 
 
 # `make soak` runs 500 (on PostgreSQL).
