@@ -2,7 +2,11 @@
 
 What the Flask test client cannot show: that the pages work as a person uses them. Forms post
 and redirect, the CSRF tokens round-trip, the security policy blocks nothing the console
-needs, and the masked and revealed identity code appear where they should.
+needs, and the masked and revealed identity code appear where they should. Then the desk
+work end to end: an agent's live call from the screen pop to a verified contact whose
+recording plays and seeks, a supervisor's hold placed and released, an admin's new account.
+Last, every kind of page each role was shown is scanned with axe-core and photographed
+(test-artifacts/screenshots/). The tests share one browser profile and run in file order.
 
 Driven with Playwright for Python on the system's Chromium (tests/support/browser.py). Run with
 `pytest -m browser`. `make test` runs this leg when Chromium is on PATH and Playwright is
@@ -551,7 +555,7 @@ def test_a_staff_member_adds_a_passkey_and_logs_in_with_it(server, server_env, p
     console.take()
     page.goto(f"{base}/login")
     page.wait_for_selector("#username")
-    authenticator = _add_virtual_authenticator(page)
+    authenticator = VirtualAuthenticator(page)
     _sign_in(page, "pia")
 
     page.goto(f"{base}/account/two-step")
@@ -614,10 +618,6 @@ class VirtualAuthenticator:
         found = self._session.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
         credentials: list[dict[str, Any]] = found["credentials"]
         return credentials
-
-
-def _add_virtual_authenticator(page: Page) -> VirtualAuthenticator:
-    return VirtualAuthenticator(page)
 
 
 def _pbx(
