@@ -49,3 +49,20 @@ def test_the_first_link_skips_to_the_main_content(client, logged_in):
 def test_the_login_page_has_the_skip_link_too(client):
     html = client.get("/login").get_data(as_text=True)
     assert 'class="skip-link" href="#main"' in html
+
+
+def test_a_refused_forms_summary_links_each_message_to_its_field(client, logged_in):
+    logged_in("agent")
+    page = client.post(
+        "/customers/new",
+        data={"given_names": "", "family_name": "Laine", "email": "not-an-email"},
+    )
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    summary = html[
+        html.index('id="error-summary"') : html.index("</ul>", html.index("error-summary"))
+    ]
+    targets = re.findall(r'<a href="#([a-z_]+)">', summary)
+    assert targets, summary
+    for target in targets:
+        assert f'id="{target}"' in html, target
