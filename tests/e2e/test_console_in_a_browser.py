@@ -651,6 +651,13 @@ def _a_minutes_call_as_wav() -> bytes:
     return buffer.getvalue()
 
 
+# Whether the element is wholly inside the window as it is scrolled now.
+_INSIDE_THE_WINDOW = """(css) => {
+const box = document.querySelector(css).getBoundingClientRect();
+return box.top >= 0 && box.left >= 0 && box.height > 0
+    && box.bottom <= window.innerHeight && box.right <= window.innerWidth;
+}"""
+
 # Filled by the live call's test for the supervisor's hold after it.
 _LIVE_CALL: dict[str, str] = {}
 
@@ -689,6 +696,9 @@ def test_a_live_call_pops_and_ends_as_a_verified_contact_with_its_recording_play
     customer_link.click()
     page.wait_for_selector("dl.facts")
     assert "Aino Äijälä" in page.inner_text("main")
+    # The call still rings: its pop is on screen here too, without scrolling this long page.
+    page.wait_for_selector("#screen-pop h2")
+    assert page.evaluate(_INSIDE_THE_WINDOW, "#screen-pop")
     page.click("a[href^='/contacts/']:has-text('Inbound call')")
     page.wait_for_selector("#edit-contact")
 
