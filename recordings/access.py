@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register.contacts.models import Contact
@@ -41,3 +42,22 @@ def check_may_open(session: Session, actor: Principal | None, recording: Recordi
         return
     if customer is not None and customer.is_restricted and not restriction.sees_restricted(actor):
         raise NotFound("No such recording.")
+
+
+def listed_for(actor: Principal | None) -> sa.ColumnElement[bool]:
+    """SQL for the recordings `actor` may see in a list: for anyone who does not see
+    restricted customers, none of a restricted customer's and none held for one (the rule
+    `check_may_open` applies to a single recording, so a list never names what its page
+    would deny)."""
+    if restriction.sees_restricted(actor):
+        return sa.true()
+    hidden = sa.exists().where(
+        Contact.id == Recording.contact_id,
+        sa.or_(
+            Contact.held_for_customer_id.is_not(None),
+            sa.exists().where(
+                Customer.id == Contact.customer_id, Customer.restricted_at.is_not(None)
+            ),
+        ),
+    )
+    return ~hidden

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from cs_register.context import Context
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
+from recordings import access
 from recordings.listing import RecordingContext, recording_contexts
 from recordings.models import HoldReason, Recording, RecordingHold, RecordingState
 from recordings.retention import CALENDAR, RetentionPolicy
@@ -60,12 +61,13 @@ def in_force(now: datetime) -> list[sa.ColumnElement[bool]]:
 
 
 def _filtered(
-    now: datetime, reason: HoldReason | None, ending_within_days: int | None
+    ctx: Context, reason: HoldReason | None, ending_within_days: int | None
 ) -> sa.Select[RecordingHold]:
+    now = ctx.now
     query = (
         sa.select(RecordingHold)
         .join(Recording, RecordingHold.recording_id == Recording.id)
-        .where(*in_force(now))
+        .where(*in_force(now), access.listed_for(ctx.actor))
     )
     if reason is not None:
         query = query.where(RecordingHold.reason == reason)
@@ -79,7 +81,7 @@ def count_holds(
 ) -> int:
     """How many holds the filters match, counted by the database (the page shows one slice)."""
     require(ctx.actor, Permission.MANAGE_HOLDS)
-    matching = _filtered(ctx.now, reason, ending_within_days).subquery()
+    matching = _filtered(ctx, reason, ending_within_days).subquery()
     return ctx.session.scalar(sa.select(sa.func.count()).select_from(matching)) or 0
 
 
@@ -95,10 +97,10 @@ def list_holds(
     """Holds in force, the soonest to end first, keyset-paginated on (ends_at, id); `after` is
     the public id of the previous page's last hold, so links carry no counters and a hold
     placed meanwhile neither repeats a row nor hides one."""
-    session, now = ctx.session, ctx.now
+    session = ctx.session
     require(ctx.actor, Permission.MANAGE_HOLDS)
     query = (
-        _filtered(now, reason, ending_within_days)
+        _filtered(ctx, reason, ending_within_days)
         .order_by(RecordingHold.ends_at, RecordingHold.id)
         .options(selectinload(RecordingHold.recording).selectinload(Recording.holds))
         .limit(limit + 1)

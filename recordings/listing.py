@@ -190,7 +190,11 @@ def list_recordings(
         raise ValidationFailed({"state": "Choose kept or held."})
     query = (
         sa.select(Recording)
-        .where(Recording.state == RecordingState.ACTIVE, Recording.due_at > now)
+        .where(
+            Recording.state == RecordingState.ACTIVE,
+            Recording.due_at > now,
+            access.listed_for(ctx.actor),
+        )
         .order_by(Recording.recorded_at.desc(), Recording.id.desc())
         .options(selectinload(Recording.holds))
     )

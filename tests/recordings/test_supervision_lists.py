@@ -128,3 +128,27 @@ def test_paging_keeps_the_filters(
     assert "reason=complaint" in link
     assert "due_within=400" in link
     assert _listed(client.get(link).get_data(as_text=True)) == [first.public_id]
+
+
+def test_a_restricted_customers_recordings_are_in_no_list(
+    client, logged_in, db_session, make_customer, make_recording, staff_in, clock, policy
+):
+    from cs_register.customers.models import Customer
+
+    hidden_customer = make_customer(given_names="Salainen", family_name="Rajoitettu")
+    hidden = make_recording(customer=hidden_customer)
+    shown = make_recording(frequency=500)
+    supervisor = staff_in("supervisor")
+    for recording, reference in ((hidden, "C-1"), (shown, "C-2")):
+        _hold(db_session, recording, supervisor, clock, policy, "complaint", reference)
+    db_session.get(Customer, hidden_customer.id).restricted_at = clock.now
+    db_session.commit()
+    logged_in("supervisor")
+
+    for path in ("/recordings", "/holds"):
+        page = client.get(path).get_data(as_text=True)
+        # As its own page does (404), the lists deny the restricted customer's recording.
+        assert "Rajoitettu" not in page, path
+        assert hidden.public_id not in page, path
+        assert shown.public_id in page, path
+    assert client.get(f"/recordings/{hidden.public_id}").status_code == 404
