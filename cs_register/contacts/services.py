@@ -49,7 +49,7 @@ from cs_register.customers.services import get_visible_customer, masked_identity
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone
 from cs_register.lookup import by_public_id
-from cs_register.permissions import Permission, require
+from cs_register.permissions import Permission, Principal, require
 from cs_register.staff.models import StaffUser
 
 T = TypeVar("T")
@@ -96,6 +96,17 @@ def visible_contact(ctx: Context, public_id: str) -> Contact:
         if customer is not None and customer.is_restricted:
             raise NotFound("No such contact.")
     return contact
+
+
+def listed_for(actor: Principal | None) -> sa.ColumnElement[bool]:
+    """A WHERE clause on `Contact` for lists: the rule `visible_contact` applies to one
+    contact (none held for, or linked to, a restricted customer unless `actor` sees them)."""
+    if restriction.sees_restricted(actor):
+        return sa.true()
+    restricted = sa.exists().where(
+        Customer.id == Contact.customer_id, Customer.restricted_at.is_not(None)
+    )
+    return sa.and_(Contact.held_for_customer_id.is_(None), ~restricted)
 
 
 def get_contact(ctx: Context, *, public_id: str) -> Contact:

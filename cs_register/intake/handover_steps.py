@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.contacts.models import Contact
+from cs_register.contacts.services import visible_contact
 from cs_register.context import Context
 from cs_register.customers.staff_text import validate_free_text
 from cs_register.db import affected_rows
 from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from cs_register.identifiers import whole_number
 from cs_register.intake.models import ChatbotConversation, HandoverOutcome
 from cs_register.permissions import ROLE_PERMISSIONS, Permission, has_permission, require
 from cs_register.staff.models import StaffUser
@@ -44,15 +46,17 @@ class Handover:
     conversation: ChatbotConversation
 
 
-def find_handover(session: Session, contact_public_id: str) -> Handover:
-    row = session.execute(
-        sa.select(Contact, ChatbotConversation)
-        .join(ChatbotConversation, ChatbotConversation.contact_id == Contact.id)
-        .where(Contact.public_id == contact_public_id)
-    ).first()
-    if row is None or not row[1].needs_handover:
+def find_handover(ctx: Context, contact_public_id: str) -> Handover:
+    """The handover on a contact `ctx`'s actor may see: a restricted customer's does not
+    exist for them (no claim, no note written about a person whose processing is
+    restricted)."""
+    contact = visible_contact(ctx, contact_public_id)
+    conversation = ctx.session.scalar(
+        sa.select(ChatbotConversation).where(ChatbotConversation.contact_id == contact.id)
+    )
+    if conversation is None or not conversation.needs_handover:
         raise NotFound("No chatbot handover for this contact.")
-    return Handover(contact=row[0], conversation=row[1])
+    return Handover(contact=contact, conversation=conversation)
 
 
 def _name(session: Session, staff_id: int | None) -> str:
@@ -112,7 +116,7 @@ def claim_handover(ctx: Context, *, contact_public_id: str) -> bool:
     """Make an open, unclaimed handover the acting agent's. False if it already was."""
     session, me = ctx.session, ctx.actor.staff_id
     require(ctx.actor, Permission.LOG_CONTACTS)
-    handover = find_handover(session, contact_public_id)
+    handover = find_handover(ctx, contact_public_id)
     conversation = handover.conversation
     for _attempt in range(2):
         _refuse_if_closed(session, conversation, "claimed")
@@ -132,7 +136,7 @@ def release_handover(ctx: Context, *, contact_public_id: str) -> bool:
     """Put a claimed handover back in the queue. False if nobody had it."""
     session, me = ctx.session, ctx.actor.staff_id
     require(ctx.actor, Permission.LOG_CONTACTS)
-    handover = find_handover(session, contact_public_id)
+    handover = find_handover(ctx, contact_public_id)
     conversation = handover.conversation
     _refuse_if_closed(session, conversation, "released")
     holder = conversation.handover_claimed_by_id
@@ -150,9 +154,11 @@ def release_handover(ctx: Context, *, contact_public_id: str) -> bool:
 def _assignee(session: Session, raw_staff_id: str | None) -> StaffUser:
     """The colleague chosen from the list: an active account whose role serves customers."""
     refusal = ValidationFailed({"staff_id": ["Choose an active agent from the list."]})
-    if not raw_staff_id or not raw_staff_id.isdigit() or len(raw_staff_id) > 18:
+    # ASCII digits only, bounded: "²" passes str.isdigit() and then breaks int().
+    staff_id = whole_number(raw_staff_id, minimum=1, maximum=2**31 - 1)
+    if staff_id is None:
         raise refusal
-    staff = session.get(StaffUser, int(raw_staff_id))
+    staff = session.get(StaffUser, staff_id)
     if (
         staff is None
         or not staff.is_active
@@ -167,7 +173,7 @@ def assign_handover(ctx: Context, *, contact_public_id: str, staff_id: str | Non
     False if it was theirs already."""
     session = ctx.session
     require(ctx.actor, Permission.ASSIGN_HANDOVERS)
-    handover = find_handover(session, contact_public_id)
+    handover = find_handover(ctx, contact_public_id)
     assignee = _assignee(session, staff_id)
     conversation = handover.conversation
     _refuse_if_closed(session, conversation, "assigned")
@@ -222,7 +228,7 @@ def close_handover(
     session, me = ctx.session, ctx.actor.staff_id
     require(ctx.actor, Permission.LOG_CONTACTS)
     closing = validate_closing(outcome, note)
-    handover = find_handover(session, contact_public_id)
+    handover = find_handover(ctx, contact_public_id)
     conversation = handover.conversation
     if conversation.handover_closed_at is not None:
         if conversation.handover_closed_by_id == me:

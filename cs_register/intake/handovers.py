@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from cs_register.clock import local_day_start, local_today
+from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.intake.models import ChatbotConversation
@@ -117,6 +118,7 @@ def list_handovers(
         .join(ChatbotConversation, ChatbotConversation.contact_id == Contact.id)
         .outerjoin(claimer, claimer.id == ChatbotConversation.handover_claimed_by_id)
         .outerjoin(closer, closer.id == ChatbotConversation.handover_closed_by_id)
+        .where(contact_services.listed_for(ctx.actor))
     )
     if show is QueueFilter.CLOSED_TODAY:
         since = local_day_start(local_today(now))

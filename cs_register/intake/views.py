@@ -159,7 +159,7 @@ def _render_close_form(
     status: int = 200,
 ) -> Any:
     session = get_session()
-    handover = handover_steps.find_handover(session, public_id)
+    handover = handover_steps.find_handover(staff_context(), public_id)
     details = handovers.conversation_details(session, handover.contact.id)
     return (
         render_template(

@@ -211,7 +211,8 @@ def test_a_claim_that_loses_the_race_after_reading_is_a_conflict(
     """The second claim read the row while it was free; its conditional UPDATE finds it taken."""
     contact_id = handed_over()
     first, second = make_staff("agent"), make_staff("agent")
-    handover = handover_steps.find_handover(db_session, contact_id)
+    ctx = make_context(db_session, second, clock.now)
+    handover = handover_steps.find_handover(ctx, contact_id)
     db_session.execute(
         sa.update(ChatbotConversation)
         .where(ChatbotConversation.id == handover.conversation.id)
@@ -221,9 +222,7 @@ def test_a_claim_that_loses_the_race_after_reading_is_a_conflict(
     # The ORM object still says "free", as it would have for a request that read it earlier.
     assert handover.conversation.handover_claimed_by_id is None
     with pytest.raises(Conflict, match="already claimed"):
-        handover_steps.claim_handover(
-            make_context(db_session, second, clock.now), contact_public_id=contact_id
-        )
+        handover_steps.claim_handover(ctx, contact_public_id=contact_id)
 
 
 def test_release_puts_it_back(handed_over, client, database, logged_in):
@@ -279,7 +278,7 @@ def test_a_supervisor_assigns_and_reassigns_to_active_agents(
     assert {event.actor_id for event in events} == {supervisor.id}
 
 
-@pytest.mark.parametrize("choice", ["", "abc", "999999", "inactive", "admin"])
+@pytest.mark.parametrize("choice", ["", "abc", "999999", "²", "1" * 40, "-1", "inactive", "admin"])
 def test_assigning_needs_an_active_agent_from_the_list(
     handed_over, client, make_staff, database, logged_in, choice
 ):
@@ -500,3 +499,24 @@ def test_closing_validates_before_it_looks(db_session, make_staff, clock):
     with pytest.raises(ValidationFailed) as failure:
         handover_steps.close_handover(agent, contact_public_id="x", outcome="", note="")
     assert set(failure.value.errors) == {"outcome", "outcome_note"}
+
+
+def test_a_restricted_customers_handover_does_not_exist_for_an_agent(
+    handed_over, client, database, logged_in, make_customer, clock
+):
+    from cs_register.contacts.models import Contact
+    from cs_register.customers.models import Customer
+
+    contact_id = handed_over()
+    customer = make_customer(given_names="Salainen", family_name="Rajoitettu")
+    with database.unit_of_work() as session:
+        contact = session.scalar(sa.select(Contact).where(Contact.public_id == contact_id))
+        contact.customer_id = customer.id
+        session.get(Customer, customer.id).restricted_at = clock.now
+    logged_in("agent")
+
+    assert contact_id not in client.get("/handovers").text
+    assert client.get(f"/handovers/{contact_id}/close").status_code == 404
+    assert client.post(f"/handovers/{contact_id}/claim").status_code == 404
+    assert close(client, contact_id).status_code == 404
+    assert stored(database, contact_id).handover_claimed_by_id is None
