@@ -22,7 +22,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.contacts.models import EDITABLE_FIELDS, Contact, ContactRevision
 from cs_register.contacts.services import visible_contact
-from cs_register.contacts.validation import validate_notes, validate_subject
+from cs_register.contacts.validation import MAX_NOTES, validate_notes, validate_subject
 from cs_register.context import Context
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.identifiers import IdentifierError, whole_number
@@ -48,6 +48,12 @@ class RevisionView:
     @property
     def label(self) -> str:
         return FIELD_LABELS[self.field]
+
+
+def _as_stored(text: str) -> str:
+    """Text as a form sends it back, compared with what is stored: browsers send a textarea's
+    line breaks as CRLF, and the ends are trimmed when saved."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def revision_count(session: Session, contact_id: int) -> int:
@@ -96,10 +102,18 @@ def edit_contact(
     contact = visible_contact(ctx, contact_public_id)
     errors: dict[str, list[str]] = {}
     new_values: dict[str, str] = {}
+    # Only what the agent changed is checked: a chatbot transcript or an email body came in
+    # longer than the console's notes limit (and may hold characters the console refuses),
+    # and correcting the subject must not fail on the notes as they arrived. A changed note
+    # may stay as long as it already was.
+    notes_limit = max(MAX_NOTES, len(contact.notes))
     for field, validate, raw in (
         ("subject", validate_subject, subject),
-        ("notes", validate_notes, notes),
+        ("notes", lambda text: validate_notes(text, max_length=notes_limit), notes),
     ):
+        if _as_stored(raw) == _as_stored(getattr(contact, field)):
+            new_values[field] = getattr(contact, field)
+            continue
         try:
             new_values[field] = validate(raw)
         except IdentifierError as problem:

@@ -68,10 +68,10 @@ def validate_subject(raw: str) -> str:
     return value
 
 
-def validate_notes(raw: str) -> str:
+def validate_notes(raw: str, *, max_length: int = MAX_NOTES) -> str:
     value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
-    if len(value) > MAX_NOTES:
-        raise IdentifierError(f"Notes may be at most {MAX_NOTES} characters.")
+    if len(value) > max_length:
+        raise IdentifierError(f"Notes may be at most {max_length} characters.")
     if any(
         unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _NOTES_ALLOWED_CONTROLS
         for ch in value

@@ -258,3 +258,34 @@ def test_the_edit_page_is_not_offered_to_roles_that_cannot_edit(client, logged_i
     page = client.get(f"/contacts/{logged.public_id}").get_data(as_text=True)
     assert "/edit" not in page
     assert client.get(f"/contacts/{logged.public_id}/edit").status_code == 403
+
+
+def test_the_subject_of_a_long_transcript_can_be_corrected(db_session, agent, clock):
+    from cs_register.contacts.incoming import record_incoming_contact
+    from cs_register.contacts.models import Channel, Direction
+
+    transcript = "\n".join(
+        f"Customer: question {n}, soft\u00adhyphen " + "x" * 60 for n in range(300)
+    )
+    assert len(transcript) > 10_000
+    ctx = make_context(db_session, None, clock.now)
+    incoming = record_incoming_contact(
+        ctx,
+        channel=Channel.CHATBOT,
+        direction=Direction.INBOUND,
+        occurred_at=clock.now,
+        subject="Chat",
+        notes=transcript,
+        customer_id=None,
+    )
+    db_session.commit()
+    contact = db_session.get(Contact, incoming.id)
+
+    # The form sends the notes back as the browser does (CRLF line breaks), unchanged.
+    sent_back = transcript.replace("\n", "\r\n")
+    changed = edit(db_session, agent, clock, contact, subject="Card blocked", notes=sent_back)
+    db_session.commit()
+
+    assert changed == ["subject"]
+    stored = db_session.get(Contact, incoming.id)
+    assert (stored.subject, stored.notes) == ("Card blocked", transcript)
