@@ -81,10 +81,14 @@ def keyring_for(settings: Settings) -> Keyring:
 def sealed_if_configured(
     storage: RecordingStorage, settings: Settings, keyring: Keyring
 ) -> RecordingStorage:
-    """`storage` sealing what it keeps (`recordings.sealing`), unless RECORDING_ENCRYPTION=0."""
-    if not settings.recording_encryption:
-        return storage
-    return SealedStorage(storage, keyring.audio, read_plaintext=settings.recording_read_plaintext)
+    """`storage` sealing what it keeps (`recordings.sealing`). RECORDING_ENCRYPTION=0 only
+    stops sealing new recordings: those sealed before still open through their header."""
+    return SealedStorage(
+        storage,
+        keyring.audio,
+        read_plaintext=settings.recording_read_plaintext,
+        seal_new=settings.recording_encryption,
+    )
 
 
 def build_runtime(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:

@@ -66,7 +66,12 @@ def storage_for(keyring: Keyring) -> RecordingStorage:
     """The app's recording storage, sealing under `keyring`'s versions."""
     storage = current_storage()
     if isinstance(storage, SealedStorage):
-        return SealedStorage(storage.inner, keyring.audio, read_plaintext=storage.read_plaintext)
+        return SealedStorage(
+            storage.inner,
+            keyring.audio,
+            read_plaintext=storage.read_plaintext,
+            seal_new=storage.seal_new,
+        )
     return storage
 
 

@@ -231,7 +231,7 @@ _webhook_secrets = _secrets(
 def _recordings(storage: RecordingStorage) -> Callable[[Session, Keyring, int], _Batch]:
     def phase(session: Session, keyring: Keyring, after: int) -> _Batch:
         if not isinstance(storage, SealedStorage):
-            return _Batch(None)  # sealing is off: nothing to put under a key
+            return _Batch(None)  # no sealing at all: nothing to put under a key
         version = keyring.current_version
         # Locked: a purge claims its rows under the same lock, so an object is never written
         # back after the purge deleted it.
@@ -248,6 +248,8 @@ def _recordings(storage: RecordingStorage) -> Callable[[Session, Keyring, int], 
         for recording in recordings:
             if recording.key_version == version:
                 continue
+            if recording.key_version is None and not storage.seal_new:
+                continue  # sealing new recordings is off: plaintext ones stay as they are
             for key in (recording.storage_key, recording.playback_key):
                 if key and storage.exists(key) and storage.reseal(key, version=version):
                     objects += 1

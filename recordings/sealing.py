@@ -117,8 +117,12 @@ class SealedStorage:
         *,
         segment_bytes: int = SEGMENT_BYTES,
         read_plaintext: bool = True,
+        seal_new: bool = True,
     ) -> None:
         self.inner = inner
+        # RECORDING_ENCRYPTION=0 stores new recordings as they are, but what was sealed before
+        # must still open: reading always goes through the header.
+        self.seal_new = seal_new
         self.keys = keys
         self.segment_bytes = segment_bytes
         # Objects stored before sealing have no header; once all are sealed this can be off,
@@ -176,6 +180,13 @@ class SealedStorage:
     # --- sealed -------------------------------------------------------------------------------
 
     def put(self, key: str, staged: StagedUpload) -> None:
+        """Store `staged`: sealed, or as it is when sealing new objects is off."""
+        if self.seal_new:
+            self._seal_and_put(key, staged)
+        else:
+            self.inner.put(key, staged)
+
+    def _seal_and_put(self, key: str, staged: StagedUpload) -> None:
         """Seal the plaintext `staged` file into a new staged file of the inner backend and
         store that; one segment is in memory at a time."""
         version = self.keys.current_version
@@ -347,9 +358,11 @@ class SealedStorage:
             raise StorageError("plaintext recordings are sealed under the current version only")
         with self.inner.staged_upload() as plaintext:
             self.inner.receive(plaintext, self.inner.open(key), max_bytes=_NO_LIMIT)
-            self.put(key, plaintext)
+            self._seal_and_put(key, plaintext)
 
 
 def sealing_version(storage: RecordingStorage) -> int | None:
     """The key version `storage` seals new objects under; None when it stores plaintext."""
-    return storage.current_version if isinstance(storage, SealedStorage) else None
+    if isinstance(storage, SealedStorage) and storage.seal_new:
+        return storage.current_version
+    return None

@@ -280,3 +280,20 @@ def test_reseal_rewraps_only_the_header_and_seals_plaintext(inner: LocalStorage)
 def test_nothing_sealed_stays_in_staging(sealed: SealedStorage, inner: LocalStorage) -> None:
     store(sealed, DATA)
     assert not any((inner.root / ".staging").iterdir())
+
+
+def test_with_sealing_new_objects_off_what_was_sealed_still_opens(inner: LocalStorage) -> None:
+    """RECORDING_ENCRYPTION=0 stops sealing new recordings; it must not serve the sealed ones
+    as their raw envelope (header and ciphertext as if they were audio)."""
+    keys = keyring().audio
+    before = SealedStorage(inner, keys)
+    sealed_key = store(before, b"sealed earlier" * 1000)
+
+    after = SealedStorage(inner, keys, seal_new=False)
+    plain_key = store(after, b"stored plain" * 1000)
+
+    assert read(after, sealed_key) == b"sealed earlier" * 1000
+    assert after.size(sealed_key) == len(b"sealed earlier" * 1000)
+    assert raw(inner, plain_key) == b"stored plain" * 1000
+    assert read(after, plain_key) == b"stored plain" * 1000
+    assert not raw(inner, sealed_key).startswith(b"sealed earlier")
