@@ -204,6 +204,14 @@ def require(actor: Principal | None, permission: Permission) -> None:
         raise PermissionDenied("Your role does not allow this action.")
 
 
+def require_deployment(actor: Principal | None) -> None:
+    """For what only the deployment does, never a staff member from the console (key
+    rotation): its command line and its jobs."""
+    kind = getattr(actor, "kind", None)
+    if kind not in (ActorKind.COMMAND, ActorKind.JOB, ActorKind.SYSTEM):
+        raise PermissionDenied("Only the server's command line or its jobs may do this.")
+
+
 def require_unless_command(actor: Actor, permission: Permission) -> None:
     """For what the deployment's own command line may do without a role (someone with shell
     access on the server is the deployment); staff members need `permission`."""

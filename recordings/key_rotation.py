@@ -36,6 +36,7 @@ from cs_register.customers.rectification import revision_binding
 from cs_register.db import Base, Database, PublicIdentified
 from cs_register.errors import Conflict
 from cs_register.integrations.models import WebhookSecret
+from cs_register.permissions import require_deployment
 from cs_register.staff.models import StaffUser
 from recordings.models import Recording, RecordingState
 from recordings.sealing import SealedStorage
@@ -78,6 +79,7 @@ class KeyRotation(PublicIdentified, Base):
 
 def start_rotation(ctx: Context, keyring: Keyring) -> KeyRotation:
     """Record a rotation to the keyring's current version (audited); the job runs it."""
+    require_deployment(ctx.actor)
     version = keyring.current_version
     rotation = KeyRotation(
         target_version=version,
@@ -393,6 +395,7 @@ def older_versions_in_use(session: Session, keyring: Keyring) -> set[int]:
 def retire_version(ctx: Context, keyring: Keyring, version: int) -> None:
     """Record that `version` is no longer used (audited), or refuse while anything is under
     it, or when it is the version new data is written under."""
+    require_deployment(ctx.actor)
     if version == keyring.current_version:
         raise Conflict(f"key version {version} is the current one; rotate to a newer one first")
     if version not in keyring.versions:

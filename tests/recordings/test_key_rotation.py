@@ -172,3 +172,18 @@ def test_a_rotation_stopped_part_way_resumes_and_moves_everything(
             AuditAction.KEY_ROTATION_FINISHED,
             AuditAction.KEY_VERSION_RETIRED,
         ]
+
+
+def test_only_the_deployment_starts_a_rotation_or_retires_a_version(
+    database: Database, make_staff: Any, clock: Any
+) -> None:
+    from cs_register.errors import PermissionDenied
+
+    admin = make_staff("admin")
+    keys = Keyring(encryption_key=os.urandom(32), index_key=os.urandom(32))
+    with database.unit_of_work() as session:
+        ctx = make_context(session, session.get(StaffUser, admin.id), clock.now)
+        with pytest.raises(PermissionDenied):
+            key_rotation.start_rotation(ctx, keys)
+        with pytest.raises(PermissionDenied):
+            key_rotation.retire_version(ctx, keys, 1)
