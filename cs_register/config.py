@@ -66,11 +66,12 @@ class Settings:
     """Everything the application needs to know about its deployment."""
 
     env: str
-    secret_key: str
+    # Secrets never show in a printed or logged Settings (repr).
+    secret_key: str = field(repr=False)
     database_url: str
     instance_path: Path
-    data_encryption_key: bytes
-    blind_index_key: bytes
+    data_encryption_key: bytes = field(repr=False)
+    blind_index_key: bytes = field(repr=False)
     # Later master key versions (2, 3, ...) by number: `DATA_ENCRYPTION_KEYS` and the key
     # folder's `data_encryption_key.v<N>` files (`flask keys rotate`). Version 1 is the pair
     # above; the highest version encrypts new data (`cs_register.crypto`).
@@ -396,9 +397,11 @@ def later_key_versions(env: Mapping[str, str], instance: Path) -> dict[int, byte
         if not part.strip():
             continue
         number, _, value = part.partition(":")
-        if not number.strip().isdigit() or not value.strip():
+        # ASCII digits only: "²" passes str.isdigit() and then breaks int().
+        digits = number.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 3 or not value.strip():
             raise ConfigurationError("DATA_ENCRYPTION_KEYS must be <version>:<key>[,...]")
-        add(int(number), value, "DATA_ENCRYPTION_KEYS")
+        add(int(digits), value, "DATA_ENCRYPTION_KEYS")
     folder = instance / "keys"
     if folder.is_dir():
         for path in sorted(folder.iterdir()):

@@ -206,3 +206,20 @@ def test_the_public_origin_is_kept_as_scheme_host_and_port(tmp_path: Path) -> No
     env = {"CS_INSTANCE_PATH": str(tmp_path), "PUBLIC_ORIGIN": " https://CS.example.fi:8443/ "}
     assert Settings.from_env(env).public_origin == "https://cs.example.fi:8443"
     assert Settings.from_env({"CS_INSTANCE_PATH": str(tmp_path)}).public_origin is None
+
+
+def test_a_printed_settings_shows_no_secret(tmp_path: Path) -> None:
+    env = production_env(tmp_path / "instance")
+    settings = Settings.from_env(env)
+    shown = repr(settings)
+    for secret in (settings.secret_key, settings.data_encryption_key, settings.blind_index_key):
+        assert str(secret) not in shown
+        assert repr(secret) not in shown
+    assert "secret_key" not in shown
+
+
+@pytest.mark.parametrize("version", ["²", "1" * 40, "x", ""])
+def test_a_malformed_key_version_is_a_configuration_error(tmp_path: Path, version: str) -> None:
+    env = production_env(tmp_path / "instance", DATA_ENCRYPTION_KEYS=f"{version}:{generate_key()}")
+    with pytest.raises(ConfigurationError, match="DATA_ENCRYPTION_KEYS"):
+        Settings.from_env(env)
