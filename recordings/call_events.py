@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cs_register import audit
@@ -31,7 +32,6 @@ from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings.intake import (
     checked_external_call_id,
-    find_call,
     open_call,
     parse_caller_number,
     parse_timestamp,
@@ -128,7 +128,11 @@ def receive_call_event(
     session = ctx.session
     external_call_id = checked_external_call_id(external_call_id)
     fields = _validated(session, payload, now=ctx.now)
-    call = find_call(session, external_call_id)
+    # Locked until the unit of work ends: two events for one call (ringing and answered a
+    # moment apart) are applied one after the other, never both against the same old row.
+    call = session.scalar(
+        sa.select(Call).where(Call.external_call_id == external_call_id).with_for_update()
+    )
     opened = call is None
     if call is None:
         call = open_call(
