@@ -357,3 +357,26 @@ def test_intake_tokens_get_the_scope_of_what_they_delivered(
     }
     with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError):
         connection.execute(sa.text("UPDATE integration_tokens SET scope = 'intake'"))
+
+
+def test_every_revision_id_fits_the_version_table() -> None:
+    """`alembic_version.version_num` is VARCHAR(32): PostgreSQL refuses a longer id at the
+    upgrade that writes it (SQLite would not notice)."""
+    from alembic.script import ScriptDirectory
+
+    root = Path(__file__).resolve().parents[1]
+    ids = [
+        path.stem
+        for path in (root / "migrations" / "versions").glob("*.py")
+        if not path.name.startswith("_")
+    ]
+    assert ids
+    config_path = root / "alembic.ini"
+    from alembic.config import Config
+
+    config = Config(str(config_path))
+    config.set_main_option("script_location", str(root / "migrations"))
+    revisions = [script.revision for script in ScriptDirectory.from_config(config).walk_revisions()]
+    assert len(revisions) == len(ids)
+    too_long = [revision for revision in revisions if len(revision) > 32]
+    assert too_long == []

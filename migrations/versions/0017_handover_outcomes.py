@@ -3,7 +3,7 @@ a note.
 
 Written by hand from the models, checked against autogenerate.
 
-Revision ID: 0017_handover_claims_and_outcomes
+Revision ID: 0017_handover_outcomes
 Revises: 0016_live_call_events
 Created: 2026-12-10 10:00:00
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0017_handover_claims_and_outcomes'
+revision: str = '0017_handover_outcomes'
 down_revision: str | Sequence[str] | None = '0016_live_call_events'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
