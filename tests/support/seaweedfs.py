@@ -146,7 +146,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], server: S3Server, log: P
             if time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"SeaweedFS S3 did not answer in time:\n{tail}") from None
-        time.sleep(0.2)
+        time.sleep(0.2)  # a real process starting up: poll, with a deadline
 
 
 def empty_prefix(client: Any, bucket: str, prefix: str) -> None:
