@@ -74,6 +74,8 @@ from benchmarks.customer_lookup import (  # noqa: E402 - after the path set-up
     grow,
     percentiles,
     raw_parameters,
+    save_scaling_chart,
+    scaling_chart,
     search_value,
 )
 from cs_register.crypto import Keyring  # noqa: E402
@@ -423,13 +425,8 @@ def profile_in_process(
 
 
 def draw(results: dict[int, dict[str, dict[str, float]]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     sizes = sorted(results)
-    figure, axes = plt.subplots(figsize=(7, 4.2))
+    figure, axes = scaling_chart()
     for name in ENDPOINTS:
         style = "--" if name in BASELINES else "-"
         axes.plot(
@@ -437,16 +434,7 @@ def draw(results: dict[int, dict[str, dict[str, float]]], path: Path, title: str
             label=f"{name}{' (baseline)' if name in BASELINES else ''}",
         )  # fmt: skip
     axes.axhline(50, color="grey", linewidth=0.8, linestyle=":", label="target p99 50 ms")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("customers")
-    axes.set_ylabel("p99 latency through gunicorn, ms")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    save_scaling_chart(figure, axes, path, ylabel="p99 latency through gunicorn, ms", title=title)
 
 
 def main() -> int:

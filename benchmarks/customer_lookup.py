@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -251,14 +252,34 @@ def measure(
     return figures
 
 
-def draw(results: dict[int, dict[str, dict[str, float]]], path: Path, title: str) -> None:
+def scaling_chart() -> tuple[Any, Any]:
+    """A figure and axes for a latency-against-size chart (matplotlib without a display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(figsize=(7, 4.2))
+
+
+def save_scaling_chart(figure: Any, axes: Any, path: Path, *, ylabel: str, title: str) -> None:
+    """Log-log axes, labels, grid and legend as every scaling chart has them; written to
+    `path` as a PNG."""
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("customers")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+def draw(results: dict[int, dict[str, dict[str, float]]], path: Path, title: str) -> None:
     sizes = sorted(results)
-    figure, axes = plt.subplots(figsize=(7, 4.2))
+    figure, axes = scaling_chart()
     for kind in KINDS:
         line = axes.plot(sizes, [results[s][kind]["service_p50"] for s in sizes], marker="o")
         axes.plot(
@@ -269,16 +290,7 @@ def draw(results: dict[int, dict[str, dict[str, float]]], path: Path, title: str
             color=line[0].get_color(),
         )
         line[0].set_label(f"{kind} (search; dashed: raw SQL)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("customers")
-    axes.set_ylabel("p50 latency, ms")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    save_scaling_chart(figure, axes, path, ylabel="p50 latency, ms", title=title)
 
 
 def main() -> None:
