@@ -204,26 +204,18 @@ def _install_tasks(app: Flask, settings: Settings) -> None:
     if settings.redis_url is None:
         return
     from cs_register import tasks
-    from jobs.keys import enqueue_key_rotation
-    from jobs.privacy import enqueue_erasure, enqueue_privacy_export
-    from jobs.queue import get_queue, redis_connection
+    from jobs.keys import KEY_ROTATION
+    from jobs.privacy import ERASURE, PRIVACY_EXPORT
+    from jobs.queue import RecordJob, get_queue, redis_connection
 
     connection = redis_connection(settings.redis_url)
-    tasks.install(
-        app,
-        tasks.BUILD_PRIVACY_EXPORT,
-        lambda public_id: enqueue_privacy_export(get_queue(connection, settings), public_id),
-    )
-    tasks.install(
-        app,
-        tasks.ERASE_CUSTOMER,
-        lambda public_id: enqueue_erasure(get_queue(connection, settings), public_id),
-    )
-    tasks.install(
-        app,
-        tasks.ROTATE_KEYS,
-        lambda public_id: enqueue_key_rotation(get_queue(connection, settings), public_id),
-    )
+
+    def enqueuer(job: RecordJob) -> Callable[[str], object]:
+        return lambda public_id: job.enqueue(get_queue(connection, settings), public_id)
+
+    tasks.install(app, tasks.BUILD_PRIVACY_EXPORT, enqueuer(PRIVACY_EXPORT))
+    tasks.install(app, tasks.ERASE_CUSTOMER, enqueuer(ERASURE))
+    tasks.install(app, tasks.ROTATE_KEYS, enqueuer(KEY_ROTATION))
     from cs_register.health import add_readiness_check
     from cs_register.metrics import add_metrics_source
     from jobs.queue import queue_metrics

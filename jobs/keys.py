@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import logging
 
-from rq.job import Job
-
 from cs_register.db import utcnow
 from jobs.context import current_job_id, job_database, job_runtime
-from jobs.queue import JobQueue
+from jobs.queue import RecordJob
+from jobs.resume import run_each
 from recordings.key_rotation import run_rotation, unfinished_rotations
 
 log = logging.getLogger(__name__)
@@ -29,16 +28,6 @@ ROTATIONS_JOB_PREFIX = "key-rotations"
 # Re-sealing copies every recording object once: a large archive takes a while. A job RQ
 # stops at the timeout is harmless (the next run resumes), but finishing in one go is better.
 ROTATION_JOB_TIMEOUT_SECONDS = 6 * 3600
-
-
-def enqueue_key_rotation(job_queue: JobQueue, rotation_public_id: str) -> Job:
-    """Ask a worker to run (or resume) the rotation now; the periodic run would, later."""
-    return job_queue.enqueue(
-        rotate_keys_job,
-        rotation_public_id,
-        job_id=f"key-rotation-{rotation_public_id}",
-        job_timeout=ROTATION_JOB_TIMEOUT_SECONDS,
-    )
 
 
 def rotate_keys_job(rotation_public_id: str) -> dict[str, int]:
@@ -67,27 +56,28 @@ def rotate_keys_job(rotation_public_id: str) -> dict[str, int]:
     }
 
 
+# Asks a worker to run (or resume) the rotation now; the periodic run would, later.
+KEY_ROTATION = RecordJob(rotate_keys_job, "key-rotation", ROTATION_JOB_TIMEOUT_SECONDS)
+
+
 def key_rotations_job(tick: str | None = None) -> dict[str, int]:
     """Resume every unfinished rotation to this worker's newest key version (idempotent)."""
     runtime = job_runtime()
     database = job_database(runtime.settings)
     with database.session_factory() as session:
         waiting = unfinished_rotations(session, runtime.keyring.current_version)
-    finished = failed = 0
-    for public_id in waiting:
-        try:
-            rotation = run_rotation(
-                database,
-                runtime.keyring,
-                runtime.storage,
-                public_id,
-                clock=utcnow,
-                job_id=current_job_id(),
-            )
-        except Exception:
-            log.exception("key rotation %s stopped; the next run resumes it", public_id)
-            failed += 1
-            continue
-        finished += int(rotation is not None and rotation.finished_at is not None)
+
+    def rotate(public_id: str) -> bool:
+        rotation = run_rotation(
+            database,
+            runtime.keyring,
+            runtime.storage,
+            public_id,
+            clock=utcnow,
+            job_id=current_job_id(),
+        )
+        return rotation is not None and rotation.finished_at is not None
+
+    finished, failed = run_each(waiting, rotate, what="key rotation")
     log.info("key rotations %s: finished=%d failed=%d", tick or "-", finished, failed)
     return {"finished": finished, "failed": failed}

@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from rq.job import Job
-
 from cs_register.context import job_context
 from cs_register.db import utcnow
 from cs_register.privacy.downloads import delete_expired_exports
@@ -24,7 +22,8 @@ from cs_register.privacy.export import STALE_BUILD, ExportInputs, build_export, 
 from cs_register.runtime import Runtime
 from cs_register.sources import build_registry
 from jobs.context import current_job_id, job_database, job_runtime
-from jobs.queue import JobQueue
+from jobs.queue import RecordJob
+from jobs.resume import run_each
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +42,6 @@ def export_inputs(runtime: Runtime) -> ExportInputs:
     )
 
 
-def enqueue_privacy_export(job_queue: JobQueue, export_public_id: str) -> Job:
-    """Ask a worker to build the export now (the periodic run would, a little later)."""
-    return job_queue.enqueue(
-        build_privacy_export_job,
-        export_public_id,
-        job_id=f"privacy-export-{export_public_id}",
-        job_timeout=EXPORT_JOB_TIMEOUT_SECONDS,
-    )
-
-
 def build_privacy_export_job(export_public_id: str) -> dict[str, int]:
     runtime = job_runtime()
     export = build_export(
@@ -65,6 +54,10 @@ def build_privacy_export_job(export_public_id: str) -> dict[str, int]:
     return {"built": int(export is not None)}
 
 
+# Asks a worker to build the export now (the periodic run would, a little later).
+PRIVACY_EXPORT = RecordJob(build_privacy_export_job, "privacy-export", EXPORT_JOB_TIMEOUT_SECONDS)
+
+
 def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
     """Build every export still waiting, then delete the expired ones (idempotent)."""
     runtime = job_runtime()
@@ -72,22 +65,15 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
     inputs = export_inputs(runtime)
     with database.session_factory() as session:
         waiting = exports_to_build(session, now=utcnow())
-    built = failed = 0
-    for public_id in waiting:
-        try:
-            if (
-                build_export(
-                    database,
-                    inputs,
-                    export_public_id=public_id,
-                    now=utcnow,
-                    job_id=current_job_id(),
-                )
-                is not None
-            ):
-                built += 1
-        except Exception:
-            failed += 1  # logged (ids only) and marked failed by build_export
+
+    def build(public_id: str) -> bool:
+        export = build_export(
+            database, inputs, export_public_id=public_id, now=utcnow, job_id=current_job_id()
+        )
+        return export is not None
+
+    # build_export logs a failure itself (ids only) and marks the export failed.
+    built, failed = run_each(waiting, build, what="privacy export", log_failure=False)
     with database.unit_of_work() as session:
         deleted = delete_expired_exports(
             job_context(session, job_id=current_job_id(), now=utcnow()), runtime.exports
@@ -98,16 +84,6 @@ def privacy_exports_job(tick: str | None = None) -> dict[str, int]:
         "privacy exports %s: built=%d failed=%d deleted=%d", tick or "-", built, failed, deleted
     )
     return {"built": built, "failed": failed, "deleted": deleted}
-
-
-def enqueue_erasure(job_queue: JobQueue, request_public_id: str) -> Job:
-    """Ask a worker to carry out the erasure now (the periodic run would, a little later)."""
-    return job_queue.enqueue(
-        erase_customer_job,
-        request_public_id,
-        job_id=f"privacy-erasure-{request_public_id}",
-        job_timeout=EXPORT_JOB_TIMEOUT_SECONDS,
-    )
 
 
 def erase_customer_job(request_public_id: str) -> dict[str, int]:
@@ -122,6 +98,10 @@ def erase_customer_job(request_public_id: str) -> dict[str, int]:
     return {"erased": int(outcome is not None)}
 
 
+# Asks a worker to carry out the erasure now (the periodic run would, a little later).
+ERASURE = RecordJob(erase_customer_job, "privacy-erasure", EXPORT_JOB_TIMEOUT_SECONDS)
+
+
 def privacy_erasures_job(tick: str | None = None) -> dict[str, int]:
     """Finish every erasure that is waiting or was stopped part-way (idempotent)."""
     runtime = job_runtime()
@@ -129,15 +109,13 @@ def privacy_erasures_job(tick: str | None = None) -> dict[str, int]:
     registry = build_registry(runtime)
     with database.session_factory() as session:
         waiting = erasures_to_resume(session)
-    erased = failed = 0
-    for public_id in waiting:
-        try:
-            if carry_out_erasure(
-                database, registry, public_id=public_id, now=utcnow, job_id=current_job_id()
-            ):
-                erased += 1
-        except Exception:
-            log.exception("erasure of request %s failed; retried next run", public_id)
-            failed += 1
+
+    def erase(public_id: str) -> bool:
+        outcome = carry_out_erasure(
+            database, registry, public_id=public_id, now=utcnow, job_id=current_job_id()
+        )
+        return outcome is not None
+
+    erased, failed = run_each(waiting, erase, what="erasure of request")
     log.info("privacy erasures %s: erased=%d failed=%d", tick or "-", erased, failed)
     return {"erased": erased, "failed": failed}

@@ -72,6 +72,29 @@ class JobQueue:
         return {"result_ttl": self.result_ttl, "failure_ttl": self.failure_ttl}
 
 
+@dataclass(frozen=True)
+class RecordJob:
+    """A job about one record (an export, an erasure, a key rotation), asked for "now".
+
+    Enqueued as `entry_point(public_id)` with the id `<prefix>-<public_id>`: the job's id names
+    the record it works on by its public id only, so an operator can find it in RQ without
+    personal data ever reaching Redis. The periodic run finds the record in the database
+    anyway, so a lost enqueue only waits for the next tick.
+    """
+
+    entry_point: Callable[[str], Any]
+    job_id_prefix: str
+    job_timeout: int
+
+    def enqueue(self, job_queue: JobQueue, public_id: str) -> Job:
+        return job_queue.enqueue(
+            self.entry_point,
+            public_id,
+            job_id=f"{self.job_id_prefix}-{public_id}",
+            job_timeout=self.job_timeout,
+        )
+
+
 def enqueue_once_per_tick(
     queue: Queue,
     entry_point: Callable[..., Any],

@@ -21,7 +21,7 @@ from cs_register.devstack import EmbeddedRedis
 from cs_register.permissions import Actor
 from cs_register.staff.models import StaffUser
 from jobs.context import job_runtime, job_settings
-from jobs.keys import ROTATIONS_JOB_PREFIX, enqueue_key_rotation, key_rotations_job
+from jobs.keys import KEY_ROTATION, ROTATIONS_JOB_PREFIX, key_rotations_job
 from jobs.queue import enqueue_once_per_tick, get_queue
 from recordings import key_rotation
 from recordings.key_rotation import KeyRotation
@@ -96,7 +96,7 @@ def test_a_rotation_killed_mid_way_is_resumed_and_loses_nothing(
         ctx = Context(session=session, actor=Actor.deployment(), now=after.clock())
         public_id = key_rotation.start_rotation(ctx, after.keyring).public_id
     job_queue = get_queue(redis, retention_env)
-    enqueue_key_rotation(job_queue, public_id)
+    KEY_ROTATION.enqueue(job_queue, public_id)
 
     def mid_recordings() -> bool:
         rotation = _rotation(database, public_id)

@@ -18,7 +18,7 @@ from cs_register.db import utcnow
 from cs_register.privacy import cases, export
 from cs_register.privacy.models import ExportStatus, PrivacyExport
 from cs_register.staff.models import StaffUser
-from jobs.privacy import enqueue_privacy_export, privacy_exports_job
+from jobs.privacy import PRIVACY_EXPORT, privacy_exports_job
 from jobs.queue import get_queue
 from tests.support.context import make_context
 
@@ -54,7 +54,7 @@ def queue_export(database, settings, dpo):
 def test_the_queued_build_runs_on_a_worker_with_the_id_alone(job_env, redis, database, make_staff):
     public_id = queue_export(database, job_env, make_staff("dpo"))
     job_queue = get_queue(redis, job_env)
-    job = enqueue_privacy_export(job_queue, public_id)
+    job = PRIVACY_EXPORT.enqueue(job_queue, public_id)
     payload = json.loads(zlib.decompress(redis.hget(f"rq:job:{job.id}", "data")))
     assert payload[2] == [public_id]  # the export's id, nothing about the person
     SimpleWorker([job_queue.queue], connection=redis, serializer=JSONSerializer).work(burst=True)

@@ -43,12 +43,7 @@ from cs_register.privacy.models import (
 )
 from cs_register.runtime import build_runtime
 from cs_register.staff.models import StaffUser
-from jobs.privacy import (
-    enqueue_erasure,
-    enqueue_privacy_export,
-    privacy_erasures_job,
-    privacy_exports_job,
-)
+from jobs.privacy import ERASURE, PRIVACY_EXPORT, privacy_erasures_job, privacy_exports_job
 from jobs.queue import get_queue, redis_connection
 from jobs.retention import enqueue_retention_sweep
 from recordings.ledger import verify_ledger
@@ -458,7 +453,7 @@ def test_a_worker_killed_mid_erasure_is_finished_by_the_periodic_run_leaving_no_
         erasure.begin_erasure(ctx, public_id=case.public_id)
         case_id = case.public_id
     job_queue = get_queue(redis, retention_env)
-    enqueue_erasure(job_queue, case_id)
+    ERASURE.enqueue(job_queue, case_id)
 
     _kill_once_under_way(
         redis_server.url, worker_logs / "first.log", lambda: len(_purged_ids(database)) >= 100
@@ -552,7 +547,7 @@ def test_a_worker_killed_mid_export_leaves_nothing_and_the_next_run_builds_it(
             return row.status, row.steps_done
 
     job_queue = get_queue(redis, retention_env)
-    enqueue_privacy_export(job_queue, export_id)
+    PRIVACY_EXPORT.enqueue(job_queue, export_id)
     _kill_once_under_way(
         redis_server.url, worker_logs / "first.log", lambda: progress()[1] >= 60, poll=0.01
     )
