@@ -138,26 +138,30 @@ def _wire_page_seams(app: Flask) -> None:
     from recordings import web as recordings_web
 
     pages.set_renderer(app, pages.CONTACT_PAGE, contacts_views.render_contact_page)
-    # In the order each page shows them.
-    providers = (
-        (pages.CONTACT_PAGE_PANELS, recordings_web.contact_page_panel),
-        (pages.CONTACT_PAGE_PANELS, intake_views.contact_page_panel),
-        # The agent's call first: the screen pop's customer link lands on it.
-        (pages.CUSTOMER_PAGE_PANELS, call_panel.customer_page_panel),
-        # The contacts waiting for this customer, above their history: right after a customer
-        # is created or their phone or email corrected, linking those is what the agent does.
-        (pages.CUSTOMER_PAGE_PANELS, queue_views.customer_offer_panel),
-        (pages.CUSTOMER_PAGE_PANELS, contacts_views.customer_timeline_panel),
-        (pages.CUSTOMER_PAGE_PANELS, consents_views.customer_page_panel),
-        (pages.CUSTOMER_PAGE_PANELS, privacy_web.customer_page_panel),
-        (pages.CONTACT_TIMELINE_NOTES, recordings_web.timeline_notes),
-        (pages.CONTACT_ORIGINS, call_origins.contact_origins),
-        (pages.CONTACT_ORIGINS, intake_origins.contact_origins),
-        (pages.CONTACTS_FROM, call_origins.contacts_from),
-        (pages.CONTACTS_FROM, intake_origins.contacts_from),
-    )
-    for seam, provider in providers:
-        pages.provide(app, seam, provider)
+    # Each seam's providers, in the order its page shows them.
+    providers: dict[str, tuple[Callable[..., object], ...]] = {
+        pages.CONTACT_PAGE_PANELS: (
+            recordings_web.contact_page_panel,
+            intake_views.contact_page_panel,
+        ),
+        pages.CUSTOMER_PAGE_PANELS: (
+            # The agent's call first: the screen pop's customer link lands on it.
+            call_panel.customer_page_panel,
+            # The contacts waiting for this customer, above their history: right after a
+            # customer is created or their phone or email corrected, linking those is what the
+            # agent does.
+            queue_views.customer_offer_panel,
+            contacts_views.customer_timeline_panel,
+            consents_views.customer_page_panel,
+            privacy_web.customer_page_panel,
+        ),
+        pages.CONTACT_TIMELINE_NOTES: (recordings_web.timeline_notes,),
+        pages.CONTACT_ORIGINS: (call_origins.contact_origins, intake_origins.contact_origins),
+        pages.CONTACTS_FROM: (call_origins.contacts_from, intake_origins.contacts_from),
+    }
+    for seam, seam_providers in providers.items():
+        for provider in seam_providers:
+            pages.provide(app, seam, provider)
     # base.html's banner of overdue privacy requests, on every page the DPO sees.
     app.context_processor(privacy_web.overdue_requests_banner)
     _wire_audit_names(app)
