@@ -33,7 +33,17 @@ AXE_JS := tests/e2e/vendor/axe.min.js
 AXE_JS_VERSION := 4.14.1
 AXE_JS_SHA256 := 29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c
 
-.PHONY: run test lint venv soak bench
+# The console's catalogs (cs_register/i18n.py): the .po files are ours and in git; the compiled
+# .mo files are built from them by `make run` and `make test`.
+TRANSLATIONS := cs_register/translations
+CATALOGS := $(foreach lang,fi sv,$(TRANSLATIONS)/$(lang)/LC_MESSAGES/messages.mo)
+# Besides gettext's own names: lazy_gettext for labels defined at import time, N_ for a message
+# marked where it is written but translated where it is shown, and the errors services raise,
+# whose first argument is the message the reader sees (cs_register.errors.translated).
+# tests/cs_register/test_languages.py extracts with this same line.
+BABEL_KEYWORDS := -k lazy_gettext -k N_ -k DomainError -k NotFound -k PermissionDenied -k Conflict -k Gone -k Unauthenticated -k PayloadTooLarge -k UnsupportedMediaType -k ApprovalRequired -k NotJson -k IdentifierError -k ValidationFailed:2
+
+.PHONY: run test lint venv soak bench messages catalogs
 
 venv: $(BIN)/python
 
@@ -99,12 +109,12 @@ soak: $(DEV_STAMP)
 	PURGE_STATE_MACHINE_EXAMPLES=300 PURGE_STATE_MACHINE_STEPS=50 $(BIN)/pytest -p no:randomly -x --timeout=0 \
 		tests/recordings/test_purge_state_machine.py
 
-run: $(RUNTIME_STAMP) $(CHART_JS)
+run: $(RUNTIME_STAMP) $(CHART_JS) $(CATALOGS)
 	$(BIN)/python app.py
 
 # SQLite first; then PostgreSQL, found by the same lookup the suite uses
 # (tests/support/postgres.py: find_pg_bin). Either leg failing fails the target.
-test: $(DEV_STAMP) $(CHART_JS) $(AXE_JS)
+test: $(DEV_STAMP) $(CHART_JS) $(AXE_JS) $(CATALOGS)
 	$(BIN)/pytest
 	$(BIN)/pytest --storage=s3 tests/recordings
 	@$(BIN)/python -c "import sys; from tests.support.postgres import find_pg_bin; \
@@ -142,6 +152,19 @@ test: $(DEV_STAMP) $(CHART_JS) $(AXE_JS)
 	else \
 		exit $$status; \
 	fi
+
+# Extract every translatable string into the template, then merge it into each catalog (new
+# strings arrive empty and the suite fails until they are translated: test_languages.py).
+messages: $(RUNTIME_STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+		--project cs-register -o $(TRANSLATIONS)/messages.pot cs_register recordings jobs
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -w 100 \
+		-i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+
+catalogs: $(CATALOGS)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(RUNTIME_STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -29,7 +29,7 @@ def create_app(
     database: Database | None = None,
 ) -> Flask:
     """Build the web application for `config` (default: read from the environment)."""
-    from cs_register import cli, db, errors, health, logs, metrics, openapi, runtime, web
+    from cs_register import cli, db, errors, health, i18n, logs, metrics, openapi, runtime, web
     from cs_register.audit.views import blueprint as audit_blueprint
     from cs_register.consents.api import blueprint as marketing_api
     from cs_register.consents.views import blueprint as consents_blueprint
@@ -93,6 +93,7 @@ def create_app(
     csrf.exempt(intake_api)
     csrf.exempt(marketing_api)
     web.init_app(app)
+    i18n.init_app(app)
     staff_login.init_app(app)
     errors.init_app(app)
     for blueprint in (

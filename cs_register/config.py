@@ -21,6 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cs_register.languages import DEFAULT_LANGUAGE, LANGUAGES
+
 # The privacy statement promises "at most 12 months" for held recordings; no configuration may
 # lift the cap above it.
 MAX_HOLD_CAP_MONTHS = 12
@@ -104,6 +106,8 @@ class Settings:
     # Two-step login (cs_register.staff.two_step): "required" makes every staff member enrol
     # an authenticator at their first login; "optional" asks only those who enrolled.
     two_step_login: str = "required"
+    # The console's language for staff who have not chosen their own (cs_register.languages).
+    default_language: str = DEFAULT_LANGUAGE
     # Where staff reach the console, e.g. "https://asiakaspalvelu.example.fi": passkeys are
     # bound to its host name. None takes the host of each request (development).
     public_origin: str | None = None
@@ -149,6 +153,10 @@ class Settings:
             )
         if self.env == PRODUCTION and not self.cookie_secure:
             raise ConfigurationError("production requires COOKIE_SECURE=1 (HTTPS only)")
+        if self.default_language not in LANGUAGES:
+            raise ConfigurationError(
+                "DEFAULT_LANGUAGE must be one of " + ", ".join(sorted(LANGUAGES))
+            )
         if self.env == PRODUCTION and self.two_step_login != "required":
             # The privacy statement promises two-step login; "optional" is for development.
             raise ConfigurationError("production requires TWO_STEP_LOGIN=required")
@@ -225,6 +233,7 @@ class Settings:
             contact_retention_days=_int(env, "CONTACT_RETENTION_DAYS", 180, minimum=1),
             audit_retention_years=_int(env, "AUDIT_RETENTION_YEARS", 5, minimum=1),
             two_step_login=_choice(env, "TWO_STEP_LOGIN", "required", ("required", "optional")),
+            default_language=_choice(env, "DEFAULT_LANGUAGE", DEFAULT_LANGUAGE, tuple(LANGUAGES)),
             public_origin=_origin(env, "PUBLIC_ORIGIN"),
             metrics_token=_metrics_token(env),
             proxy_hops=_int(env, "PROXY_HOPS", 0, minimum=0),

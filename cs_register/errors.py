@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cs_register.db import mark_request_failed
+from cs_register.languages import N_
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ class DomainError(Exception):
     """Base of every error a service may raise on purpose."""
 
     status = 400
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -39,34 +41,34 @@ class ValidationFailed(DomainError):
     """Input was rejected; `errors` maps each field to what was wrong with it."""
 
     status = 422
-    title = "Validation failed"
+    title = N_("Validation failed")
 
     def __init__(self, errors: Mapping[str, list[str] | str], detail: str | None = None) -> None:
         self.errors: dict[str, list[str]] = {
             name: [messages] if isinstance(messages, str) else list(messages)
             for name, messages in errors.items()
         }
-        super().__init__(detail or "Some fields were not accepted; see errors.")
+        super().__init__(detail or N_("Some fields were not accepted; see errors."))
 
 
 class NotFound(DomainError):
     status = 404
-    title = "Not found"
+    title = N_("Not found")
 
 
 class PermissionDenied(DomainError):
     status = 403
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class Conflict(DomainError):
     status = 409
-    title = "Conflict"
+    title = N_("Conflict")
 
 
 class Gone(DomainError):
     status = 410
-    title = "Gone"
+    title = N_("Gone")
 
 
 class Unauthenticated(DomainError):
@@ -77,7 +79,7 @@ class Unauthenticated(DomainError):
     """
 
     status = 401
-    title = "Unauthorized"
+    title = N_("Unauthorized")
 
     def __init__(self, detail: str, *, challenge: str = "Bearer") -> None:
         super().__init__(detail)
@@ -86,12 +88,38 @@ class Unauthenticated(DomainError):
 
 class PayloadTooLarge(DomainError):
     status = 413
-    title = "Payload too large"
+    title = N_("Payload too large")
 
 
 class UnsupportedMediaType(DomainError):
     status = 415
-    title = "Unsupported media type"
+    title = N_("Unsupported media type")
+
+
+# Werkzeug's names and descriptions of the HTTP errors people meet, marked for the catalogs so
+# that `translated` finds them (any other is shown as Werkzeug writes it).
+_HTTP_ERROR_TEXTS = (
+    N_("Bad Request"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Range Not Satisfiable"),
+    N_("Too Many Requests"),
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually"
+        " please check your spelling and try again."
+    ),
+    N_("The method is not allowed for the requested URL."),
+)
+
+
+def translated(message: str) -> str:
+    """`message` in the reader's language, if the catalogs have it (messages are marked for
+    them where they are written: `N_`, or the error classes named in the Makefile's
+    BABEL_KEYWORDS); a message they lack is shown as written."""
+    # gettext("") would answer with the catalog's header.
+    return gettext(message) if message else message
 
 
 def wants_problem_json() -> bool:
@@ -132,33 +160,38 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Any:
         mark_request_failed()
+        title, detail = translated(error.title), translated(error.detail)
         if wants_problem_json():
-            errors = error.errors if isinstance(error, ValidationFailed) else None
+            errors = (
+                {name: [translated(m) for m in ms] for name, ms in error.errors.items()}
+                if isinstance(error, ValidationFailed)
+                else None
+            )
             headers = (
                 {"WWW-Authenticate": error.challenge}
                 if isinstance(error, Unauthenticated)
                 else None
             )
-            return problem_response(
-                error.status, error.title, error.detail, errors=errors, headers=headers
-            )
-        return _html_error(error.status, error.title, error.detail)
+            return problem_response(error.status, title, detail, errors=errors, headers=headers)
+        return _html_error(error.status, title, detail)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError) -> Any:
         mark_request_failed()
-        detail = "The form had expired or was not sent from this site. Reload the page and retry."
+        detail = gettext(
+            "The form had expired or was not sent from this site. Reload the page and retry."
+        )
         if wants_problem_json():
-            return problem_response(400, "Bad request", detail)
-        return _html_error(400, "Form expired", detail)
+            return problem_response(400, gettext("Bad request"), detail)
+        return _html_error(400, gettext("Form expired"), detail)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Any:
         mark_request_failed()
         status = error.code or 500
-        title = error.name
+        title = translated(error.name)
         # Werkzeug's default descriptions are fine to show; they never contain request data.
-        detail = error.description or title
+        detail = translated(error.description or error.name)
         headers: dict[str, str] = {}
         valid_methods = getattr(error, "valid_methods", None)
         if status == 405 and valid_methods:
@@ -177,10 +210,10 @@ def init_app(app: Flask) -> None:
         # The traceback goes to the server log only; never to the user.
         log.exception("unhandled error", extra={"request_id": g.get("request_id")})
         server_error = InternalServerError()
-        detail = (
-            "Something went wrong on our side. The error was logged"
-            f" with reference {g.get('request_id', '-')}."
+        detail = gettext(
+            "Something went wrong on our side. The error was logged with reference %(ref)s.",
+            ref=g.get("request_id", "-"),
         )
         if wants_problem_json():
             return problem_response(500, server_error.name, detail)
-        return _html_error(500, "Internal server error", detail)
+        return _html_error(500, gettext("Internal server error"), detail)

@@ -265,6 +265,9 @@ def settings(
         # test_two_step.py and in the browser.
         two_step_login="optional",
         object_storage=object_store,
+        # Tests read the console in its source language; the Finnish and Swedish catalogs are
+        # proven in tests/cs_register/test_languages.py.
+        default_language="en",
     )
 
 

@@ -37,6 +37,8 @@ class StaffUser(PublicIdentified, Base):
     totp_pending_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The console language this person chose (cs_register.languages); None: the deployment's.
+    language: Mapped[str | None] = mapped_column(sa.String(8))
 
     sessions: Mapped[list[StaffSession]] = relationship(back_populates="user")
 

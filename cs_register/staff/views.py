@@ -25,7 +25,7 @@ from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
-from cs_register.staff import passkey_views, passkeys, two_step
+from cs_register.staff import language_views, passkey_views, passkeys, two_step
 from cs_register.staff import sessions as staff_sessions
 from cs_register.staff.login import current_account, password_hashing, session_policy
 from cs_register.staff.models import StaffUser
@@ -40,6 +40,7 @@ from cs_register.web import (
 
 auth_blueprint = Blueprint("auth", __name__, template_folder="templates")
 passkey_views.register(auth_blueprint)
+language_views.register(auth_blueprint)
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -52,6 +52,7 @@ ROLE_MATRIX: dict[str, frozenset[str]] = {
     "auth.own_sessions": EVERYONE,
     "auth.add_passkey": EVERYONE,
     "auth.remove_passkey": EVERYONE,
+    "auth.language": EVERYONE,
     # Customer register.
     "customers.dashboard": CUSTOMER_READERS,
     "customers.search": CUSTOMER_READERS,
@@ -153,6 +154,7 @@ SELF_SERVICE_ENDPOINTS = frozenset(
         "auth.own_sessions",
         "auth.add_passkey",
         "auth.remove_passkey",
+        "auth.language",
     }
 )
 

@@ -82,6 +82,8 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "SECRET_KEY": generate_key(),
         "DATA_ENCRYPTION_KEY": generate_key(),
         "BLIND_INDEX_KEY": generate_key(),
+        # The flows read the console in English; one test switches the agent to Finnish.
+        "DEFAULT_LANGUAGE": "en",
     }
 
 
