@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint
 
-from cs_register.identifiers import whole_number
 from cs_register.permissions import Permission
 from cs_register.web import requires, staff_context
-from recordings import hold_dashboard
-from recordings.models import HoldReason
+from recordings import hold_dashboard, list_filters
 from recordings.web import current_policy
 
 # Read at request time, so tests can make pages small.
@@ -24,48 +22,28 @@ def register(blueprint: Blueprint) -> None:
     blueprint.add_url_rule("/holds", view_func=holds_dashboard, methods=["GET"])
 
 
-def _filters() -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The dashboard's filters from the query string, and a message per refused one."""
-    errors: dict[str, list[str]] = {}
-    raw_reason = request.args.get("reason") or ""
-    reason = None
-    if raw_reason:
-        try:
-            reason = HoldReason(raw_reason)
-        except ValueError:
-            errors["reason"] = ["Hold reason: choose quality development or complaint."]
-    raw_within = request.args.get("ending_within") or ""
-    ending_within = None
-    if raw_within:
-        ending_within = whole_number(
-            raw_within, minimum=1, maximum=hold_dashboard.MAX_ENDING_WITHIN_DAYS
-        )
-        if ending_within is None:
-            errors["ending_within"] = [
-                "Ending within: a number of days from 1 to"
-                f" {hold_dashboard.MAX_ENDING_WITHIN_DAYS}."
-            ]
-    return {"reason": reason, "ending_within": ending_within}, errors
-
-
-def _query(filters: dict[str, Any]) -> dict[str, Any]:
-    """The filters as query-string values, for links that keep them."""
-    values = {
-        "reason": filters["reason"].value if filters["reason"] is not None else None,
-        "ending_within": filters["ending_within"],
+def _filters(errors: list_filters.Errors) -> dict[str, Any]:
+    """The dashboard's filters from the query string."""
+    return {
+        "reason": list_filters.hold_reason(errors),
+        "ending_within": list_filters.days_within(
+            "ending_within",
+            "Ending within",
+            maximum=hold_dashboard.MAX_ENDING_WITHIN_DAYS,
+            errors=errors,
+        ),
     }
-    return {name: str(value) for name, value in values.items() if value}
 
 
 @requires(Permission.MANAGE_HOLDS)
 def holds_dashboard() -> Any:
-    filters, errors = _filters()
-    after = request.args.get("after") or None
+    view = list_filters.FilteredList.from_request(_filters)
+    filters = view.filters
     ending_soon: list[hold_dashboard.HoldRow] = []
     rows: list[hold_dashboard.HoldRow] = []
     total = 0
-    next_url = None
-    if not errors:
+    next_after = None
+    if not view.errors:
         ctx, policy = staff_context(), current_policy()
         # The warning section follows the reason filter; its window is always the same.
         ending_soon = hold_dashboard.holds_ending_soon(
@@ -76,28 +54,20 @@ def holds_dashboard() -> Any:
             policy=policy,
             reason=filters["reason"],
             ending_within_days=filters["ending_within"],
-            after=after,
+            after=view.after,
             limit=PAGE_SIZE,
         )
         rows = page.rows
         total = hold_dashboard.count_holds(
             ctx, reason=filters["reason"], ending_within_days=filters["ending_within"]
         )
-        if page.next_after:
-            next_url = url_for(
-                "recordings.holds_dashboard", **_query(filters), after=page.next_after
-            )
-    return render_template(
+        next_after = page.next_after
+    return view.render(
         "recordings/holds.html",
+        next_after,
         rows=rows,
         total=total,
         ending_soon=ending_soon,
         ending_soon_days=ENDING_SOON_DAYS,
-        filters=filters,
-        query=_query(filters),
-        errors=errors,
-        reasons=list(HoldReason),
         max_ending_within=hold_dashboard.MAX_ENDING_WITHIN_DAYS,
-        paged=after is not None,
-        next_url=next_url,
-    ), (422 if errors else 200)
+    )

@@ -28,7 +28,15 @@ from cs_register.web import (
     requires,
     staff_context,
 )
-from recordings import hold_views, holds, listing, overview_views, playback_views, upload_views
+from recordings import (
+    hold_views,
+    holds,
+    list_filters,
+    listing,
+    overview_views,
+    playback_views,
+    upload_views,
+)
 from recordings.hold_dashboard import calendar_days_until
 from recordings.ledger import view_purge_history
 from recordings.models import HoldReason
@@ -177,51 +185,38 @@ def release_hold(hold_public_id: str) -> Any:
 # --- supervisor overviews ---------------------------------------------------------------------
 
 
-def _list_filters() -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The recordings list's filters from the query string (no personal data in them), and
-    a message per refused one."""
-    errors: dict[str, list[str]] = {}
-    label = request.args.get("state") or None
-    raw_due = request.args.get("due_within") or ""
-    due_within = None
-    if raw_due:
-        due_within = whole_number(raw_due, minimum=1, maximum=listing.MAX_DUE_WITHIN_DAYS)
-        if due_within is None:
-            errors["due_within"] = [
-                f"Due within: a number of days from 1 to {listing.MAX_DUE_WITHIN_DAYS}."
-            ]
-    raw_reason = request.args.get("reason") or ""
-    reason = None
-    if raw_reason:
-        try:
-            reason = HoldReason(raw_reason)
-        except ValueError:
-            errors["reason"] = ["Hold reason: choose quality development or complaint."]
-    filters = {"state": label, "due_within": due_within, "reason": reason}
-    return filters, errors
+def _list_filters(errors: list_filters.Errors) -> dict[str, Any]:
+    """The recordings list's filters from the query string (no personal data in them)."""
+    return {
+        "state": request.args.get("state") or None,
+        "due_within": list_filters.days_within(
+            "due_within", "Due within", maximum=listing.MAX_DUE_WITHIN_DAYS, errors=errors
+        ),
+        "reason": list_filters.hold_reason(errors),
+    }
 
 
 @blueprint.get("/recordings")
 @requires(Permission.MANAGE_HOLDS)
 def recording_list() -> Any:
     current = now()
-    filters, errors = _list_filters()
-    after = request.args.get("after") or None
+    view = list_filters.FilteredList.from_request(_list_filters)
+    filters = view.filters
     rows: list[dict[str, Any]] = []
-    next_url = None
-    if not errors:
+    next_after = None
+    if not view.errors:
         try:
             page = listing.list_recordings(
                 staff_context(),
                 policy=current_policy(),
                 label=filters["state"],
-                after=after,
+                after=view.after,
                 limit=PAGE_SIZE,
                 due_within_days=filters["due_within"],
                 reason=filters["reason"],
             )
         except ValidationFailed as failure:
-            errors = {field: [str(message)] for field, message in failure.errors.items()}
+            view.errors.update({field: [str(message)] for field, message in failure.errors.items()})
         else:
             contexts = listing.recording_contexts(get_session(), [r for r, _ in page.rows])
             rows = [
@@ -234,31 +229,10 @@ def recording_list() -> Any:
                 }
                 for recording, status in page.rows
             ]
-            if page.next_after:
-                next_url = url_for(
-                    "recordings.recording_list", **_query(filters), after=page.next_after
-                )
-    return render_template(
-        "recordings/list.html",
-        rows=rows,
-        filters=filters,
-        query=_query(filters),
-        errors=errors,
-        labels=listing.RECORDING_LIST_LABELS,
-        reasons=list(HoldReason),
-        paged=after is not None,
-        next_url=next_url,
-    ), (422 if errors else 200)
-
-
-def _query(filters: dict[str, Any]) -> dict[str, Any]:
-    """The filters as query-string values, for links that keep them."""
-    values = {
-        "state": filters["state"],
-        "due_within": filters["due_within"],
-        "reason": filters["reason"].value if filters["reason"] is not None else None,
-    }
-    return {name: str(value) for name, value in values.items() if value}
+            next_after = page.next_after
+    return view.render(
+        "recordings/list.html", next_after, rows=rows, labels=listing.RECORDING_LIST_LABELS
+    )
 
 
 # Receipt sequence numbers are 64-bit (BIGINT); a page link past that is not one of ours.
