@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -71,23 +71,22 @@ class DemoCounts:
     days: int = 80
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoSummary:
-    customers: int = 0
-    calls: int = 0
-    recordings: int = 0
-    emails: int = 0
-    chats: int = 0
-    holds: int = 0
-    unlinked: int = 0
+    """What was made, in the terms it was asked for: every customer, call, recording, email
+    and chat asked for is made or the seeding fails; holds go only on recordings there are."""
+
+    made: DemoCounts
+    unlinked: int
 
     def lines(self) -> list[str]:
+        made = self.made
         return [
-            f"  customers:      {self.customers}",
-            f"  phone calls:    {self.calls} ({self.recordings} with a recording)",
-            f"  emails:         {self.emails}",
-            f"  chatbot chats:  {self.chats}",
-            f"  holds:          {self.holds}",
+            f"  customers:      {made.customers}",
+            f"  phone calls:    {made.calls} ({made.recordings} with a recording)",
+            f"  emails:         {made.emails}",
+            f"  chatbot chats:  {made.chats}",
+            f"  holds:          {made.holds}",
             f"  unidentified:   {self.unlinked} contacts waiting to be linked",
         ]
 
@@ -108,15 +107,26 @@ def _staff(database: Database, username: str, role: Role) -> StaffUser:
         return user
 
 
-def _when(rng: random.Random, now: datetime, days: int) -> datetime:
-    """A moment in the last `days` days, in office hours-ish, never in the future."""
-    moment = now - timedelta(days=rng.uniform(0, days), hours=rng.uniform(0, 8))
-    return min(moment, now - timedelta(minutes=5)).replace(microsecond=0)
+@dataclass(frozen=True)
+class _Batch:
+    """What every channel's contacts are made from."""
 
+    database: Database
+    now: datetime
+    rng: random.Random
+    counts: DemoCounts
+    persons: list[Person]
 
-def _unknown(rng: random.Random, index: int) -> bool:
-    # The first of each channel always, so even a tiny seeding leaves the queue some work.
-    return index == 0 or rng.random() < UNKNOWN_SHARE
+    def when(self) -> datetime:
+        """A moment in the last `counts.days` days, in office hours-ish, never in the future."""
+        days, hours = self.rng.uniform(0, self.counts.days), self.rng.uniform(0, 8)
+        moment = self.now - timedelta(days=days, hours=hours)
+        return min(moment, self.now - timedelta(minutes=5)).replace(microsecond=0)
+
+    def unknown(self, index: int) -> bool:
+        """Whether contact `index` of a channel comes from someone the register does not know:
+        the first of each channel always, so even a tiny seeding leaves the queue some work."""
+        return index == 0 or self.rng.random() < UNKNOWN_SHARE
 
 
 def seed_demo_data(
@@ -127,19 +137,18 @@ def seed_demo_data(
         raise DemoRefused("seed-demo-data makes up people: it never runs in production.")
     agent = _staff(database, "agent", Role.AGENT)
     supervisor = _staff(database, "supervisor", Role.SUPERVISOR)
-    summary = DemoSummary()
     persons = people(rng, counts.customers)
     with database.unit_of_work() as session:
         ctx = Context(session=session, actor=Actor.for_staff(agent), now=now)
         for person in persons:
             create_customer(ctx, current_keyring(), form=person.form())
-    summary.customers = len(persons)
-    recorded = _calls(database, now=now, rng=rng, counts=counts, persons=persons, summary=summary)
-    _emails(database, now=now, rng=rng, counts=counts, persons=persons, summary=summary)
-    _chats(database, now=now, rng=rng, counts=counts, persons=persons, summary=summary)
-    _holds(database, now=now, rng=rng, supervisor=supervisor, recorded=recorded[: counts.holds])
-    summary.holds = min(counts.holds, len(recorded))
-    return summary
+    batch = _Batch(database=database, now=now, rng=rng, counts=counts, persons=persons)
+    recorded, unlinked = _calls(batch)
+    unlinked += _emails(batch)
+    unlinked += _chats(batch)
+    held = recorded[: counts.holds]
+    _holds(database, now=now, rng=rng, supervisor=supervisor, recorded=held)
+    return DemoSummary(made=replace(counts, holds=len(held)), unlinked=unlinked)
 
 
 def _pbx_token(ctx: Context) -> IntegrationToken:
@@ -150,27 +159,22 @@ def _pbx_token(ctx: Context) -> IntegrationToken:
     return token
 
 
-def _calls(
-    database: Database,
-    *,
-    now: datetime,
-    rng: random.Random,
-    counts: DemoCounts,
-    persons: list[Person],
-    summary: DemoSummary,
-) -> list[str]:
+def _calls(batch: _Batch) -> tuple[list[str], int]:
     """The phone calls, the first `counts.recordings` with a recording; returns the public ids
-    of the recordings, newest call first (holds go on those)."""
+    of the recordings, newest call first (holds go on those), and how many calls are from
+    numbers no customer has."""
+    rng = batch.rng
     recorded: list[tuple[datetime, str]] = []
-    with database.unit_of_work() as session:
-        token = _pbx_token(Context(session=session, actor=COMMAND_ACTOR, now=now))
-        ctx = Context(session=session, actor=Actor.for_integration(token.name), now=now)
-        for index in range(counts.calls):
-            unknown = _unknown(rng, index)
+    unlinked = 0
+    with batch.database.unit_of_work() as session:
+        token = _pbx_token(Context(session=session, actor=COMMAND_ACTOR, now=batch.now))
+        ctx = Context(session=session, actor=Actor.for_integration(token.name), now=batch.now)
+        for index in range(batch.counts.calls):
+            unknown = batch.unknown(index)
             number = None if unknown and rng.random() < 0.3 else mobile_number(rng)
             if not unknown:
-                number = rng.choice(persons).phone
-            started_at = _when(rng, now, counts.days)
+                number = rng.choice(batch.persons).phone
+            started_at = batch.when()
             ended_at = started_at + timedelta(seconds=rng.randrange(40, 900))
             call, _created = register_call(
                 ctx,
@@ -184,10 +188,9 @@ def _calls(
                     "ended_at": ended_at.isoformat(),
                 },
             )
-            summary.calls += 1
             contact = session.get(Contact, call.contact_id)
-            summary.unlinked += int(contact is not None and contact.customer_id is None)
-            if index < counts.recordings:
+            unlinked += int(contact is not None and contact.customer_id is None)
+            if index < batch.counts.recordings:
                 recording, _ = receive_recording(
                     ctx,
                     current_storage(),
@@ -200,54 +203,43 @@ def _calls(
                     token=token,
                 )
                 recorded.append((started_at, recording.public_id))
-                summary.recordings += 1
-    return [public_id for _, public_id in sorted(recorded, reverse=True)]
+    return [public_id for _, public_id in sorted(recorded, reverse=True)], unlinked
 
 
-def _emails(
-    database: Database,
-    *,
-    now: datetime,
-    rng: random.Random,
-    counts: DemoCounts,
-    persons: list[Person],
-    summary: DemoSummary,
-) -> None:
-    with database.unit_of_work() as session:
-        ctx = Context(session=session, actor=COMMAND_ACTOR, now=now)
-        for index in range(counts.emails):
-            person = None if _unknown(rng, index) else rng.choice(persons)
+def _emails(batch: _Batch) -> int:
+    """The emails; returns how many are from addresses no customer has."""
+    rng = batch.rng
+    unlinked = 0
+    with batch.database.unit_of_work() as session:
+        ctx = Context(session=session, actor=COMMAND_ACTOR, now=batch.now)
+        for index in range(batch.counts.emails):
+            person = None if batch.unknown(index) else rng.choice(batch.persons)
             subject, text = rng.choice(TOPICS)
             message = EmailMessage()
             sender = person.email if person else f"visitor{rng.randrange(1000)}@example.org"
             message["From"] = f"{person.name} <{sender}>" if person else sender
             message["To"] = SERVICE_ADDRESS
             message["Subject"] = subject
-            message["Date"] = format_datetime(_when(rng, now, counts.days))
+            message["Date"] = format_datetime(batch.when())
             message["Message-ID"] = f"<{uuid.UUID(int=rng.getrandbits(128)).hex}@demo.example>"
             message.set_content(
                 f"Hello,\n\n{text}\n\nBest regards,\n{person.name if person else ''}"
             )
             _email, contact, _created = receive_email(ctx, raw=message.as_bytes())
-            summary.emails += 1
-            summary.unlinked += int(contact.customer_id is None)
+            unlinked += int(contact.customer_id is None)
+    return unlinked
 
 
-def _chats(
-    database: Database,
-    *,
-    now: datetime,
-    rng: random.Random,
-    counts: DemoCounts,
-    persons: list[Person],
-    summary: DemoSummary,
-) -> None:
-    with database.unit_of_work() as session:
-        ctx = Context(session=session, actor=chatbot.ACTOR, now=now)
-        for index in range(counts.chats):
-            person = None if _unknown(rng, index) else rng.choice(persons)
+def _chats(batch: _Batch) -> int:
+    """The chatbot conversations; returns how many the chatbot could not link to a customer."""
+    rng = batch.rng
+    unlinked = 0
+    with batch.database.unit_of_work() as session:
+        ctx = Context(session=session, actor=chatbot.ACTOR, now=batch.now)
+        for index in range(batch.counts.chats):
+            person = None if batch.unknown(index) else rng.choice(batch.persons)
             subject, text = rng.choice(TOPICS)
-            started_at = _when(rng, now, counts.days)
+            started_at = batch.when()
             handover = rng.random() < 0.3
             result = chatbot.receive_chatbot_conversation(
                 ctx,
@@ -271,8 +263,8 @@ def _chats(
                     "handover": handover,
                 },
             )
-            summary.chats += 1
-            summary.unlinked += int(not result.body.get("linked", False))
+            unlinked += int(not result.body.get("linked", False))
+    return unlinked
 
 
 def _holds(
