@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from cs_register import audit
@@ -75,11 +76,12 @@ def hold_end_from_date(
 def hold_end_text(ends_at: datetime) -> str:
     """A hold's end as the supervisor set it: a hold kept through a day ends at the next
     Helsinki midnight, which is shown as that day, inclusive (not "01.07. 00:00"); an end at
-    another instant (the cap) is shown to the minute."""
+    another instant (the cap) is shown to the minute. In the reader's language."""
     local = ends_at.astimezone(CALENDAR)
     if local.time() == time(0):
-        return f"until {local.date() - timedelta(days=1):%d.%m.%Y} (inclusive)"
-    return f"until {local:%d.%m.%Y %H:%M}"
+        day = local.date() - timedelta(days=1)
+        return gettext("until %(date)s (inclusive)", date=day.strftime("%d.%m.%Y"))
+    return gettext("until %(time)s", time=local.strftime("%d.%m.%Y %H:%M"))
 
 
 def _customer_id_of(session: Session, recording: Recording) -> int | None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from cs_register.append_only import install_append_only_guard
 from cs_register.contacts.models import Direction
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 from recordings.retention import HoldPeriod, RetentionPolicy, Schedule, schedule
 
 
@@ -30,7 +31,10 @@ class HoldReason(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"quality_development": "Quality development", "complaint": "Complaint"}[self.value]
+        return {
+            "quality_development": N_("Quality development"),
+            "complaint": N_("Complaint"),
+        }[self.value]
 
 
 class Call(PublicIdentified, Base):

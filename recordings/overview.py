@@ -18,10 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session
 
 from cs_register.clock import local_day_start
 from cs_register.context import Context
+from cs_register.languages import N_
 from cs_register.permissions import Permission, require
 from recordings import retention
 from recordings.hold_dashboard import in_force
@@ -35,30 +37,32 @@ from recordings.models import (
 )
 from recordings.retention import CALENDAR, RetentionPolicy
 
+# The figures' words are English, marked for the catalogs, and put in the reader's language
+# when a figure is built (it is built only for the page, per request).
 # (label, first day, last day) in whole calendar days from today; None: no upper end. A
 # recording nobody holds is gone within 3 months (92 days at most), so the last one is holds.
 DUE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("Today", 0, 0),
-    ("1–7 days", 1, 7),
-    ("8–30 days", 8, 30),
-    ("31–60 days", 31, 60),
-    ("61–92 days", 61, 92),
-    ("More than 92 days (held)", 93, None),
+    (N_("Today"), 0, 0),
+    (N_("1–7 days"), 1, 7),
+    (N_("8–30 days"), 8, 30),
+    (N_("31–60 days"), 31, 60),
+    (N_("61–92 days"), 61, 92),
+    (N_("More than 92 days (held)"), 93, None),
 )
 # Calendar days between a hold's end and its recording's cap: how much headroom is left.
 CAP_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("At the cap", 0, 0),
-    ("1–30 days short", 1, 30),
-    ("31–90 days short", 31, 90),
-    ("91–180 days short", 91, 180),
-    ("More than 180 days short", 181, None),
+    (N_("At the cap"), 0, 0),
+    (N_("1–30 days short"), 1, 30),
+    (N_("31–90 days short"), 31, 90),
+    (N_("91–180 days short"), 91, 180),
+    (N_("More than 180 days short"), 181, None),
 )
 PURGE_DAYS = 30
 PURGE_REASON_LABELS = {
-    PurgeReason.RETENTION_EXPIRED: "Retention ended",
-    PurgeReason.HOLD_CAP_REACHED: "Hold cap reached",
-    PurgeReason.ERASURE_REQUEST: "Erasure request",
-    PurgeReason.ORPHAN_FILE: "Orphan file",
+    PurgeReason.RETENTION_EXPIRED: N_("Retention ended"),
+    PurgeReason.HOLD_CAP_REACHED: N_("Hold cap reached"),
+    PurgeReason.ERASURE_REQUEST: N_("Erasure request"),
+    PurgeReason.ORPHAN_FILE: N_("Orphan file"),
 }
 
 
@@ -139,10 +143,10 @@ def recordings_by_days_until_purge(session: Session, *, now: datetime) -> Figure
     }
     return Figure(
         key="due",
-        title="Recordings by days until deletion",
-        axis="Deleted in",
-        labels=[label for label, _first, _last in DUE_BUCKETS],
-        series=[Series("Recordings", [counts.get(i, 0) for i in range(len(DUE_BUCKETS))])],
+        title=gettext("Recordings by days until deletion"),
+        axis=gettext("Deleted in"),
+        labels=[gettext(label) for label, _first, _last in DUE_BUCKETS],
+        series=[Series(gettext("Recordings"), [counts.get(i, 0) for i in range(len(DUE_BUCKETS))])],
     )
 
 
@@ -164,10 +168,10 @@ def holds_against_cap(session: Session, *, now: datetime, policy: RetentionPolic
         counts[reason][_bucket_of(max(short, 0), CAP_BUCKETS)] += 1
     return Figure(
         key="cap",
-        title="Holds against the 12-month cap",
-        axis="Hold ends",
-        labels=[label for label, _first, _last in CAP_BUCKETS],
-        series=[Series(reason.label, counts[reason]) for reason in reasons],
+        title=gettext("Holds against the 12-month cap"),
+        axis=gettext("Hold ends"),
+        labels=[gettext(label) for label, _first, _last in CAP_BUCKETS],
+        series=[Series(gettext(reason.label), counts[reason]) for reason in reasons],
     )
 
 
@@ -197,11 +201,13 @@ def purges_per_day(
     }
     figure = Figure(
         key="purges",
-        title=f"Purges per day, last {days} days",
-        axis="Day",
+        title=ngettext(
+            "Purges per day, last %(num)d day", "Purges per day, last %(num)d days", days
+        ),
+        axis=gettext("Day"),
         labels=[f"{first + timedelta(days=index):%d.%m.}" for index in range(days)],
         series=[
-            Series(label, [counts.get((index, reason), 0) for index in range(days)])
+            Series(gettext(label), [counts.get((index, reason), 0) for index in range(days)])
             for reason, label in PURGE_REASON_LABELS.items()
         ],
     )

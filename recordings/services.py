@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session, selectinload
 
 from cs_register import audit
@@ -71,15 +72,16 @@ class RetentionStatus:
 
     @property
     def time_left_text(self) -> str:
-        """ "2 h", "35 min", "3 days": how long until deletion, rounded down."""
+        """ "2 h", "35 min", "3 days": how long until deletion, rounded down, in the reader's
+        language."""
         if self.time_left is None:
             return ""
         minutes = int(self.time_left.total_seconds() // 60)
         if minutes < 60:
-            return f"{minutes} min"
+            return gettext("%(minutes)s min", minutes=minutes)
         if minutes < 48 * 60:
-            return f"{minutes // 60} h"
-        return f"{minutes // (24 * 60)} days"
+            return gettext("%(hours)s h", hours=minutes // 60)
+        return ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))
 
 
 def retention_status(

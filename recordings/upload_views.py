@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext
 
 from cs_register import pages
 from cs_register.clock import parse_local_datetime
 from cs_register.contacts.services import get_contact
 from cs_register.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from cs_register.identifiers import IdentifierError
+from cs_register.languages import N_
 from cs_register.permissions import Permission
 from cs_register.web import current_settings, requires, staff_context
 from recordings.intake import receive_recording
@@ -66,7 +68,9 @@ def upload_for_contact(contact_public_id: str) -> Any:
     contact = get_contact(staff_context(), public_id=contact_public_id)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
-        return _upload_failed(contact.public_id, {"audio": ["Choose the audio file to upload."]})
+        return _upload_failed(
+            contact.public_id, {"audio": [N_("Choose the audio file to upload.")]}
+        )
     raw_recorded_at = request.form.get("recorded_at", "").strip()
     try:
         recorded_at = parse_local_datetime(raw_recorded_at) if raw_recorded_at else None
@@ -89,9 +93,14 @@ def upload_for_contact(contact_public_id: str) -> Any:
     except ValidationFailed as failure:
         return _upload_failed(contact.public_id, failure.errors)
     except UnsupportedMediaType:
-        message = "The file is not an audio file; choose the call's recording (WAV, MP3, GSM...)."
+        message = N_(
+            "The file is not an audio file; choose the call's recording (WAV, MP3, GSM...)."
+        )
         return _upload_failed(contact.public_id, {"audio": [message]}, status=415)
     except PayloadTooLarge as too_large:
         return _upload_failed(contact.public_id, {"audio": [too_large.detail]}, status=413)
-    flash("Recording stored." if created else "This recording was already stored.", "success")
+    flash(
+        gettext("Recording stored.") if created else gettext("This recording was already stored."),
+        "success",
+    )
     return redirect(url_for("recordings.recording_page", public_id=recording.public_id))

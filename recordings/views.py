@@ -14,11 +14,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import whole_number
+from cs_register.languages import N_
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import (
     current_settings,
@@ -122,7 +124,8 @@ def _parse_end_date(raw: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed({"ends_on": "End date must be a date such as 2027-03-31."}) from None
+        message = N_("End date must be a date such as 2027-03-31.")
+        raise ValidationFailed({"ends_on": message}) from None
 
 
 def _hold_form_values() -> dict[str, str]:
@@ -153,7 +156,7 @@ def place_hold(public_id: str) -> Any:
         return render_recording_page(
             public_id, errors=failure.errors, values=_hold_form_values(), status=422
         )
-    flash("Hold placed.", "success")
+    flash(gettext("Hold placed."), "success")
     return redirect(url_for("recordings.recording_page", public_id=public_id))
 
 
@@ -178,7 +181,7 @@ def release_hold(hold_public_id: str) -> Any:
             failed_hold=hold.public_id,
             status=422,
         )
-    flash("Hold released.", "success")
+    flash(gettext("Hold released."), "success")
     return redirect(url_for("recordings.recording_page", public_id=hold.recording.public_id))
 
 

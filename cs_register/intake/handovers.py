@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session, aliased
 
 from cs_register.clock import local_day_start, local_today
@@ -18,6 +19,7 @@ from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
 from cs_register.intake.models import ChatbotConversation
+from cs_register.languages import N_
 from cs_register.permissions import ROLE_PERMISSIONS, Permission, require
 from cs_register.staff.models import StaffUser
 
@@ -37,10 +39,10 @@ class QueueFilter(enum.Enum):
     @property
     def label(self) -> str:
         return {
-            "waiting": "Waiting",
-            "mine": "Mine",
-            "open": "All open",
-            "closed_today": "Closed today",
+            "waiting": N_("Waiting"),
+            "mine": N_("Mine"),
+            "open": N_("All open"),
+            "closed_today": N_("Closed today"),
         }[self.value]
 
     @classmethod
@@ -68,13 +70,14 @@ class HandoverRow:
 
 
 def duration_text(age: timedelta) -> str:
+    """How long, in the reader's language (shown in the queue and on the contact page)."""
     minutes = int(age.total_seconds() // 60)
     if minutes < 60:
-        return f"{max(minutes, 0)} min"
+        return gettext("%(minutes)s min", minutes=max(minutes, 0))
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes} min"
-    return f"{hours // 24} days"
+        return gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+    return ngettext("%(num)d day", "%(num)d days", hours // 24)
 
 
 def first_line(notes: str | None) -> str:

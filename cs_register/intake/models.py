@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.db import Base, str_enum
+from cs_register.languages import N_
 
 
 class WebhookDelivery(Base):
@@ -41,9 +42,9 @@ class HandoverOutcome(enum.Enum):
     @property
     def label(self) -> str:
         return {
-            "resolved": "Resolved",
-            "forwarded": "Forwarded",
-            "no_answer_needed": "No answer needed",
+            "resolved": N_("Resolved"),
+            "forwarded": N_("Forwarded"),
+            "no_answer_needed": N_("No answer needed"),
         }[self.value]
 
 

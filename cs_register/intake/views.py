@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.contacts.models import Channel, Contact
 from cs_register.db import get_session
-from cs_register.errors import Conflict, ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed, translated
 from cs_register.free_text import echo_safely
 from cs_register.intake import handover_steps, handovers
 from cs_register.intake.email import email_details
@@ -81,10 +82,12 @@ def _queue_step(step: Callable[[], bool], *, done: str, unchanged: str) -> Any:
     try:
         changed = step()
     except ValidationFailed as failure:
-        detail = "; ".join(message for messages in failure.errors.values() for message in messages)
+        detail = "; ".join(
+            translated(message) for messages in failure.errors.values() for message in messages
+        )
         return _render_queue(_shown(), problem=detail, status=422)
     except Conflict as conflict:
-        return _render_queue(_shown(), problem=conflict.detail, status=409)
+        return _render_queue(_shown(), problem=translated(conflict.detail), status=409)
     flash(done if changed else unchanged, "success")
     return _back_to_queue()
 
@@ -94,8 +97,8 @@ def _queue_step(step: Callable[[], bool], *, done: str, unchanged: str) -> Any:
 def claim_handover(public_id: str) -> Any:
     return _queue_step(
         lambda: handover_steps.claim_handover(staff_context(), contact_public_id=public_id),
-        done="The handover is yours.",
-        unchanged="You already had this handover.",
+        done=gettext("The handover is yours."),
+        unchanged=gettext("You already had this handover."),
     )
 
 
@@ -104,8 +107,8 @@ def claim_handover(public_id: str) -> Any:
 def release_handover(public_id: str) -> Any:
     return _queue_step(
         lambda: handover_steps.release_handover(staff_context(), contact_public_id=public_id),
-        done="Back in the queue.",
-        unchanged="Nobody had this handover.",
+        done=gettext("Back in the queue."),
+        unchanged=gettext("Nobody had this handover."),
     )
 
 
@@ -116,8 +119,8 @@ def assign_handover(public_id: str) -> Any:
         lambda: handover_steps.assign_handover(
             staff_context(), contact_public_id=public_id, staff_id=request.form.get("staff_id")
         ),
-        done="Handover assigned.",
-        unchanged="It was already theirs.",
+        done=gettext("Handover assigned."),
+        unchanged=gettext("It was already theirs."),
     )
 
 
@@ -141,11 +144,11 @@ def close_handover(public_id: str) -> Any:
         values = {name: echo_safely(value) for name, value in typed.items()}
         return _render_close_form(public_id, values=values, errors=failure.errors, status=422)
     except Conflict as conflict:
-        return _render_queue(_shown(), problem=conflict.detail, status=409)
+        return _render_queue(_shown(), problem=translated(conflict.detail), status=409)
     flash(
-        "Handover closed; it has left the queue."
+        gettext("Handover closed; it has left the queue.")
         if closed
-        else "This handover was already closed.",
+        else gettext("This handover was already closed."),
         "success",
     )
     return _back_to_queue()

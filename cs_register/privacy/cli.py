@@ -4,7 +4,7 @@
   rule. Exits 2 when a case is overdue or an extension lacks its justification, after one
   ERROR log line, so an operator's alerting can run it like `flask retention status`.
 
-- `export CASE [--language fi|en]`: build the download of an access or portability case now,
+- `export CASE [--language fi|sv|en]`: build the download of an access or portability case now,
   with a progress bar; the DPO downloads it from the case page.
 
 - `erase CASE`: carry out now the erasure the DPO started on the case page (a worker would,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.append_only import install_append_only_guard
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 
 
 class RequestKind(enum.Enum):
@@ -33,14 +34,16 @@ class RequestKind(enum.Enum):
         return _KIND_LABELS[self]
 
 
+# Labels are English (the source language), marked for the catalogs; templates show them
+# with `|translated`.
 _KIND_LABELS = {
-    RequestKind.ACCESS: "Access to own data",
-    RequestKind.PORTABILITY: "Data portability",
-    RequestKind.RECTIFICATION: "Rectification",
-    RequestKind.ERASURE: "Erasure",
-    RequestKind.RESTRICTION: "Restriction of processing",
-    RequestKind.OBJECTION: "Objection to processing",
-    RequestKind.COMPLAINT: "Privacy complaint",
+    RequestKind.ACCESS: N_("Access to own data"),
+    RequestKind.PORTABILITY: N_("Data portability"),
+    RequestKind.RECTIFICATION: N_("Rectification"),
+    RequestKind.ERASURE: N_("Erasure"),
+    RequestKind.RESTRICTION: N_("Restriction of processing"),
+    RequestKind.OBJECTION: N_("Objection to processing"),
+    RequestKind.COMPLAINT: N_("Privacy complaint"),
 }
 
 
@@ -52,7 +55,12 @@ class RequestStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return {
+            "received": N_("Received"),
+            "in_progress": N_("In progress"),
+            "completed": N_("Completed"),
+            "refused": N_("Refused"),
+        }[self.value]
 
     @property
     def is_open(self) -> bool:
@@ -73,7 +81,12 @@ class RequestChannel(enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return {
+            "phone": N_("Phone"),
+            "email": N_("Email"),
+            "chatbot": N_("Chatbot"),
+            "letter": N_("Letter"),
+        }[self.value]
 
 
 class ErasureState(enum.Enum):
@@ -144,7 +157,13 @@ class ExportStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return {
+            "queued": N_("Queued"),
+            "building": N_("Building"),
+            "ready": N_("Ready"),
+            "failed": N_("Failed"),
+            "deleted": N_("Deleted"),
+        }[self.value]
 
 
 class PrivacyExport(PublicIdentified, Base):

@@ -1,5 +1,7 @@
 """`summary.html` of a data-subject export: the same data in readable form, in Finnish or
-English. Rendered without the Flask app, since the export job renders it too."""
+Swedish or English, as the DPO chose for this export (not the console's language: the
+document is for the data subject). Its texts are here rather than in the catalogs because it is
+rendered without the Flask app, since the export job renders it too."""
 
 from __future__ import annotations
 
@@ -24,6 +26,19 @@ _SUMMARY_TEXT = {
         "when": "Aika",
         "who": "Kuka",
         "what": "Mitä",
+    },
+    "sv": {
+        "title": "Uppgifter som sparats om dig",
+        "intro": "Detta är en sammanfattning av de uppgifter om dig som finns i vår kundtjänsts"
+        " register. Alla uppgifter i maskinläsbar form finns i filen data.json.",
+        "customer": "Kunduppgifter",
+        "records": "Sparade uppgifter",
+        "recordings": "Samtalsinspelningar",
+        "access_log": "Vem har tittat på dina uppgifter",
+        "none": "Inga uppgifter.",
+        "when": "Tid",
+        "who": "Vem",
+        "what": "Vad",
     },
     "en": {
         "title": "The data held about you",
@@ -50,6 +65,17 @@ _CUSTOMER_LABELS = {
         "country": "Maa",
         "phone": "Puhelin",
         "email": "Sähköposti",
+    },
+    "sv": {
+        "given_names": "Förnamn",
+        "family_name": "Efternamn",
+        "identity_code": "Personbeteckning",
+        "street_address": "Gatuadress",
+        "postal_code": "Postnummer",
+        "city": "Postanstalt",
+        "country": "Land",
+        "phone": "Telefon",
+        "email": "E-post",
     },
     "en": FIELD_LABELS,
 }

@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from cs_register import personal_data, tasks
 from cs_register.clock import local_today
@@ -30,8 +31,9 @@ from cs_register.customers.models import Customer
 from cs_register.customers.search import search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
-from cs_register.errors import Conflict, ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed, translated
 from cs_register.identifiers import IDENTIFIER_LABELS
+from cs_register.languages import N_
 from cs_register.permissions import Permission, has_permission
 from cs_register.privacy import (
     cases,
@@ -107,8 +109,11 @@ def _register(customer: Customer | None) -> Any:
     except ValidationFailed as failure:
         return _request_form(customer, shown_again(values), failure.errors, 422)
     flash(
-        f"{case.kind.label} request registered; the data-protection officer answers it by"
-        f" {case.due_on.strftime('%d.%m.%Y')}.",
+        gettext(
+            "%(kind)s request registered; the data-protection officer answers it by %(date)s.",
+            kind=translated(case.kind.label),
+            date=case.due_on.strftime("%d.%m.%Y"),
+        ),
         "success",
     )
     staff = current_staff()
@@ -175,7 +180,7 @@ def _step(public_id: str, fields: tuple[str, ...], step: Any, done: str) -> Any:
         )
     except Conflict as conflict:
         return render_case_page(public_id, errors={"case": [conflict.detail]}, status=409)
-    flash(done, "success")
+    flash(translated(done), "success")
     return redirect(url_for("privacy.case_page", public_id=public_id), 303)
 
 
@@ -192,51 +197,55 @@ class _CaseStep:
 
 
 _CASE_STEPS = (
-    _CaseStep("start", "start_case", (), cases.start_case, "You now handle this request."),
+    _CaseStep("start", "start_case", (), cases.start_case, N_("You now handle this request.")),
     _CaseStep(
         "extend",
         "extend_case",
         ("months", "justification", "told_on"),
         cases.extend_case,
-        "The deadline was extended.",
+        N_("The deadline was extended."),
     ),
     _CaseStep(
-        "complete", "complete_case", ("answer",), cases.complete_case, "The request was completed."
+        "complete",
+        "complete_case",
+        ("answer",),
+        cases.complete_case,
+        N_("The request was completed."),
     ),
     _CaseStep(
         "refuse",
         "refuse_case",
         ("legal_reason", "answer"),
         cases.refuse_case,
-        "The request was refused.",
+        N_("The request was refused."),
     ),
     _CaseStep(
         "restrict",
         "restrict_processing",
         ("reason",),
         customer_steps.restrict_processing,
-        "Processing is restricted: only you see this customer now.",
+        N_("Processing is restricted: only you see this customer now."),
     ),
     _CaseStep(
         "lift-restriction",
         "lift_restriction",
         (),
         customer_steps.lift_restriction,
-        "The restriction was lifted.",
+        N_("The restriction was lifted."),
     ),
     _CaseStep(
         "objection",
         "record_objection",
         ("objection",),
         customer_steps.record_objection,
-        "The objection is recorded; no quality-development hold can be placed now.",
+        N_("The objection is recorded; no quality-development hold can be placed now."),
     ),
     _CaseStep(
         "withdraw-objection",
         "withdraw_objection",
         (),
         customer_steps.withdraw_objection,
-        "The objection was withdrawn.",
+        N_("The objection was withdrawn."),
     ),
 )
 
@@ -299,7 +308,7 @@ def relink_contact(public_id: str, contact_public_id: str) -> Any:
                 customer=request.form.get("customer", ""),
                 reason=request.form.get("reason", ""),
             )
-            flash("The contact was moved; the move is in its link history.", "success")
+            flash(gettext("The contact was moved; the move is in its link history."), "success")
             return redirect(url_for("privacy.case_page", public_id=public_id), 303)
     except ValidationFailed as failure:
         search = {"kind": "phone", "value": ""}
@@ -326,7 +335,9 @@ def relink_contact(public_id: str, contact_public_id: str) -> Any:
 @requires(Permission.HANDLE_PRIVACY_REQUESTS)
 def erase_customer(public_id: str) -> Any:
     if request.form.get("confirm") != "yes":
-        errors = {"confirm": ["Confirm that you checked what is held and who the requester is."]}
+        errors = {
+            "confirm": [N_("Confirm that you checked what is held and who the requester is.")]
+        }
         return render_case_page(public_id, errors=errors, status=422)
     try:
         erasure.begin_erasure(staff_context(), public_id=public_id)
@@ -337,8 +348,8 @@ def erase_customer(public_id: str) -> Any:
         public_id,
         tasks.ERASE_CUSTOMER,
         public_id,
-        started="The erasure is under way; this page shows its outcome when it is done.",
-        queued="The erasure is queued and will be carried out within a few minutes.",
+        started=gettext("The erasure is under way; this page shows its outcome when it is done."),
+        queued=gettext("The erasure is queued and will be carried out within a few minutes."),
     )
 
 
@@ -360,8 +371,8 @@ def request_export(public_id: str) -> Any:
         public_id,
         tasks.BUILD_PRIVACY_EXPORT,
         queued.public_id,
-        started="The download is being built; this page shows its progress.",
-        queued="The download is queued and will be built within a few minutes.",
+        started=gettext("The download is being built; this page shows its progress."),
+        queued=gettext("The download is queued and will be built within a few minutes."),
     )
 
 
