@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cs_register.errors import PermissionDenied
+from cs_register.languages import N_
 
 
 class Role(enum.Enum):
@@ -22,7 +23,16 @@ class Role(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"dpo": "Data-protection officer"}.get(self.value, self.value.capitalize())
+        """The role in words, in English: a template shows it `|translated`."""
+        return _ROLE_LABELS[self.value]
+
+
+_ROLE_LABELS: dict[str, str] = {
+    "agent": N_("Agent"),
+    "supervisor": N_("Supervisor"),
+    "admin": N_("Admin"),
+    "dpo": N_("Data-protection officer"),
+}
 
 
 class Permission(enum.Enum):

@@ -31,6 +31,7 @@ from cs_register.audit.services import AuditFilter
 from cs_register.clock import local_day_start
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import whole_number
+from cs_register.languages import N_
 from cs_register.permissions import Principal
 
 # Query-string parameter -> the name AUDIT_VIEWED records when it is used (never its value).
@@ -43,7 +44,7 @@ FILTER_PARAMETERS = {
     "to": "to_date",
 }
 GROUP_PREFIX = "group:"
-DATE_FORMAT_HINT = "dd.mm.yyyy, e.g. 23.11.2026"
+DATE_FORMAT_HINT = N_("dd.mm.yyyy, e.g. 23.11.2026")
 # Repeats of one view closer together than this are one row on the page.
 COLLAPSE_WINDOW = timedelta(seconds=1)
 _EARLIEST_YEAR = 2000
@@ -52,6 +53,9 @@ _LATEST_YEAR = 2999
 _MAX_ID = 2**31 - 1
 _DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 _SUBJECT_TYPE = re.compile(r"[a-z_]{1,32}")
+_BAD_PAGE_LINK = N_("The page link is not valid; start again from the newest.")
+# The years of _EARLIEST_YEAR and _LATEST_YEAR, written out for the catalogs.
+_YEARS_OUT_OF_RANGE = N_("Dates must be between 2000 and 2999.")
 
 
 @dataclass
@@ -89,28 +93,28 @@ def parse_filters(args: Mapping[str, str]) -> ParsedFilters:
     if form["staff"]:
         actor_id = whole_number(form["staff"], minimum=1, maximum=_MAX_ID)
         if actor_id is None:
-            errors["staff"] = ["Choose a staff member from the list."]
+            errors["staff"] = [N_("Choose a staff member from the list.")]
 
     subject_type = form["subject_type"] or None
     if subject_type is not None and not _SUBJECT_TYPE.fullmatch(subject_type):
-        errors["subject_type"] = ["Choose a kind of subject from the list."]
+        errors["subject_type"] = [N_("Choose a kind of subject from the list.")]
 
     subject = form["subject"].lower() or None
     if subject is not None:
         try:
             subject = str(uuid.UUID(subject))
         except ValueError:
-            errors["subject"] = ["Subject id must be a public id such as 3f2b…-… (a UUID)."]
+            errors["subject"] = [N_("Subject id must be a public id such as 3f2b…-… (a UUID).")]
 
     from_date = _parse_date(form["from"], "from", errors)
     to_date = _parse_date(form["to"], "to", errors)
     if from_date and to_date and from_date > to_date:
-        errors["to"] = ["The end date must not be before the start date."]
+        errors["to"] = [N_("The end date must not be before the start date.")]
 
     before_id = _page_edge(args, "before", errors)
     after_id = _page_edge(args, "after", errors)
     if before_id is not None and after_id is not None:
-        errors["before"] = ["The page link is not valid; start again from the newest."]
+        errors["before"] = [_BAD_PAGE_LINK]
 
     if errors:
         raise ValidationFailed(errors)
@@ -143,7 +147,7 @@ def _parse_actions(raw: str, errors: dict[str, list[str]]) -> frozenset[AuditAct
             return frozenset({AuditAction(raw)})
         except ValueError:
             pass
-    errors["action"] = ["Choose an action from the list."]
+    errors["action"] = [N_("Choose an action from the list.")]
     return None
 
 
@@ -157,11 +161,12 @@ def _parse_date(raw: str, name: str, errors: dict[str, list[str]]) -> date | Non
         day, month, year = (int(part) for part in match.groups())
         parsed = date(year, month, day)
     except ValueError:
-        errors[name] = [f"Dates are written as {DATE_FORMAT_HINT}."]
+        # Written out (not formatted from DATE_FORMAT_HINT) so the catalogs have it whole.
+        errors[name] = [N_("Dates are written as dd.mm.yyyy, e.g. 23.11.2026.")]
         return None
     # Far-off years would overflow when turned into UTC timestamps (and mean nothing here).
     if not _EARLIEST_YEAR <= parsed.year <= _LATEST_YEAR:
-        errors[name] = [f"Dates must be between {_EARLIEST_YEAR} and {_LATEST_YEAR}."]
+        errors[name] = [_YEARS_OUT_OF_RANGE]
         return None
     return parsed
 
@@ -181,7 +186,7 @@ def _page_edge(args: Mapping[str, str], name: str, errors: dict[str, list[str]])
         return None
     edge = whole_number(raw, minimum=1, maximum=_MAX_ID)
     if edge is None:
-        errors["before"] = ["The page link is not valid; start again from the newest."]
+        errors["before"] = [_BAD_PAGE_LINK]
     return edge
 
 

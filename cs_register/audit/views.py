@@ -21,7 +21,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.audit.naming import staff_names
 from cs_register.audit.services import find_audit_events, has_audit_events
 from cs_register.db import get_database, get_session
-from cs_register.errors import ValidationFailed
+from cs_register.errors import ValidationFailed, translated
 from cs_register.permissions import Actor, Permission, Principal, has_permission
 from cs_register.web import require_staff, requires, staff_context
 
@@ -65,7 +65,9 @@ def _form_choices() -> dict[str, Any]:
     """The filter form's lists: actions by group, staff members, kinds of subject."""
     return {
         "action_groups": [
-            (group, sorted(group.actions(), key=action_label)) for group in ACTION_GROUPS
+            # In the reader's language's order (the template shows the labels translated).
+            (group, sorted(group.actions(), key=lambda action: translated(action_label(action))))
+            for group in ACTION_GROUPS
         ],
         "action_label": action_label,
         "staff_choices": staff_names(get_session()),

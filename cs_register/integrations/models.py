@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 
 
 class TokenScope(enum.Enum):
@@ -27,9 +28,9 @@ class TokenScope(enum.Enum):
 
 
 _SCOPE_LABELS = {
-    TokenScope.TELEPHONY: "Telephony: calls and recordings in",
-    TokenScope.EMAIL: "Email: messages to customer service in",
-    TokenScope.MARKETING: "Marketing: reads prohibition and consent changes",
+    TokenScope.TELEPHONY: N_("Telephony: calls and recordings in"),
+    TokenScope.EMAIL: N_("Email: messages to customer service in"),
+    TokenScope.MARKETING: N_("Marketing: reads prohibition and consent changes"),
 }
 
 

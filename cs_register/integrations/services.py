@@ -25,6 +25,7 @@ from cs_register.context import Context
 from cs_register.errors import Unauthenticated, ValidationFailed
 from cs_register.integrations import credentials
 from cs_register.integrations.models import IntegrationToken, TokenScope
+from cs_register.languages import N_
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,14 @@ PREFIX_LENGTH = 8
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 _NAME = re.compile(r"[a-z0-9._-]{3,64}")
-NAME_RULE = "Use 3-64 characters: letters a-z, digits, dot, dash or underscore."
+NAME_RULE = N_("Use 3-64 characters: letters a-z, digits, dot, dash or underscore.")
 # token_urlsafe(32) gives exactly 43 characters of the URL-safe base64 alphabet.
 _TOKEN_SHAPE = re.compile(r"csr_[A-Za-z0-9_-]{43}")
 
-NO_CREDENTIALS_DETAIL = "This API needs an integration token: send 'Authorization: Bearer <token>'."
-BAD_CREDENTIALS_DETAIL = "The integration token is not valid (unknown, revoked or malformed)."
+NO_CREDENTIALS_DETAIL = N_(
+    "This API needs an integration token: send 'Authorization: Bearer <token>'."
+)
+BAD_CREDENTIALS_DETAIL = N_("The integration token is not valid (unknown, revoked or malformed).")
 
 
 def hash_token(raw: str) -> str:
@@ -64,7 +67,7 @@ def create_token(
     try:
         token_scope = TokenScope(scope)
     except ValueError:
-        raise ValidationFailed({"scope": ["Choose what the token is for."]}) from None
+        raise ValidationFailed({"scope": [N_("Choose what the token is for.")]}) from None
     TOKENS.refuse_taken_name(ctx.session, clean_name)
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from cs_register.db import get_session
-from cs_register.errors import Conflict, ValidationFailed
+from cs_register.errors import Conflict, ValidationFailed, translated
 from cs_register.integrations import services, webhooks
 from cs_register.integrations.credentials import Credential
 from cs_register.integrations.models import TokenScope, WebhookSecret
+from cs_register.languages import N_
 from cs_register.permissions import Permission
 from cs_register.web import current_keyring, now, requires, staff_context
 
@@ -58,20 +60,21 @@ def new_token() -> Any:
 
 
 def _end_credential(end: Callable[..., Credential], public_id: str, listing: str, done: str) -> Any:
-    """Revoke or retire, then back to the list; `done` is the message, with {name}."""
+    """Revoke or retire, then back to the list; `done` is the message (marked with N_), with
+    %(name)s."""
     try:
         credential = end(staff_context(), public_id=public_id)
     except Conflict as conflict:
-        flash(conflict.detail, "warning")
+        flash(translated(conflict.detail), "warning")
     else:
-        flash(done.format(name=credential.name), "success")
+        flash(gettext(done, name=credential.name), "success")
     return redirect(url_for(listing))
 
 
 @blueprint.post("/<public_id>/revoke")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def revoke(public_id: str) -> Any:
-    done = "Token {name} was revoked; requests presenting it are now refused."
+    done = N_("Token %(name)s was revoked; requests presenting it are now refused.")
     return _end_credential(services.revoke_token, public_id, "integrations.token_list", done)
 
 
@@ -148,6 +151,6 @@ def _webhook_secret_form(
 @blueprint.post("/webhook-secrets/<public_id>/retire")
 @requires(Permission.MANAGE_INTEGRATIONS)
 def retire_webhook_secret(public_id: str) -> Any:
-    done = "Webhook secret {name} was retired; webhooks signed only with it are now refused."
+    done = N_("Webhook secret %(name)s was retired; webhooks signed only with it are now refused.")
     listing = "integrations.webhook_secret_list"
     return _end_credential(webhooks.retire_webhook_secret, public_id, listing, done)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 
 from cs_register.db import get_session
-from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.errors import Conflict, NotFound, ValidationFailed, translated
+from cs_register.languages import N_
 from cs_register.permissions import Permission, Role
 from cs_register.staff import approvals, four_eyes, services
 from cs_register.staff.login import password_hashing, session_policy
@@ -42,7 +44,7 @@ def _render_one_time_password(user: StaffUser, password: str, *, created: bool) 
 
 def _waiting_for_approval() -> Any:
     flash(
-        "Asked for. The change takes effect when a second admin approves it on this page.",
+        gettext("Asked for. The change takes effect when a second admin approves it on this page."),
         "info",
     )
     return redirect(url_for("admin.approval_list"), code=303)
@@ -111,11 +113,18 @@ def change_role(public_id: str) -> Any:
             return _waiting_for_approval()
         services.set_role(ctx, user=user, role=role)
     except ValidationFailed as failure:
-        message = " ".join(" ".join(messages) for messages in failure.errors.values())
+        message = " ".join(
+            translated(message) for messages in failure.errors.values() for message in messages
+        )
         return _render_detail(public_id, error=message, status=422)
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
-    flash(f"Role is now {role.label}. The account's sessions were ended.", "success")
+    flash(
+        gettext(
+            "Role is now %(role)s. The account's sessions were ended.", role=translated(role.label)
+        ),
+        "success",
+    )
     return redirect(url_for("admin.staff_detail", public_id=public_id))
 
 
@@ -125,16 +134,16 @@ def set_active(public_id: str) -> Any:
     user = services.get_user(get_session(), public_id)
     raw = request.form.get("active", "")
     if raw not in ("0", "1"):
-        return _render_detail(public_id, error="Choose to activate or deactivate.", status=422)
+        return _render_detail(public_id, error=N_("Choose to activate or deactivate."), status=422)
     active = raw == "1"
     try:
         services.set_active(staff_context(), user=user, active=active)
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
     if active:
-        flash("The account was reactivated.", "success")
+        flash(gettext("The account was reactivated."), "success")
     else:
-        flash("The account was deactivated and its sessions were ended.", "success")
+        flash(gettext("The account was deactivated and its sessions were ended."), "success")
     return redirect(url_for("admin.staff_detail", public_id=public_id))
 
 
@@ -164,7 +173,12 @@ def end_sessions(public_id: str) -> Any:
     except Conflict as conflict:
         return _render_detail(public_id, error=conflict.detail, status=409)
     flash(
-        f"Ended {ended} session{'s' if ended != 1 else ''}; the account logs in again.", "success"
+        ngettext(
+            "Ended %(num)d session; the account logs in again.",
+            "Ended %(num)d sessions; the account logs in again.",
+            ended,
+        ),
+        "success",
     )
     return redirect(url_for("admin.staff_detail", public_id=public_id), code=303)
 
@@ -187,7 +201,7 @@ def _render_approvals(*, error: str | None = None, status: int = 200) -> Any:
         "staff/approvals.html",
         waiting=approvals.waiting(ctx),
         recent=approvals.recent(ctx),
-        status_of=lambda change: four_eyes.status(change, ctx.now),
+        status_of=lambda change: four_eyes.status_label(four_eyes.status(change, ctx.now)),
         error=error,
     )
     return page, status
@@ -208,11 +222,11 @@ def decide(public_id: str, decision: str) -> Any:
             made = approvals.approve(ctx, public_id, hashing=password_hashing())
         elif decision == "reject":
             approvals.reject(ctx, public_id)
-            flash("Rejected: nothing was changed.", "success")
+            flash(gettext("Rejected: nothing was changed."), "success")
             return redirect(url_for("admin.approval_list"), code=303)
         elif decision == "withdraw":
             approvals.withdraw(ctx, public_id)
-            flash("Your request was withdrawn.", "success")
+            flash(gettext("Your request was withdrawn."), "success")
             return redirect(url_for("admin.approval_list"), code=303)
         else:
             raise NotFound("No such decision.")
@@ -222,6 +236,12 @@ def decide(public_id: str, decision: str) -> Any:
         created = made.request.kind is StaffChangeKind.CREATE_ACCOUNT
         page = _render_one_time_password(made.user, made.one_time_password, created=created)
         return page, 201 if created else 200
-    done = f"{made.request.kind.label} of {made.user.username}"
-    flash(f"Approved: {done.lower()} is done.", "success")
+    flash(
+        gettext(
+            "Approved: %(change)s of %(username)s is done.",
+            change=translated(made.request.kind.label).lower(),
+            username=made.user.username,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.staff_detail", public_id=made.user.public_id), code=303)

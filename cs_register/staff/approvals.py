@@ -20,6 +20,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import ActorKind, Permission, Role, require
 from cs_register.staff import four_eyes, services, two_step
 from cs_register.staff.models import StaffChangeKind, StaffChangeRequest, StaffUser
@@ -113,7 +114,7 @@ def ask_to_change(
     if admin.id == user.id:
         raise Conflict("Another admin changes your own account.")
     if kind is StaffChangeKind.CHANGE_ROLE and (role is None or role == user.role):
-        raise ValidationFailed({"role": ["Choose a role the account does not have yet."]})
+        raise ValidationFailed({"role": [N_("Choose a role the account does not have yet.")]})
     if kind is StaffChangeKind.CREATE_ACCOUNT:
         raise ValueError("a new account is asked for with ask_to_create")
     _refuse_a_second_request(

@@ -15,6 +15,7 @@ from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.errors import ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import Actor
 from cs_register.staff import throttling, two_step
 from cs_register.staff.models import StaffUser
@@ -31,7 +32,7 @@ from cs_register.staff.sign_ins import SIGNED_IN, normalised_address, record_sig
 class LoginFailed(Exception):
     """Wrong username, wrong password or inactive account: deliberately one message."""
 
-    message = "Invalid username or password."
+    message = N_("Invalid username or password.")
 
 
 class LoginThrottled(Exception):
@@ -41,6 +42,8 @@ class LoginThrottled(Exception):
         super().__init__(retry_after)
         self.retry_after = retry_after
         minutes = -(-retry_after // 60)
+        # The page says it with ngettext (`staff.views.login`); `message` is the English.
+        self.minutes = minutes
         self.message = (
             "Too many failed attempts from here. Wait"
             f" {minutes} minute{'s' if minutes != 1 else ''} and try again."
@@ -135,7 +138,7 @@ def change_own_password(
     session, now = ctx.session, ctx.now
     errors: dict[str, list[str]] = {}
     if not hashing.verify(user.password_hash, current_password):
-        errors["current_password"] = ["Current password is not correct."]
+        errors["current_password"] = [N_("Current password is not correct.")]
     if needs_second_step_again(ctx, user, current_token) and not two_step.verify_second_step(
         ctx, keyring, user, code
     ):
@@ -146,7 +149,7 @@ def change_own_password(
     if problems:
         errors["new_password"] = problems
     elif hashing.verify(user.password_hash, new_password):
-        errors["new_password"] = ["The new password must differ from the current one."]
+        errors["new_password"] = [N_("The new password must differ from the current one.")]
     if errors:
         raise ValidationFailed(errors)
     user.password_hash = hashing.hash(new_password)

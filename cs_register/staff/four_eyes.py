@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cs_register.errors import Conflict, PermissionDenied
+from cs_register.languages import N_
 from cs_register.permissions import Actor, ActorKind, Role
 from cs_register.staff.models import StaffChangeKind, StaffChangeRequest
 
@@ -55,6 +56,21 @@ def lapsed(request: StaffChangeRequest, now: datetime) -> bool:
 
 def status(request: StaffChangeRequest, now: datetime) -> str:
     return "lapsed" if lapsed(request, now) else request.outcome
+
+
+# Each status in words, in English (a template shows them `|translated`).
+_STATUS_LABELS = {
+    PENDING: N_("pending"),
+    APPROVED: N_("approved"),
+    REJECTED: N_("rejected"),
+    WITHDRAWN: N_("withdrawn"),
+    "lapsed": N_("lapsed"),
+}
+
+
+def status_label(value: str) -> str:
+    """A `status` in words, in English, marked for the catalogs."""
+    return _STATUS_LABELS.get(value, value)
 
 
 def check_allowed(

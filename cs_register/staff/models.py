@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 from cs_register.permissions import Role
 
 
@@ -120,11 +121,12 @@ class StaffChangeKind(enum.Enum):
 
     @property
     def label(self) -> str:
+        """The kind in words, in English: a template shows it `|translated`."""
         return {
-            StaffChangeKind.CREATE_ACCOUNT: "New account",
-            StaffChangeKind.CHANGE_ROLE: "Role change",
-            StaffChangeKind.RESET_PASSWORD: "Password reset",
-            StaffChangeKind.RESET_TWO_STEP: "Two-step login reset",
+            StaffChangeKind.CREATE_ACCOUNT: N_("New account"),
+            StaffChangeKind.CHANGE_ROLE: N_("Role change"),
+            StaffChangeKind.RESET_PASSWORD: N_("Password reset"),
+            StaffChangeKind.RESET_TWO_STEP: N_("Two-step login reset"),
         }[self]
 
 

@@ -12,9 +12,11 @@ import base64
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
+from cs_register.languages import N_
 from cs_register.staff import passkeys, two_step
 from cs_register.staff.login import current_account, password_hashing
 from cs_register.staff.models import StaffUser
@@ -87,11 +89,11 @@ def new_passkey() -> Any:
     ctx = staff_context()
     errors: dict[str, list[str]] = {}
     if not two_step.is_enrolled(user):
-        errors["passkey"] = ["Set up two-step login with an authenticator app first."]
+        errors["passkey"] = [N_("Set up two-step login with an authenticator app first.")]
     elif not password_hashing().verify(
         user.password_hash, request.form.get("current_password", "")
     ):
-        errors["passkey"] = ["Current password is not correct."]
+        errors["passkey"] = [N_("Current password is not correct.")]
     elif not two_step.verify_second_step(
         ctx, current_keyring(), user, request.form.get("code", "")
     ):
@@ -109,7 +111,7 @@ def add_passkey() -> Any:
     ctx = staff_context()
     started = end_ceremony(ctx, "register", user)
     if started is None:
-        errors = {"passkey": ["That took too long. Start adding the passkey again."]}
+        errors = {"passkey": [N_("That took too long. Start adding the passkey again.")]}
         return render_two_step_page(user, errors=errors, status=422)
     challenge, ceremony = started
     try:
@@ -123,7 +125,9 @@ def add_passkey() -> Any:
         )
     except ValidationFailed as failure:
         return render_two_step_page(user, errors=failure.errors, status=422)
-    flash("Passkey added. You can use it at the second step of your next login.", "success")
+    flash(
+        gettext("Passkey added. You can use it at the second step of your next login."), "success"
+    )
     return redirect(url_for("auth.two_step_settings"), code=303)
 
 
@@ -149,5 +153,5 @@ def remove_passkey(public_id: str) -> Any:
     except ValidationFailed as failure:
         messages = [message for field in failure.errors.values() for message in field]
         return render_two_step_page(user, errors={"passkey": messages}, status=422)
-    flash("Passkey removed.", "success")
+    flash(gettext("Passkey removed."), "success")
     return redirect(url_for("auth.two_step_settings"), code=303)

@@ -12,8 +12,9 @@ wrong code (`two_step_failed`); resetting two-step login forgets the passkeys to
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import NotFound, ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import Actor
 from cs_register.request_bodies import NotJson, parse_strict_json
 from cs_register.staff import two_step
@@ -47,6 +49,9 @@ RP_NAME = "cs-register"
 CHALLENGE_SECONDS = 120
 MAX_PASSKEYS = 10
 _NAME_LENGTH = 64
+
+# What the library's check returns: the registration's or the login's verified answer.
+Verified = TypeVar("Verified")
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,22 @@ class RelyingParty:
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("an origin is scheme://host[:port]")
         return cls(id=parts.hostname, origin=f"{parts.scheme}://{parts.netloc}")
+
+    def check(
+        self, verify: Callable[..., Verified], challenge: bytes, **answer: Any
+    ) -> Verified | None:
+        """`verify` (the library's check of a registration or a login) on `answer`, expecting
+        `challenge` at this host and origin; None when the library refuses it."""
+        try:
+            return verify(
+                expected_challenge=challenge,
+                expected_rp_id=self.id,
+                expected_origin=self.origin,
+                **answer,
+            )
+        # Any of the library's refusals (structure, CBOR, signature, ...) and malformed values.
+        except (WebAuthnException, ValueError, TypeError, KeyError):
+            return None
 
 
 def passkeys_of(session: Session, user: StaffUser) -> Sequence[StaffPasskey]:
@@ -97,7 +118,7 @@ def registration_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tup
 
 def _unreadable() -> ValidationFailed:
     return ValidationFailed(
-        {"passkey": ["The passkey's answer could not be checked. Try again, or use a code."]}
+        {"passkey": [N_("The passkey's answer could not be checked. Try again, or use a code.")]}
     )
 
 
@@ -122,21 +143,14 @@ def register(
         raise _unreadable() from None
     if not isinstance(parsed, dict):
         raise _unreadable()
-    try:
-        verified = verify_registration_response(
-            credential=parsed,
-            expected_challenge=challenge,
-            expected_rp_id=rp.id,
-            expected_origin=rp.origin,
-        )
-    # Any of the library's refusals (structure, CBOR, signature, ...) and malformed values.
-    except (WebAuthnException, ValueError, TypeError, KeyError):
-        raise _unreadable() from None
+    verified = rp.check(verify_registration_response, challenge, credential=parsed)
+    if verified is None:
+        raise _unreadable()
     duplicate = ctx.session.scalar(
         sa.select(StaffPasskey.id).where(StaffPasskey.credential_id == verified.credential_id)
     )
     if duplicate is not None:
-        raise ValidationFailed({"passkey": ["This passkey is registered already."]})
+        raise ValidationFailed({"passkey": [N_("This passkey is registered already.")]})
     passkey = StaffPasskey(
         user_id=user.id,
         credential_id=verified.credential_id,
@@ -198,17 +212,13 @@ def verify_login(
         else None
     )
     if passkey is not None:
-        try:
-            verified = verify_authentication_response(
-                credential=credential,
-                expected_challenge=challenge,
-                expected_rp_id=rp.id,
-                expected_origin=rp.origin,
-                credential_public_key=passkey.public_key,
-                credential_current_sign_count=passkey.sign_count,
-            )
-        except (WebAuthnException, ValueError, TypeError, KeyError):
-            verified = None
+        verified = rp.check(
+            verify_authentication_response,
+            challenge,
+            credential=credential,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+        )
         if verified is not None:
             passkey.sign_count = verified.new_sign_count
             passkey.last_used_at = ctx.now
@@ -237,7 +247,7 @@ def remove(
     if passkey.user_id != user.id:
         raise NotFound("No such passkey.")
     if not password_ok:
-        raise ValidationFailed({"current_password": ["Current password is not correct."]})
+        raise ValidationFailed({"current_password": [N_("Current password is not correct.")]})
     if not code_ok:
         raise ValidationFailed({"code": [two_step.WRONG_CODE]})
     ctx.session.delete(passkey)

@@ -16,6 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from cs_register.languages import N_
+
 
 @dataclass(frozen=True)
 class HashingCost:
@@ -84,7 +86,7 @@ def check_password_policy(
     if len(password) > MAX_PASSWORD_LENGTH:
         problems.append(f"Password may be at most {MAX_PASSWORD_LENGTH} characters.")
     if username and username.lower() in password.lower():
-        problems.append("Password must not contain the username.")
+        problems.append(N_("Password must not contain the username."))
     if not problems:
         context = [username, *display_name.split(), *CONTEXT_WORDS]
         estimate = zxcvbn(password[:_STRENGTH_CHECKED_CHARS], user_inputs=[w for w in context if w])

@@ -18,6 +18,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, Role, require, require_unless_command
 from cs_register.staff import four_eyes
@@ -32,7 +33,7 @@ from cs_register.staff.sessions import SessionPolicy, live_session_condition, re
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
-_USERNAME_RULE = "Use 3-64 characters: letters a-z, digits, dot, dash or underscore."
+_USERNAME_RULE = N_("Use 3-64 characters: letters a-z, digits, dot, dash or underscore.")
 
 
 def normalise_username(raw: str) -> str:
@@ -91,7 +92,7 @@ def create_user(
         errors.update(failure.errors)
     display_name = " ".join(display_name.split())
     if not 1 <= len(display_name) <= 100:
-        errors["display_name"] = ["Display name is required (at most 100 characters)."]
+        errors["display_name"] = [N_("Display name is required (at most 100 characters).")]
     password_problems = check_password_policy(
         password, username=username, display_name=display_name
     )

@@ -32,6 +32,7 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.crypto import Keyring
 from cs_register.errors import Conflict, ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import Actor, Permission, require_unless_command
 from cs_register.staff import four_eyes
 from cs_register.staff.models import (
@@ -49,8 +50,8 @@ RECOVERY_CODES = 10
 MAX_WRONG_CODES = 5
 # How long the password step stays good for the second step.
 PENDING_SECONDS = 5 * 60
-WRONG_CODE = "Type the code your authenticator app shows now, or a recovery code."
-_CODE_DETAIL = "That code is not right. Type the six digits your authenticator app shows now."
+WRONG_CODE = N_("Type the code your authenticator app shows now, or a recovery code.")
+_CODE_DETAIL = N_("That code is not right. Type the six digits your authenticator app shows now.")
 
 
 def required(setting: str) -> bool:
@@ -117,7 +118,7 @@ def confirm_enrolment(ctx: Context, keyring: Keyring, user: StaffUser, code: str
     """Turn two-step login on with the secret being enrolled, if `code` is its current one;
     the ten recovery codes, to be shown once."""
     if user.totp_pending_ciphertext is None:
-        raise ValidationFailed({"code": ["Open the enrolment page again to get a QR code."]})
+        raise ValidationFailed({"code": [N_("Open the enrolment page again to get a QR code.")]})
     secret = keyring.totp_secret.decrypt(user.totp_pending_ciphertext, row_id=_row_id(user))
     step = _matching_step(secret, code, ctx.now, None)
     if step is None:
@@ -166,9 +167,9 @@ def renew_recovery_codes(
     with its password (`password_ok`) and a current code; shown once."""
     errors: dict[str, list[str]] = {}
     if not is_enrolled(user):
-        raise ValidationFailed({"code": ["Two-step login is not set up for this account."]})
+        raise ValidationFailed({"code": [N_("Two-step login is not set up for this account.")]})
     if not password_ok:
-        errors["current_password"] = ["Current password is not correct."]
+        errors["current_password"] = [N_("Current password is not correct.")]
     if not verify_second_step(ctx, keyring, user, code):
         errors["code"] = [WRONG_CODE]
     if errors:

@@ -17,12 +17,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import login_user, logout_user
 
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import Actor, Permission, has_permission
 from cs_register.staff import authentication as staff_authentication
 from cs_register.staff import language_views, passkey_views, passkeys, two_step
@@ -69,9 +71,12 @@ def login() -> Any:
             source_address=request.remote_addr,
         )
     except staff_authentication.LoginThrottled as held:
-        page = render_template(
-            "staff/login.html", next_url=next_url, error=held.message, username=username
+        wait = ngettext(
+            "Too many failed attempts from here. Wait %(num)d minute and try again.",
+            "Too many failed attempts from here. Wait %(num)d minutes and try again.",
+            held.minutes,
         )
+        page = render_template("staff/login.html", next_url=next_url, error=wait, username=username)
         return page, 429, {"Retry-After": str(held.retry_after)}
     except staff_authentication.LoginFailed as failure:
         # The form again (401); the view returned normally, so the failed attempt's sign-in
@@ -105,7 +110,7 @@ def _start_session(ctx: Context, user: StaffUser, next_url: str | None) -> Any:
     session["sid"] = token
     login_user(user)
     if user.must_change_password:
-        flash("Please replace your one-time password before continuing.", "warning")
+        flash(gettext("Please replace your one-time password before continuing."), "warning")
         return redirect(url_for("auth.change_password"))
     return redirect(next_url or "/")
 
@@ -127,7 +132,8 @@ def _pending_user(ctx: Context) -> tuple[StaffUser, dict[str, Any]] | None:
 
 
 def _back_to_login(message: str) -> Any:
-    flash(message, "warning")
+    """Flashes `message` (marked with N_) in the reader's language."""
+    flash(gettext(message), "warning")
     return redirect(url_for("auth.login"))
 
 
@@ -139,7 +145,7 @@ def _login_to_finish(*, enrolled: bool) -> tuple[Context, StaffUser, dict[str, A
     ctx = request_context(Actor.anonymous())
     found = _pending_user(ctx)
     if found is None:
-        return _back_to_login("Log in again: the login was not finished in time.")
+        return _back_to_login(N_("Log in again: the login was not finished in time."))
     user, pending = found
     if two_step.is_enrolled(user) != enrolled:
         other = "auth.second_step" if two_step.is_enrolled(user) else "auth.enrol_second_step"
@@ -175,7 +181,7 @@ def second_step(ctx: Context, user: StaffUser, pending: dict[str, Any]) -> Any:
     since = datetime.fromtimestamp(float(pending["at"]), tz=UTC)
     if two_step.wrong_codes_since(ctx.session, user, since) >= two_step.MAX_WRONG_CODES:
         session.pop(_PENDING, None)
-        return _back_to_login("Too many wrong codes. Log in again.")
+        return _back_to_login(N_("Too many wrong codes. Log in again."))
     credential = request.form.get("credential")
     if credential:
         started = passkey_views.end_ceremony(ctx, "login", user)
@@ -183,11 +189,11 @@ def second_step(ctx: Context, user: StaffUser, pending: dict[str, Any]) -> Any:
             ctx, passkey_views.relying_party(), user, credential=credential, challenge=started[0]
         ):
             return _start_session(ctx, user, pending.get("next"))
-        error = "The passkey did not answer in time or is not yours. Try again, or type a code."
+        error = N_("The passkey did not answer in time or is not yours. Try again, or type a code.")
     elif two_step.verify_second_step(ctx, current_keyring(), user, request.form.get("code", "")):
         return _start_session(ctx, user, pending.get("next"))
     else:
-        error = (
+        error = N_(
             "That code is not right. Type the code your authenticator app shows now,"
             " or a recovery code."
         )
@@ -235,7 +241,7 @@ def logout() -> Any:
         staff_sessions.end_session(request_context(Actor.anonymous()), token=token)
     logout_user()
     session.clear()
-    flash("You have been logged out.", "info")
+    flash(gettext("You have been logged out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -262,7 +268,7 @@ def change_password() -> Any:
             "staff/change_password.html", errors=failure.errors, ask_code=ask_code
         )
         return page, 422
-    flash("Password changed. Your other sessions have been logged out.", "success")
+    flash(gettext("Password changed. Your other sessions have been logged out."), "success")
     return redirect("/")
 
 
@@ -304,7 +310,7 @@ def own_sessions() -> Any:
         if not password_hashing().verify(
             user.password_hash, request.form.get("current_password", "")
         ):
-            errors["current_password"] = ["Current password is not correct."]
+            errors["current_password"] = [N_("Current password is not correct.")]
             status = 422
         else:
             ended = staff_sessions.revoke_all_sessions(
@@ -315,7 +321,10 @@ def own_sessions() -> Any:
                 keep_token=current if isinstance(current, str) else None,
             )
             audit.record(ctx, AuditAction.OWN_SESSIONS_ENDED, user, details={"ended": ended})
-            flash(f"Ended {ended} other session{'s' if ended != 1 else ''}.", "success")
+            flash(
+                ngettext("Ended %(num)d other session.", "Ended %(num)d other sessions.", ended),
+                "success",
+            )
             return redirect(url_for("auth.own_sessions"), code=303)
     live = staff_sessions.live_sessions_of(
         ctx.session, user=user, now=ctx.now, policy=session_policy()
