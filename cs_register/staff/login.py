@@ -8,10 +8,12 @@ row. Wired by `create_app`; the request plumbing (`cs_register.web`) only reads 
 from __future__ import annotations
 
 from flask import Flask, session
+from flask_babel import gettext
 from flask_login import LoginManager
 
 from cs_register.db import get_session
 from cs_register.errors import PermissionDenied
+from cs_register.languages import N_
 from cs_register.staff.models import StaffSession, StaffUser
 from cs_register.staff.passwords import PasswordHashing
 from cs_register.staff.sessions import SessionPolicy, resume_session
@@ -31,7 +33,8 @@ def password_hashing() -> PasswordHashing:
 def init_app(app: Flask) -> None:
     login_manager = LoginManager()
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = N_("Please log in to continue.")
+    login_manager.localize_callback = gettext
     login_manager.login_message_category = "info"
     # Our own server-side sessions replace Flask-Login's remember-me and session protection.
     login_manager.session_protection = None
