@@ -23,6 +23,7 @@ from cs_register.errors import ValidationFailed
 from cs_register.identifiers import whole_number
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.integrations.models import TokenScope
+from cs_register.languages import N_
 from cs_register.permissions import Actor
 from cs_register.web import request_context
 
@@ -43,7 +44,7 @@ def _query() -> tuple[int, int]:
         else None
     )
     if after is None:
-        errors["after"] = ["Give the next_cursor of the previous answer, or 0 to start."]
+        errors["after"] = [N_("Give the next_cursor of the previous answer, or 0 to start.")]
     limit = whole_number(
         request.args.get("limit", str(feed.DEFAULT_PAGE)), minimum=1, maximum=feed.MAX_PAGE
     )

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 
 
 class ChoiceKind(enum.Enum):
@@ -32,6 +33,19 @@ class ChoiceChannel(enum.Enum):
     EMAIL = "email"
     CHATBOT = "chatbot"
     LETTER = "letter"
+
+    @property
+    def label(self) -> str:
+        """What pages call it: English, marked for the catalogs (`|translated`)."""
+        return _CHANNEL_LABELS[self]
+
+
+_CHANNEL_LABELS = {
+    ChoiceChannel.PHONE: N_("Phone"),
+    ChoiceChannel.EMAIL: N_("Email"),
+    ChoiceChannel.CHATBOT: N_("Chatbot"),
+    ChoiceChannel.LETTER: N_("Letter"),
+}
 
 
 class ChangeKind(enum.Enum):

@@ -23,6 +23,7 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.languages import N_
 from cs_register.permissions import Permission, require
 
 
@@ -57,14 +58,16 @@ def _channel(raw: str) -> ChoiceChannel:
     try:
         return ChoiceChannel(raw)
     except ValueError:
-        raise ValidationFailed({"channel": ["Say how the customer told us."]}) from None
+        message = N_("Say how the customer told us.")
+        raise ValidationFailed({"channel": [message]}) from None
 
 
 def _kind(raw: str) -> ChoiceKind:
     try:
         return ChoiceKind(raw)
     except ValueError:
-        raise ValidationFailed({"choice": ["Choose a prohibition or a consent."]}) from None
+        message = N_("Choose a prohibition or a consent.")
+        raise ValidationFailed({"choice": [message]}) from None
 
 
 def record_choice(
@@ -82,16 +85,14 @@ def record_choice(
     customer = get_visible_customer(ctx, customer_public_id)
     choice_kind = _kind(kind)
     if not topics.knows(choice_kind, topic):
-        raise ValidationFailed({"choice": ["Choose a prohibition or a consent from the list."]})
+        message = N_("Choose a prohibition or a consent from the list.")
+        raise ValidationFailed({"choice": [message]})
     how = _channel(channel)
     contact_id = _contact_of(ctx.session, customer, contact_public_id)
     if in_force(ctx.session, customer.id, choice_kind, topic):
-        what = (
-            "prohibition is already in force"
-            if choice_kind is ChoiceKind.PROHIBITION
-            else ("consent is already given")
-        )
-        raise Conflict(f"This {what} for the customer.")
+        if choice_kind is ChoiceKind.PROHIBITION:
+            raise Conflict("This prohibition is already in force for the customer.")
+        raise Conflict("This consent is already given for the customer.")
     choice = CustomerChoice(
         customer_id=customer.id,
         kind=choice_kind,
@@ -173,5 +174,6 @@ def _contact_of(session: Session, customer: Customer, public_id: str | None) -> 
         )
     )
     if contact_id is None:
-        raise ValidationFailed({"contact": ["Choose one of this customer's contacts."]})
+        message = N_("Choose one of this customer's contacts.")
+        raise ValidationFailed({"contact": [message]})
     return contact_id

@@ -11,10 +11,19 @@ from dataclasses import dataclass
 
 from cs_register.config import Settings
 from cs_register.consents.models import ChoiceKind
+from cs_register.languages import N_
+
+# The default topics' words (`cs_register.config`), marked for the catalogs: pages show
+# `label(topic)|translated`. A deployment's own topics show as written unless a catalog has them.
+_DEFAULT_LABELS = {
+    "direct_marketing": N_("Direct marketing"),
+    "newsletter": N_("Newsletter"),
+    "customer_surveys": N_("Customer surveys"),
+}
 
 
 def label(topic: str) -> str:
-    return topic.replace("_", " ").capitalize()
+    return _DEFAULT_LABELS.get(topic) or topic.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)

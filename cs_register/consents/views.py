@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from cs_register.consents.models import ChoiceChannel, ChoiceKind
 from cs_register.consents.topics import ChoiceTopics, label
 from cs_register.contacts.models import Contact
 from cs_register.customers.models import Customer
-from cs_register.errors import Conflict, NotFound, ValidationFailed
+from cs_register.errors import Conflict, NotFound, ValidationFailed, translated
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_settings, current_staff, requires, staff_context
 
@@ -38,9 +39,9 @@ def _failed(failure: ValidationFailed | Conflict | NotFound) -> None:
     if isinstance(failure, ValidationFailed):
         for messages in failure.errors.values():
             for message in messages:
-                flash(message, "error")
+                flash(translated(message), "error")
     else:
-        flash(failure.detail, "error")
+        flash(translated(failure.detail), "error")
 
 
 @blueprint.post("/customers/<public_id>/choices")
@@ -60,10 +61,12 @@ def record_choice(public_id: str) -> Any:
     except (ValidationFailed, Conflict) as failure:
         _failed(failure)
         return _back(public_id)
-    what = (
-        "prohibition is in force" if choice.kind is ChoiceKind.PROHIBITION else "consent is given"
-    )
-    flash(f"Recorded: the {label(choice.topic).lower()} {what}.", "success")
+    what = translated(label(choice.topic)).lower()
+    if choice.kind is ChoiceKind.PROHIBITION:
+        message = gettext("Recorded: the %(what)s prohibition is in force.", what=what)
+    else:
+        message = gettext("Recorded: the %(what)s consent is given.", what=what)
+    flash(message, "success")
     return _back(public_id)
 
 
@@ -80,12 +83,12 @@ def end_choice(public_id: str, choice_public_id: str) -> Any:
     except (ValidationFailed, Conflict, NotFound) as failure:
         _failed(failure)
         return _back(public_id)
-    what = (
-        "prohibition was lifted"
-        if choice.kind is ChoiceKind.PROHIBITION
-        else "consent was withdrawn"
-    )
-    flash(f"Recorded: the {label(choice.topic).lower()} {what}.", "success")
+    what = translated(label(choice.topic)).lower()
+    if choice.kind is ChoiceKind.PROHIBITION:
+        message = gettext("Recorded: the %(what)s prohibition was lifted.", what=what)
+    else:
+        message = gettext("Recorded: the %(what)s consent was withdrawn.", what=what)
+    flash(message, "success")
     return _back(public_id)
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_register.db import Base, PublicIdentified, str_enum
+from cs_register.languages import N_
 
 
 class Channel(enum.Enum):
@@ -17,16 +18,43 @@ class Channel(enum.Enum):
     PHONE = "phone"
     CHATBOT = "chatbot"
 
+    @property
+    def label(self) -> str:
+        return _CHANNEL_LABELS[self]
+
 
 class Direction(enum.Enum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+
+    @property
+    def label(self) -> str:
+        return _DIRECTION_LABELS[self]
 
 
 class VerificationOutcome(enum.Enum):
     VERIFIED = "verified"
     FAILED = "failed"
     NOT_ATTEMPTED = "not_attempted"
+
+    @property
+    def label(self) -> str:
+        return _OUTCOME_LABELS[self]
+
+
+# What pages call them: English (the source language), marked for the catalogs; templates
+# show them with `|translated` (and `|lower` mid-sentence). The values stay the data.
+_CHANNEL_LABELS = {
+    Channel.EMAIL: N_("Email"),
+    Channel.PHONE: N_("Phone"),
+    Channel.CHATBOT: N_("Chatbot"),
+}
+_DIRECTION_LABELS = {Direction.INBOUND: N_("Inbound"), Direction.OUTBOUND: N_("Outbound")}
+_OUTCOME_LABELS = {
+    VerificationOutcome.VERIFIED: N_("Verified"),
+    VerificationOutcome.FAILED: N_("Failed"),
+    VerificationOutcome.NOT_ATTEMPTED: N_("Not attempted"),
+}
 
 
 # The column size of a contact's subject, whichever channel it came by.

@@ -23,6 +23,7 @@ from cs_register.context import Context
 from cs_register.customers import restriction
 from cs_register.errors import ValidationFailed
 from cs_register.identifiers import IdentifierError, normalise_email, normalise_phone
+from cs_register.languages import N_
 from cs_register.pages import ContactOrigin
 from cs_register.permissions import Permission, require
 
@@ -30,7 +31,8 @@ PAGE_SIZE = 50
 # A customer page offers at most this many; an agent links a few, not hundreds.
 MAX_OFFERED = 20
 MAX_SEARCH_VALUE = 254
-SEARCH_KINDS = {"any": "Phone or email", "phone": "Phone", "email": "Email"}
+# The search's kinds and their labels (English, marked for the catalogs; shown `|translated`).
+SEARCH_KINDS = {"any": N_("Phone or email"), "phone": N_("Phone"), "email": N_("Email")}
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,14 @@ def parse_search(kind: str, value: str) -> QueueSearch:
     """A typed phone number or email address, normalised; "any" tells them apart by the "@"."""
     text = (value or "").strip()
     if kind not in SEARCH_KINDS:
-        raise ValidationFailed({"kind": ["Choose what to search by."]})
+        message = N_("Choose what to search by.")
+        raise ValidationFailed({"kind": [message]})
     if not text:
-        raise ValidationFailed({"value": ["Type a phone number or an email address."]})
+        message = N_("Type a phone number or an email address.")
+        raise ValidationFailed({"value": [message]})
     if len(text) > MAX_SEARCH_VALUE:
-        raise ValidationFailed({"value": ["The search text is too long."]})
+        message = N_("The search text is too long.")
+        raise ValidationFailed({"value": [message]})
     if kind == "any":
         kind = "email" if "@" in text else "phone"
     try:
@@ -75,7 +80,8 @@ def parse_channel(raw: str | None) -> Channel | None:
     try:
         return Channel(raw)
     except ValueError:
-        raise ValidationFailed({"channel": ["Choose email, phone or chatbot."]}) from None
+        message = N_("Choose email, phone or chatbot.")
+        raise ValidationFailed({"channel": [message]}) from None
 
 
 def _queue(ctx: Context) -> sa.Select[Contact]:
@@ -98,9 +104,8 @@ def _position(ctx: Context, public_id: str) -> tuple[datetime, int]:
         sa.select(Contact.occurred_at, Contact.id).where(Contact.public_id == public_id)
     ).first()
     if row is None:
-        raise ValidationFailed(
-            {"page": ["That page of the queue no longer exists; start from the first page."]}
-        )
+        message = N_("That page of the queue no longer exists; start from the first page.")
+        raise ValidationFailed({"page": [message]})
     return row.occurred_at, row.id
 
 

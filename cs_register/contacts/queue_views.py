@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -39,10 +40,10 @@ def format_age(age: timedelta) -> str:
     """How long a contact has waited, in the one unit that matters at a glance."""
     minutes = max(int(age.total_seconds() // 60), 0)
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(num)d min", num=minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
+        return gettext("%(num)d h", num=minutes // 60)
+    return gettext("%(num)d d", num=minutes // (24 * 60))
 
 
 def origins_of(session: Session, contact_ids: Sequence[int]) -> dict[int, list[ContactOrigin]]:
@@ -106,7 +107,7 @@ def unlinked() -> Any:
         if search is None:
             # Forgotten (a newer search pushed it out, another session's link): say so rather
             # than silently showing the whole queue as if it were the results.
-            notice = "That search is no longer available here; search again."
+            notice = gettext("That search is no longer available here; search again.")
             token = None
     try:
         channel = queue.parse_channel(request.args.get("channel"))

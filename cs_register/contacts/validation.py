@@ -18,6 +18,7 @@ from cs_register.contacts.models import MAX_SUBJECT, VERIFIABLE_IDENTIFIERS, Ver
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
+from cs_register.languages import N_
 
 MAX_NOTES = 10_000
 # Clocks of agents' machines drift and forms are filled in quickly; beyond this it is a typo.
@@ -100,7 +101,7 @@ def parse_verification(
         if value in _TICKED:
             checked.append(name)
         elif value:
-            errors.setdefault(field, []).append("Checkbox value was not understood.")
+            errors.setdefault(field, []).append(N_("Checkbox value was not understood."))
     raw_outcome = form_text(form, "verification_outcome") or VerificationOutcome.NOT_ATTEMPTED.value
     try:
         outcome = parse_choice(raw_outcome, VerificationOutcome, "Verification outcome")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -84,7 +85,7 @@ def new_contact() -> Any:
             ),
             422,
         )
-    flash("Contact logged.", "success")
+    flash(gettext("Contact logged."), "success")
     return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 
 
@@ -154,7 +155,7 @@ def record_verification(public_id: str) -> Any:
     except ValidationFailed as failure:
         values = {name: echo_safely(request.form.get(name, "")) for name in request.form}
         return render_contact_page(public_id, errors=failure.errors, values=values, status=422)
-    flash("Verification recorded.", "success")
+    flash(gettext("Verification recorded."), "success")
     return redirect(url_for("contacts.contact_page", public_id=public_id))
 
 
@@ -202,7 +203,7 @@ def edit_contact(public_id: str) -> Any:
         # again is a deliberate choice to replace the other person's version.
         values = {name: echo_safely(value) for name, value in typed.items()}
         return _render_edit_page(public_id, values=values, conflict=conflict.detail, status=409)
-    flash("Contact saved." if changed else "Nothing was changed.", "success")
+    flash(gettext("Contact saved.") if changed else gettext("Nothing was changed."), "success")
     return redirect(url_for("contacts.contact_page", public_id=public_id), 303)
 
 
@@ -270,9 +271,9 @@ def link_contact(public_id: str) -> Any:
         # No name in the flash: flashes travel in the session cookie.
         if request.form.get("back") == "customer":
             # Linked from the offer on the customer's page: back there, for the next one.
-            flash("Contact linked to this customer.", "success")
+            flash(gettext("Contact linked to this customer."), "success")
             return redirect(url_for("customers.customer_page", public_id=customer_public_id))
-        flash("Contact linked to the chosen customer.", "success")
+        flash(gettext("Contact linked to the chosen customer."), "success")
         return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 
     contact = services.get_contact(staff_context(), public_id=public_id)

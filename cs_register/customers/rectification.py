@@ -30,6 +30,7 @@ from cs_register.errors import ValidationFailed
 from cs_register.identifiers import (
     mask_identity_code,
 )
+from cs_register.languages import N_
 from cs_register.permissions import Permission, require
 from cs_register.staff.models import StaffUser
 
@@ -48,17 +49,18 @@ class RevisionView:
     changed_at: datetime
 
 
-# What the console calls each of the customer's fields (the history page, exports).
+# What the console calls each of the customer's fields (the history page, exports): English,
+# marked for the catalogs; pages show them with `|translated`.
 FIELD_LABELS = {
-    "given_names": "Given names",
-    "family_name": "Family name",
-    "street_address": "Street address",
-    "postal_code": "Postal code",
-    "city": "City",
-    "country": "Country",
-    "phone": "Phone",
-    "email": "Email",
-    "identity_code": "Identity code",
+    "given_names": N_("Given names"),
+    "family_name": N_("Family name"),
+    "street_address": N_("Street address"),
+    "postal_code": N_("Postal code"),
+    "city": N_("City"),
+    "country": N_("Country"),
+    "phone": N_("Phone"),
+    "email": N_("Email"),
+    "identity_code": N_("Identity code"),
 }
 
 

@@ -39,6 +39,7 @@ from cs_register.identifiers import (
     search_key,
     validate_customer_fields,
 )
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, require
 
@@ -94,7 +95,7 @@ def validate_fields(form: Mapping[str, str | None], *, now: datetime) -> Custome
     """`validate_customer_fields`, plus: no identity code hidden in a clear-text field."""
     fields = validate_customer_fields(form, today=local_today(now))
     misplaced = {
-        name: ["Identity codes belong in the identity code field only."]
+        name: [N_("Identity codes belong in the identity code field only.")]
         for name in _FREE_TEXT_FIELDS
         if contains_identity_code(getattr(fields, name))
     }
@@ -196,14 +197,12 @@ def refuse_duplicate_identity_code(
         if except_customer is None or match.id != except_customer.id
     ]
     if others:
-        raise ValidationFailed(
-            {
-                "identity_code": [
-                    "Another customer already has this identity code. Search for it instead"
-                    " of creating a duplicate."
-                ]
-            }
+        # Marked outside the call: the extractor loses a message nested in ValidationFailed(...).
+        message = N_(
+            "Another customer already has this identity code. Search for it instead"
+            " of creating a duplicate."
         )
+        raise ValidationFailed({"identity_code": [message]})
 
 
 # --- create --------------------------------------------------------------------------------
@@ -286,7 +285,6 @@ def reveal_identity_code(ctx: Context, keyring: Keyring, *, public_id: str, purp
         )
     except AuditDetailsContainPersonalData:
         # The audit trail's own, broader check; it runs before anything is added to the session.
-        raise ValidationFailed(
-            {"purpose": ["Describe the purpose without personal data."]}
-        ) from None
+        message = N_("Describe the purpose without personal data.")
+        raise ValidationFailed({"purpose": [message]}) from None
     return code

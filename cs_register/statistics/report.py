@@ -15,19 +15,47 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cs_register.languages import N_
 from cs_register.statistics import disclosure, rollup
 from cs_register.statistics.models import DailyCount
 
+# Titles and series labels are English, marked for the catalogs: the page shows them
+# `|translated`; the CSV names metrics and dimensions by their data values instead.
 TITLES = {
-    rollup.CONTACTS: "Contacts per channel",
-    rollup.VERIFICATIONS: "Identity verification outcomes",
-    rollup.CHATBOT: "Chatbot conversations: handed over to a person or not",
-    rollup.RECORDINGS_STORED: "Recordings stored",
-    rollup.HOLDS_PLACED: "Holds placed, by reason",
-    rollup.RECORDINGS_HELD: "Recordings under a hold at the end of the day, by reason",
-    rollup.RECORDINGS_PURGED: "Recordings purged, by reason",
-    rollup.REQUESTS_RECEIVED: "Privacy requests received, by type",
-    rollup.REQUESTS_ANSWERED: "Privacy requests answered, by type",
+    rollup.CONTACTS: N_("Contacts per channel"),
+    rollup.VERIFICATIONS: N_("Identity verification outcomes"),
+    rollup.CHATBOT: N_("Chatbot conversations: handed over to a person or not"),
+    rollup.RECORDINGS_STORED: N_("Recordings stored"),
+    rollup.HOLDS_PLACED: N_("Holds placed, by reason"),
+    rollup.RECORDINGS_HELD: N_("Recordings under a hold at the end of the day, by reason"),
+    rollup.RECORDINGS_PURGED: N_("Recordings purged, by reason"),
+    rollup.REQUESTS_RECEIVED: N_("Privacy requests received, by type"),
+    rollup.REQUESTS_ANSWERED: N_("Privacy requests answered, by type"),
+}
+# The dimensions the roll-up counts by (channels, outcomes, hold and purge reasons, request
+# types), as a series is labelled; any other shows as its words.
+_DIMENSION_LABELS = {
+    "": N_("All"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "chatbot": N_("Chatbot"),
+    "verified": N_("Verified"),
+    "failed": N_("Failed"),
+    "not_attempted": N_("Not attempted"),
+    "handed_over": N_("Handed over"),
+    "bot_only": N_("Bot only"),
+    "quality_development": N_("Quality development"),
+    "complaint": N_("Complaint"),
+    "retention_expired": N_("Retention expired"),
+    "hold_cap_reached": N_("Hold cap reached"),
+    "orphan_file": N_("Orphan file"),
+    "erasure_request": N_("Erasure request"),
+    "access": N_("Access"),
+    "portability": N_("Portability"),
+    "rectification": N_("Rectification"),
+    "erasure": N_("Erasure"),
+    "restriction": N_("Restriction"),
+    "objection": N_("Objection"),
 }
 PERIODS = ("day", "week")
 # Counts of a state at the day's end, not of events in it: a week shows its last day's.
@@ -53,7 +81,8 @@ class Series:
 
     @property
     def label(self) -> str:
-        return self.dimension.replace("_", " ").capitalize() if self.dimension else "All"
+        known = _DIMENSION_LABELS.get(self.dimension)
+        return known or self.dimension.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.clock import local_today
 from cs_register.db import get_session
+from cs_register.errors import translated
 from cs_register.identifiers import whole_number
 from cs_register.permissions import Permission
 from cs_register.statistics import disclosure, report
@@ -41,6 +42,14 @@ def _figures(period: str, days: int) -> list[report.Figure]:
     return report.figures(get_session(), first=first, last=last, period=period)
 
 
+def _chart(figure: report.Figure) -> dict[str, Any]:
+    """The figure's chart data, its series named in the reader's language (the legend)."""
+    chart = figure.chart()
+    for dataset in chart["datasets"]:
+        dataset["label"] = translated(dataset["label"])
+    return chart
+
+
 @blueprint.get("/statistics")
 @requires(Permission.VIEW_STATISTICS)
 def statistics_page() -> Any:
@@ -49,7 +58,7 @@ def statistics_page() -> Any:
     return render_template(
         "statistics/page.html",
         figures=figures,
-        charts={figure.metric: json.dumps(figure.chart()) for figure in figures},
+        charts={figure.metric: json.dumps(_chart(figure)) for figure in figures},
         period=period,
         days=days,
         ranges=RANGES,
