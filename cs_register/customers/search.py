@@ -33,6 +33,7 @@ from cs_register.identifiers import (
     normalise_text,
     search_key,
 )
+from cs_register.languages import N_
 from cs_register.permissions import Permission, require
 
 SEARCH_KINDS = ("name", "phone", "email", "identity_code")
@@ -109,12 +110,15 @@ def check_search(kind: str, value: str, *, today: date) -> str:
     if kind == ANY_KIND:
         kind = recognise_kind(value or "")
     if kind not in SEARCH_KINDS:
-        raise ValidationFailed({"kind": ["Choose what to search by."]})
+        message = N_("Choose what to search by.")
+        raise ValidationFailed({"kind": [message]})
     value = (value or "").strip()
     if not value:
-        raise ValidationFailed({kind: ["Type something to search for."]})
+        message = N_("Type something to search for.")
+        raise ValidationFailed({kind: [message]})
     if len(value) > MAX_SEARCH_VALUE:
-        raise ValidationFailed({kind: ["The search text is too long."]})
+        message = N_("The search text is too long.")
+        raise ValidationFailed({kind: [message]})
     try:
         if kind == "identity_code":
             normalise_identity_code(value, today=today)

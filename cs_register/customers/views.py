@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from cs_register import kept_searches, pages
 from cs_register.clock import local_today
@@ -29,6 +30,7 @@ from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IDENTIFIER_LABELS, format_phone
+from cs_register.languages import N_
 from cs_register.permissions import Permission
 from cs_register.web import current_keyring, now, requires, staff_context
 
@@ -71,7 +73,7 @@ def _render_dashboard(
         render_template(
             "customers/dashboard.html",
             kinds={
-                ANY_KIND: "Anything (recognised)",
+                ANY_KIND: N_("Anything (recognised)"),
                 **{kind: IDENTIFIER_LABELS[kind] for kind in SEARCH_KINDS},
             },
             kind=kind,
@@ -99,7 +101,7 @@ def dashboard() -> Any:
     ctx = staff_context()
     kept = kept_searches.recall(current_keyring(), ctx.actor.staff_id, _SEARCH_SLOT, token)
     if kept is None:
-        flash("That search is no longer kept; search again.", "info")
+        flash(gettext("That search is no longer kept; search again."), "info")
         return _render_dashboard()
     kind, value = kept
     searched = recognise_kind(value) if kind == ANY_KIND else kind
@@ -163,7 +165,7 @@ def new_customer() -> Any:
             ),
             422,
         )
-    flash("Customer created.", "success")
+    flash(gettext("Customer created."), "success")
     return redirect(url_for("customers.customer_page", public_id=customer.public_id))
 
 
@@ -260,10 +262,10 @@ def edit_customer(public_id: str) -> Any:
             422,
         )
     if changed:
-        labels = ", ".join(FIELD_LABELS.get(name, name) for name in changed)
-        flash(f"Customer updated: {labels}.", "success")
+        labels = ", ".join(gettext(FIELD_LABELS.get(name, name)) for name in changed)
+        flash(gettext("Customer updated: %(fields)s.", fields=labels), "success")
     else:
-        flash("Nothing was changed.", "info")
+        flash(gettext("Nothing was changed."), "info")
     return redirect(url_for("customers.customer_page", public_id=public_id))
 
 
