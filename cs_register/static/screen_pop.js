@@ -11,6 +11,10 @@
     return;
   }
   var source = pop.getAttribute("data-source");
+  // The words come from the page (data-text-*), already in the agent's language.
+  function text(name) {
+    return pop.getAttribute("data-text-" + name) || "";
+  }
   var INTERVAL_MS = 1000;
   var shown = null; // what is on screen now, as JSON, so an unchanged answer redraws nothing
   var dismissed = null; // the call the agent closed; it stays closed
@@ -41,11 +45,11 @@
 
   function draw(call, callsUrl) {
     pop.textContent = "";
-    var heading = element("h2", call.state === "answered" ? "Call answered" : "Call ringing");
+    var heading = element("h2", call.state === "answered" ? text("answered") : text("ringing"));
     pop.appendChild(heading);
-    var number = element("p", call.withheld ? "Number withheld" : call.caller, "screen-pop-number");
+    var number = element("p", call.withheld ? text("withheld") : call.caller, "screen-pop-number");
     pop.appendChild(number);
-    pop.appendChild(element("p", "Since " + call.since, "muted"));
+    pop.appendChild(element("p", text("since").replace("%(time)s", call.since), "muted"));
     var list = element("ul", null, "screen-pop-customers");
     call.customers.forEach(function (customer) {
       var item = element("li");
@@ -55,22 +59,22 @@
         item.appendChild(element("span", customer.masked_identity_code, "masked"));
       }
       if (!customer.linked) {
-        item.appendChild(element("span", " (number matches)", "muted"));
+        item.appendChild(element("span", " " + text("number-matches"), "muted"));
       }
       list.appendChild(item);
     });
     if (call.customers.length) {
       pop.appendChild(list);
     } else if (!call.withheld) {
-      pop.appendChild(element("p", "No customer has this number.", "muted"));
+      pop.appendChild(element("p", text("no-customer"), "muted"));
     }
     var actions = element("p", null, "actions");
-    var contact = link(call.contact_url, "Complete the call's contact");
+    var contact = link(call.contact_url, text("complete"));
     contact.className = "button";
     actions.appendChild(contact);
     actions.appendChild(document.createTextNode(" "));
-    actions.appendChild(link(callsUrl, "My calls"));
-    var close = element("button", "Close", "secondary");
+    actions.appendChild(link(callsUrl, text("my-calls")));
+    var close = element("button", text("close"), "secondary");
     close.type = "button";
     close.addEventListener("click", function () {
       dismissed = call.call_id;

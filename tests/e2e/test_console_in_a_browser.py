@@ -48,6 +48,7 @@ from playwright.sync_api import (
 )
 
 from cs_register.config import generate_key
+from tests.cs_register.intake.signing import sign
 from tests.support.browser import (
     CHROMIUM_ARGS,
     FAILING_IMPACTS,
@@ -249,6 +250,42 @@ def test_search_by_accent_free_prefix_finds_the_customer(server, page):
     assert "Äijälä" in page.inner_text("table")
     # Searches are POSTs: nothing typed ends up in the address bar or history.
     assert "aija" not in page.url
+
+
+def test_the_search_answers_as_the_agent_types(server, page):
+    page.goto(f"{server}/customers")
+    page.wait_for_selector("#value")
+    # The box has the focus on arrival: the agent types straight away, no click first.
+    assert page.evaluate("document.activeElement.id") == "value"
+    page.keyboard.type("Äijä", delay=60)
+    # No Enter and no button: the results arrive after a pause in typing.
+    expect(page.locator("#search-results")).to_contain_text("Äijälä")
+    # The address became the results page's, so a reload (and Back) shows the same results;
+    # what was typed is in no address.
+    assert page.url != f"{server}/customers"
+    assert "ijä" not in urllib.parse.unquote(page.url)
+    page.reload()
+    expect(page.locator("#search-results")).to_contain_text("Äijälä")
+
+
+def test_an_agent_switches_the_console_to_finnish_and_back(server, page):
+    page.goto(f"{server}/customers")
+    page.click(".whoami a[href='/account/language']")
+    page.check("input[name=language][value=fi]")
+    page.click("form[action='/account/language'] button[type=submit]")
+    expect(page.locator("html")).to_have_attribute("lang", "fi")
+    assert "Kieli on tallennettu." in page.inner_text("main")
+    nav = page.inner_text("nav.mainnav")
+    for finnish in ("Haku", "Kirjaa yhteydenotto", "Omat puhelut"):
+        assert finnish in nav
+    page.goto(f"{server}/contacts/new")
+    page.wait_for_selector("main.page")
+    assert "Log contact" not in page.inner_text("main")
+    # The flows after this one read the console in English again.
+    page.goto(f"{server}/account/language")
+    page.check("input[name=language][value=en]")
+    page.click("form[action='/account/language'] button[type=submit]")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
 
 
 def test_the_console_loads_without_security_policy_violations(server, page, console):
@@ -811,6 +848,49 @@ def test_an_admin_creates_an_agents_account_without_a_second_admin(server, page)
     assert "Ville Vastaanottaja" in page.inner_text("main")
     page.click("nav.mainnav a[href='/admin/staff']")
     assert "ville" in page.inner_text("main table")
+
+
+def test_a_chatbot_handover_appears_in_the_open_queue_without_a_reload(server, server_env, page):
+    created = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "integrations", "webhook-secret"]
+        + ["create", "chatbot"],
+        cwd=ROOT,
+        env=server_env,
+        text=True,
+        check=True,
+        capture_output=True,
+    ).stdout
+    secret = re.search(r"whsec_\S+", created).group(0)  # type: ignore[union-attr]
+    _log_in_as(page, server, "aino")
+    page.goto(f"{server}/handovers?show=open")
+    page.wait_for_selector("#handover-rows")
+    assert "double charge" not in page.inner_text("#handover-table")
+
+    # The chatbot hands a conversation over while the agent looks at the queue.
+    body = json.dumps(
+        {
+            "conversation_id": "conv-browser-handover",
+            "started_at": datetime.now(UTC).isoformat(),
+            "ended_at": datetime.now(UTC).isoformat(),
+            "language": "fi",
+            "summary": "Asks about a double charge on the invoice.",
+            "transcript": [{"speaker": "customer", "text": "Laskulla on tuplaveloitus."}],
+            "handover": True,
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        **sign(secret, body, webhook_id="msg_browser_1", timestamp=int(time.time())),
+    }
+    request = urllib.request.Request(  # noqa: S310 - our own server on loopback
+        f"{server}/api/v1/intake/chatbot", data=body, headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 201
+    # static/handovers.js asks every 5 seconds; no reload, no click.
+    address = page.url
+    expect(page.locator("#handover-table")).to_contain_text("double charge", timeout=15_000)
+    assert page.url == address
 
 
 def test_no_page_any_test_opened_broke_the_security_policy(page):
