@@ -6,7 +6,10 @@ leaves no half-written rows behind.
 
 On SQLite, application transactions begin `BEGIN IMMEDIATE` and the writers of every process
 take turns on a file lock beside the database (`_QueuedWriterConnection`); `Database.read_only`
-sessions read without taking a turn.
+sessions, and a transaction a session begins with `reading`, read without taking a turn. So a
+console request commits early twice, each time only what it wrote since it began: the session
+check's own change (`staff.login`), and a customer search's audit row after its read
+(`customers.search.run_console_search`).
 """
 
 from __future__ import annotations
@@ -364,6 +367,32 @@ def get_session() -> Session:
         g.db_session = get_database(current_app).session_factory()
     session: Session = g.db_session
     return session
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """What the block reads through `session`, in a read-only transaction of its own that ends
+    with the block; the session's next transaction begins as usual (on SQLite: immediate).
+
+    On SQLite it begins deferred, so however long the read takes it neither takes nor waits
+    for the writers' turn (`_QueuedWriterConnection`). Unlike `Database.read_only`, the rows
+    stay in `session`, loaded: the read ends with a commit that has nothing to write, and the
+    session does not expire what it holds on commit. `session` must have no transaction open
+    and the block must change nothing through it (the change would be a write in a deferred
+    transaction, which SQLite may refuse at once instead of queueing it).
+    """
+    if session.in_transaction():
+        raise RuntimeError("reading() must begin the session's transaction, not join one")
+    session.connection(execution_options={READ_ONLY_OPTION: True})
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    if session.new or session.dirty or session.deleted:
+        session.rollback()
+        raise RuntimeError("something was changed in a read-only transaction")
+    session.commit()
 
 
 def mark_request_failed() -> None:

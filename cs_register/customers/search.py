@@ -7,6 +7,7 @@ exactly one customer matches.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +24,8 @@ from cs_register.crypto import Keyring
 from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.customers.services import customers_with_identity_code
-from cs_register.errors import ValidationFailed
+from cs_register.db import reading
+from cs_register.errors import DomainError, ValidationFailed
 from cs_register.identifiers import (
     IdentifierError,
     looks_like_identity_code,
@@ -35,6 +37,8 @@ from cs_register.identifiers import (
 )
 from cs_register.languages import N_
 from cs_register.permissions import Permission, require
+
+log = logging.getLogger(__name__)
 
 SEARCH_KINDS = ("name", "phone", "email", "identity_code")
 # The console's one search box: the kind is recognised from what was typed.
@@ -144,6 +148,65 @@ def search_customers(
     function. At most `MAX_SEARCH_RESULTS`, ordered by family then given name. The audit row
     records the kind of search and the number of results, never the searched value.
     """
+    searched, results = find_customers(ctx, keyring, kind=kind, value=value)
+    record_search(ctx, searched, len(results))
+    return results
+
+
+class SearchNotRecorded(DomainError):
+    """A search's audit row could not be committed, so what it found is not shown."""
+
+    status = 503
+    title = N_("Service unavailable")
+
+
+def run_console_search(ctx: Context, keyring: Keyring, *, kind: str, value: str) -> list[Customer]:
+    """`search_customers` for a console request, in two short transactions of its own.
+
+    The read is a read-only transaction (`db.reading`): on SQLite, however long it takes, it
+    neither holds nor waits for the writers' turn. Then the audit row is committed alone. What
+    was found is returned only once that commit succeeded; if it fails, `SearchNotRecorded`
+    (and the caller shows nothing). When `ctx.session` already has a transaction open (the
+    request read or wrote something first), the search joins it as `search_customers` does and
+    commits with the request.
+    """
+    session = ctx.session
+    if session.in_transaction():
+        return search_customers(ctx, keyring, kind=kind, value=value)
+    # A refused search is refused before anything is read.
+    require(ctx.actor, Permission.VIEW_CUSTOMERS)
+    check_search(kind, value, today=local_today(ctx.now))
+    with reading(session):
+        searched, results = find_customers(ctx, keyring, kind=kind, value=value)
+    try:
+        record_search(ctx, searched, len(results))
+        session.commit()
+    except sa.exc.SQLAlchemyError:
+        session.rollback()
+        log.exception(
+            "a customer search could not be audited; its results were not shown",
+            extra={"request_id": ctx.request_id},
+        )
+        raise SearchNotRecorded(
+            N_(
+                "The search could not be recorded in the audit trail, so its results are not"
+                " shown. Try again in a moment."
+            )
+        ) from None
+    return results
+
+
+def record_search(ctx: Context, kind: str, found: int) -> None:
+    """The search's audit row: its kind and how many it found, never what was searched for."""
+    audit.record(ctx, AuditAction.CUSTOMER_SEARCHED, details={"kind": kind, "results": found})
+
+
+def find_customers(
+    ctx: Context, keyring: Keyring, *, kind: str, value: str
+) -> tuple[str, list[Customer]]:
+    """The reads of `search_customers`, auditing nothing: the kind searched (what "anything"
+    was recognised as) and what was found. Its caller records the search (`record_search`)
+    before showing any of it."""
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.VIEW_CUSTOMERS)
     kind = check_search(kind, value, today=local_today(now))
@@ -169,10 +232,7 @@ def search_customers(
             results = list(session.scalars(query).all())
     except IdentifierError as problem:
         raise ValidationFailed({kind: [str(problem)]}) from None
-    audit.record(
-        ctx, AuditAction.CUSTOMER_SEARCHED, details={"kind": kind, "results": len(results)}
-    )
-    return results
+    return kind, results
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from cs_register.customers.search import (
     SEARCH_KINDS,
     check_search,
     recognise_kind,
-    search_customers,
+    run_console_search,
 )
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
@@ -108,7 +108,8 @@ def dashboard() -> Any:
     # An identity code is never written back into a page, not even into the search box.
     echo = "" if searched == "identity_code" else _safe_echo(value)
     try:
-        customers = search_customers(ctx, current_keyring(), kind=kind, value=value)
+        # Read without SQLite's write lock, audited in a short transaction of its own.
+        customers = run_console_search(ctx, current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
         return _render_dashboard(
             kind=kind, searched=searched, value=echo, errors=failure.errors, status=422

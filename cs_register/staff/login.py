@@ -10,13 +10,14 @@ from __future__ import annotations
 from flask import Flask, session
 from flask_babel import gettext
 from flask_login import LoginManager
+from sqlalchemy.orm import Session
 
-from cs_register.db import get_session
+from cs_register.db import get_session, reading
 from cs_register.errors import PermissionDenied
 from cs_register.languages import N_
 from cs_register.staff.models import StaffSession, StaffUser
 from cs_register.staff.passwords import PasswordHashing
-from cs_register.staff.sessions import SessionPolicy, resume_session
+from cs_register.staff.sessions import SessionPolicy, check_session, resume_session
 from cs_register.web import is_background_request, now, require_staff, shared
 
 
@@ -45,17 +46,30 @@ def init_app(app: Flask) -> None:
         token = session.get("sid")
         if not isinstance(token, str):
             return None
-        row: StaffSession | None = resume_session(
-            get_session(),
-            token=token,
-            now=now(),
-            policy=session_policy(),
-            touch=not is_background_request(),
-        )
+        row = _resume(get_session(), token)
         if row is None or str(row.user_id) != user_id:
             session.clear()
             return None
         return row.user
+
+
+def _resume(db_session: Session, token: str) -> StaffSession | None:
+    """The request's session check, in short transactions of its own when it comes first (it
+    does, from `web`'s login check): the row is read without the writers' turn on SQLite, and
+    only a change to it (last seen, once a minute at most, or its end) is committed alone, at
+    once. Otherwise the request's first transaction would hold SQLite's write lock for the
+    whole request, however little the rest of it writes."""
+    when, policy, touch = now(), session_policy(), not is_background_request()
+    if db_session.in_transaction():
+        return resume_session(db_session, token=token, now=when, policy=policy, touch=touch)
+    with reading(db_session):
+        check = check_session(db_session, token=token, now=when, policy=policy, touch=touch)
+    if check is None:
+        return None
+    row = check.apply(when)
+    if check.change is not None:
+        db_session.commit()
+    return row
 
 
 def current_account() -> StaffUser:

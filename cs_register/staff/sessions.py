@@ -55,27 +55,57 @@ def find_session(session: Session, token: str) -> StaffSession | None:
     )
 
 
+# The change resuming a session makes to its row, besides ending it for a reason.
+_TOUCH = "touch"
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """What `check_session` found: whether the row is live, and the change its row needs
+    (`_TOUCH`, an end reason, or None), made only by `apply`."""
+
+    row: StaffSession
+    live: bool
+    change: str | None
+
+    def apply(self, now: datetime) -> StaffSession | None:
+        """Make the change (if any) to the row; the live session, or None."""
+        if self.change == _TOUCH:
+            self.row.last_seen_at = now
+        elif self.change is not None:
+            _revoke(self.row, now, self.change)
+        return self.row if self.live else None
+
+
+def check_session(
+    session: Session, *, token: str, now: datetime, policy: SessionPolicy, touch: bool = True
+) -> SessionCheck | None:
+    """`resume_session`'s reads and decision, changing nothing: None when no row has the
+    token."""
+    row = find_session(session, token)
+    if row is None:
+        return None
+    if row.revoked_at is not None or not row.user.is_active:
+        return SessionCheck(row, live=False, change=None)
+    if now - row.last_seen_at >= policy.idle_timeout:
+        return SessionCheck(row, live=False, change="idle_timeout")
+    if now - row.created_at >= policy.absolute_lifetime:
+        return SessionCheck(row, live=False, change="lifetime")
+    if touch and now - row.last_seen_at >= _LAST_SEEN_GRANULARITY:
+        return SessionCheck(row, live=True, change=_TOUCH)
+    return SessionCheck(row, live=True, change=None)
+
+
 def resume_session(
     session: Session, *, token: str, now: datetime, policy: SessionPolicy, touch: bool = True
 ) -> StaffSession | None:
-    """The live session for a cookie token, or None if it was revoked, idle or too old.
+    """The live session for a cookie token, or None if it was revoked, idle or too old (an
+    idle or too old one is revoked in `session`).
 
     `touch=False` for a request the browser made by itself (a poll): it is checked like any
     other but does not count as activity, or an open console would never go idle."""
-    row = find_session(session, token)
-    if row is None or row.revoked_at is not None:
-        return None
-    if not row.user.is_active:
-        return None
-    if now - row.last_seen_at >= policy.idle_timeout:
-        _revoke(row, now, "idle_timeout")
-        return None
-    if now - row.created_at >= policy.absolute_lifetime:
-        _revoke(row, now, "lifetime")
-        return None
-    if touch and now - row.last_seen_at >= _LAST_SEEN_GRANULARITY:
-        row.last_seen_at = now
-    return row
+    check = check_session(session, token=token, now=now, policy=policy, touch=touch)
+    return None if check is None else check.apply(now)
 
 
 def _revoke(row: StaffSession, now: datetime, reason: str) -> None:
