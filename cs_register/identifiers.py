@@ -19,6 +19,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from stdnum.fi import hetu
 
 from cs_register.errors import ValidationFailed
+from cs_register.languages import N_
 
 # DDMMYY, century sign (the 2023 reform added Y X W V U for the 1900s and B-F for the 2000s),
 # individual number, check character. Checked before stdnum because stdnum's own compaction
@@ -249,9 +250,9 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
 
 # What the console calls each identifier, wherever it offers or lists them.
 IDENTIFIER_LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "phone": "Phone",
-    "identity_code": "Identity code",
-    "address": "Address",
+    "name": N_("Name"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "identity_code": N_("Identity code"),
+    "address": N_("Address"),
 }
