@@ -67,7 +67,9 @@ def create_token(
     try:
         token_scope = TokenScope(scope)
     except ValueError:
-        raise ValidationFailed({"scope": [N_("Choose what the token is for.")]}) from None
+        # Marked outside the call: the extractor does not look inside it.
+        unknown = N_("Choose what the token is for.")
+        raise ValidationFailed({"scope": [unknown]}) from None
     TOKENS.refuse_taken_name(ctx.session, clean_name)
     raw = TOKEN_SCHEME_PREFIX + secrets.token_urlsafe(TOKEN_RANDOM_BYTES)
     token = IntegrationToken(

@@ -39,7 +39,7 @@ class ApprovalRequired(Conflict):
     """The change needs a second admin: ask for it with `staff.approvals` instead."""
 
     def __init__(self) -> None:
-        super().__init__("This change takes effect only when a second admin approves it.")
+        super().__init__(N_("This change takes effect only when a second admin approves it."))
 
 
 def needs_second_admin(kind: StaffChangeKind, *, role: Role) -> bool:

@@ -116,10 +116,14 @@ def registration_options(ctx: Context, rp: RelyingParty, user: StaffUser) -> tup
     return options_to_json(options), challenge
 
 
+# Marked here, not inside the ValidationFailed calls: the extractor does not look inside them.
+_UNREADABLE = N_("The passkey's answer could not be checked. Try again, or use a code.")
+_REGISTERED_ALREADY = N_("This passkey is registered already.")
+_WRONG_PASSWORD = N_("Current password is not correct.")
+
+
 def _unreadable() -> ValidationFailed:
-    return ValidationFailed(
-        {"passkey": [N_("The passkey's answer could not be checked. Try again, or use a code.")]}
-    )
+    return ValidationFailed({"passkey": [_UNREADABLE]})
 
 
 def register(
@@ -150,7 +154,7 @@ def register(
         sa.select(StaffPasskey.id).where(StaffPasskey.credential_id == verified.credential_id)
     )
     if duplicate is not None:
-        raise ValidationFailed({"passkey": [N_("This passkey is registered already.")]})
+        raise ValidationFailed({"passkey": [_REGISTERED_ALREADY]})
     passkey = StaffPasskey(
         user_id=user.id,
         credential_id=verified.credential_id,
@@ -247,7 +251,7 @@ def remove(
     if passkey.user_id != user.id:
         raise NotFound("No such passkey.")
     if not password_ok:
-        raise ValidationFailed({"current_password": [N_("Current password is not correct.")]})
+        raise ValidationFailed({"current_password": [_WRONG_PASSWORD]})
     if not code_ok:
         raise ValidationFailed({"code": [two_step.WRONG_CODE]})
     ctx.session.delete(passkey)

@@ -50,6 +50,9 @@ RECOVERY_CODES = 10
 MAX_WRONG_CODES = 5
 # How long the password step stays good for the second step.
 PENDING_SECONDS = 5 * 60
+# Marked here, not inside the ValidationFailed calls: the extractor does not look inside them.
+_NO_PENDING_SECRET = N_("Open the enrolment page again to get a QR code.")
+_NOT_ENROLLED = N_("Two-step login is not set up for this account.")
 WRONG_CODE = N_("Type the code your authenticator app shows now, or a recovery code.")
 _CODE_DETAIL = N_("That code is not right. Type the six digits your authenticator app shows now.")
 
@@ -118,7 +121,7 @@ def confirm_enrolment(ctx: Context, keyring: Keyring, user: StaffUser, code: str
     """Turn two-step login on with the secret being enrolled, if `code` is its current one;
     the ten recovery codes, to be shown once."""
     if user.totp_pending_ciphertext is None:
-        raise ValidationFailed({"code": [N_("Open the enrolment page again to get a QR code.")]})
+        raise ValidationFailed({"code": [_NO_PENDING_SECRET]})
     secret = keyring.totp_secret.decrypt(user.totp_pending_ciphertext, row_id=_row_id(user))
     step = _matching_step(secret, code, ctx.now, None)
     if step is None:
@@ -167,7 +170,7 @@ def renew_recovery_codes(
     with its password (`password_ok`) and a current code; shown once."""
     errors: dict[str, list[str]] = {}
     if not is_enrolled(user):
-        raise ValidationFailed({"code": [N_("Two-step login is not set up for this account.")]})
+        raise ValidationFailed({"code": [_NOT_ENROLLED]})
     if not password_ok:
         errors["current_password"] = [N_("Current password is not correct.")]
     if not verify_second_step(ctx, keyring, user, code):
