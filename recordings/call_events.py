@@ -27,6 +27,7 @@ from cs_register.contacts.models import Contact, Direction
 from cs_register.context import Context
 from cs_register.errors import ValidationFailed
 from cs_register.integrations.models import IntegrationToken
+from cs_register.languages import N_
 from cs_register.permissions import Permission, has_permission
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
@@ -68,7 +69,7 @@ class _Fields:
 
 def _agent(session: Session, raw: object, errors: dict[str, list[str]]) -> StaffUser | None:
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_USERNAME:
-        errors["agent"] = ["Must be the agent's username as a string."]
+        errors["agent"] = [N_("Must be the agent's username as a string.")]
         return None
     agent = find_user_by_username(session, raw)
     if agent is None or not has_permission(agent, Permission.LOG_CONTACTS):
@@ -89,7 +90,7 @@ def _validated(session: Session, payload: Mapping[str, object], *, now: datetime
     number = parse_caller_number(payload.get("caller_number"), field="caller_number", errors=errors)
     occurred_at = parse_timestamp(payload.get("occurred_at"), field="occurred_at", errors=errors)
     if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
-        errors["occurred_at"] = ["The event cannot happen in the future."]
+        errors["occurred_at"] = [N_("The event cannot happen in the future.")]
     if errors or event is None or agent is None or occurred_at is None:
         raise ValidationFailed(errors)
     return _Fields(event=event, agent=agent, number=number, occurred_at=occurred_at)

@@ -23,6 +23,7 @@ from cs_register.customers.objection import objects_to_quality_work
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_contact_details, contains_identity_code
 from cs_register.identifiers import normalise_text
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import (
     Permission,
@@ -119,7 +120,7 @@ def place_hold(
     try:
         hold_reason = HoldReason(reason)
     except ValueError:
-        errors["reason"] = ["Choose quality development or complaint."]
+        errors["reason"] = [N_("Choose quality development or complaint.")]
     clean_reference = _text(errors, "reference", reference, "Reference", MAX_REFERENCE)
     clean_justification = _text(
         errors, "justification", justification, "Justification", MAX_JUSTIFICATION
@@ -160,7 +161,7 @@ def place_hold(
             }
         )
     if ends_at <= now:
-        raise ValidationFailed({"ends_on": "The end date must be in the future."})
+        raise ValidationFailed({"ends_on": N_("The end date must be in the future.")})
     hold = RecordingHold(
         recording=recording,
         reason=hold_reason,

@@ -37,6 +37,7 @@ from cs_register.errors import (
 )
 from cs_register.identifiers import IdentifierError, normalise_phone
 from cs_register.integrations.models import IntegrationToken
+from cs_register.languages import N_
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings import services
@@ -121,7 +122,7 @@ def _validated_call_fields(
     raw_agent = payload.get("agent_username")
     if raw_agent is not None:
         if not isinstance(raw_agent, str):
-            errors["agent_username"] = ["Must be a staff username as a string, or null."]
+            errors["agent_username"] = [N_("Must be a staff username as a string, or null.")]
         elif raw_agent.strip():
             agent = find_user_by_username(session, raw_agent)
             if agent is None:
@@ -131,14 +132,14 @@ def _validated_call_fields(
 
     started_at = parse_timestamp(payload.get("started_at"), field="started_at", errors=errors)
     if started_at is not None and started_at > now + CLOCK_SKEW:
-        errors["started_at"] = ["The call cannot start in the future."]
+        errors["started_at"] = [N_("The call cannot start in the future.")]
     ended_at = None
     if payload.get("ended_at") is not None:
         ended_at = parse_timestamp(payload.get("ended_at"), field="ended_at", errors=errors)
         if ended_at is not None and started_at is not None and ended_at < started_at:
-            errors["ended_at"] = ["The call cannot end before it started."]
+            errors["ended_at"] = [N_("The call cannot end before it started.")]
         elif ended_at is not None and ended_at > now + CLOCK_SKEW:
-            errors["ended_at"] = ["The call cannot end in the future."]
+            errors["ended_at"] = [N_("The call cannot end in the future.")]
 
     if errors or direction is None or started_at is None:
         raise ValidationFailed(errors)
@@ -194,7 +195,8 @@ def _close_opened_call(ctx: Context, call: Call, payload: Mapping[str, object]) 
     if ended_at is None:
         return
     if ended_at < call.started_at:
-        raise ValidationFailed({"ended_at": ["The call cannot end before it started."]})
+        message = N_("The call cannot end before it started.")
+        raise ValidationFailed({"ended_at": [message]})
     call.ended_at = ended_at
     ctx.session.flush()
 

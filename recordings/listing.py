@@ -19,6 +19,7 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.errors import NotFound, PermissionDenied, ValidationFailed
 from cs_register.integrations.models import IntegrationToken
+from cs_register.languages import N_
 from cs_register.permissions import Permission, Principal, has_permission, require
 from cs_register.staff.models import StaffUser
 from recordings import access
@@ -187,7 +188,7 @@ def list_recordings(
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     if label is not None and label not in RECORDING_LIST_LABELS:
-        raise ValidationFailed({"state": "Choose kept or held."})
+        raise ValidationFailed({"state": N_("Choose kept or held.")})
     query = (
         sa.select(Recording)
         .where(

@@ -24,6 +24,7 @@ from cs_register.context import Context
 from cs_register.db import on_rollback
 from cs_register.errors import Conflict, Gone, ValidationFailed
 from cs_register.integrations.models import IntegrationToken
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import (
     ActorKind,
@@ -149,12 +150,11 @@ def store_recording(
             return existing, False
         raise Conflict("This call already has a different recording.")
     if recorded_at > now + CLOCK_SKEW:
-        raise ValidationFailed({"recorded_at": "The recording start time is in the future."})
+        raise ValidationFailed({"recorded_at": N_("The recording start time is in the future.")})
     if retention.is_due(recorded_at, [], policy, now=now):
         # Storing it would break the retention promise the moment it was written.
-        raise ValidationFailed(
-            {"recorded_at": "The recording is older than the retention period; it was not kept."}
-        )
+        message = N_("The recording is older than the retention period; it was not kept.")
+        raise ValidationFailed({"recorded_at": message})
     key = new_key()
     # Always a listening copy (`recordings.audio`): the player never serves the original.
     playback_key = new_key(".mp3")

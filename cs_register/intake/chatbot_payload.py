@@ -23,6 +23,7 @@ from cs_register.identifiers import (
     normalise_phone,
     normalise_text,
 )
+from cs_register.languages import N_
 
 # Chat platforms' clocks drift a little; a conversation that starts later than this is an error.
 # Like contacts logged by agents: anything older is a wrong year, not a late delivery.
@@ -199,7 +200,8 @@ def _validate_transcript(raw: object, errors: _Errors) -> tuple[Turn, ...]:
 def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
     """Validate a decoded webhook body; `ValidationFailed` names every bad field."""
     if not isinstance(payload, dict):
-        raise ValidationFailed({"body": ["The body must be a JSON object."]})
+        message = N_("The body must be a JSON object.")
+        raise ValidationFailed({"body": [message]})
     errors = _Errors()
 
     conversation_id: str | None = None

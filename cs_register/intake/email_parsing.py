@@ -24,6 +24,7 @@ from cs_register.contacts.models import MAX_SUBJECT
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import redact_identity_codes
 from cs_register.identifiers import IdentifierError, normalise_email
+from cs_register.languages import N_
 
 # A relay may deliver large attachments; the body we keep is text and is bounded separately.
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
@@ -205,14 +206,14 @@ def _sender(message: Message) -> tuple[str, str]:
     except (ValueError, TypeError, IndexError, LookupError, AttributeError):
         addresses = ()
     if header is None:
-        raise ValidationFailed({"from": "The message has no From header."})
+        raise ValidationFailed({"from": N_("The message has no From header.")})
     if not addresses:
-        raise ValidationFailed({"from": "The From header has no readable address."})
+        raise ValidationFailed({"from": N_("The From header has no readable address.")})
     address = addresses[0]
     try:
         sender_address = normalise_email(address.addr_spec)
     except (IdentifierError, ValueError):
-        raise ValidationFailed({"from": "The sender address is not valid."}) from None
+        raise ValidationFailed({"from": N_("The sender address is not valid.")}) from None
     return _clean_text(address.display_name or "", max_length=MAX_SENDER_NAME), sender_address
 
 
@@ -286,15 +287,15 @@ def generated_message_id(raw: bytes) -> str:
 def parse_email(raw: bytes) -> ParsedEmail:
     """Read a raw RFC 5322 message; ValidationFailed if it is not a usable email."""
     if not raw.strip():
-        raise ValidationFailed({"message": "The message is empty."})
+        raise ValidationFailed({"message": N_("The message is empty.")})
     if len(raw) > MAX_MESSAGE_BYTES:
-        raise ValidationFailed({"message": "The message is too large."})
+        raise ValidationFailed({"message": N_("The message is too large.")})
     try:
         message = BytesParser(policy=default_policy).parsebytes(raw)
     except Exception:  # noqa: BLE001 - untrusted input; any parser failure is a malformed message
-        raise ValidationFailed({"message": "The message could not be parsed."}) from None
+        raise ValidationFailed({"message": N_("The message could not be parsed.")}) from None
     if not isinstance(message, ParsedMessage) or not message.keys():
-        raise ValidationFailed({"message": "The message has no headers."})
+        raise ValidationFailed({"message": N_("The message has no headers.")})
     sender_name, sender_address = _sender(message)
 
     raw_id = _message_ids(_header(message, "Message-ID"))

@@ -34,6 +34,7 @@ from cs_register.db import affected_rows
 from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cs_register.identifiers import whole_number
 from cs_register.intake.models import ChatbotConversation, HandoverOutcome
+from cs_register.languages import N_
 from cs_register.permissions import ROLE_PERMISSIONS, Permission, has_permission, require
 from cs_register.staff.models import StaffUser
 
@@ -153,7 +154,8 @@ def release_handover(ctx: Context, *, contact_public_id: str) -> bool:
 
 def _assignee(session: Session, raw_staff_id: str | None) -> StaffUser:
     """The colleague chosen from the list: an active account whose role serves customers."""
-    refusal = ValidationFailed({"staff_id": ["Choose an active agent from the list."]})
+    message = N_("Choose an active agent from the list.")
+    refusal = ValidationFailed({"staff_id": [message]})
     # ASCII digits only, bounded: "²" passes str.isdigit() and then breaks int().
     staff_id = whole_number(raw_staff_id, minimum=1, maximum=2**31 - 1)
     if staff_id is None:
@@ -199,7 +201,7 @@ def validate_closing(raw_outcome: str | None, raw_note: str | None) -> Closing:
     try:
         outcome = HandoverOutcome(raw_outcome or "")
     except ValueError:
-        errors["outcome"] = ["Choose how the handover ended."]
+        errors["outcome"] = [N_("Choose how the handover ended.")]
     note = ""
     try:
         note = validate_free_text(

@@ -25,6 +25,7 @@ from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, has_permission, require
 from cs_register.privacy import deadlines, validation
@@ -217,7 +218,8 @@ def register_request(
     if customer_public_id is None and not has_permission(
         ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS
     ):
-        raise ValidationFailed({"customer": ["Register the request from the customer's page."]})
+        message = N_("Register the request from the customer's page.")
+        raise ValidationFailed({"customer": [message]})
     customer = get_visible_customer(ctx, customer_public_id) if customer_public_id else None
     errors: dict[str, list[str]] = {}
     request_kind = validation.choice(errors, "kind", kind, RequestKind, label="request type")
@@ -225,9 +227,9 @@ def register_request(
     received = validation.day(errors, "received_on", received_on, label="Date received")
     today = local_today(ctx.now)
     if received is not None and received > today:
-        errors["received_on"] = ["Date received cannot be in the future."]
+        errors["received_on"] = [N_("Date received cannot be in the future.")]
     elif received is not None and received < today - MAX_BACKDATING:
-        errors["received_on"] = ["Date received is more than a year ago; check the date."]
+        errors["received_on"] = [N_("Date received is more than a year ago; check the date.")]
     clean_description = validation.text(
         errors, "description", description, label="What was asked", max_length=MAX_DESCRIPTION
     )
@@ -239,7 +241,7 @@ def register_request(
         errors["reply_to"] = [str(problem)]
         clean_reply_to = ""
     if clean_reply_to and contains_identity_code(clean_reply_to):
-        errors["reply_to"] = ["Reply to must not contain an identity code."]
+        errors["reply_to"] = [N_("Reply to must not contain an identity code.")]
     checked = validation.verified(errors, verified)
     if errors or request_kind is None or request_channel is None or received is None:
         raise ValidationFailed(errors)
@@ -327,9 +329,9 @@ def extend_case(
     latest = deadlines.latest_extension_notice(case.received_on)
     if told is not None and "told_on" not in errors:
         if told > local_today(ctx.now):
-            errors["told_on"] = ["The person cannot have been told in the future."]
+            errors["told_on"] = [N_("The person cannot have been told in the future.")]
         elif told < case.received_on:
-            errors["told_on"] = ["The person cannot have been told before the request arrived."]
+            errors["told_on"] = [N_("The person cannot have been told before the request arrived.")]
         elif told > latest:
             errors["told_on"] = [
                 "The person had to be told within the first month, by"

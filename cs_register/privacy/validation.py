@@ -14,6 +14,7 @@ from cs_register.clock import parse_form_date
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
+from cs_register.languages import N_
 
 MIN_REASON = 10
 MAX_REASON = 4000
@@ -68,5 +69,5 @@ def verified(errors: dict[str, list[str]], names: Iterable[str]) -> list[str]:
     chosen = set(names)
     unknown = chosen - set(VERIFIABLE_IDENTIFIERS)
     if unknown:
-        errors["verified"] = ["Choose only identifiers the verification panel offers."]
+        errors["verified"] = [N_("Choose only identifiers the verification panel offers.")]
     return [name for name in VERIFIABLE_IDENTIFIERS if name in chosen]
