@@ -67,7 +67,7 @@
 
   button.addEventListener("click", function () {
     if (!window.PublicKeyCredential) {
-      fail("This browser cannot use passkeys. Type a code instead.");
+      fail(problem.getAttribute("data-text-unsupported"));
       return;
     }
     button.disabled = true;
@@ -79,7 +79,7 @@
       form.elements.credential.value = asJson(credential);
       form.submit();
     }).catch(function () {
-      fail("The passkey was not used (cancelled, timed out or not recognised). Try again.");
+      fail(problem.getAttribute("data-text-not-used"));
     });
   });
 }());
