@@ -95,7 +95,7 @@ class Figure:
         return rows
 
     def chart(self) -> dict[str, Any]:
-        """The figure as Chart.js data (`static/retention_charts.js` draws it)."""
+        """The figure as Chart.js data (`static/charts.js` draws it)."""
         return {
             "labels": self.labels,
             "datasets": [{"label": s.label, "data": s.values} for s in self.series],

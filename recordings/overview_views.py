@@ -1,6 +1,6 @@
 """The supervisors' retention overview page (`/recordings/overview`): three charts, each with
 its figures as a table beneath (the table is what works without JavaScript). The chart data
-travels in a `data-chart` attribute and `static/retention_charts.js` draws it with the
+travels in a `data-chart` attribute and `static/charts.js` draws it with the
 vendored Chart.js, so the page needs no inline script under the console's CSP. Added to the
 recordings blueprint by `register`, so its endpoint keeps the blueprint's name."""
 

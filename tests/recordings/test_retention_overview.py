@@ -216,10 +216,10 @@ def test_the_page_draws_with_our_own_static_scripts_and_no_inline_script(client,
     assert all(source is not None for source in sources), "an inline script"
     srcs = [source.group(1) for source in sources if source is not None]
     assert "/static/vendor/chart.umd.min.js" in srcs
-    assert "/static/retention_charts.js" in srcs
+    assert "/static/charts.js" in srcs
     assert all(src.startswith("/static/") for src in srcs)
     assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
-    served = client.get("/static/retention_charts.js")
+    served = client.get("/static/charts.js")
     assert served.status_code == 200
     assert "canvas.retention-chart" in served.get_data(as_text=True)
     served.close()
