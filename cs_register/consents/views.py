@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.consents import services
-from cs_register.consents.models import ChoiceChannel, ChoiceKind
+from cs_register.consents.models import ChoiceChannel, ChoiceKind, CustomerChoice
 from cs_register.consents.topics import ChoiceTopics, label
 from cs_register.contacts.models import Contact
 from cs_register.customers.models import Customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed, translated
+from cs_register.languages import N_
 from cs_register.permissions import Permission, has_permission
 from cs_register.web import current_settings, current_staff, requires, staff_context
 
@@ -44,6 +45,15 @@ def _failed(failure: ValidationFailed | Conflict | NotFound) -> None:
         flash(translated(failure.detail), "error")
 
 
+def _recorded(public_id: str, choice: CustomerChoice, *, prohibition: str, consent: str) -> Any:
+    """Back to the customer page, saying what was recorded: `prohibition` or `consent` (marked
+    with `N_`), by the choice's kind, its `%(what)s` the choice's topic."""
+    what = translated(label(choice.topic)).lower()
+    message = prohibition if choice.kind is ChoiceKind.PROHIBITION else consent
+    flash(gettext(message, what=what), "success")
+    return _back(public_id)
+
+
 @blueprint.post("/customers/<public_id>/choices")
 @requires(Permission.LOG_CONTACTS)
 def record_choice(public_id: str) -> Any:
@@ -61,13 +71,12 @@ def record_choice(public_id: str) -> Any:
     except (ValidationFailed, Conflict) as failure:
         _failed(failure)
         return _back(public_id)
-    what = translated(label(choice.topic)).lower()
-    if choice.kind is ChoiceKind.PROHIBITION:
-        message = gettext("Recorded: the %(what)s prohibition is in force.", what=what)
-    else:
-        message = gettext("Recorded: the %(what)s consent is given.", what=what)
-    flash(message, "success")
-    return _back(public_id)
+    return _recorded(
+        public_id,
+        choice,
+        prohibition=N_("Recorded: the %(what)s prohibition is in force."),
+        consent=N_("Recorded: the %(what)s consent is given."),
+    )
 
 
 @blueprint.post("/customers/<public_id>/choices/<choice_public_id>/end")
@@ -83,13 +92,12 @@ def end_choice(public_id: str, choice_public_id: str) -> Any:
     except (ValidationFailed, Conflict, NotFound) as failure:
         _failed(failure)
         return _back(public_id)
-    what = translated(label(choice.topic)).lower()
-    if choice.kind is ChoiceKind.PROHIBITION:
-        message = gettext("Recorded: the %(what)s prohibition was lifted.", what=what)
-    else:
-        message = gettext("Recorded: the %(what)s consent was withdrawn.", what=what)
-    flash(message, "success")
-    return _back(public_id)
+    return _recorded(
+        public_id,
+        choice,
+        prohibition=N_("Recorded: the %(what)s prohibition was lifted."),
+        consent=N_("Recorded: the %(what)s consent was withdrawn."),
+    )
 
 
 def customer_page_panel(session: Session, customer: Customer, current: datetime) -> Markup:
