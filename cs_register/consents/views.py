@@ -45,12 +45,21 @@ def _failed(failure: ValidationFailed | Conflict | NotFound) -> None:
         flash(translated(failure.detail), "error")
 
 
-def _recorded(public_id: str, choice: CustomerChoice, *, prohibition: str, consent: str) -> Any:
-    """Back to the customer page, saying what was recorded: `prohibition` or `consent` (marked
-    with `N_`), by the choice's kind, its `%(what)s` the choice's topic."""
+# What recording or ending a choice says, by the choice's kind; `%(what)s` is its topic.
+_RECORDED = {
+    ChoiceKind.PROHIBITION: N_("Recorded: the %(what)s prohibition is in force."),
+    ChoiceKind.CONSENT: N_("Recorded: the %(what)s consent is given."),
+}
+_ENDED = {
+    ChoiceKind.PROHIBITION: N_("Recorded: the %(what)s prohibition was lifted."),
+    ChoiceKind.CONSENT: N_("Recorded: the %(what)s consent was withdrawn."),
+}
+
+
+def _recorded(public_id: str, choice: CustomerChoice, messages: dict[ChoiceKind, str]) -> Any:
+    """Back to the customer page, saying what was recorded (one of `messages`)."""
     what = translated(label(choice.topic)).lower()
-    message = prohibition if choice.kind is ChoiceKind.PROHIBITION else consent
-    flash(gettext(message, what=what), "success")
+    flash(gettext(messages[choice.kind], what=what), "success")
     return _back(public_id)
 
 
@@ -71,12 +80,7 @@ def record_choice(public_id: str) -> Any:
     except (ValidationFailed, Conflict) as failure:
         _failed(failure)
         return _back(public_id)
-    return _recorded(
-        public_id,
-        choice,
-        prohibition=N_("Recorded: the %(what)s prohibition is in force."),
-        consent=N_("Recorded: the %(what)s consent is given."),
-    )
+    return _recorded(public_id, choice, _RECORDED)
 
 
 @blueprint.post("/customers/<public_id>/choices/<choice_public_id>/end")
@@ -92,12 +96,7 @@ def end_choice(public_id: str, choice_public_id: str) -> Any:
     except (ValidationFailed, Conflict, NotFound) as failure:
         _failed(failure)
         return _back(public_id)
-    return _recorded(
-        public_id,
-        choice,
-        prohibition=N_("Recorded: the %(what)s prohibition was lifted."),
-        consent=N_("Recorded: the %(what)s consent was withdrawn."),
-    )
+    return _recorded(public_id, choice, _ENDED)
 
 
 def customer_page_panel(session: Session, customer: Customer, current: datetime) -> Markup:
