@@ -223,6 +223,8 @@ def deployment_env(instance: Path, database_url: str) -> dict[str, str]:
         "DATA_ENCRYPTION_KEY": _key(ENCRYPTION_KEY),
         "BLIND_INDEX_KEY": _key(INDEX_KEY),
         "TWO_STEP_LOGIN": "required",
+        # The checks below read the English pages (the language does not change the work).
+        "DEFAULT_LANGUAGE": "en",
     }
 
 

@@ -47,7 +47,7 @@ from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone
+from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone_local
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, Principal, require
 from cs_register.staff.models import StaffUser
@@ -371,7 +371,7 @@ def describe_candidates(keyring: Keyring, customers: list[Customer]) -> list[Can
             public_id=customer.public_id,
             name=customer.full_name,
             masked_identity_code=masked_identity_code(keyring, customer),
-            phone=format_phone(customer.phone_e164) if customer.phone_e164 else None,
+            phone=format_phone_local(customer.phone_e164) if customer.phone_e164 else None,
             email=customer.email,
             city=customer.city,
         )

@@ -34,7 +34,7 @@ from cs_register.errors import NotFound, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import (
     CustomerFields,
-    format_phone,
+    format_phone_local,
     mask_identity_code,
     search_key,
     validate_customer_fields,
@@ -260,7 +260,7 @@ def view_customer(ctx: Context, keyring: Keyring, *, public_id: str) -> Customer
     view = CustomerView(
         customer=customer,
         masked_identity_code=masked_identity_code(keyring, customer),
-        phone_display=format_phone(customer.phone_e164) if customer.phone_e164 else None,
+        phone_display=format_phone_local(customer.phone_e164) if customer.phone_e164 else None,
     )
     audit.record(ctx, AuditAction.CUSTOMER_VIEWED, customer)
     return view

@@ -29,7 +29,7 @@ from cs_register.customers.search import (
 from cs_register.db import get_session
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
-from cs_register.identifiers import IDENTIFIER_LABELS, format_phone
+from cs_register.identifiers import IDENTIFIER_LABELS, format_phone_local
 from cs_register.languages import N_
 from cs_register.permissions import Permission
 from cs_register.web import current_keyring, now, requires, staff_context
@@ -142,7 +142,7 @@ def _result_row(customer: Customer) -> dict[str, Any]:
     return {
         "customer": customer,
         "masked_identity_code": services.masked_identity_code(current_keyring(), customer),
-        "phone_display": format_phone(customer.phone_e164) if customer.phone_e164 else None,
+        "phone_display": format_phone_local(customer.phone_e164) if customer.phone_e164 else None,
     }
 
 

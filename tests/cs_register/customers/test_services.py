@@ -406,7 +406,7 @@ def test_view_masks_the_code_and_lists_contacts_newest_first(
     )
     view = call(services.view_customer, public_id=customer.public_id)
     assert view.masked_identity_code == "150683-****"
-    assert view.phone_display == "+358 40 1234567"
+    assert view.phone_display == "040 1234567"
     timeline = customer_timeline(db_session, customer.id)
     assert [contact.subject for contact in timeline] == ["Newer", "Older"]
     assert [v.outcome for v in timeline[0].verifications] == [VerificationOutcome.VERIFIED]

@@ -77,7 +77,7 @@ def test_name_search_lists_matches_with_masked_codes_and_links(client, logged_in
     assert "Aijonen, Ville" in html
     assert "150683-****" in html
     assert CODE not in html
-    assert "+358 40 1234567" in html
+    assert "040 1234567" in html
     assert "matti@example.fi" in html
     assert "Tampere" in html
     assert f'href="/customers/{first.public_id}"' in html
@@ -312,7 +312,9 @@ def test_customer_page_shows_facts_actions_and_timeline(
     html = response.get_data(as_text=True)
     assert "150683-****" in html
     assert CODE not in html
-    assert "+358 40 1234567" in html
+    # A Finnish number as it is dialled here (test_a_foreign_number_stays_international).
+    assert "040 1234567" in html
+    assert "+358" not in html
     assert "Katu 1" in html
     assert f'action="/customers/{customer.public_id}/identity-code"' in html
     assert f'href="/customers/{customer.public_id}/edit"' in html
@@ -398,7 +400,7 @@ def test_edit_form_is_prefilled_without_the_code(client, logged_in, make_custome
     )
     html = client.get(f"/customers/{customer.public_id}/edit").get_data(as_text=True)
     assert 'value="Matti"' in html
-    assert 'value="+358 40 1234567"' in html
+    assert 'value="040 1234567"' in html
     assert 'value="Helsinki"' in html
     assert 'name="identity_code" value=""' in html
     assert "150683-****" in html
@@ -568,3 +570,10 @@ def test_the_search_box_is_focused_and_searches_as_you_type_from_our_own_file(cl
     assert client.get("/static/customer_search.js").status_code == 200
     # Before any search the results' place is there for the script, but hidden.
     assert '<section class="card" id="search-results" aria-live="polite" hidden>' in html
+
+
+def test_a_foreign_number_stays_international(client, logged_in, make_customer):
+    logged_in("agent")
+    customer = make_customer(phone="+46 70 123 45 67")
+    html = client.get(f"/customers/{customer.public_id}").get_data(as_text=True)
+    assert "+46 70 123 45 67" in html
