@@ -10,15 +10,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.customers.models import Customer
-from cs_register.customers.restriction import MAX_REASON
-from cs_register.customers.services import get_customer
+from cs_register.customers.restriction import MAX_REASON, dpo_customer, dpo_step_done
 from cs_register.customers.staff_text import validate_free_text
 from cs_register.errors import Conflict
-from cs_register.permissions import Permission, require
 
 
 def objects_to_quality_work(session: Session, customer_id: int | None) -> bool:
@@ -29,8 +26,7 @@ def objects_to_quality_work(session: Session, customer_id: int | None) -> bool:
 
 
 def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -> Customer:
-    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
-    customer = get_customer(ctx.session, customer_public_id)
+    customer = dpo_customer(ctx, customer_public_id)
     if customer.objected_at is not None:
         raise Conflict("An objection is already recorded for this customer.")
     customer.objection = validate_free_text(
@@ -38,19 +34,14 @@ def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -
     )
     customer.objected_at = ctx.now
     customer.objection_recorded_by_id = ctx.actor.staff_id
-    ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_RECORDED, customer)
-    return customer
+    return dpo_step_done(ctx, AuditAction.CUSTOMER_OBJECTION_RECORDED, customer)
 
 
 def withdraw_objection(ctx: Context, *, customer_public_id: str) -> Customer:
-    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
-    customer = get_customer(ctx.session, customer_public_id)
+    customer = dpo_customer(ctx, customer_public_id)
     if customer.objected_at is None:
         raise Conflict("No objection is recorded for this customer.")
     customer.objection = None
     customer.objected_at = None
     customer.objection_recorded_by_id = None
-    ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_OBJECTION_WITHDRAWN, customer)
-    return customer
+    return dpo_step_done(ctx, AuditAction.CUSTOMER_OBJECTION_WITHDRAWN, customer)

@@ -49,11 +49,21 @@ def check_visible(actor: Principal | None, customer: Customer | None) -> None:
         raise NotFound("No such customer.")
 
 
-def _get_customer(ctx: Context, public_id: str) -> Customer:
+def dpo_customer(ctx: Context, public_id: str) -> Customer:
+    """The customer a step of the DPO's changes (restricting, an objection), once the actor is
+    seen to handle privacy requests."""
+    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
     # Imported here: the customer services check visibility with this module's rule.
     from cs_register.customers.services import get_customer
 
     return get_customer(ctx.session, public_id)
+
+
+def dpo_step_done(ctx: Context, action: AuditAction, customer: Customer) -> Customer:
+    """The changed customer, flushed, with the step audited."""
+    ctx.session.flush()
+    audit.record(ctx, action, customer)
+    return customer
 
 
 def _reason(raw: str, label: str) -> str:
@@ -65,26 +75,20 @@ def _reason(raw: str, label: str) -> str:
 def restrict(ctx: Context, *, customer_public_id: str, reason: str) -> Customer:
     """Restrict the processing of the customer's data, with the reason (e.g. a pending
     rectification); audited, the reason staying on the record."""
-    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
-    customer = _get_customer(ctx, customer_public_id)
+    customer = dpo_customer(ctx, customer_public_id)
     if customer.is_restricted:
         raise Conflict("The processing of this customer's data is already restricted.")
     customer.restriction_reason = _reason(reason, "The reason")
     customer.restricted_at = ctx.now
     customer.restricted_by_id = ctx.actor.staff_id
-    ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTED, customer)
-    return customer
+    return dpo_step_done(ctx, AuditAction.CUSTOMER_RESTRICTED, customer)
 
 
 def lift_restriction(ctx: Context, *, customer_public_id: str) -> Customer:
-    require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
-    customer = _get_customer(ctx, customer_public_id)
+    customer = dpo_customer(ctx, customer_public_id)
     if not customer.is_restricted:
         raise Conflict("The processing of this customer's data is not restricted.")
     customer.restricted_at = None
     customer.restriction_reason = None
     customer.restricted_by_id = None
-    ctx.session.flush()
-    audit.record(ctx, AuditAction.CUSTOMER_RESTRICTION_LIFTED, customer)
-    return customer
+    return dpo_step_done(ctx, AuditAction.CUSTOMER_RESTRICTION_LIFTED, customer)
