@@ -26,13 +26,20 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import Flask, g
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -426,3 +433,55 @@ def affected_rows(session: Session, statement: sa.Executable) -> int:
     """Run a bulk UPDATE or DELETE in `session`'s transaction; how many rows it touched."""
     result = session.execute(statement)
     return int(getattr(result, "rowcount", 0))
+
+
+def next_ids(
+    session: Session,
+    id_column: InstrumentedAttribute[int],
+    *where: sa.ColumnElement[bool],
+    after_id: int,
+    limit: int,
+    lock: bool,
+) -> list[int]:
+    """A sweep's next batch: up to `limit` ids of `id_column`'s rows matching `where`, in id
+    order after `after_id`; with `lock`, locked for deletion (a second sweep running at once
+    skips them rather than deleting them twice)."""
+    query = (
+        sa.select(id_column).where(*where, id_column > after_id).order_by(id_column).limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+class IdsPast(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        *,
+        due_before: datetime,
+        after_id: int,
+        limit: int,
+        lock: bool = True,
+    ) -> list[int]: ...
+
+
+def ids_past(
+    id_column: InstrumentedAttribute[int], time_column: InstrumentedAttribute[datetime]
+) -> IdsPast:
+    """A sweep's batches of a table's rows past their time (`time_column` at or before
+    `due_before`): `next_ids` of them."""
+
+    def past_their_time(
+        session: Session, *, due_before: datetime, after_id: int, limit: int, lock: bool = True
+    ) -> list[int]:
+        return next_ids(
+            session,
+            id_column,
+            time_column <= due_before,
+            after_id=after_id,
+            limit=limit,
+            lock=lock,
+        )
+
+    return past_their_time

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from cs_register.audit.models import AuditEvent
 from cs_register.clock import require_aware
-from cs_register.db import affected_rows
+from cs_register.db import affected_rows, ids_past
 
 DEFAULT_YEARS = 5
 CATEGORY = "audit_events"
@@ -53,19 +53,8 @@ class AuditRetention:
             return now.replace(year=year, day=28)
 
 
-def past_their_time(
-    session: Session, *, due_before: datetime, after_id: int, limit: int, lock: bool = True
-) -> list[int]:
-    """Ids of events past their time, in id order after `after_id`."""
-    query = (
-        sa.select(AuditEvent.id)
-        .where(AuditEvent.occurred_at <= due_before, AuditEvent.id > after_id)
-        .order_by(AuditEvent.id)
-        .limit(limit)
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+# Ids of events past their time, in id order after `after_id`.
+past_their_time = ids_past(AuditEvent.id, AuditEvent.occurred_at)
 
 
 def count_due(session: Session, *, due_before: datetime) -> int:

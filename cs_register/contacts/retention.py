@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from cs_register.clock import require_aware
 from cs_register.contacts.models import Contact
 from cs_register.customers.models import Customer
+from cs_register.db import ids_past, next_ids
 
 DEFAULT_DAYS = 180
 
@@ -52,20 +53,9 @@ class ContactRetention:
         return require_aware(occurred_at, "occurred_at") <= self.due_before(now)
 
 
-def past_their_time(
-    session: Session, *, due_before: datetime, after_id: int, limit: int, lock: bool = True
-) -> list[int]:
-    """Ids of contacts past their time, in id order after `after_id`; with `lock`, locked for
-    deletion (a second sweep running at once skips them rather than deleting them twice)."""
-    query = (
-        sa.select(Contact.id)
-        .where(Contact.occurred_at <= due_before, Contact.id > after_id)
-        .order_by(Contact.id)
-        .limit(limit)
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+# Ids of contacts past their time, in id order after `after_id`; with `lock`, locked for
+# deletion (a second sweep running at once skips them rather than deleting them twice).
+past_their_time = ids_past(Contact.id, Contact.occurred_at)
 
 
 def rows_digest(session: Session, contact_ids: Sequence[int]) -> str:
@@ -91,15 +81,15 @@ def customers_without_contacts(
     theirs = sa.select(Contact.id).where(
         sa.or_(Contact.customer_id == Customer.id, Contact.held_for_customer_id == Customer.id)
     )
-    query = (
-        sa.select(Customer.id)
-        .where(due_before >= CUSTOMER_LAST_ACTIVITY, Customer.id > after_id, ~theirs.exists())
-        .order_by(Customer.id)
-        .limit(limit)
+    return next_ids(
+        session,
+        Customer.id,
+        due_before >= CUSTOMER_LAST_ACTIVITY,
+        ~theirs.exists(),
+        after_id=after_id,
+        limit=limit,
+        lock=lock,
     )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
 
 
 def customers_digest(session: Session, customer_ids: Sequence[int]) -> str:
