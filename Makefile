@@ -41,7 +41,7 @@ CATALOGS := $(foreach lang,fi sv,$(TRANSLATIONS)/$(lang)/LC_MESSAGES/messages.mo
 # marked where it is written but translated where it is shown, and the errors services raise,
 # whose first argument is the message the reader sees (cs_register.errors.translated).
 # tests/cs_register/test_languages.py extracts with this same line.
-BABEL_KEYWORDS := -k lazy_gettext -k N_ -k DomainError -k NotFound -k PermissionDenied -k Conflict -k Gone -k Unauthenticated -k PayloadTooLarge -k UnsupportedMediaType -k ApprovalRequired -k NotJson -k IdentifierError
+BABEL_KEYWORDS := -k lazy_gettext -k N_ -k Message -k DomainError -k NotFound -k PermissionDenied -k Conflict -k Gone -k Unauthenticated -k PayloadTooLarge -k UnsupportedMediaType -k ApprovalRequired -k NotJson -k IdentifierError
 
 .PHONY: run test lint venv soak bench messages catalogs
 

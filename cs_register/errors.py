@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cs_register.db import mark_request_failed
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,13 @@ def translated(message: str) -> str:
     """`message` in the reader's language, if the catalogs have it (messages are marked for
     them where they are written: `N_`, or the error classes named in the Makefile's
     BABEL_KEYWORDS); a message they lack is shown as written."""
+    if isinstance(message, Message):
+        # Values that are themselves messages (a field's label) are read in the same language.
+        values = {
+            name: translated(value) if isinstance(value, str) else value
+            for name, value in message.values.items()
+        }
+        return gettext(message.template) % values if values else gettext(message.template)
     # gettext("") would answer with the catalog's header.
     return gettext(message) if message else message
 

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -19,7 +20,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 from stdnum.fi import hetu
 
 from cs_register.errors import ValidationFailed
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 
 # DDMMYY, century sign (the 2023 reform added Y X W V U for the 1900s and B-F for the 2000s),
 # individual number, check character. Checked before stdnum because stdnum's own compaction
@@ -38,6 +39,12 @@ MAX_EMAIL = 254
 
 class IdentifierError(ValueError):
     """One identifier was rejected; the message says why, without quoting the value."""
+
+    @property
+    def message(self) -> str:
+        """The message as raised: a `languages.Message` keeps its values for translation,
+        which `str(error)` would drop."""
+        return cast(str, self.args[0])
 
 
 def whole_number(raw: str | None, *, minimum: int, maximum: int) -> int | None:
@@ -143,12 +150,16 @@ def normalise_text(raw: str, *, label: str, max_length: int, required: bool = Tr
     value = " ".join(unicodedata.normalize("NFC", raw).split())
     if not value:
         if required:
-            raise IdentifierError(f"{label} is required.")
+            raise IdentifierError(Message("%(label)s is required.", label=label))
         return ""
     if len(value) > max_length:
-        raise IdentifierError(f"{label} may be at most {max_length} characters.")
+        raise IdentifierError(
+            Message("%(label)s may be at most %(limit)d characters.", label=label, limit=max_length)
+        )
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") for ch in value):
-        raise IdentifierError(f"{label} contains characters that are not allowed.")
+        raise IdentifierError(
+            Message("%(label)s contains characters that are not allowed.", label=label)
+        )
     return value
 
 
@@ -196,7 +207,7 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
         try:
             return func()
         except IdentifierError as exc:
-            errors.setdefault(name, []).append(str(exc))
+            errors.setdefault(name, []).append(exc.message)
             return None
 
     given = check(

@@ -22,7 +22,7 @@ from cs_register.context import Context
 from cs_register.customers.objection import objects_to_quality_work
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.free_text import contains_contact_details, contains_identity_code
-from cs_register.identifiers import normalise_text
+from cs_register.identifiers import IdentifierError, normalise_text
 from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import (
@@ -231,8 +231,8 @@ def release_hold(
 def _text(errors: dict[str, list[str]], field: str, raw: str, label: str, limit: int) -> str:
     try:
         return normalise_text(raw or "", label=label, max_length=limit)
-    except ValueError as exc:
-        errors[field] = [str(exc)]
+    except IdentifierError as exc:
+        errors[field] = [exc.message]
         return ""
 
 

@@ -78,7 +78,7 @@ def parse_timestamp(value: object, *, field: str, errors: dict[str, list[str]]) 
     try:
         return parse_api_timestamp(value)
     except IdentifierError as problem:
-        errors[field] = [str(problem)]
+        errors[field] = [problem.message]
         return None
 
 
@@ -98,7 +98,7 @@ def parse_caller_number(raw: object, *, field: str, errors: dict[str, list[str]]
         return normalise_phone(raw)
     except IdentifierError as exc:
         # The message never quotes the number back.
-        errors[field] = [str(exc)]
+        errors[field] = [exc.message]
         return None
 
 

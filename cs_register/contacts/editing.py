@@ -119,7 +119,7 @@ def edit_contact(
         try:
             new_values[field] = validate(raw)
         except IdentifierError as problem:
-            errors[field] = [str(problem)]
+            errors[field] = [problem.message]
     seen = whole_number(revision, minimum=0, maximum=_MAX_REVISIONS)
     if seen is None:
         errors["revision"] = [N_("Open the contact again and redo the change.")]

@@ -70,7 +70,7 @@ def parse_search(kind: str, value: str) -> QueueSearch:
     try:
         normalised = normalise_email(text) if kind == "email" else normalise_phone(text)
     except IdentifierError as problem:
-        raise ValidationFailed({"value": [str(problem)]}) from None
+        raise ValidationFailed({"value": [problem.message]}) from None
     return QueueSearch(kind=kind, value=normalised)
 
 

@@ -173,7 +173,7 @@ def log_contact(
         try:
             return parse()
         except IdentifierError as exc:
-            errors.setdefault(field, []).append(str(exc))
+            errors.setdefault(field, []).append(exc.message)
             return None
 
     channel = check("channel", lambda: parse_choice(form_text(form, "channel"), Channel, "Channel"))

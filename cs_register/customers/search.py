@@ -131,7 +131,7 @@ def check_search(kind: str, value: str, *, today: date) -> str:
         else:
             _search_query(kind, value)
     except IdentifierError as problem:
-        raise ValidationFailed({kind: [str(problem)]}) from None
+        raise ValidationFailed({kind: [problem.message]}) from None
     return kind
 
 
@@ -231,7 +231,7 @@ def find_customers(
             )
             results = list(session.scalars(query).all())
     except IdentifierError as problem:
-        raise ValidationFailed({kind: [str(problem)]}) from None
+        raise ValidationFailed({kind: [problem.message]}) from None
     return kind, results
 
 

@@ -15,7 +15,7 @@ def validate_free_text(
     try:
         text = normalise_text(raw or "", label=label, max_length=max_length)
     except IdentifierError as problem:
-        raise ValidationFailed({field: [str(problem)]}) from None
+        raise ValidationFailed({field: [problem.message]}) from None
     if len(text) < min_length:
         raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
     if contains_identity_code(text) or contains_contact_details(text):

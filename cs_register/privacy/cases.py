@@ -238,7 +238,7 @@ def register_request(
             reply_to, label="Reply to", max_length=MAX_REPLY_TO, required=customer is None
         )
     except IdentifierError as problem:
-        errors["reply_to"] = [str(problem)]
+        errors["reply_to"] = [problem.message]
         clean_reply_to = ""
     if clean_reply_to and contains_identity_code(clean_reply_to):
         errors["reply_to"] = [N_("Reply to must not contain an identity code.")]

@@ -51,7 +51,7 @@ def day(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> da
     try:
         return parse_form_date(raw, label=label)
     except IdentifierError as problem:
-        errors[field] = [str(problem)]
+        errors[field] = [problem.message]
         return None
 
 
