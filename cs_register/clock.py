@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from cs_register.identifiers import IdentifierError
+from cs_register.languages import Message
 
 # The company, its customers and its retention calendar are in Finland.
 CONSOLE_TIMEZONE = ZoneInfo("Europe/Helsinki")
@@ -101,10 +102,17 @@ def parse_form_date(raw: str, *, label: str) -> date:
     try:
         parsed = date.fromisoformat(raw.strip())
     except ValueError:
-        raise IdentifierError(f"{label} must be a date such as 2026-11-23.") from None
+        raise IdentifierError(
+            Message("%(label)s must be a date such as 2026-11-23.", label=label)
+        ) from None
     if not EARLIEST_FORM_YEAR <= parsed.year <= LATEST_FORM_YEAR:
         raise IdentifierError(
-            f"{label} must be between {EARLIEST_FORM_YEAR} and {LATEST_FORM_YEAR}."
+            Message(
+                "%(label)s must be between %(earliest)d and %(latest)d.",
+                label=label,
+                earliest=EARLIEST_FORM_YEAR,
+                latest=LATEST_FORM_YEAR,
+            )
         )
     return parsed
 

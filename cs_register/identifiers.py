@@ -212,11 +212,11 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
 
     given = check(
         "given_names",
-        lambda: normalise_text(get("given_names"), label="Given names", max_length=MAX_NAME),
+        lambda: normalise_text(get("given_names"), label=N_("Given names"), max_length=MAX_NAME),
     )
     family = check(
         "family_name",
-        lambda: normalise_text(get("family_name"), label="Family name", max_length=MAX_NAME),
+        lambda: normalise_text(get("family_name"), label=N_("Family name"), max_length=MAX_NAME),
     )
     country_raw = get("country").upper() or None
     has_address = any(get(name) for name in ("street_address", "postal_code", "city"))
@@ -228,14 +228,16 @@ def validate_customer_fields(form: Mapping[str, str | None], *, today: date) -> 
         street = check(
             "street_address",
             lambda: normalise_text(
-                get("street_address"), label="Street address", max_length=MAX_STREET
+                get("street_address"), label=N_("Street address"), max_length=MAX_STREET
             ),
         )
         postal = check(
             "postal_code",
             lambda: normalise_postal_code(get("postal_code"), country=country or "FI"),
         )
-        city = check("city", lambda: normalise_text(get("city"), label="City", max_length=MAX_CITY))
+        city = check(
+            "city", lambda: normalise_text(get("city"), label=N_("City"), max_length=MAX_CITY)
+        )
     phone = check("phone", lambda: normalise_phone(get("phone"))) if get("phone") else None
     email = check("email", lambda: normalise_email(get("email"))) if get("email") else None
     code = (

@@ -13,6 +13,7 @@ import json
 from flask import request
 
 from cs_register.errors import DomainError, PayloadTooLarge
+from cs_register.languages import Message
 
 
 class NotJson(DomainError):
@@ -24,7 +25,9 @@ class NotJson(DomainError):
 
 def read_capped_body(limit: int) -> bytes:
     """The raw body, refusing anything over `limit` bytes before reading it whole."""
-    too_large = PayloadTooLarge(f"The request body may be at most {limit // 1024} KiB.")
+    too_large = PayloadTooLarge(
+        Message("The request body may be at most %(kib)d KiB.", kib=limit // 1024)
+    )
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     # Bodies without a Content-Length (chunked): werkzeug stops reading one byte past the

@@ -121,7 +121,7 @@ def place_hold(
         hold_reason = HoldReason(reason)
     except ValueError:
         errors["reason"] = [N_("Choose quality development or complaint.")]
-    clean_reference = _text(errors, "reference", reference, "Reference", MAX_REFERENCE)
+    clean_reference = _text(errors, "reference", reference, N_("Reference"), MAX_REFERENCE)
     clean_justification = _text(
         errors, "justification", justification, "Justification", MAX_JUSTIFICATION
     )
@@ -199,7 +199,7 @@ def release_hold(
     session, now = ctx.session, ctx.now
     require(ctx.actor, Permission.MANAGE_HOLDS)
     errors: dict[str, list[str]] = {}
-    clean_note = _text(errors, "note", note, "Release note", MAX_JUSTIFICATION)
+    clean_note = _text(errors, "note", note, N_("Release note"), MAX_JUSTIFICATION)
     if errors:
         raise ValidationFailed(errors)
     recording_id = session.scalar(

@@ -37,7 +37,7 @@ from cs_register.errors import (
 )
 from cs_register.identifiers import IdentifierError, normalise_phone
 from cs_register.integrations.models import IntegrationToken
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings import services
@@ -311,7 +311,9 @@ def receive_recording(
             storage.receive(staged, chunks, max_bytes=max_bytes)
         except UploadTooLarge as exc:
             raise PayloadTooLarge(
-                f"The recording is larger than the limit of {exc.limit} bytes."
+                Message(
+                    "The recording is larger than the limit of %(limit)d bytes.", limit=exc.limit
+                )
             ) from None
         existing = session.scalar(sa.select(Recording).where(Recording.contact_id == contact.id))
         if existing is not None:

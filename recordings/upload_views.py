@@ -75,7 +75,7 @@ def upload_for_contact(contact_public_id: str) -> Any:
     try:
         recorded_at = parse_local_datetime(raw_recorded_at) if raw_recorded_at else None
     except IdentifierError as exc:
-        return _upload_failed(contact.public_id, {"recorded_at": [str(exc)]})
+        return _upload_failed(contact.public_id, {"recorded_at": [exc.message]})
     try:
         recording, created = receive_recording(
             staff_context(),

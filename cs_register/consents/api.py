@@ -23,7 +23,7 @@ from cs_register.errors import ValidationFailed
 from cs_register.identifiers import whole_number
 from cs_register.integrations.auth import current_integration, install_token_auth
 from cs_register.integrations.models import TokenScope
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.permissions import Actor
 from cs_register.web import request_context
 
@@ -49,10 +49,12 @@ def _query() -> tuple[int, int]:
         request.args.get("limit", str(feed.DEFAULT_PAGE)), minimum=1, maximum=feed.MAX_PAGE
     )
     if limit is None:
-        errors["limit"] = [f"Give a whole number from 1 to {feed.MAX_PAGE}."]
+        errors["limit"] = [
+            Message("Give a whole number from 1 to %(maximum)d.", maximum=feed.MAX_PAGE)
+        ]
     unknown = sorted(set(request.args) - {"after", "limit"})
     if unknown:
-        errors["query"] = [f"Unknown parameter: {', '.join(unknown)[:100]}."]
+        errors["query"] = [Message("Unknown parameter: %(names)s.", names=", ".join(unknown)[:100])]
     if errors or after is None or limit is None:
         raise ValidationFailed(errors)
     return after, limit

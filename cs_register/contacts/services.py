@@ -48,6 +48,7 @@ from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer, masked_identity_code
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.identifiers import IDENTIFIER_LABELS, IdentifierError, format_phone_local
+from cs_register.languages import N_
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, Principal, require
 from cs_register.staff.models import StaffUser
@@ -176,9 +177,11 @@ def log_contact(
             errors.setdefault(field, []).append(exc.message)
             return None
 
-    channel = check("channel", lambda: parse_choice(form_text(form, "channel"), Channel, "Channel"))
+    channel = check(
+        "channel", lambda: parse_choice(form_text(form, "channel"), Channel, N_("Channel"))
+    )
     direction = check(
-        "direction", lambda: parse_choice(form_text(form, "direction"), Direction, "Direction")
+        "direction", lambda: parse_choice(form_text(form, "direction"), Direction, N_("Direction"))
     )
     occurred_at = check(
         "occurred_at", lambda: validate_occurred_at(form_text(form, "occurred_at"), now=now)

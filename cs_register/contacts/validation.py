@@ -18,7 +18,7 @@ from cs_register.contacts.models import MAX_SUBJECT, VERIFIABLE_IDENTIFIERS, Ver
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 
 MAX_NOTES = 10_000
 # Clocks of agents' machines drift and forms are filled in quickly; beyond this it is a typo.
@@ -48,7 +48,9 @@ def parse_choice(raw: str, enum_class: type[E], label: str) -> E:
         return enum_class(raw)
     except ValueError:
         allowed = ", ".join(member.value for member in enum_class)
-        raise IdentifierError(f"{label} must be one of: {allowed}.") from None
+        raise IdentifierError(
+            Message("%(label)s must be one of: %(allowed)s.", label=label, allowed=allowed)
+        ) from None
 
 
 def validate_occurred_at(raw: str, *, now: datetime) -> datetime:
@@ -63,7 +65,7 @@ def validate_occurred_at(raw: str, *, now: datetime) -> datetime:
 
 
 def validate_subject(raw: str) -> str:
-    value = normalise_text(raw, label="Subject", max_length=MAX_SUBJECT)
+    value = normalise_text(raw, label=N_("Subject"), max_length=MAX_SUBJECT)
     if contains_identity_code(value):
         raise IdentifierError("The subject must not contain an identity code.")
     return value
@@ -72,7 +74,9 @@ def validate_subject(raw: str) -> str:
 def validate_notes(raw: str, *, max_length: int = MAX_NOTES) -> str:
     value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if len(value) > max_length:
-        raise IdentifierError(f"Notes may be at most {max_length} characters.")
+        raise IdentifierError(
+            Message("Notes may be at most %(limit)d characters.", limit=max_length)
+        )
     if any(
         unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _NOTES_ALLOWED_CONTROLS
         for ch in value
@@ -104,9 +108,9 @@ def parse_verification(
             errors.setdefault(field, []).append(N_("Checkbox value was not understood."))
     raw_outcome = form_text(form, "verification_outcome") or VerificationOutcome.NOT_ATTEMPTED.value
     try:
-        outcome = parse_choice(raw_outcome, VerificationOutcome, "Verification outcome")
+        outcome = parse_choice(raw_outcome, VerificationOutcome, N_("Verification outcome"))
     except IdentifierError as exc:
-        errors.setdefault("verification_outcome", []).append(str(exc))
+        errors.setdefault("verification_outcome", []).append(exc.message)
         return None
     if outcome is VerificationOutcome.NOT_ATTEMPTED:
         if not allow_not_attempted:
@@ -121,8 +125,11 @@ def parse_verification(
             )
     elif not checked:
         errors.setdefault("verification_outcome", []).append(
-            f"Outcome '{outcome.value}' needs at least one checked identifier: tick what you"
-            " checked, or choose 'not attempted'."
+            Message(
+                "Outcome '%(outcome)s' needs at least one checked identifier: tick what you"
+                " checked, or choose 'not attempted'.",
+                outcome=outcome.value,
+            )
         )
     return VerificationInput(outcome=outcome, checked=tuple(checked))
 

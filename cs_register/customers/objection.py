@@ -16,6 +16,7 @@ from cs_register.customers.models import Customer
 from cs_register.customers.restriction import MAX_REASON, dpo_customer, dpo_step_done
 from cs_register.customers.staff_text import validate_free_text
 from cs_register.errors import Conflict
+from cs_register.languages import N_
 
 
 def objects_to_quality_work(session: Session, customer_id: int | None) -> bool:
@@ -30,7 +31,7 @@ def record_objection(ctx: Context, *, customer_public_id: str, objection: str) -
     if customer.objected_at is not None:
         raise Conflict("An objection is already recorded for this customer.")
     customer.objection = validate_free_text(
-        objection, field="objection", label="The objection", min_length=1, max_length=MAX_REASON
+        objection, field="objection", label=N_("The objection"), min_length=1, max_length=MAX_REASON
     )
     customer.objected_at = ctx.now
     customer.objection_recorded_by_id = ctx.actor.staff_id

@@ -110,7 +110,7 @@ def update_customer(
     errors: dict[str, list[str]] = {}
     try:
         reason = validate_free_text(
-            reason, field="reason", label="Reason", min_length=1, max_length=MAX_REASON
+            reason, field="reason", label=N_("Reason"), min_length=1, max_length=MAX_REASON
         )
     except ValidationFailed as failure:
         errors.update(failure.errors)

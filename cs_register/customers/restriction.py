@@ -21,6 +21,7 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.customers.staff_text import validate_free_text
 from cs_register.errors import Conflict, NotFound
+from cs_register.languages import N_
 from cs_register.permissions import Permission, Principal, has_permission, require
 
 MAX_REASON = 2000
@@ -78,7 +79,7 @@ def restrict(ctx: Context, *, customer_public_id: str, reason: str) -> Customer:
     customer = dpo_customer(ctx, customer_public_id)
     if customer.is_restricted:
         raise Conflict("The processing of this customer's data is already restricted.")
-    customer.restriction_reason = _reason(reason, "The reason")
+    customer.restriction_reason = _reason(reason, N_("The reason"))
     customer.restricted_at = ctx.now
     customer.restricted_by_id = ctx.actor.staff_id
     return dpo_step_done(ctx, AuditAction.CUSTOMER_RESTRICTED, customer)

@@ -35,7 +35,7 @@ from cs_register.identifiers import (
     normalise_text,
     search_key,
 )
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.permissions import Permission, require
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,11 @@ def _search_query(kind: str, value: str) -> sa.Select[Customer]:
 
 
 def _name_prefix(value: str) -> str:
-    prefix = search_key(normalise_text(value, label="Name", max_length=200))
+    prefix = search_key(normalise_text(value, label=N_("Name"), max_length=200))
     if len(prefix) < MIN_NAME_PREFIX:
-        raise IdentifierError(f"Type at least {MIN_NAME_PREFIX} letters of the name.")
+        raise IdentifierError(
+            Message("Type at least %(minimum)d letters of the name.", minimum=MIN_NAME_PREFIX)
+        )
     return prefix
 
 

@@ -274,7 +274,11 @@ def reveal_identity_code(ctx: Context, keyring: Keyring, *, public_id: str, purp
     require(ctx.actor, Permission.REVEAL_IDENTITY_CODE)
     customer = get_visible_customer(ctx, public_id)
     purpose = validate_free_text(
-        purpose, field="purpose", label="Purpose", min_length=MIN_PURPOSE, max_length=MAX_PURPOSE
+        purpose,
+        field="purpose",
+        label=N_("Purpose"),
+        min_length=MIN_PURPOSE,
+        max_length=MAX_PURPOSE,
     )
     code = decrypt_identity_code(keyring, customer)
     if code is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from cs_register.errors import ValidationFailed
 from cs_register.free_text import contains_contact_details, contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
+from cs_register.languages import Message
 
 
 def validate_free_text(
@@ -17,9 +18,14 @@ def validate_free_text(
     except IdentifierError as problem:
         raise ValidationFailed({field: [problem.message]}) from None
     if len(text) < min_length:
-        raise ValidationFailed({field: [f"{label} must be at least {min_length} characters."]})
-    if contains_identity_code(text) or contains_contact_details(text):
-        raise ValidationFailed(
-            {field: [f"{label} must not contain identity codes, phone numbers or email addresses."]}
+        message = Message(
+            "%(label)s must be at least %(minimum)d characters.", label=label, minimum=min_length
         )
+        raise ValidationFailed({field: [message]})
+    if contains_identity_code(text) or contains_contact_details(text):
+        message = Message(
+            "%(label)s must not contain identity codes, phone numbers or email addresses.",
+            label=label,
+        )
+        raise ValidationFailed({field: [message]})
     return text

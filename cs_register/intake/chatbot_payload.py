@@ -23,7 +23,7 @@ from cs_register.identifiers import (
     normalise_phone,
     normalise_text,
 )
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 
 # Chat platforms' clocks drift a little; a conversation that starts later than this is an error.
 # Like contacts logged by agents: anything older is a wrong year, not a late delivery.
@@ -87,10 +87,14 @@ def _free_text(value: str, *, label: str, max_length: int) -> str:
     """Multi-line text as typed in a chat: newlines kept, invisible control characters not."""
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if len(text) > max_length:
-        raise IdentifierError(f"{label} may be at most {max_length} characters.")
+        raise IdentifierError(
+            Message("%(label)s may be at most %(limit)d characters.", label=label, limit=max_length)
+        )
     # Lone surrogates (from "\ud800" escapes) cannot be stored; NUL breaks PostgreSQL text.
     if _FORBIDDEN_IN_TEXT.search(text):
-        raise IdentifierError(f"{label} contains characters that are not allowed.")
+        raise IdentifierError(
+            Message("%(label)s contains characters that are not allowed.", label=label)
+        )
     return text
 
 
@@ -130,7 +134,7 @@ def _normalised_field(
     try:
         return normalise(raw)
     except IdentifierError as exc:
-        errors.add(path, str(exc))
+        errors.add(path, exc.message)
         return None
 
 
@@ -144,7 +148,7 @@ def _validate_customer(raw: object, errors: _Errors) -> tuple[str | None, str | 
         raw,
         "name",
         errors,
-        lambda value: normalise_text(value, label="Name", max_length=MAX_NAME, required=False),
+        lambda value: normalise_text(value, label=N_("Name"), max_length=MAX_NAME, required=False),
     )
     if name and contains_identity_code(name):
         errors.add("customer.name", "The name must not contain an identity code.")
@@ -160,7 +164,7 @@ def _validate_transcript(raw: object, errors: _Errors) -> tuple[Turn, ...]:
         errors.add("transcript", "Must be a list of turns, or null.")
         return ()
     if len(raw) > MAX_TURNS:
-        errors.add("transcript", f"At most {MAX_TURNS} turns are accepted.")
+        errors.add("transcript", Message("At most %(limit)d turns are accepted.", limit=MAX_TURNS))
         return ()
     turns: list[Turn] = []
     total = 0
@@ -179,20 +183,23 @@ def _validate_transcript(raw: object, errors: _Errors) -> tuple[Turn, ...]:
         else:
             total += len(text)
             try:
-                clean_text = _free_text(text, label="Text", max_length=MAX_TURN_TEXT)
+                clean_text = _free_text(text, label=N_("Text"), max_length=MAX_TURN_TEXT)
             except IdentifierError as exc:
-                errors.add(f"{path}.text", str(exc))
+                errors.add(f"{path}.text", exc.message)
         at: datetime | None = None
         if item.get("at") is not None:
             try:
                 at = parse_api_timestamp(item.get("at"))
             except IdentifierError as exc:
-                errors.add(f"{path}.at", str(exc))
+                errors.add(f"{path}.at", exc.message)
         if isinstance(speaker, str) and clean_text is not None:
             turns.append(Turn(speaker=speaker, text=clean_text, at=at))
     if total > MAX_TRANSCRIPT_TEXT:
         errors.add(
-            "transcript", f"The transcript may hold at most {MAX_TRANSCRIPT_TEXT} characters."
+            "transcript",
+            Message(
+                "The transcript may hold at most %(limit)d characters.", limit=MAX_TRANSCRIPT_TEXT
+            ),
         )
     return tuple(turns)
 
@@ -211,10 +218,10 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
     else:
         try:
             conversation_id = normalise_text(
-                raw_id, label="Conversation id", max_length=MAX_CONVERSATION_ID
+                raw_id, label=N_("Conversation id"), max_length=MAX_CONVERSATION_ID
             )
         except IdentifierError as exc:
-            errors.add("conversation_id", str(exc))
+            errors.add("conversation_id", exc.message)
 
     started_at: datetime | None = None
     try:
@@ -224,7 +231,7 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
         elif started_at < now - MAX_AGE:
             errors.add("started_at", "The conversation started more than a year ago.")
     except IdentifierError as exc:
-        errors.add("started_at", str(exc))
+        errors.add("started_at", exc.message)
     ended_at: datetime | None = None
     if payload.get("ended_at") is not None:
         try:
@@ -234,7 +241,7 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
             elif ended_at > now + CLOCK_SKEW:
                 errors.add("ended_at", "The conversation cannot end in the future.")
         except IdentifierError as exc:
-            errors.add("ended_at", str(exc))
+            errors.add("ended_at", exc.message)
 
     name, email, phone = _validate_customer(payload.get("customer"), errors)
 
@@ -250,9 +257,9 @@ def validate_payload(payload: object, *, now: datetime) -> ChatbotPayload:
     raw_summary = _optional_string(payload, "summary", "summary", errors)
     if raw_summary is not None:
         try:
-            summary = _free_text(raw_summary, label="Summary", max_length=MAX_SUMMARY)
+            summary = _free_text(raw_summary, label=N_("Summary"), max_length=MAX_SUMMARY)
         except IdentifierError as exc:
-            errors.add("summary", str(exc))
+            errors.add("summary", exc.message)
 
     transcript = _validate_transcript(payload.get("transcript"), errors)
 

@@ -34,7 +34,7 @@ from cs_register.db import affected_rows
 from cs_register.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cs_register.identifiers import whole_number
 from cs_register.intake.models import ChatbotConversation, HandoverOutcome
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.permissions import ROLE_PERMISSIONS, Permission, has_permission, require
 from cs_register.staff.models import StaffUser
 
@@ -62,13 +62,22 @@ def find_handover(ctx: Context, contact_public_id: str) -> Handover:
 
 def _name(session: Session, staff_id: int | None) -> str:
     staff = session.get(StaffUser, staff_id) if staff_id is not None else None
-    return staff.display_name if staff is not None else "someone"
+    return staff.display_name if staff is not None else N_("someone")
+
+
+# What a closed handover refuses, by what was tried: whole sentences, to translate as such.
+_CLOSED = {
+    "claimed": N_("This handover was closed by %(closer)s; it cannot be claimed."),
+    "released": N_("This handover was closed by %(closer)s; it cannot be released."),
+    "assigned": N_("This handover was closed by %(closer)s; it cannot be assigned."),
+    "closed again": N_("This handover was closed by %(closer)s; it cannot be closed again."),
+}
 
 
 def _refuse_if_closed(session: Session, conversation: ChatbotConversation, doing: str) -> None:
     if conversation.handover_closed_at is not None:
         closer = _name(session, conversation.handover_closed_by_id)
-        raise Conflict(f"This handover was closed by {closer}; it cannot be {doing}.")
+        raise Conflict(Message(_CLOSED[doing], closer=closer))
 
 
 def _update_if_unchanged(
@@ -110,7 +119,12 @@ def _change(
 
 def _taken_by_someone_else(session: Session, conversation: ChatbotConversation) -> Conflict:
     claimer = _name(session, conversation.handover_claimed_by_id)
-    return Conflict(f"{claimer} has already claimed this handover. A supervisor can reassign it.")
+    return Conflict(
+        Message(
+            "%(claimer)s has already claimed this handover. A supervisor can reassign it.",
+            claimer=claimer,
+        )
+    )
 
 
 def claim_handover(ctx: Context, *, contact_public_id: str) -> bool:
@@ -207,7 +221,7 @@ def validate_closing(raw_outcome: str | None, raw_note: str | None) -> Closing:
         note = validate_free_text(
             raw_note,
             field="outcome_note",
-            label="Outcome note",
+            label=N_("Outcome note"),
             min_length=1,
             max_length=OUTCOME_NOTE_MAX_LENGTH,
         )

@@ -47,6 +47,10 @@ class Kind(Generic[C]):
     model: type[C]
     a_noun: str  # "an integration token", for messages
     ended_column: str  # "revoked" names the revoked_at and revoked_by_id columns
+    # What people read, as whole sentences marked with N_ where the kind is defined.
+    not_found: str  # "No such integration token."
+    name_taken: str  # "An integration token with that name already exists."
+    already_ended: str  # "This integration token has already been revoked."
 
     @property
     def noun(self) -> str:
@@ -76,7 +80,7 @@ class Kind(Generic[C]):
         column: Any = self.model.public_id
         found: C | None = session.scalar(sa.select(self.model).where(column == public_id))
         if found is None:
-            raise NotFound(f"No such {self.noun}.")
+            raise NotFound(self.not_found)
         return found
 
     def get_by_name(self, session: Session, name: str) -> C:
@@ -89,9 +93,7 @@ class Kind(Generic[C]):
     def refuse_taken_name(self, session: Session, name: str) -> None:
         # Ended credentials keep their name, so the audit trail stays unambiguous.
         if self.find_by_name(session, name) is not None:
-            raise Conflict(
-                f"{self.a_noun[0].upper()}{self.a_noun[1:]} with that name already exists."
-            )
+            raise Conflict(self.name_taken)
 
     def add(self, ctx: Context, credential: C, details: Mapping[str, object]) -> None:
         """Store a new credential and audit its creation."""
@@ -105,7 +107,7 @@ class Kind(Generic[C]):
         require_manager(ctx)
         credential = self.get(ctx.session, public_id)
         if getattr(credential, f"{self.ended_column}_at") is not None:
-            raise Conflict(f"This {self.noun} has already been {self.ended_column}.")
+            raise Conflict(self.already_ended)
         setattr(credential, f"{self.ended_column}_at", ctx.now)
         setattr(credential, f"{self.ended_column}_by_id", ctx.actor.staff_id)
         ctx.session.flush()

@@ -84,7 +84,14 @@ def create_token(
     return token, raw
 
 
-TOKENS = credentials.Kind(IntegrationToken, "an integration token", ended_column="revoked")
+TOKENS = credentials.Kind(
+    IntegrationToken,
+    "an integration token",
+    ended_column="revoked",
+    not_found=N_("No such integration token."),
+    name_taken=N_("An integration token with that name already exists."),
+    already_ended=N_("This integration token has already been revoked."),
+)
 find_token_by_name = TOKENS.find_by_name
 get_token = TOKENS.get
 get_token_by_name = TOKENS.get_by_name

@@ -34,6 +34,7 @@ from cs_register.errors import Conflict, Unauthenticated
 from cs_register.integrations import credentials
 from cs_register.integrations.models import WebhookSecret
 from cs_register.integrations.services import normalise_token_name
+from cs_register.languages import N_
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,14 @@ BAD_SIGNATURE_DETAIL = (
 # --- secret management -------------------------------------------------------------------
 
 
-SECRETS = credentials.Kind(WebhookSecret, "a webhook secret", ended_column="retired")
+SECRETS = credentials.Kind(
+    WebhookSecret,
+    "a webhook secret",
+    ended_column="retired",
+    not_found=N_("No such webhook secret."),
+    name_taken=N_("A webhook secret with that name already exists."),
+    already_ended=N_("This webhook secret has already been retired."),
+)
 find_webhook_secret_by_name = SECRETS.find_by_name
 get_webhook_secret = SECRETS.get
 get_webhook_secret_by_name = SECRETS.get_by_name

@@ -25,7 +25,7 @@ from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError, normalise_text
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, has_permission, require
 from cs_register.privacy import deadlines, validation
@@ -123,13 +123,15 @@ def queue(ctx: Context, *, kind: str = "", status: str = OPEN_FILTER) -> list[Qu
         Customer, Customer.id == PrivacyRequest.customer_id
     )
     if kind:
-        chosen_kind = validation.choice(errors, "kind", kind, RequestKind, label="request type")
+        chosen_kind = validation.choice(errors, "kind", kind, RequestKind, label=N_("request type"))
         query = query.where(PrivacyRequest.kind == chosen_kind)
     if status == OPEN_FILTER:
         open_statuses = [member for member in RequestStatus if member.is_open]
         query = query.where(PrivacyRequest.status.in_(open_statuses))
     elif status != ALL_FILTER:
-        chosen_status = validation.choice(errors, "status", status, RequestStatus, label="status")
+        chosen_status = validation.choice(
+            errors, "status", status, RequestStatus, label=N_("status")
+        )
         query = query.where(PrivacyRequest.status == chosen_status)
     if errors:
         raise ValidationFailed(errors)
@@ -222,20 +224,22 @@ def register_request(
         raise ValidationFailed({"customer": [message]})
     customer = get_visible_customer(ctx, customer_public_id) if customer_public_id else None
     errors: dict[str, list[str]] = {}
-    request_kind = validation.choice(errors, "kind", kind, RequestKind, label="request type")
-    request_channel = validation.choice(errors, "channel", channel, RequestChannel, label="channel")
-    received = validation.day(errors, "received_on", received_on, label="Date received")
+    request_kind = validation.choice(errors, "kind", kind, RequestKind, label=N_("request type"))
+    request_channel = validation.choice(
+        errors, "channel", channel, RequestChannel, label=N_("channel")
+    )
+    received = validation.day(errors, "received_on", received_on, label=N_("Date received"))
     today = local_today(ctx.now)
     if received is not None and received > today:
         errors["received_on"] = [N_("Date received cannot be in the future.")]
     elif received is not None and received < today - MAX_BACKDATING:
         errors["received_on"] = [N_("Date received is more than a year ago; check the date.")]
     clean_description = validation.text(
-        errors, "description", description, label="What was asked", max_length=MAX_DESCRIPTION
+        errors, "description", description, label=N_("What was asked"), max_length=MAX_DESCRIPTION
     )
     try:
         clean_reply_to = normalise_text(
-            reply_to, label="Reply to", max_length=MAX_REPLY_TO, required=customer is None
+            reply_to, label=N_("Reply to"), max_length=MAX_REPLY_TO, required=customer is None
         )
     except IdentifierError as problem:
         errors["reply_to"] = [problem.message]
@@ -276,11 +280,23 @@ def register_request(
     return case
 
 
+# What an answered case says to a step tried on it, by its status: whole sentences to translate.
+_ALREADY_ANSWERED = {
+    RequestStatus.COMPLETED: N_("This request is already completed."),
+    RequestStatus.REFUSED: N_("This request is already refused."),
+}
+
+
+def refuse_if_answered(case: PrivacyRequest) -> None:
+    """A Conflict if `case` is no longer open."""
+    if not case.status.is_open:
+        raise Conflict(_ALREADY_ANSWERED[case.status])
+
+
 def open_case(ctx: Context, public_id: str) -> PrivacyRequest:
     require(ctx.actor, Permission.HANDLE_PRIVACY_REQUESTS)
     case = get_case(ctx.session, public_id)
-    if not case.status.is_open:
-        raise Conflict(f"This request is already {case.status.label.lower()}.")
+    refuse_if_answered(case)
     return case
 
 
@@ -319,13 +335,16 @@ def extend_case(
         total = -1
     if not case.extension_months < total <= deadlines.MAX_EXTENSION_MONTHS:
         errors["months"] = [
-            f"Extend by more than the current {case.extension_months} month(s), at most"
-            f" {deadlines.MAX_EXTENSION_MONTHS} in all."
+            Message(
+                "Extend by more than the current %(current)d month(s), at most %(maximum)d in all.",
+                current=case.extension_months,
+                maximum=deadlines.MAX_EXTENSION_MONTHS,
+            )
         ]
     clean_justification = validation.reason(
-        errors, "justification", justification, label="Justification"
+        errors, "justification", justification, label=N_("Justification")
     )
-    told = validation.day(errors, "told_on", told_on, label="Date the person was told")
+    told = validation.day(errors, "told_on", told_on, label=N_("Date the person was told"))
     latest = deadlines.latest_extension_notice(case.received_on)
     if told is not None and "told_on" not in errors:
         if told > local_today(ctx.now):
@@ -334,8 +353,11 @@ def extend_case(
             errors["told_on"] = [N_("The person cannot have been told before the request arrived.")]
         elif told > latest:
             errors["told_on"] = [
-                "The person had to be told within the first month, by"
-                f" {latest.strftime('%d.%m.%Y')}; the deadline cannot be extended now."
+                Message(
+                    "The person had to be told within the first month, by %(date)s; the"
+                    " deadline cannot be extended now.",
+                    date=latest.strftime("%d.%m.%Y"),
+                )
             ]
     if errors or told is None:
         raise ValidationFailed(errors)
@@ -361,7 +383,9 @@ def complete_case(ctx: Context, *, public_id: str, answer: str) -> PrivacyReques
     """Close the case with the written answer the person was given."""
     case = _closable(ctx, public_id)
     errors: dict[str, list[str]] = {}
-    clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    clean_answer = validation.text(
+        errors, "answer", answer, label=N_("Answer"), max_length=MAX_ANSWER
+    )
     if errors:
         raise ValidationFailed(errors)
     if case.kind is RequestKind.COMPLAINT:
@@ -381,8 +405,10 @@ def refuse_case(ctx: Context, *, public_id: str, legal_reason: str, answer: str)
     complain to the Data Protection Ombudsman."""
     case = _closable(ctx, public_id)
     errors: dict[str, list[str]] = {}
-    clean_reason = validation.reason(errors, "legal_reason", legal_reason, label="Legal reason")
-    clean_answer = validation.text(errors, "answer", answer, label="Answer", max_length=MAX_ANSWER)
+    clean_reason = validation.reason(errors, "legal_reason", legal_reason, label=N_("Legal reason"))
+    clean_answer = validation.text(
+        errors, "answer", answer, label=N_("Answer"), max_length=MAX_ANSWER
+    )
     if errors:
         raise ValidationFailed(errors)
     case.refusal_reason = clean_reason

@@ -9,14 +9,21 @@ from cs_register.customers import objection as objections
 from cs_register.customers import restriction
 from cs_register.customers.models import Customer
 from cs_register.errors import Conflict
+from cs_register.languages import N_
 from cs_register.privacy.cases import open_case
 from cs_register.privacy.models import RequestKind
+
+# Whole sentences to translate, by the kind of request a step belongs to.
+_BELONGS_TO = {
+    RequestKind.RESTRICTION: N_("This step belongs to a restriction of processing request."),
+    RequestKind.OBJECTION: N_("This step belongs to a objection to processing request."),
+}
 
 
 def _case_customer(ctx: Context, public_id: str, kind: RequestKind) -> str:
     case = open_case(ctx, public_id)
     if case.kind is not kind:
-        raise Conflict(f"This step belongs to a {kind.label.lower()} request.")
+        raise Conflict(_BELONGS_TO[kind])
     customer = ctx.session.get(Customer, case.customer_id) if case.customer_id else None
     if customer is None:
         raise Conflict("The register holds no data about this requester.")

@@ -44,7 +44,7 @@ from cs_register.languages import N_
 from cs_register.permissions import Permission, require_unless_command
 from cs_register.personal_data import Finding, PersonalDataRegistry
 from cs_register.privacy import export_data
-from cs_register.privacy.cases import get_case
+from cs_register.privacy.cases import get_case, refuse_if_answered
 from cs_register.privacy.models import (
     ExportStatus,
     PrivacyExport,
@@ -99,8 +99,7 @@ def request_export(
         raise Conflict("Only access and portability requests are answered with a download.")
     if case.customer_id is None:
         raise Conflict("The register holds no data about this requester: nothing to export.")
-    if not case.status.is_open:
-        raise Conflict(f"This request is already {case.status.label.lower()}.")
+    refuse_if_answered(case)
     if language not in LANGUAGES:
         # Marked apart from the raise: pybabel does not see an N_ nested in a keyword's call.
         message = N_("Choose Finnish, Swedish or English.")

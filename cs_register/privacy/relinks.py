@@ -11,6 +11,7 @@ from cs_register.context import Context
 from cs_register.customers.models import Customer
 from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, ValidationFailed
+from cs_register.languages import N_
 from cs_register.privacy import validation
 from cs_register.privacy.cases import open_case
 from cs_register.privacy.models import PrivacyRequest, RequestKind
@@ -34,7 +35,7 @@ def move_contact(
     """Move the contact to the customer `customer` (a public id), or to nobody when empty."""
     case, contact = contact_to_move(ctx, public_id=public_id, contact_public_id=contact_public_id)
     errors: dict[str, list[str]] = {}
-    clean_reason = validation.reason(errors, "reason", reason, label="Reason")
+    clean_reason = validation.reason(errors, "reason", reason, label=N_("Reason"))
     if errors:
         raise ValidationFailed(errors)
     to_customer = get_visible_customer(ctx, customer) if customer else None

@@ -14,7 +14,7 @@ from cs_register.clock import parse_form_date
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
 from cs_register.free_text import contains_identity_code
 from cs_register.identifiers import IdentifierError
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 
 MIN_REASON = 10
 MAX_REASON = 4000
@@ -26,24 +26,34 @@ def text(errors: dict[str, list[str]], field: str, raw: str, *, label: str, max_
     """Multi-line free text typed by staff: required, bounded, no identity codes."""
     value = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if not value:
-        errors[field] = [f"{label} is required."]
+        errors[field] = [Message("%(label)s is required.", label=label)]
     elif len(value) > max_length:
-        errors[field] = [f"{label} may be at most {max_length} characters."]
+        errors[field] = [
+            Message("%(label)s may be at most %(limit)d characters.", label=label, limit=max_length)
+        ]
     elif any(
         unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs") and ch not in _ALLOWED_CONTROLS
         for ch in value
     ):
-        errors[field] = [f"{label} contains characters that are not allowed."]
+        errors[field] = [
+            Message("%(label)s contains characters that are not allowed.", label=label)
+        ]
     elif contains_identity_code(value):
         # Cases are kept in clear; identity codes live encrypted on the customer only.
-        errors[field] = [f"{label} must not contain an identity code."]
+        errors[field] = [Message("%(label)s must not contain an identity code.", label=label)]
     return value
 
 
 def reason(errors: dict[str, list[str]], field: str, raw: str, *, label: str) -> str:
     value = text(errors, field, raw, label=label, max_length=MAX_REASON)
     if field not in errors and len(value) < MIN_REASON:
-        errors[field] = [f"{label} must be at least {MIN_REASON} characters."]
+        errors[field] = [
+            Message(
+                "%(label)s must be at least %(minimum)d characters.",
+                label=label,
+                minimum=MIN_REASON,
+            )
+        ]
     return value
 
 
@@ -61,7 +71,7 @@ def choice(
     try:
         return enum_class(raw)
     except ValueError:
-        errors[field] = [f"Choose the {label}."]
+        errors[field] = [Message("Choose the %(label)s.", label=label)]
         return None
 
 

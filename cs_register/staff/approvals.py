@@ -161,6 +161,14 @@ def recent(ctx: Context, *, limit: int = 20) -> Sequence[StaffChangeRequest]:
     ).all()
 
 
+# What a decided request says to a second decision, by its outcome: whole sentences.
+_ALREADY_DECIDED = {
+    four_eyes.APPROVED: N_("This request was already approved."),
+    four_eyes.REJECTED: N_("This request was already rejected."),
+    four_eyes.WITHDRAWN: N_("This request was already withdrawn."),
+}
+
+
 def _open_request(ctx: Context, public_id: str) -> StaffChangeRequest:
     request = ctx.session.scalar(
         sa.select(StaffChangeRequest)
@@ -172,7 +180,7 @@ def _open_request(ctx: Context, public_id: str) -> StaffChangeRequest:
     if four_eyes.lapsed(request, ctx.now):
         raise Conflict("This request lapsed without a decision; ask again if it is still needed.")
     if request.outcome != four_eyes.PENDING:
-        raise Conflict(f"This request was already {request.outcome}.")
+        raise Conflict(_ALREADY_DECIDED[request.outcome])
     return request
 
 

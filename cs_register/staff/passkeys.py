@@ -39,7 +39,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.context import Context
 from cs_register.errors import NotFound, ValidationFailed
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.permissions import Actor
 from cs_register.request_bodies import NotJson, parse_strict_json
 from cs_register.staff import two_step
@@ -138,7 +138,8 @@ def register(
     """Keep the passkey the browser created for `challenge` (issued to this account)."""
     name = " ".join(name.split())[:_NAME_LENGTH] or "Passkey"
     if len(passkeys_of(ctx.session, user)) >= MAX_PASSKEYS:
-        raise ValidationFailed({"passkey": [f"At most {MAX_PASSKEYS} passkeys per account."]})
+        message = Message("At most %(limit)d passkeys per account.", limit=MAX_PASSKEYS)
+        raise ValidationFailed({"passkey": [message]})
     try:
         # Parsed once, strictly (deep nesting is a refusal, not a RecursionError), and handed
         # to the library as the dict it would otherwise parse again.

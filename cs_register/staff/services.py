@@ -18,7 +18,7 @@ from cs_register import audit
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.context import Context
 from cs_register.errors import Conflict, NotFound, ValidationFailed
-from cs_register.languages import N_
+from cs_register.languages import N_, Message
 from cs_register.lookup import by_public_id
 from cs_register.permissions import Permission, Role, require, require_unless_command
 from cs_register.staff import four_eyes
@@ -49,7 +49,9 @@ def parse_role(raw: str) -> Role:
         return Role(raw.strip().lower())
     except ValueError:
         choices = ", ".join(role.value for role in Role)
-        raise ValidationFailed({"role": f"Choose one of: {choices}."}) from None
+        raise ValidationFailed(
+            {"role": Message("Choose one of: %(choices)s.", choices=choices)}
+        ) from None
 
 
 def find_user_by_username(session: Session, username: str) -> StaffUser | None:

@@ -166,3 +166,16 @@ def test_an_error_detail_is_shown_in_the_readers_language(finnish_app: Flask):
     assert response.status_code in (401, 404)
     # The title comes from the Swedish catalog, not English.
     assert body["title"] in ("Obehörig", "Hittades inte")
+
+
+def test_a_message_with_a_number_is_shown_translated_with_its_value(
+    finnish_app: Flask, client: FlaskClient, logged_in
+):
+    logged_in("agent")
+    client.post("/account/language", data={"language": "fi"})
+    response = client.post("/customers/search", data={"kind": "name", "value": "a"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    # languages.Message: the Finnish template, formatted with the minimum the code raised.
+    assert "Kirjoita nimestä vähintään 2 kirjainta." in page
+    assert "Type at least" not in page
