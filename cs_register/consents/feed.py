@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from cs_register.consents.models import (
     ChangeKind,
     ChoiceChange,
-    ChoiceChannel,
     CustomerChoice,
 )
 from cs_register.customers.models import Customer
 from cs_register.db import affected_rows
+from cs_register.received_via import ReceivedVia
 
 # Arbitrary constant key of the PostgreSQL advisory lock that orders the feed's appends.
 FEED_LOCK_KEY = 0x4645_4544  # "FEED"
@@ -49,7 +49,7 @@ def append_change(
     change: ChangeKind,
     at: datetime,
     choice: CustomerChoice | None = None,
-    channel: ChoiceChannel | None = None,
+    channel: ReceivedVia | None = None,
 ) -> ChoiceChange:
     """Add one entry in the caller's transaction, numbered in commit order."""
     _take_feed_lock(session)

@@ -18,34 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_register.db import Base, PublicIdentified, str_enum
-from cs_register.languages import N_
+from cs_register.received_via import ReceivedVia
 
 
 class ChoiceKind(enum.Enum):
     PROHIBITION = "prohibition"
     CONSENT = "consent"
-
-
-class ChoiceChannel(enum.Enum):
-    """How the customer told us."""
-
-    PHONE = "phone"
-    EMAIL = "email"
-    CHATBOT = "chatbot"
-    LETTER = "letter"
-
-    @property
-    def label(self) -> str:
-        """What pages call it: English, marked for the catalogs (`|translated`)."""
-        return _CHANNEL_LABELS[self]
-
-
-_CHANNEL_LABELS = {
-    ChoiceChannel.PHONE: N_("Phone"),
-    ChoiceChannel.EMAIL: N_("Email"),
-    ChoiceChannel.CHATBOT: N_("Chatbot"),
-    ChoiceChannel.LETTER: N_("Letter"),
-}
 
 
 class ChangeKind(enum.Enum):
@@ -65,16 +43,16 @@ class CustomerChoice(PublicIdentified, Base):
     # A prohibition's name or a consent's purpose, from the deployment's settings.
     topic: Mapped[str] = mapped_column(sa.String(64))
     started_at: Mapped[datetime]
-    started_channel: Mapped[ChoiceChannel] = mapped_column(
-        str_enum(ChoiceChannel, "choice_started_channel")
+    started_channel: Mapped[ReceivedVia] = mapped_column(
+        str_enum(ReceivedVia, "choice_started_channel")
     )
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     # The contact it was recorded during; contacts leave after their retention period and
     # the choice stays, so the link is cleared first (`ChoiceRecords.erase`).
     contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
     ended_at: Mapped[datetime | None]
-    ended_channel: Mapped[ChoiceChannel | None] = mapped_column(
-        str_enum(ChoiceChannel, "choice_ended_channel")
+    ended_channel: Mapped[ReceivedVia | None] = mapped_column(
+        str_enum(ReceivedVia, "choice_ended_channel")
     )
     ended_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
 
@@ -99,4 +77,4 @@ class ChoiceChange(Base):
     change: Mapped[ChangeKind] = mapped_column(str_enum(ChangeKind, "choice_change"))
     kind: Mapped[ChoiceKind | None] = mapped_column(str_enum(ChoiceKind, "choice_kind"))
     topic: Mapped[str | None] = mapped_column(sa.String(64))
-    channel: Mapped[ChoiceChannel | None] = mapped_column(str_enum(ChoiceChannel, "choice_channel"))
+    channel: Mapped[ReceivedVia | None] = mapped_column(str_enum(ReceivedVia, "choice_channel"))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cs_register import audit
 from cs_register.audit.models import AuditAction
 from cs_register.consents import feed
-from cs_register.consents.models import ChangeKind, ChoiceChannel, ChoiceKind, CustomerChoice
+from cs_register.consents.models import ChangeKind, ChoiceKind, CustomerChoice
 from cs_register.consents.topics import ChoiceTopics
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
@@ -25,6 +25,7 @@ from cs_register.customers.services import get_visible_customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed
 from cs_register.languages import N_
 from cs_register.permissions import Permission, require
+from cs_register.received_via import ReceivedVia
 
 
 def choices_of(session: Session, customer_id: int) -> Sequence[CustomerChoice]:
@@ -54,9 +55,9 @@ def in_force(session: Session, customer_id: int, kind: ChoiceKind, topic: str) -
     )
 
 
-def _channel(raw: str) -> ChoiceChannel:
+def _channel(raw: str) -> ReceivedVia:
     try:
-        return ChoiceChannel(raw)
+        return ReceivedVia(raw)
     except ValueError:
         message = N_("Say how the customer told us.")
         raise ValidationFailed({"channel": [message]}) from None
@@ -144,7 +145,7 @@ def _record_change(
     customer: Customer,
     choice: CustomerChoice,
     change: ChangeKind,
-    how: ChoiceChannel,
+    how: ReceivedVia,
 ) -> None:
     """The change's feed entry and audit row, in the same transaction as the change."""
     ctx.session.flush()

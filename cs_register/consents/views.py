@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from cs_register import pages
 from cs_register.consents import services
-from cs_register.consents.models import ChoiceChannel, ChoiceKind, CustomerChoice
+from cs_register.consents.models import ChoiceKind, CustomerChoice
 from cs_register.consents.topics import ChoiceTopics, label
 from cs_register.contacts.models import Contact
 from cs_register.customers.models import Customer
 from cs_register.errors import Conflict, NotFound, ValidationFailed, translated
 from cs_register.languages import N_
 from cs_register.permissions import Permission, has_permission
+from cs_register.received_via import ReceivedVia
 from cs_register.web import current_settings, current_staff, requires, staff_context
 
 blueprint = Blueprint("consents", __name__, template_folder="templates")
@@ -123,7 +124,7 @@ def customer_page_panel(session: Session, customer: Customer, current: datetime)
         customer=customer,
         choices=choices,
         offered=offered,
-        channels=list(ChoiceChannel),
+        channels=list(ReceivedVia),
         recent_contacts=recent,
         label=label,
         can_record=staff is not None and has_permission(staff, Permission.LOG_CONTACTS),

@@ -33,10 +33,10 @@ from cs_register.privacy.models import (
     OPEN_STATUSES,
     ErasureState,
     PrivacyRequest,
-    RequestChannel,
     RequestKind,
     RequestStatus,
 )
+from cs_register.received_via import ReceivedVia
 from cs_register.staff.models import StaffUser
 
 MAX_DESCRIPTION = 4000
@@ -226,7 +226,7 @@ def register_request(
     errors: dict[str, list[str]] = {}
     request_kind = validation.choice(errors, "kind", kind, RequestKind, label=N_("request type"))
     request_channel = validation.choice(
-        errors, "channel", channel, RequestChannel, label=N_("channel")
+        errors, "channel", channel, ReceivedVia, label=N_("channel")
     )
     received = validation.day(errors, "received_on", received_on, label=N_("Date received"))
     today = local_today(ctx.now)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cs_register.append_only import install_append_only_guard
 from cs_register.db import Base, PublicIdentified, str_enum
 from cs_register.languages import N_
+from cs_register.received_via import ReceivedVia
 
 
 class RequestKind(enum.Enum):
@@ -71,24 +72,6 @@ class RequestStatus(enum.Enum):
 OPEN_STATUSES = tuple(status for status in RequestStatus if status.is_open)
 
 
-class RequestChannel(enum.Enum):
-    """How the request reached the company: customer service's channels, or a letter."""
-
-    PHONE = "phone"
-    EMAIL = "email"
-    CHATBOT = "chatbot"
-    LETTER = "letter"
-
-    @property
-    def label(self) -> str:
-        return {
-            "phone": N_("Phone"),
-            "email": N_("Email"),
-            "chatbot": N_("Chatbot"),
-            "letter": N_("Letter"),
-        }[self.value]
-
-
 class ErasureState(enum.Enum):
     """An erasure's progress. `erasing`: the recordings and files are being deleted, each in
     its own crash-safe step; the rows go in one last transaction that sets `erased`."""
@@ -116,9 +99,7 @@ class PrivacyRequest(PublicIdentified, Base):
     customer_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
-    channel: Mapped[RequestChannel] = mapped_column(
-        str_enum(RequestChannel, "privacy_request_channel")
-    )
+    channel: Mapped[ReceivedVia] = mapped_column(str_enum(ReceivedVia, "privacy_request_channel"))
     received_on: Mapped[date]
     due_on: Mapped[date] = mapped_column(index=True)
     # Which identifiers were checked to confirm the requester is the person (contacts' names).

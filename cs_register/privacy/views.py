@@ -47,8 +47,9 @@ from cs_register.privacy import (
     services,
 )
 from cs_register.privacy.case_page import render_case_page, shown_again
-from cs_register.privacy.models import RequestChannel, RequestKind, RequestStatus
+from cs_register.privacy.models import RequestKind, RequestStatus
 from cs_register.privacy.web import current_export_inputs, current_export_storage
+from cs_register.received_via import ReceivedVia
 from cs_register.web import current_staff, now, requires, staff_context
 
 blueprint = Blueprint("privacy", __name__, template_folder="templates")
@@ -82,7 +83,7 @@ def _request_form(
             values=values,
             errors=errors,
             kinds=list(RequestKind),
-            channels=list(RequestChannel),
+            channels=list(ReceivedVia),
             identifiers=[(name, IDENTIFIER_LABELS[name]) for name in VERIFIABLE_IDENTIFIERS],
             today=local_today(now()),
         ),
