@@ -17,7 +17,7 @@ from cs_register.contacts import editing, queue_views, relinking, services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Contact, Direction
 from cs_register.contacts.queue_views import origins_of
 from cs_register.customers.models import Customer
-from cs_register.customers.search import search_customers
+from cs_register.customers.search import run_console_search, search_customers
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed
@@ -276,15 +276,19 @@ def link_contact(public_id: str) -> Any:
         flash(gettext("Contact linked to the chosen customer."), "success")
         return redirect(url_for("contacts.contact_page", public_id=contact.public_id))
 
-    contact = services.get_contact(staff_context(), public_id=public_id)
     kind = request.form.get("kind", "")
     value = request.form.get("value", "")
     # An identity code is never written back into the page, not even into its own input.
     search = {"kind": kind, "value": "" if kind == "identity_code" else echo_safely(value)}
     try:
-        customers = search_customers(staff_context(), current_keyring(), kind=kind, value=value)
+        # First, before this request reads anything else: the search then reads outside any
+        # write transaction and commits its audit row alone (`run_console_search`), so on
+        # SQLite a slow search never holds the writers' turn.
+        customers = run_console_search(staff_context(), current_keyring(), kind=kind, value=value)
     except ValidationFailed as failure:
+        contact = services.get_contact(staff_context(), public_id=public_id)
         return _render_link_page(contact, search=search, errors=failure.errors, status=422)
+    contact = services.get_contact(staff_context(), public_id=public_id)
     return _render_link_page(
         contact,
         search=search,

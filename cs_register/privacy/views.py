@@ -28,7 +28,7 @@ from cs_register.clock import local_today
 from cs_register.contacts import services as contact_services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS
 from cs_register.customers.models import Customer
-from cs_register.customers.search import search_customers
+from cs_register.customers.search import run_console_search
 from cs_register.customers.services import get_visible_customer
 from cs_register.db import get_session
 from cs_register.errors import Conflict, ValidationFailed, translated
@@ -323,7 +323,9 @@ def relink_contact(public_id: str, contact_public_id: str) -> Any:
     search = {"kind": kind, "value": "" if kind == "identity_code" else value}
     keyring = current_export_inputs().keyring
     try:
-        found = search_customers(staff_context(), keyring, kind=kind, value=value)
+        # Nothing was read before it in this request: the search reads outside any write
+        # transaction and commits its audit row alone (`run_console_search`).
+        found = run_console_search(staff_context(), keyring, kind=kind, value=value)
     except ValidationFailed as failure:
         return _relink_page(
             public_id, contact_public_id, search=search, errors=failure.errors, status=422

@@ -172,3 +172,33 @@ def test_erasing_a_customer_leaves_no_trace_in_moves_of_others_contacts(
         kept = session.scalar(sa.select(Contact).where(Contact.public_id == contact_id))
         assert kept is not None
         assert kept.customer_id == keeper.id
+
+
+def test_the_relink_search_reads_without_holding_the_writers_turn(
+    client, logged_in, make_customer, register, cases, database
+):
+    wrong = make_customer(given_names="Matti", family_name="Meikäläinen")
+    make_customer(given_names="Maija", family_name="Virtanen")
+    logged_in("agent")
+    contact_id = _contact_of(client, wrong)
+    case = _rectification(client, logged_in, register, cases, wrong)
+    relink_url = f"/privacy/requests/{case.public_id}/contacts/{contact_id}/relink"
+    seen: list[tuple[bool, bool]] = []
+
+    def note_the_lock(conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "name_key_family_first >=" in (
+            statement
+        ):
+            raw = conn.connection.dbapi_connection
+            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
+
+    sa.event.listen(database.engine, "before_cursor_execute", note_the_lock)
+    try:
+        found = client.post(relink_url, data={"action": "search", "kind": "name", "value": "Virt"})
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", note_the_lock)
+    assert found.status_code == 200
+    assert "Virtanen" in found.get_data(as_text=True)
+    # Read in a transaction that does not hold SQLite's writers' turn (none on PostgreSQL).
+    assert seen
+    assert all(held == (True, False) for held in seen)

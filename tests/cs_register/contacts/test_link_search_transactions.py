@@ -1,0 +1,62 @@
+"""The link form's customer search reads as the console search does: outside any write
+transaction (on SQLite, without the writers' turn), its audit row committed on its own."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from cs_register.audit.models import AuditAction, AuditEvent
+from tests.cs_register.contacts.origins_support import add_call
+
+
+def _is_name_search(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("SELECT") and bool(
+        re.search(r"name_key_(family|given)_first >=", statement)
+    )
+
+
+def test_the_link_forms_search_reads_without_holding_the_writers_turn(
+    client, logged_in, make_customer, database, clock, db_session
+):
+    logged_in("agent")
+    make_customer(given_names="Aino", family_name="Aaltonen")
+    contact = add_call(database, number=None, at=clock.now - timedelta(hours=1))
+    seen: list[tuple[bool, bool]] = []
+
+    def note_the_lock(conn, _cursor, statement, *_args):
+        if _is_name_search(statement):
+            raw = conn.connection.dbapi_connection
+            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
+
+    event.listen(database.engine, "before_cursor_execute", note_the_lock)
+    try:
+        response = client.post(f"/contacts/{contact}/link", data={"kind": "name", "value": "aalt"})
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note_the_lock)
+
+    assert response.status_code == 200
+    assert "Aaltonen" in response.get_data(as_text=True)
+    # Both name keys read in a transaction that does not hold the writers' turn (PostgreSQL
+    # has no such turn: False there too).
+    assert seen == [(True, False), (True, False)]
+    db_session.rollback()
+    searched = db_session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == AuditAction.CUSTOMER_SEARCHED)
+    ).all()
+    assert [event.details for event in searched] == [{"kind": "name", "results": 1}]
+
+
+def test_a_refused_link_search_still_shows_the_contact_and_the_message(
+    client, logged_in, database, clock
+):
+    logged_in("agent")
+    contact = add_call(database, number=None, at=clock.now - timedelta(hours=1))
+    response = client.post(f"/contacts/{contact}/link", data={"kind": "name", "value": "a"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "letters of the name" in html
+    assert f"/contacts/{contact}/link" in html
