@@ -16,6 +16,7 @@ from cs_register.contacts.services import unlinked_contacts
 from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
+from cs_register.languages import N_, Message
 from recordings.models import (
     Call,
     PurgeReason,
@@ -30,26 +31,28 @@ from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
 
 SOURCE = "recordings"
-CALL = registry.FindingKind(SOURCE, "Call", "calls")
-UNLINKED_CALL = CALL.unlinked("Unlinked call from their number")
-RECORDING = registry.FindingKind(SOURCE, "Call recording", "recordings")
-HOLD = registry.FindingKind(SOURCE, "Recording hold", "recording_holds")
-RECEIPT = registry.FindingKind(SOURCE, "Purge receipt", "purge_receipts")
+CALL = registry.FindingKind(SOURCE, N_("Call"), "calls")
+UNLINKED_CALL = CALL.unlinked(N_("Unlinked call from their number"))
+RECORDING = registry.FindingKind(SOURCE, N_("Call recording"), "recordings")
+HOLD = registry.FindingKind(SOURCE, N_("Recording hold"), "recording_holds")
+RECEIPT = registry.FindingKind(SOURCE, N_("Purge receipt"), "purge_receipts")
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Calls and call recordings",
+    title=N_("Calls and call recordings"),
     retention="",  # with the deployment's periods: `RecordingRecords.describe`
     tables=(
         registry.claim(
-            "calls", "Calls the PBX reported, with the caller's number.", "customer_number"
+            "calls", N_("Calls the PBX reported, with the caller's number."), "customer_number"
         ),
         registry.claim(
-            "recordings", "The customer's voice on a recorded call.", "storage_key", "sha256"
+            "recordings", N_("The customer's voice on a recorded call."), "storage_key", "sha256"
         ),
         registry.claim(
-            "recording_holds", "Holds for quality work or a complaint.", "justification"
+            "recording_holds", N_("Holds for quality work or a complaint."), "justification"
         ),
-        registry.claim("purge_receipts", "Proof of deletion (no audio).", "recording_public_id"),
+        registry.claim(
+            "purge_receipts", N_("Proof of deletion (no audio)."), "recording_public_id"
+        ),
     ),
 )
 
@@ -166,9 +169,10 @@ class RecordingRecords:
         # The periods as this deployment has them (`RETENTION_MONTHS`, `HOLD_CAP_MONTHS`).
         return dataclasses.replace(
             DESCRIPTION,
-            retention=(
-                f"Recordings {self.policy.retention_months} months, holds up to"
-                f" {self.policy.hold_cap_months} (recordings.retention)."
+            retention=Message(
+                "Recordings %(months)d months, holds up to %(cap)d (recordings.retention).",
+                months=self.policy.retention_months,
+                cap=self.policy.hold_cap_months,
             ),
         )
 
@@ -181,33 +185,37 @@ class RecordingRecords:
         for call in session.scalars(
             sa.select(Call).where(Call.contact_id.in_(theirs)).order_by(Call.started_at)
         ):
-            number = ("Caller number", _shown(call.customer_number))
-            direction = ("Direction", call.direction.value)
+            number = (N_("Caller number"), _shown(call.customer_number))
+            direction = (N_("Direction"), call.direction.value)
             findings.append(CALL.of(call.public_id, call.started_at, direction, number))
         if subject.phone_e164 is not None:
             # Not linked to them (yet), but made from their number: held about them too.
             for call in session.scalars(
                 sa.select(Call).where(_from_their_number(subject.phone_e164))
             ):
-                number = ("Caller number", _shown(call.customer_number))
+                number = (N_("Caller number"), _shown(call.customer_number))
                 findings.append(UNLINKED_CALL.of(call.public_id, call.started_at, number))
         recordings = sa.select(Recording.id).where(Recording.contact_id.in_(theirs))
         for recording in session.scalars(sa.select(Recording).where(Recording.id.in_(recordings))):
-            state = ("State", recording.state.value)
-            due = ("Due for deletion", recording.due_at.isoformat())
+            state = (N_("State"), recording.state.value)
+            due = (N_("Due for deletion"), recording.due_at.isoformat())
             findings.append(RECORDING.of(recording.public_id, recording.recorded_at, state, due))
         for hold in session.scalars(
             sa.select(RecordingHold).where(RecordingHold.recording_id.in_(recordings))
         ):
-            reason = ("Reason", hold.reason.value)
+            reason = (N_("Reason"), hold.reason.value)
             findings.append(
-                HOLD.of(hold.public_id, hold.placed_at, reason, ("Ends", hold.ends_at.isoformat()))
+                HOLD.of(
+                    hold.public_id, hold.placed_at, reason, (N_("Ends"), hold.ends_at.isoformat())
+                )
             )
         for receipt in session.scalars(
             sa.select(PurgeReceipt).where(PurgeReceipt.recording_id.in_(recordings))
         ):
             row = f"purge_receipts:{receipt.sequence}"
-            findings.append(RECEIPT.of(row, receipt.purged_at, ("Reason", receipt.reason.value)))
+            findings.append(
+                RECEIPT.of(row, receipt.purged_at, (N_("Reason"), receipt.reason.value))
+            )
         return findings
 
 

@@ -14,24 +14,25 @@ import sqlalchemy as sa
 from cs_register import personal_data as registry
 from cs_register.audit.models import AuditEvent
 from cs_register.context import Context
+from cs_register.languages import N_
 
 SOURCE = "audit"
 # Enough to bound one IN list on every database; larger sets are asked in slices.
 _SLICE = 500
 
 
-EVENT = registry.FindingKind(SOURCE, "Audit event", "audit_events")
+EVENT = registry.FindingKind(SOURCE, N_("Audit event"), "audit_events")
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Audit trail",
-    retention=(
+    title=N_("Audit trail"),
+    retention=N_(
         "AUDIT_RETENTION_YEARS after each event, removed in batches, each under a retention"
         " receipt (audit.retention)."
     ),
     tables=(
         # The staff member who acted is named too (actor_id, actor_label).
         registry.claim(
-            "audit_events", "Who saw or changed what, when.", "subject_id", "actor_label"
+            "audit_events", N_("Who saw or changed what, when."), "subject_id", "actor_label"
         ),
     ),
 )
@@ -69,10 +70,10 @@ class AuditRecords(registry.DescribedSource, description=DESCRIPTION):
         events.sort(key=lambda event: event.id)
         findings: list[registry.Finding] = []
         for event in events:
-            what = ("Action", event.action.value)
-            about_what = ("About", f"{event.subject_type or '-'} {event.subject_id or '-'}")
+            what = (N_("Action"), event.action.value)
+            about_what = (N_("About"), f"{event.subject_type or '-'} {event.subject_id or '-'}")
             row = f"audit_events:{event.id}"
             findings.append(
-                EVENT.of(row, event.occurred_at, what, ("By", event.actor_label), about_what)
+                EVENT.of(row, event.occurred_at, what, (N_("By"), event.actor_label), about_what)
             )
         return findings

@@ -14,16 +14,17 @@ from cs_register.consents.models import ChoiceChange, ChoiceKind, CustomerChoice
 from cs_register.consents.topics import label
 from cs_register.context import Context
 from cs_register.db import affected_rows
+from cs_register.languages import N_
 
 SOURCE = "consents"
-CHOICE = registry.FindingKind(SOURCE, "Prohibition or consent", "customer_choices")
+CHOICE = registry.FindingKind(SOURCE, N_("Prohibition or consent"), "customer_choices")
 CHANGE = registry.FindingKind(
-    SOURCE, "Change told to the marketing system", "customer_choice_changes"
+    SOURCE, N_("Change told to the marketing system"), "customer_choice_changes"
 )
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Prohibitions and consents",
-    retention=(
+    title=N_("Prohibitions and consents"),
+    retention=N_(
         "While the customer record is kept; a prohibition in force or a consent given keeps"
         " the record, and one that ended keeps it CONTACT_RETENTION_DAYS after it ended"
         " (consents.personal_data)."
@@ -31,7 +32,7 @@ DESCRIPTION = registry.SourceDescription(
     tables=(
         registry.claim(
             "customer_choices",
-            "Honouring the customer's direct-marketing prohibitions and consents.",
+            N_("Honouring the customer's direct-marketing prohibitions and consents."),
             "customer_id",
             "topic",
             "started_at",
@@ -40,7 +41,7 @@ DESCRIPTION = registry.SourceDescription(
         ),
         registry.claim(
             "customer_choice_changes",
-            "Telling the marketing system of each change, so it honours them too.",
+            N_("Telling the marketing system of each change, so it honours them too."),
             "customer_public_id",
             "topic",
             "change",
@@ -60,18 +61,18 @@ class ChoiceRecords(registry.DescribedSource, description=DESCRIPTION):
             .order_by(CustomerChoice.started_at, CustomerChoice.id)
         )
         for choice in choices:
-            started = "In force from" if choice.kind is ChoiceKind.PROHIBITION else "Given"
-            ended = "Lifted" if choice.kind is ChoiceKind.PROHIBITION else "Withdrawn"
+            started = N_("In force from") if choice.kind is ChoiceKind.PROHIBITION else N_("Given")
+            ended = N_("Lifted") if choice.kind is ChoiceKind.PROHIBITION else N_("Withdrawn")
             fields = [
-                ("Kind", choice.kind.value.capitalize()),
-                ("What", label(choice.topic)),
+                (N_("Kind"), choice.kind.value.capitalize()),
+                (N_("What"), label(choice.topic)),
                 (started, choice.started_at.isoformat()),
-                ("Told us by", choice.started_channel.value),
+                (N_("Told us by"), choice.started_channel.value),
             ]
             if choice.ended_at is not None and choice.ended_channel is not None:
                 fields += [
                     (ended, choice.ended_at.isoformat()),
-                    ("Ended by", choice.ended_channel.value),
+                    (N_("Ended by"), choice.ended_channel.value),
                 ]
             findings.append(CHOICE.of(choice.public_id, choice.started_at, *fields))
         changes = ctx.session.scalars(
@@ -80,7 +81,7 @@ class ChoiceRecords(registry.DescribedSource, description=DESCRIPTION):
             .order_by(ChoiceChange.id)
         )
         for change in changes:
-            what = (("Change", change.change.value), ("What", label(change.topic or "")))
+            what = ((N_("Change"), change.change.value), (N_("What"), label(change.topic or "")))
             findings.append(
                 CHANGE.of(f"customer_choice_changes:{change.id}", change.occurred_at, *what)
             )

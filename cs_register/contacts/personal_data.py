@@ -18,41 +18,44 @@ from cs_register.contacts.models import (
 from cs_register.contacts.services import customer_timeline
 from cs_register.context import Context
 from cs_register.db import affected_rows
+from cs_register.languages import N_
 
 SOURCE = "contacts"
-CONTACT = registry.FindingKind(SOURCE, "Contact", "contacts")
-VERIFICATION = registry.FindingKind(SOURCE, "Identity verification", "identity_verifications")
-RELINK = registry.FindingKind(SOURCE, "Contact moved to the right customer", "contact_relinks")
-REVISION = registry.FindingKind(SOURCE, "Correction of a contact", "contact_revisions")
+CONTACT = registry.FindingKind(SOURCE, N_("Contact"), "contacts")
+VERIFICATION = registry.FindingKind(SOURCE, N_("Identity verification"), "identity_verifications")
+RELINK = registry.FindingKind(SOURCE, N_("Contact moved to the right customer"), "contact_relinks")
+REVISION = registry.FindingKind(SOURCE, N_("Correction of a contact"), "contact_revisions")
 # What a move's reason says after a person it concerned is erased.
 ERASED_REASON = "(erased with the person's data)"
 _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Contacts",
-    retention=(
+    title=N_("Contacts"),
+    retention=N_(
         "CONTACT_RETENTION_DAYS after they occurred, unless a stored recording or an"
         " open request needs them (contacts.retention)."
     ),
     tables=(
-        registry.claim("contacts", "The contact log (email, phone, chatbot).", "subject", "notes"),
+        registry.claim(
+            "contacts", N_("The contact log (email, phone, chatbot)."), "subject", "notes"
+        ),
         registry.claim(
             "identity_verifications",
-            "Which identifiers the agent verified during a contact.",
+            N_("Which identifiers the agent verified during a contact."),
             *_CHECKS,
             "checked_address",
             "outcome",
         ),
         registry.claim(
             "contact_relinks",
-            "Corrections of whose contact it is (rectification), with the reason.",
+            N_("Corrections of whose contact it is (rectification), with the reason."),
             "from_customer_id",
             "to_customer_id",
             "reason",
         ),
         registry.claim(
             "contact_revisions",
-            "Corrections of a contact's subject or notes: the text before and after.",
+            N_("Corrections of a contact's subject or notes: the text before and after."),
             "old_value",
             "new_value",
         ),
@@ -125,26 +128,26 @@ class ContactRecords(registry.DescribedSource, description=DESCRIPTION):
                 CONTACT.of(
                     contact.public_id,
                     contact.occurred_at,
-                    ("Channel", " ".join(channel)),
-                    ("Subject", contact.subject),
-                    ("Notes", contact.notes),
+                    (N_("Channel"), " ".join(channel)),
+                    (N_("Subject"), contact.subject),
+                    (N_("Notes"), contact.notes),
                 )
             )
             for check in contact.verifications:
                 checked = ", ".join(check.checked) or "nothing"
                 row = f"identity_verifications:{check.id}"
-                outcome = ("Outcome", check.outcome.value)
+                outcome = (N_("Outcome"), check.outcome.value)
                 findings.append(
-                    VERIFICATION.of(row, check.verified_at, ("Checked", checked), outcome)
+                    VERIFICATION.of(row, check.verified_at, (N_("Checked"), checked), outcome)
                 )
             for change in contact_history(ctx.session, contact.id):
                 findings.append(
                     REVISION.of(
                         f"contact_revisions:{change.id}",
                         change.changed_at,
-                        ("Field", change.label),
-                        ("Before", change.old_value),
-                        ("After", change.new_value),
+                        (N_("Field"), change.label),
+                        (N_("Before"), change.old_value),
+                        (N_("After"), change.new_value),
                     )
                 )
         about_them = sa.or_(
@@ -155,6 +158,6 @@ class ContactRecords(registry.DescribedSource, description=DESCRIPTION):
             sa.select(ContactRelink).where(about_them).order_by(ContactRelink.changed_at)
         ):
             direction = "to them" if move.to_customer_id == subject.customer_id else "away"
-            what = (("Moved", direction), ("Reason", move.reason))
+            what = ((N_("Moved"), direction), (N_("Reason"), move.reason))
             findings.append(RELINK.of(move.public_id, move.changed_at, *what))
         return findings

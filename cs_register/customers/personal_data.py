@@ -14,25 +14,26 @@ from cs_register.customers.models import Customer, CustomerRevision
 from cs_register.customers.services import masked_identity_code
 from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
+from cs_register.languages import N_
 
 SOURCE = "customers"
-RECORD = registry.FindingKind(SOURCE, "Customer record", "customers")
-REVISION = registry.FindingKind(SOURCE, "Rectification", "customer_revisions")
+RECORD = registry.FindingKind(SOURCE, N_("Customer record"), "customers")
+REVISION = registry.FindingKind(SOURCE, N_("Rectification"), "customer_revisions")
 _NAME_COLUMNS = ("given_names", "family_name", "name_key_family_first", "name_key_given_first")
 _ADDRESS_COLUMNS = ("street_address", "postal_code", "city", "country")
 _REVISION_COLUMNS = ("old_value_ciphertext", "new_value_ciphertext")
 _CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Customer record",
-    retention=(
+    title=N_("Customer record"),
+    retention=N_(
         "With no contact left, CONTACT_RETENTION_DAYS after the last contact, unless an open"
         " request keeps it (contacts.retention)."
     ),
     tables=(
         registry.claim(
             "customers",
-            "Identifying the customer in customer service.",
+            N_("Identifying the customer in customer service."),
             *_NAME_COLUMNS,
             *_ADDRESS_COLUMNS,
             "phone_e164",
@@ -41,7 +42,7 @@ DESCRIPTION = registry.SourceDescription(
         ),
         registry.claim(
             "customer_revisions",
-            "Rectification history: which value was corrected, when and why.",
+            N_("Rectification history: which value was corrected, when and why."),
             *_REVISION_COLUMNS,
         ),
     ),
@@ -78,11 +79,11 @@ class CustomerRecords(registry.DescribedSource, description=DESCRIPTION):
         phone = format_phone(customer.phone_e164) if customer.phone_e164 else None
         address = (customer.street_address, customer.postal_code, customer.city, customer.country)
         values = {
-            "Name": customer.full_name,
-            "Identity code": masked_identity_code(self.keyring, customer),
-            "Address": ", ".join(part for part in address if part),
-            "Phone": phone,
-            "Email": customer.email,
+            N_("Name"): customer.full_name,
+            N_("Identity code"): masked_identity_code(self.keyring, customer),
+            N_("Address"): ", ".join(part for part in address if part),
+            N_("Phone"): phone,
+            N_("Email"): customer.email,
         }
         held = tuple((label, value) for label, value in values.items() if value)
         findings = [RECORD.of(customer.public_id, customer.created_at, *held)]
@@ -94,7 +95,7 @@ class CustomerRecords(registry.DescribedSource, description=DESCRIPTION):
         # The old and new values stay encrypted here; the history page decrypts them.
         for revision in revisions:
             row = f"customer_revisions:{revision.id}"
-            what = (("Field", revision.field), ("Reason", revision.reason))
+            what = ((N_("Field"), revision.field), (N_("Reason"), revision.reason))
             findings.append(REVISION.of(row, revision.changed_at, *what))
         return findings
 

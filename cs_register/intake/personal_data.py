@@ -15,30 +15,31 @@ from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.intake.email_models import EmailMessage
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
+from cs_register.languages import N_
 
 SOURCE = "intake"
-EMAIL = registry.FindingKind(SOURCE, "Email", "email_messages")
-UNLINKED_EMAIL = EMAIL.unlinked("Unlinked email from their address")
-CONVERSATION = registry.FindingKind(SOURCE, "Chatbot conversation", "chatbot_conversations")
-DELIVERY = registry.FindingKind(SOURCE, "Chatbot delivery", "webhook_deliveries")
+EMAIL = registry.FindingKind(SOURCE, N_("Email"), "email_messages")
+UNLINKED_EMAIL = EMAIL.unlinked(N_("Unlinked email from their address"))
+CONVERSATION = registry.FindingKind(SOURCE, N_("Chatbot conversation"), "chatbot_conversations")
+DELIVERY = registry.FindingKind(SOURCE, N_("Chatbot delivery"), "webhook_deliveries")
 _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", "attachments")
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Emails and chatbot conversations",
-    retention="With their contact (contacts.retention); chatbot deliveries 7 days.",
+    title=N_("Emails and chatbot conversations"),
+    retention=N_("With their contact (contacts.retention); chatbot deliveries 7 days."),
     tables=(
         registry.claim(
-            "email_messages", "The email a contact came as.", "contact_id", *_EMAIL_COLUMNS
+            "email_messages", N_("The email a contact came as."), "contact_id", *_EMAIL_COLUMNS
         ),
         registry.claim(
             "chatbot_conversations",
-            "The chat a contact came as, and the note its handover was closed with.",
+            N_("The chat a contact came as, and the note its handover was closed with."),
             "contact_id",
             "language",
             "handover_outcome_note",
         ),
         registry.claim(
-            "webhook_deliveries", "Answered chatbot deliveries.", "contact_id", "response"
+            "webhook_deliveries", N_("Answered chatbot deliveries."), "contact_id", "response"
         ),
     ),
 )
@@ -85,30 +86,30 @@ class IntakeRecords(registry.DescribedSource, description=DESCRIPTION):
         for email in session.scalars(
             sa.select(EmailMessage).where(EmailMessage.contact_id.in_(theirs))
         ):
-            sender = ("Sender", f"{email.sender_name} <{email.sender_address}>".strip())
-            attached = ("Attachments", str(len(email.attachments)))
+            sender = (N_("Sender"), f"{email.sender_name} <{email.sender_address}>".strip())
+            attached = (N_("Attachments"), str(len(email.attachments)))
             findings.append(EMAIL.of(email.public_id, email.received_at, sender, attached))
         if subject.email is not None:
             # Not linked to them (yet), but sent from their address: held about them too.
             unlinked = sa.select(EmailMessage).where(_from_their_address(subject.email))
             for email in session.scalars(unlinked):
-                sender = ("Sender", f"{email.sender_name} <{email.sender_address}>".strip())
+                sender = (N_("Sender"), f"{email.sender_name} <{email.sender_address}>".strip())
                 findings.append(UNLINKED_EMAIL.of(email.public_id, email.received_at, sender))
         for chat in session.scalars(
             sa.select(ChatbotConversation).where(ChatbotConversation.contact_id.in_(theirs))
         ):
             row = f"chatbot_conversations:{chat.id}"
-            handed = ("Handed over", "yes" if chat.needs_handover else "no")
-            facts = [("Language", chat.language or ""), handed]
+            handed = (N_("Handed over"), "yes" if chat.needs_handover else "no")
+            facts = [(N_("Language"), chat.language or ""), handed]
             if chat.handover_outcome is not None:
-                facts.append(("Outcome", chat.handover_outcome.label))
-                facts.append(("Outcome note", chat.handover_outcome_note or ""))
+                facts.append((N_("Outcome"), chat.handover_outcome.label))
+                facts.append((N_("Outcome note"), chat.handover_outcome_note or ""))
             findings.append(CONVERSATION.of(row, chat.started_at, *facts))
         for delivery in session.scalars(
             sa.select(WebhookDelivery).where(WebhookDelivery.contact_id.in_(theirs))
         ):
             row = f"webhook_deliveries:{delivery.id}"
-            answer = ("Answer", str(delivery.status_code))
+            answer = (N_("Answer"), str(delivery.status_code))
             findings.append(DELIVERY.of(row, delivery.received_at, answer))
         return findings
 

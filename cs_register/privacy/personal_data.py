@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cs_register import personal_data as registry
 from cs_register.contacts.models import Contact
 from cs_register.context import Context
+from cs_register.languages import N_
 from cs_register.privacy.cases import cases_of_customer, customers_with_open_cases
 from cs_register.privacy.export import ExportStorage
 from cs_register.privacy.models import (
@@ -22,18 +23,18 @@ from cs_register.privacy.models import (
 )
 
 SOURCE = "privacy"
-REQUEST = registry.FindingKind(SOURCE, "Privacy request", "privacy_requests")
-EXPORT = registry.FindingKind(SOURCE, "Data export", "privacy_exports")
+REQUEST = registry.FindingKind(SOURCE, N_("Privacy request"), "privacy_requests")
+EXPORT = registry.FindingKind(SOURCE, N_("Data export"), "privacy_exports")
 # What a closed case says after the person it was about is erased.
 ERASED_TEXT = "(erased with the person's data)"
 DESCRIPTION = registry.SourceDescription(
     name=SOURCE,
-    title="Privacy requests",
-    retention="No retention rule yet: kept until erased; an open case keeps its own record.",
+    title=N_("Privacy requests"),
+    retention=N_("No retention rule yet: kept until erased; an open case keeps its own record."),
     tables=(
         registry.claim(
             "privacy_requests",
-            "Answering the person's data-protection requests within the legal deadline.",
+            N_("Answering the person's data-protection requests within the legal deadline."),
             "description",
             "reply_to",
             "extension_justification",
@@ -42,7 +43,7 @@ DESCRIPTION = registry.SourceDescription(
         ),
         registry.claim(
             "privacy_exports",
-            "The person's own download (access, portability), kept a few days.",
+            N_("The person's own download (access, portability), kept a few days."),
             "storage_key",
             "sha256",
         ),
@@ -145,12 +146,12 @@ class PrivacyRequestRecords(registry.DescribedSource, description=DESCRIPTION):
             REQUEST.of(
                 case.public_id,
                 case.registered_at,
-                ("Type", case.kind.label),
-                ("Status", case.status.label),
-                ("Received", case.received_on.strftime("%d.%m.%Y")),
-                ("Due", case.due_on.strftime("%d.%m.%Y")),
-                ("What was asked", case.description),
-                ("Answer", case.answer or ""),
+                (N_("Type"), case.kind.label),
+                (N_("Status"), case.status.label),
+                (N_("Received"), case.received_on.strftime("%d.%m.%Y")),
+                (N_("Due"), case.due_on.strftime("%d.%m.%Y")),
+                (N_("What was asked"), case.description),
+                (N_("Answer"), case.answer or ""),
             )
             for case in reversed(cases_of_customer(ctx.session, subject.customer_id))
         ]

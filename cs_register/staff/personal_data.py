@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cs_register.context import Context
+from cs_register.languages import N_
 from cs_register.personal_data import (
     DataSubject,
     DataSubjectKind,
@@ -21,28 +22,28 @@ from cs_register.personal_data import (
 STAFF = DataSubjectKind.STAFF
 DESCRIPTION = SourceDescription(
     name="staff",
-    title="Staff accounts",
-    retention="Accounts while employed; sessions until they expire; sign-ins 45 days.",
+    title=N_("Staff accounts"),
+    retention=N_("Accounts while employed; sessions until they expire; sign-ins 45 days."),
     tables=(
-        claim("staff_users", "Personal accounts.", "username", "display_name", about=STAFF),
-        claim("staff_sessions", "Signed-in sessions.", "user_id", "token_hash", about=STAFF),
+        claim("staff_users", N_("Personal accounts."), "username", "display_name", about=STAFF),
+        claim("staff_sessions", N_("Signed-in sessions."), "user_id", "token_hash", about=STAFF),
         claim(
             "staff_sign_ins",
-            "Sign-in attempts with the source address, for security; kept 45 days.",
+            N_("Sign-in attempts with the source address, for security; kept 45 days."),
             "user_id",
             "source_address",
             about=STAFF,
         ),
         claim(
             "staff_recovery_codes",
-            "Two-step login's one-time recovery codes (hashed).",
+            N_("Two-step login's one-time recovery codes (hashed)."),
             "user_id",
             "code_hash",
             about=STAFF,
         ),
         claim(
             "staff_passkeys",
-            "Passkeys registered as a second factor (public keys only).",
+            N_("Passkeys registered as a second factor (public keys only)."),
             "user_id",
             "credential_id",
             "public_key",
@@ -51,8 +52,10 @@ DESCRIPTION = SourceDescription(
         ),
         claim(
             "staff_change_requests",
-            "Changes to staff accounts asked by one admin and decided by another, kept as the"
-            " record of who asked and who approved.",
+            N_(
+                "Changes to staff accounts asked by one admin and decided by another, kept as"
+                " the record of who asked and who approved."
+            ),
             "username",
             "display_name",
             "target_user_id",

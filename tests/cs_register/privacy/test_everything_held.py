@@ -52,3 +52,24 @@ def test_an_unknown_customer_is_not_found(client, logged_in, database):
     response = client.get("/privacy/customers/00000000-0000-4000-8000-000000000000")
     assert response.status_code == 404
     assert review_events(database) == []
+
+
+def test_a_finnish_speaking_dpo_reads_the_registrys_texts_in_finnish(
+    client, logged_in, make_customer
+):
+    customer = make_customer(identity_code=CODE)
+    logged_in("dpo")
+    client.post("/account/language", data={"language": "fi"})
+    page = client.get(f"/privacy/customers/{customer.public_id}").get_data(as_text=True)
+    # A category heading, a field label, a purpose and a retention text with its values,
+    # all from the sources' registrations (marked with N_ or languages.Message).
+    assert "<h2>Asiakastiedot <span" in page
+    assert "<strong>Henkilötunnus:</strong>" in page
+    assert "Asiakkaan tunnistaminen asiakaspalvelussa." in page
+    assert "Tallenteet 3 kk, säilytyksen jatkolla enintään 12 kk" in page
+    assert "<h2>Customer record" not in page
+    assert "Identity code:" not in page
+    assert "Identifying the customer in customer service." not in page
+    assert "Recordings 3 months" not in page
+    # The values stay as held.
+    assert "131052-****" in page
