@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 from cs_register.clock import CONSOLE_TIMEZONE
 from cs_register.errors import translated
@@ -46,5 +46,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _language() -> dict[str, object]:
-        # `<html lang>` must name the language the page is in, for screen readers.
-        return {"page_language": select_language(), "languages": LANGUAGES}
+        # `<html lang>` must name the language the page is in, for screen readers: the one
+        # Flask-Babel chose (and keeps) for this request's translations.
+        return {"page_language": str(get_locale())}
