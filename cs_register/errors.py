@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext
@@ -27,21 +27,29 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """Base of every error a service may raise on purpose."""
+    """Base of every error a service may raise on purpose.
 
-    status = 400
-    title = N_("Bad request")
+    A kind of error names its HTTP status and its title in its class statement
+    (`class NotFound(DomainError, status=404, title=N_("Not found"))`).
+    """
+
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = N_("Bad request")
+
+    def __init_subclass__(cls, *, status: int | None = None, title: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if title is not None:
+            cls.title = title
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
 
-class ValidationFailed(DomainError):
+class ValidationFailed(DomainError, status=422, title=N_("Validation failed")):
     """Input was rejected; `errors` maps each field to what was wrong with it."""
-
-    status = 422
-    title = N_("Validation failed")
 
     def __init__(self, errors: Mapping[str, list[str] | str], detail: str | None = None) -> None:
         self.errors: dict[str, list[str]] = {
@@ -51,49 +59,40 @@ class ValidationFailed(DomainError):
         super().__init__(detail or N_("Some fields were not accepted; see errors."))
 
 
-class NotFound(DomainError):
-    status = 404
-    title = N_("Not found")
+class NotFound(DomainError, status=404, title=N_("Not found")):
+    pass
 
 
-class PermissionDenied(DomainError):
-    status = 403
-    title = N_("Forbidden")
+class PermissionDenied(DomainError, status=403, title=N_("Forbidden")):
+    pass
 
 
-class Conflict(DomainError):
-    status = 409
-    title = N_("Conflict")
+class Conflict(DomainError, status=409, title=N_("Conflict")):
+    pass
 
 
-class Gone(DomainError):
-    status = 410
-    title = N_("Gone")
+class Gone(DomainError, status=410, title=N_("Gone")):
+    pass
 
 
-class Unauthenticated(DomainError):
+class Unauthenticated(DomainError, status=401, title=N_("Unauthorized")):
     """An API client presented no valid credentials (sent with a WWW-Authenticate challenge).
 
     `challenge` names the scheme the route expects: a bearer token, or for the signed chatbot
     webhook the signature scheme (HTTP requires some challenge on every 401).
     """
 
-    status = 401
-    title = N_("Unauthorized")
-
     def __init__(self, detail: str, *, challenge: str = "Bearer") -> None:
         super().__init__(detail)
         self.challenge = challenge
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    title = N_("Payload too large")
+class PayloadTooLarge(DomainError, status=413, title=N_("Payload too large")):
+    pass
 
 
-class UnsupportedMediaType(DomainError):
-    status = 415
-    title = N_("Unsupported media type")
+class UnsupportedMediaType(DomainError, status=415, title=N_("Unsupported media type")):
+    pass
 
 
 # Werkzeug's names and descriptions of the HTTP errors people meet, marked for the catalogs so

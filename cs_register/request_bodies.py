@@ -17,10 +17,7 @@ from cs_register.languages import Message
 
 
 class NotJson(DomainError):
-    """The body is not a JSON document (400)."""
-
-    status = 400
-    title = "Bad request"
+    """The body is not a JSON document (400, the base class's status and title)."""
 
 
 def read_capped_body(limit: int) -> bytes:

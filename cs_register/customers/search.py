@@ -155,11 +155,8 @@ def search_customers(
     return results
 
 
-class SearchNotRecorded(DomainError):
+class SearchNotRecorded(DomainError, status=503, title=N_("Service unavailable")):
     """A search's audit row could not be committed, so what it found is not shown."""
-
-    status = 503
-    title = N_("Service unavailable")
 
 
 def run_console_search(ctx: Context, keyring: Keyring, *, kind: str, value: str) -> list[Customer]:
