@@ -67,6 +67,13 @@ class SourceDescription:
     # How long the source keeps what it holds, as the DPO reads it (the rules are its own).
     retention: str = ""
 
+    def finding_kind(self, table: str, category: str) -> FindingKind:
+        """What the source lists about a person from one of the tables it claims (a source
+        that names a table it has not claimed is refused as it is declared)."""
+        if table not in {claimed.table for claimed in self.tables}:
+            raise LookupError(f"the {self.name} source has not claimed the table {table}")
+        return FindingKind(self.name, category, table)
+
 
 class DescribedSource:
     """A source whose description is the same in every deployment: it names it once, in its

@@ -30,14 +30,8 @@ from recordings.purge import STORED_STATES, purge_recording
 from recordings.retention import RetentionPolicy
 from recordings.storage import RecordingStorage
 
-SOURCE = "recordings"
-CALL = registry.FindingKind(SOURCE, N_("Call"), "calls")
-UNLINKED_CALL = CALL.unlinked(N_("Unlinked call from their number"))
-RECORDING = registry.FindingKind(SOURCE, N_("Call recording"), "recordings")
-HOLD = registry.FindingKind(SOURCE, N_("Recording hold"), "recording_holds")
-RECEIPT = registry.FindingKind(SOURCE, N_("Purge receipt"), "purge_receipts")
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="recordings",
     title=N_("Calls and call recordings"),
     retention="",  # with the deployment's periods: `RecordingRecords.describe`
     tables=(
@@ -55,6 +49,11 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+CALL = DESCRIPTION.finding_kind("calls", N_("Call"))
+RECORDING = DESCRIPTION.finding_kind("recordings", N_("Call recording"))
+HOLD = DESCRIPTION.finding_kind("recording_holds", N_("Recording hold"))
+RECEIPT = DESCRIPTION.finding_kind("purge_receipts", N_("Purge receipt"))
+UNLINKED_CALL = CALL.unlinked(N_("Unlinked call from their number"))
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,12 @@ from cs_register.audit.models import AuditEvent
 from cs_register.context import Context
 from cs_register.languages import N_
 
-SOURCE = "audit"
 # Enough to bound one IN list on every database; larger sets are asked in slices.
 _SLICE = 500
 
 
-EVENT = registry.FindingKind(SOURCE, N_("Audit event"), "audit_events")
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="audit",
     title=N_("Audit trail"),
     retention=N_(
         "AUDIT_RETENTION_YEARS after each event, removed in batches, each under a retention"
@@ -36,6 +34,7 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+EVENT = DESCRIPTION.finding_kind("audit_events", N_("Audit event"))
 
 
 class AuditRecords(registry.DescribedSource, description=DESCRIPTION):

@@ -16,13 +16,8 @@ from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.languages import N_
 
-SOURCE = "consents"
-CHOICE = registry.FindingKind(SOURCE, N_("Prohibition or consent"), "customer_choices")
-CHANGE = registry.FindingKind(
-    SOURCE, N_("Change told to the marketing system"), "customer_choice_changes"
-)
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="consents",
     title=N_("Prohibitions and consents"),
     retention=N_(
         "While the customer record is kept; a prohibition in force or a consent given keeps"
@@ -47,6 +42,10 @@ DESCRIPTION = registry.SourceDescription(
             "change",
         ),
     ),
+)
+CHOICE = DESCRIPTION.finding_kind("customer_choices", N_("Prohibition or consent"))
+CHANGE = DESCRIPTION.finding_kind(
+    "customer_choice_changes", N_("Change told to the marketing system")
 )
 
 

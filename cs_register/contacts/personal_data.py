@@ -20,16 +20,11 @@ from cs_register.context import Context
 from cs_register.db import affected_rows
 from cs_register.languages import N_
 
-SOURCE = "contacts"
-CONTACT = registry.FindingKind(SOURCE, N_("Contact"), "contacts")
-VERIFICATION = registry.FindingKind(SOURCE, N_("Identity verification"), "identity_verifications")
-RELINK = registry.FindingKind(SOURCE, N_("Contact moved to the right customer"), "contact_relinks")
-REVISION = registry.FindingKind(SOURCE, N_("Correction of a contact"), "contact_revisions")
 # What a move's reason says after a person it concerned is erased.
 ERASED_REASON = "(erased with the person's data)"
 _CHECKS = ("checked_name", "checked_email", "checked_phone", "checked_identity_code")
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="contacts",
     title=N_("Contacts"),
     retention=N_(
         "CONTACT_RETENTION_DAYS after they occurred, unless a stored recording or an"
@@ -61,6 +56,10 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+CONTACT = DESCRIPTION.finding_kind("contacts", N_("Contact"))
+VERIFICATION = DESCRIPTION.finding_kind("identity_verifications", N_("Identity verification"))
+RELINK = DESCRIPTION.finding_kind("contact_relinks", N_("Contact moved to the right customer"))
+REVISION = DESCRIPTION.finding_kind("contact_revisions", N_("Correction of a contact"))
 
 
 class ContactRecords(registry.DescribedSource, description=DESCRIPTION):

@@ -16,15 +16,12 @@ from cs_register.db import affected_rows
 from cs_register.identifiers import format_phone
 from cs_register.languages import N_
 
-SOURCE = "customers"
-RECORD = registry.FindingKind(SOURCE, N_("Customer record"), "customers")
-REVISION = registry.FindingKind(SOURCE, N_("Rectification"), "customer_revisions")
 _NAME_COLUMNS = ("given_names", "family_name", "name_key_family_first", "name_key_given_first")
 _ADDRESS_COLUMNS = ("street_address", "postal_code", "city", "country")
 _REVISION_COLUMNS = ("old_value_ciphertext", "new_value_ciphertext")
 _CODE_COLUMNS = ("identity_code_ciphertext", "identity_code_index")
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="customers",
     title=N_("Customer record"),
     retention=N_(
         "With no contact left, CONTACT_RETENTION_DAYS after the last contact, unless an open"
@@ -47,6 +44,8 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+RECORD = DESCRIPTION.finding_kind("customers", N_("Customer record"))
+REVISION = DESCRIPTION.finding_kind("customer_revisions", N_("Rectification"))
 
 
 @dataclass(frozen=True)

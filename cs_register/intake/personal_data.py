@@ -17,14 +17,9 @@ from cs_register.intake.email_models import EmailMessage
 from cs_register.intake.models import ChatbotConversation, WebhookDelivery
 from cs_register.languages import N_
 
-SOURCE = "intake"
-EMAIL = registry.FindingKind(SOURCE, N_("Email"), "email_messages")
-UNLINKED_EMAIL = EMAIL.unlinked(N_("Unlinked email from their address"))
-CONVERSATION = registry.FindingKind(SOURCE, N_("Chatbot conversation"), "chatbot_conversations")
-DELIVERY = registry.FindingKind(SOURCE, N_("Chatbot delivery"), "webhook_deliveries")
 _EMAIL_COLUMNS = ("sender_name", "sender_address", "message_id", "in_reply_to", "attachments")
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="intake",
     title=N_("Emails and chatbot conversations"),
     retention=N_("With their contact (contacts.retention); chatbot deliveries 7 days."),
     tables=(
@@ -43,6 +38,10 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+EMAIL = DESCRIPTION.finding_kind("email_messages", N_("Email"))
+CONVERSATION = DESCRIPTION.finding_kind("chatbot_conversations", N_("Chatbot conversation"))
+DELIVERY = DESCRIPTION.finding_kind("webhook_deliveries", N_("Chatbot delivery"))
+UNLINKED_EMAIL = EMAIL.unlinked(N_("Unlinked email from their address"))
 
 
 class IntakeRecords(registry.DescribedSource, description=DESCRIPTION):

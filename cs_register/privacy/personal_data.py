@@ -22,13 +22,10 @@ from cs_register.privacy.models import (
     RequestKind,
 )
 
-SOURCE = "privacy"
-REQUEST = registry.FindingKind(SOURCE, N_("Privacy request"), "privacy_requests")
-EXPORT = registry.FindingKind(SOURCE, N_("Data export"), "privacy_exports")
 # What a closed case says after the person it was about is erased.
 ERASED_TEXT = "(erased with the person's data)"
 DESCRIPTION = registry.SourceDescription(
-    name=SOURCE,
+    name="privacy",
     title=N_("Privacy requests"),
     retention=N_("No retention rule yet: kept until erased; an open case keeps its own record."),
     tables=(
@@ -49,6 +46,8 @@ DESCRIPTION = registry.SourceDescription(
         ),
     ),
 )
+REQUEST = DESCRIPTION.finding_kind("privacy_requests", N_("Privacy request"))
+EXPORT = DESCRIPTION.finding_kind("privacy_exports", N_("Data export"))
 
 
 @dataclass(frozen=True)

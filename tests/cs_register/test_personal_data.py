@@ -88,6 +88,26 @@ def test_every_claimed_column_exists(app):
             assert missing == [], (source.name, table_claim.table, missing)
 
 
+def test_a_source_lists_findings_only_from_tables_it_claims():
+    described = SourceDescription("notes", "Notes", (claim("notes", "Notes.", "text"),))
+
+    kind = described.finding_kind("notes", "Note")
+    assert (kind.source, kind.table, kind.category) == ("notes", "notes", "Note")
+    with pytest.raises(LookupError, match="has not claimed the table diary"):
+        described.finding_kind("diary", "Diary entry")
+
+
+def test_every_finding_kind_names_its_own_source():
+    """Each package's kinds are made from its own description, so a finding always carries
+    the name the registry knows its source by."""
+    from cs_register.contacts import personal_data as contact_data
+    from recordings import personal_data as recording_data
+
+    assert contact_data.CONTACT.source == contact_data.DESCRIPTION.name == "contacts"
+    assert recording_data.UNLINKED_CALL.source == "recordings"
+    assert recording_data.UNLINKED_CALL.needs_confirmation
+
+
 def test_every_source_of_customer_data_can_erase_it(app):
     """Erasure reaches a package only through its source: one that holds customers' data and
     cannot erase it would leave the person behind."""
