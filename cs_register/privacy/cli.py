@@ -65,7 +65,7 @@ def status_command() -> None:
     click.echo(f"Due within {deadlines.DUE_SOON_DAYS} days: {urgencies['due_soon']}")
     for problem in problems:
         click.echo(
-            f"BROKEN {problem.kind.value}: request {problem.request_public_id}"
+            f"BROKEN {problem.kind}: request {problem.request_public_id}"
             f" due {problem.due_on.strftime('%d.%m.%Y')}"
         )
     if problems:

@@ -6,10 +6,10 @@ logs one ERROR line (case ids only) when something is wrong, and the DPO's pages
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,9 +19,8 @@ from cs_register.privacy.models import OPEN_STATUSES, PrivacyRequest
 log = logging.getLogger(__name__)
 
 
-class ProblemKind(enum.Enum):
-    OVERDUE = "overdue"
-    UNJUSTIFIED_EXTENSION = "unjustified_extension"
+# What is wrong with a case, as the status command prints it and the log line counts it.
+ProblemKind = Literal["overdue", "unjustified_extension"]
 
 
 @dataclass(frozen=True)
@@ -31,33 +30,40 @@ class DeadlineProblem:
     due_on: date
 
 
+def _overdue(today: date) -> sa.ColumnElement[bool]:
+    """An open case whose due day is before `today`: the one definition the deadline check,
+    the DPO's banner and the metrics count."""
+    return sa.and_(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_on < today)
+
+
+def _extended_without_reason() -> sa.ColumnElement[bool]:
+    """Extended, but missing the justification or the date the person was told."""
+    return sa.and_(
+        PrivacyRequest.extension_months > 0,
+        sa.or_(
+            PrivacyRequest.extension_justification.is_(None),
+            PrivacyRequest.extension_justification == "",
+            PrivacyRequest.extension_told_on.is_(None),
+        ),
+    )
+
+
 def check_deadlines(session: Session, *, today: date) -> list[DeadlineProblem]:
     """Open cases due before `today`, and extended cases missing the justification or the
     date the person was told (the service refuses both; a hand-edited row may not)."""
-    problems = [
-        DeadlineProblem(ProblemKind.OVERDUE, public_id, due_on)
+    checks: tuple[tuple[ProblemKind, sa.ColumnElement[bool]], ...] = (
+        ("overdue", _overdue(today)),
+        ("unjustified_extension", _extended_without_reason()),
+    )
+    return [
+        DeadlineProblem(kind, public_id, due_on)
+        for kind, condition in checks
         for public_id, due_on in session.execute(
             sa.select(PrivacyRequest.public_id, PrivacyRequest.due_on)
-            .where(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_on < today)
+            .where(condition)
             .order_by(PrivacyRequest.due_on, PrivacyRequest.id)
         )
     ]
-    problems += [
-        DeadlineProblem(ProblemKind.UNJUSTIFIED_EXTENSION, public_id, due_on)
-        for public_id, due_on in session.execute(
-            sa.select(PrivacyRequest.public_id, PrivacyRequest.due_on)
-            .where(
-                PrivacyRequest.extension_months > 0,
-                sa.or_(
-                    PrivacyRequest.extension_justification.is_(None),
-                    PrivacyRequest.extension_justification == "",
-                    PrivacyRequest.extension_told_on.is_(None),
-                ),
-            )
-            .order_by(PrivacyRequest.due_on, PrivacyRequest.id)
-        )
-    ]
-    return problems
 
 
 def log_problems(problems: list[DeadlineProblem]) -> None:
@@ -66,7 +72,7 @@ def log_problems(problems: list[DeadlineProblem]) -> None:
         return
     by_kind: dict[str, list[str]] = {}
     for problem in problems:
-        by_kind.setdefault(problem.kind.value, []).append(problem.request_public_id)
+        by_kind.setdefault(problem.kind, []).append(problem.request_public_id)
     log.error(
         "privacy request deadlines broken: %s",
         "; ".join(
@@ -78,9 +84,7 @@ def log_problems(problems: list[DeadlineProblem]) -> None:
 def count_overdue(session: Session, *, today: date) -> int:
     return (
         session.scalar(
-            sa.select(sa.func.count())
-            .select_from(PrivacyRequest)
-            .where(PrivacyRequest.status.in_(OPEN_STATUSES), PrivacyRequest.due_on < today)
+            sa.select(sa.func.count()).select_from(PrivacyRequest).where(_overdue(today))
         )
         or 0
     )
