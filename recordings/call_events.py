@@ -32,6 +32,7 @@ from cs_register.permissions import Permission, has_permission
 from cs_register.staff.models import StaffUser
 from cs_register.staff.services import find_user_by_username
 from recordings.intake import (
+    ReportedCall,
     checked_external_call_id,
     open_call,
     parse_caller_number,
@@ -141,10 +142,9 @@ def receive_call_event(
             token=token,
             external_call_id=external_call_id,
             # The PBX pops a screen for calls coming in; an agent's own calls out need none.
-            direction=Direction.INBOUND,
-            number=fields.number,
-            agent=fields.agent,
-            started_at=fields.occurred_at,
+            reported=ReportedCall(
+                Direction.INBOUND, fields.number, fields.agent, fields.occurred_at
+            ),
         )
     recorded = _apply(session, call, fields)
     if recorded:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -102,9 +103,21 @@ def parse_caller_number(raw: object, *, field: str, errors: dict[str, list[str]]
         return None
 
 
+@dataclass(frozen=True)
+class ReportedCall:
+    """What the PBX said about a call, validated: what a finished call's report and a live
+    event (`recordings.call_events`) open a call with."""
+
+    direction: Direction
+    number: str | None
+    agent: StaffUser | None
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
 def _validated_call_fields(
     session: Session, payload: Mapping[str, object], *, now: datetime
-) -> tuple[Direction, str | None, StaffUser | None, datetime, datetime | None]:
+) -> ReportedCall:
     errors: dict[str, list[str]] = {}
 
     direction: Direction | None = None
@@ -112,7 +125,7 @@ def _validated_call_fields(
     if isinstance(raw_direction, str) and raw_direction.strip().lower() in ("inbound", "outbound"):
         direction = Direction(raw_direction.strip().lower())
     else:
-        errors["direction"] = ['Must be "inbound" or "outbound".']
+        errors["direction"] = [N_('Must be "inbound" or "outbound".')]
 
     number = parse_caller_number(
         payload.get("customer_number"), field="customer_number", errors=errors
@@ -143,7 +156,7 @@ def _validated_call_fields(
 
     if errors or direction is None or started_at is None:
         raise ValidationFailed(errors)
-    return direction, number, agent, started_at, ended_at
+    return ReportedCall(direction, number, agent, started_at, ended_at)
 
 
 def checked_external_call_id(value: object) -> str:
@@ -167,20 +180,8 @@ def register_call(
     if existing is not None:
         _close_opened_call(ctx, existing, payload)
         return existing, False
-    direction, number, agent, started_at, ended_at = _validated_call_fields(
-        session, payload, now=ctx.now
-    )
-    call = open_call(
-        ctx,
-        token=token,
-        external_call_id=external_call_id,
-        direction=direction,
-        number=number,
-        agent=agent,
-        started_at=started_at,
-        ended_at=ended_at,
-    )
-    return call, True
+    reported = _validated_call_fields(session, payload, now=ctx.now)
+    return open_call(ctx, token=token, external_call_id=external_call_id, reported=reported), True
 
 
 def _close_opened_call(ctx: Context, call: Call, payload: Mapping[str, object]) -> None:
@@ -191,7 +192,7 @@ def _close_opened_call(ctx: Context, call: Call, payload: Mapping[str, object]) 
     opened_by_event = call.ringing_at is not None or call.answered_at is not None
     if not opened_by_event or call.ended_at is not None or payload.get("ended_at") is None:
         return
-    *_, ended_at = _validated_call_fields(ctx.session, payload, now=ctx.now)
+    ended_at = _validated_call_fields(ctx.session, payload, now=ctx.now).ended_at
     if ended_at is None:
         return
     if ended_at < call.started_at:
@@ -206,15 +207,12 @@ def open_call(
     *,
     token: IntegrationToken,
     external_call_id: str,
-    direction: Direction,
-    number: str | None,
-    agent: StaffUser | None,
-    started_at: datetime,
-    ended_at: datetime | None = None,
+    reported: ReportedCall,
 ) -> Call:
     """Create a call and its phone contact, linked when the number is exactly one customer's;
     the one way both the finished call's report and a live event open a call."""
     session = ctx.session
+    direction, number, agent = reported.direction, reported.number, reported.agent
     match = match_incoming(session, phone=number)
     customer = match.customer
     subject = SUBJECTS[direction] if number is not None else WITHHELD_SUBJECTS[direction]
@@ -225,7 +223,7 @@ def open_call(
                 ctx,
                 channel=Channel.PHONE,
                 direction=direction,
-                occurred_at=started_at,
+                occurred_at=reported.started_at,
                 subject=subject,
                 notes="",
                 customer_id=customer.id if customer is not None else None,
@@ -237,8 +235,8 @@ def open_call(
                 direction=direction,
                 customer_number=number,
                 agent_id=agent.id if agent is not None else None,
-                started_at=started_at,
-                ended_at=ended_at,
+                started_at=reported.started_at,
+                ended_at=reported.ended_at,
                 contact_id=contact.id,
                 created_at=ctx.now,
                 integration_token_id=token.id,

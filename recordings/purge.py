@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -50,10 +50,10 @@ STORED_STATES = (RecordingState.ACTIVE, RecordingState.PURGING)
 
 @dataclass(frozen=True)
 class PurgeOutcome:
-    """What `purge_recording` did: "purged", "kept", "already_purged" or "not_found"."""
+    """What `purge_recording` did to one recording."""
 
     recording_id: int
-    result: str
+    result: Literal["purged", "kept", "already_purged", "not_found"]
     reason: str | None = None
     due_at: datetime | None = None
 

@@ -274,6 +274,17 @@ def test_each_invalid_field_is_named(api, database, overrides, field):
     assert rows(database, Contact) == []
 
 
+def test_a_field_error_is_in_the_language_the_pbx_asks_for(api):
+    payload = api.call_payload(direction="sideways")
+
+    response = api.client.post(
+        CALLS_URL, json=payload, headers={**api.headers, "Accept-Language": "fi"}
+    )
+
+    body = assert_clean_problem(response, 422)
+    assert body["errors"]["direction"] == ['On oltava "inbound" tai "outbound".']
+
+
 def test_a_call_without_optional_fields_is_accepted(api, database):
     payload = api.call_payload()
     del payload["agent_username"], payload["ended_at"]
