@@ -28,6 +28,7 @@ from recordings.models import (
 )
 from recordings.purge import STORED_STATES, purge_recording
 from recordings.retention import RetentionPolicy
+from recordings.sealing import for_original
 from recordings.storage import RecordingStorage
 
 DESCRIPTION = registry.SourceDescription(
@@ -159,7 +160,10 @@ class RecordingRecords:
                 reference=recording.public_id,
                 sha256=recording.sha256,
                 size_bytes=recording.size_bytes,
-                open=partial(self.storage.open, recording.storage_key or ""),
+                open=partial(
+                    for_original(self.storage, recording.key_version).open,
+                    recording.storage_key or "",
+                ),
             )
             for recording in recordings
         ]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from recordings.audio import make_playback_copy
 from recordings.models import Recording, RecordingState
+from recordings.sealing import for_original
 from recordings.storage import RecordingStorage, new_key
 
 
@@ -52,9 +53,10 @@ def make_playback_copy_for(
         if recording is None or recording.playback_key or not recording.storage_key:
             return False
         original_key = recording.storage_key
+        stored = for_original(storage, recording.key_version)
     copy_key = new_key(".mp3")
     with storage.staged_upload() as original, storage.staged_upload() as copy:
-        storage.receive(original, _chunks(storage, original_key), max_bytes=max_bytes)
+        storage.receive(original, _chunks(stored, original_key), max_bytes=max_bytes)
         make_playback_copy(original.path, copy)
         storage.put(copy_key, copy)
     recorded = False

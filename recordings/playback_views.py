@@ -20,6 +20,7 @@ from cs_register.web import requires, staff_context
 from recordings import services
 from recordings.byte_ranges import RangeNotSatisfiable, requested_range
 from recordings.models import Recording, file_extension
+from recordings.sealing import SealedObjectCorrupt, for_original
 from recordings.storage import RecordingStorage, StorageError
 from recordings.web import current_policy, current_storage
 
@@ -39,6 +40,11 @@ def _stream(storage: RecordingStorage, key: str, start: int, end: int) -> Iterat
 def _stored_size(storage: RecordingStorage, recording: Recording, key: str) -> int:
     try:
         return storage.size(key)
+    except SealedObjectCorrupt:
+        # Found, but not what was stored: tampered with, damaged, or under a key this
+        # deployment lacks. Never served; the operator's alerting reads this line.
+        log.error("audio of recording %s failed its integrity check", recording.public_id)
+        raise NotFound("The audio of this recording could not be read.") from None
     except StorageError:
         # The row says the audio exists but the file does not: reconciliation must look.
         log.error("audio of recording %s is missing from storage", recording.public_id)
@@ -66,6 +72,8 @@ def audio(public_id: str) -> Any:
     recording, storage = _servable(public_id, download=False)
     playing = services.player_audio(staff_context(), recording)
     key, content_type = playing.key, playing.content_type
+    if key == recording.storage_key:
+        storage = for_original(storage, recording.key_version)
     size = _stored_size(storage, recording, key)
     headers = _audio_headers("inline", f"recording-{recording.public_id}.{playing.extension}")
     headers["Accept-Ranges"] = "bytes"
@@ -97,6 +105,7 @@ def audio(public_id: str) -> Any:
 def download(public_id: str) -> Any:
     """The original file, byte for byte as it was received; every download is audited."""
     recording, storage = _servable(public_id, download=True)
+    storage = for_original(storage, recording.key_version)
     key = recording.storage_key or ""
     size = _stored_size(storage, recording, key)
     services.record_listening(staff_context(), recording=recording, download=True)

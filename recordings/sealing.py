@@ -361,6 +361,23 @@ class SealedStorage:
             self._seal_and_put(key, plaintext)
 
 
+def for_original(storage: RecordingStorage, key_version: int | None) -> RecordingStorage:
+    """Where to read a recording's original from. An original the register sealed (its row
+    names the key version) must still be sealed: one found without a header (replaced in the
+    bucket, or its first bytes damaged) is refused as corrupt, never served as audio, whatever
+    RECORDING_READ_PLAINTEXT says. (Its listening copy may have been made while sealing was
+    off, so only the original is held to its row.)"""
+    if key_version is None or not isinstance(storage, SealedStorage) or not storage.read_plaintext:
+        return storage
+    return SealedStorage(
+        storage.inner,
+        storage.keys,
+        segment_bytes=storage.segment_bytes,
+        read_plaintext=False,
+        seal_new=storage.seal_new,
+    )
+
+
 def sealing_version(storage: RecordingStorage) -> int | None:
     """The key version `storage` seals new objects under; None when it stores plaintext."""
     if isinstance(storage, SealedStorage) and storage.seal_new:

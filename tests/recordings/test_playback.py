@@ -284,6 +284,36 @@ def test_a_missing_audio_file_is_a_404_not_a_crash(client, logged_in, recording,
     assert "could not be found" in response.get_data(as_text=True)
 
 
+def put_raw(storage, key: str, data: bytes) -> None:
+    """Write `data` at `key` past the sealing, as someone with access to the bucket could."""
+    with storage.inner.staged_upload() as staged:
+        storage.inner.receive(staged, [data], max_bytes=len(data))
+        storage.inner.put(key, staged)
+
+
+def test_an_original_that_lost_its_seal_is_refused_not_served(
+    client, logged_in, recording, storage, stored_bytes, database, caplog
+):
+    """RECORDING_READ_PLAINTEXT=1 serves recordings stored before sealing, but a recording
+    whose row says it was sealed must still be: unsealed bytes at its key (swapped in the
+    bucket, or the header's first bytes damaged) are not the recording."""
+    assert recording.key_version is not None
+    assert storage.read_plaintext
+    put_raw(storage, recording.storage_key, stored_bytes)
+    logged_in("supervisor")
+
+    response = client.get(download_url(recording))
+
+    assert response.status_code == 404
+    assert "could not be read" in response.get_data(as_text=True)
+    assert stored_bytes[:1000] not in response.get_data()
+    assert f"audio of recording {recording.public_id} failed its integrity check" in caplog.text
+    # A recording stored before sealing (no key version on its row) is served as it is.
+    with database.unit_of_work() as session:
+        session.get(Recording, recording.id).key_version = None
+    assert client.get(download_url(recording)).get_data() == stored_bytes
+
+
 # --- download -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from cs_register.crypto import Keyring
 from recordings.audio import AudioRejected, inspect_audio
-from recordings.sealing import HEADER_BYTES, MAGIC, SealedObjectCorrupt, SealedStorage
+from recordings.sealing import (
+    HEADER_BYTES,
+    MAGIC,
+    SealedObjectCorrupt,
+    SealedStorage,
+    for_original,
+)
 from recordings.storage import LocalStorage, StorageError, new_key
 from tests.recordings.audio_samples import write_wav_pcm16
 
@@ -297,3 +303,18 @@ def test_with_sealing_new_objects_off_what_was_sealed_still_opens(inner: LocalSt
     assert raw(inner, plain_key) == b"stored plain" * 1000
     assert read(after, plain_key) == b"stored plain" * 1000
     assert not raw(inner, sealed_key).startswith(b"sealed earlier")
+
+
+def test_only_a_recording_stored_before_sealing_is_read_in_clear(inner: LocalStorage) -> None:
+    key = new_key()
+    with inner.staged_upload() as staged:
+        inner.receive(staged, [DATA], max_bytes=len(DATA))
+        inner.put(key, staged)
+    lenient = SealedStorage(inner, keyring().audio, segment_bytes=SEGMENT)
+
+    assert for_original(lenient, None) is lenient
+    assert read(for_original(lenient, None), key) == DATA
+    with pytest.raises(SealedObjectCorrupt):
+        read(for_original(lenient, 1), key)
+    sealed_key = store(lenient, DATA)
+    assert read(for_original(lenient, 1), sealed_key) == DATA
