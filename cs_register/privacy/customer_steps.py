@@ -16,7 +16,7 @@ from cs_register.privacy.models import RequestKind
 # Whole sentences to translate, by the kind of request a step belongs to.
 _BELONGS_TO = {
     RequestKind.RESTRICTION: N_("This step belongs to a restriction of processing request."),
-    RequestKind.OBJECTION: N_("This step belongs to a objection to processing request."),
+    RequestKind.OBJECTION: N_("This step belongs to an objection to processing request."),
 }
 
 
