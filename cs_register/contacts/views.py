@@ -17,9 +17,9 @@ from cs_register.contacts import editing, queue_views, relinking, services
 from cs_register.contacts.models import VERIFIABLE_IDENTIFIERS, Channel, Contact, Direction
 from cs_register.contacts.queue_views import origins_of
 from cs_register.customers.models import Customer
-from cs_register.customers.search import run_console_search, search_customers
+from cs_register.customers.search import find_customers, record_search, run_console_search
 from cs_register.customers.services import get_visible_customer
-from cs_register.db import get_session
+from cs_register.db import get_session, reading
 from cs_register.errors import Conflict, ValidationFailed
 from cs_register.free_text import echo_safely
 from cs_register.identifiers import IDENTIFIER_LABELS
@@ -229,29 +229,40 @@ def _render_link_page(
     return page, status
 
 
-def _prefilled_link_page(contact: Contact) -> Any:
+def _prefilled_link_page(public_id: str) -> Any:
     """The link form, started with every customer who matches who the contact came from (its
     caller's number, its sender, what the chatbot was told): the agent picks one. Each search
-    is audited like one the agent typed."""
-    origins = [
-        origin
-        for origin in origins_of(get_session(), [contact.id]).get(contact.id, [])
-        if origin.value is not None
-    ]
-    if contact.customer_id is not None or not origins:
-        return _render_link_page(contact, search={"kind": "phone", "value": ""})
+    is audited like one the agent typed.
+
+    Everything is read first, in a read-only transaction (`db.reading`): on SQLite the
+    searches never hold the writers' turn. The viewing and the searches are then audited in
+    the request's unit of work, before anything is shown."""
+    ctx, keyring, session = staff_context(), current_keyring(), get_session()
     found: dict[int, Customer] = {}
-    for origin in origins:
-        assert origin.value is not None  # noqa: S101 - filtered above
-        for customer in search_customers(
-            staff_context(), current_keyring(), kind=origin.kind, value=origin.value
-        ):
-            found.setdefault(customer.id, customer)
+    searched: list[tuple[str, int]] = []
+    with reading(session):
+        contact = services.get_contact(ctx, public_id=public_id)
+        origins = [
+            origin
+            for origin in origins_of(session, [contact.id]).get(contact.id, [])
+            if origin.value is not None
+        ]
+        for origin in origins if contact.customer_id is None else []:
+            assert origin.value is not None  # noqa: S101 - filtered above
+            kind, customers = find_customers(ctx, keyring, kind=origin.kind, value=origin.value)
+            searched.append((kind, len(customers)))
+            for customer in customers:
+                found.setdefault(customer.id, customer)
+    services.view_contact(ctx, public_id=public_id)
+    for kind, count in searched:
+        record_search(ctx, kind, count)
+    if not searched:
+        return _render_link_page(contact, search={"kind": "phone", "value": ""})
     first = origins[0]
     return _render_link_page(
         contact,
         search={"kind": first.kind, "value": first.display},
-        candidates=services.describe_candidates(current_keyring(), list(found.values())),
+        candidates=services.describe_candidates(keyring, list(found.values())),
         prefilled=True,
     )
 
@@ -260,7 +271,7 @@ def _prefilled_link_page(contact: Contact) -> Any:
 @requires(Permission.LOG_CONTACTS)
 def link_contact(public_id: str) -> Any:
     if request.method == "GET":
-        return _prefilled_link_page(services.view_contact(staff_context(), public_id=public_id))
+        return _prefilled_link_page(public_id)
     if request.form.get("action") == "link":
         customer_public_id = request.form.get("customer", "")
         contact = services.link_contact(

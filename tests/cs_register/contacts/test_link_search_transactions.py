@@ -60,3 +60,45 @@ def test_a_refused_link_search_still_shows_the_contact_and_the_message(
     html = response.get_data(as_text=True)
     assert "letters of the name" in html
     assert f"/contacts/{contact}/link" in html
+
+
+def test_the_prefilled_link_form_searches_without_holding_the_writers_turn(
+    client, logged_in, make_customer, database, clock, db_session
+):
+    """The form's first page searches by who the contact came from (here the caller's
+    number): read as the typed search is, the viewing and the search audited after."""
+    logged_in("agent")
+    make_customer(given_names="Aino", family_name="Aaltonen", phone="+358401234567")
+    contact = add_call(database, number="+358401234567", at=clock.now - timedelta(hours=1))
+    seen: list[tuple[bool, bool]] = []
+
+    def note_the_lock(conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and re.search(
+            r"customers\.phone_e164 = ", statement
+        ):
+            raw = conn.connection.dbapi_connection
+            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
+
+    event.listen(database.engine, "before_cursor_execute", note_the_lock)
+    try:
+        response = client.get(f"/contacts/{contact}/link")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note_the_lock)
+
+    assert response.status_code == 200
+    assert "Aaltonen" in response.get_data(as_text=True)
+    assert seen
+    assert all(held == (True, False) for held in seen)
+    db_session.rollback()
+    audited = db_session.scalars(
+        sa.select(AuditEvent)
+        .where(
+            AuditEvent.action.in_([AuditAction.CONTACT_VIEWED, AuditAction.CUSTOMER_SEARCHED])
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(row.action, row.details) for row in audited] == [
+        (AuditAction.CONTACT_VIEWED, {}),
+        (AuditAction.CUSTOMER_SEARCHED, {"kind": "phone", "results": 1}),
+    ]
+
