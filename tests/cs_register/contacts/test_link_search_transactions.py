@@ -92,13 +92,10 @@ def test_the_prefilled_link_form_searches_without_holding_the_writers_turn(
     db_session.rollback()
     audited = db_session.scalars(
         sa.select(AuditEvent)
-        .where(
-            AuditEvent.action.in_([AuditAction.CONTACT_VIEWED, AuditAction.CUSTOMER_SEARCHED])
-        )
+        .where(AuditEvent.action.in_([AuditAction.CONTACT_VIEWED, AuditAction.CUSTOMER_SEARCHED]))
         .order_by(AuditEvent.id)
     ).all()
     assert [(row.action, row.details) for row in audited] == [
         (AuditAction.CONTACT_VIEWED, {}),
         (AuditAction.CUSTOMER_SEARCHED, {"kind": "phone", "results": 1}),
     ]
-
