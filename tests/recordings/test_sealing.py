@@ -20,7 +20,7 @@ from recordings.sealing import (
     SealedStorage,
     for_original,
 )
-from recordings.storage import LocalStorage, StorageError, new_key
+from recordings.storage import LocalStorage, RecordingStorage, StorageError, new_key
 from tests.recordings.audio_samples import write_wav_pcm16
 
 SEGMENT = 1024  # small segments so every edge is cheap to reach
@@ -46,7 +46,9 @@ def sealed(inner: LocalStorage) -> SealedStorage:
     return SealedStorage(inner, keyring().audio, segment_bytes=SEGMENT)
 
 
-def store(storage: SealedStorage, data: bytes, key: str | None = None) -> str:
+def store(storage: RecordingStorage, data: bytes, key: str | None = None) -> str:
+    """A new object holding `data`: sealed through a `SealedStorage`, in clear through the
+    backend itself (as recordings were stored before sealing)."""
     key = key or new_key()
     with storage.staged_upload() as staged:
         storage.receive(staged, [data], max_bytes=len(data) + 1)
@@ -247,10 +249,7 @@ def test_a_key_version_this_deployment_lacks_is_refused(inner: LocalStorage) -> 
 
 
 def test_objects_stored_before_sealing_still_read(inner: LocalStorage) -> None:
-    key = new_key()
-    with inner.staged_upload() as staged:
-        inner.receive(staged, [DATA], max_bytes=len(DATA))
-        inner.put(key, staged)
+    key = store(inner, DATA)
     sealed = SealedStorage(inner, keyring().audio, segment_bytes=SEGMENT)
     assert read(sealed, key, 10, 20) == DATA[10:21]
     assert sealed.size(key) == len(DATA)
@@ -263,10 +262,7 @@ def test_objects_stored_before_sealing_still_read(inner: LocalStorage) -> None:
 def test_reseal_rewraps_only_the_header_and_seals_plaintext(inner: LocalStorage) -> None:
     old = SealedStorage(inner, keyring().audio, segment_bytes=SEGMENT)
     sealed_key = store(old, DATA)
-    plain_key = new_key()
-    with inner.staged_upload() as staged:
-        inner.receive(staged, [DATA], max_bytes=len(DATA))
-        inner.put(plain_key, staged)
+    plain_key = store(inner, DATA)
     before = raw(inner, sealed_key)
 
     new = SealedStorage(inner, keyring(with_v2=True).audio, segment_bytes=SEGMENT)
@@ -306,10 +302,7 @@ def test_with_sealing_new_objects_off_what_was_sealed_still_opens(inner: LocalSt
 
 
 def test_only_a_recording_stored_before_sealing_is_read_in_clear(inner: LocalStorage) -> None:
-    key = new_key()
-    with inner.staged_upload() as staged:
-        inner.receive(staged, [DATA], max_bytes=len(DATA))
-        inner.put(key, staged)
+    key = store(inner, DATA)
     lenient = SealedStorage(inner, keyring().audio, segment_bytes=SEGMENT)
 
     assert for_original(lenient, None) is lenient

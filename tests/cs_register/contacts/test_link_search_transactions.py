@@ -7,15 +7,21 @@ import re
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from tests.cs_register.contacts.origins_support import add_call
+from tests.support.writer_lock import transactions_of
 
 
 def _is_name_search(statement: str) -> bool:
     return statement.lstrip().upper().startswith("SELECT") and bool(
         re.search(r"name_key_(family|given)_first >=", statement)
+    )
+
+
+def _is_phone_search(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("SELECT") and bool(
+        re.search(r"customers\.phone_e164 = ", statement)
     )
 
 
@@ -25,18 +31,8 @@ def test_the_link_forms_search_reads_without_holding_the_writers_turn(
     logged_in("agent")
     make_customer(given_names="Aino", family_name="Aaltonen")
     contact = add_call(database, number=None, at=clock.now - timedelta(hours=1))
-    seen: list[tuple[bool, bool]] = []
-
-    def note_the_lock(conn, _cursor, statement, *_args):
-        if _is_name_search(statement):
-            raw = conn.connection.dbapi_connection
-            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
-
-    event.listen(database.engine, "before_cursor_execute", note_the_lock)
-    try:
+    with transactions_of(database, _is_name_search) as seen:
         response = client.post(f"/contacts/{contact}/link", data={"kind": "name", "value": "aalt"})
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note_the_lock)
 
     assert response.status_code == 200
     assert "Aaltonen" in response.get_data(as_text=True)
@@ -70,20 +66,8 @@ def test_the_prefilled_link_form_searches_without_holding_the_writers_turn(
     logged_in("agent")
     make_customer(given_names="Aino", family_name="Aaltonen", phone="+358401234567")
     contact = add_call(database, number="+358401234567", at=clock.now - timedelta(hours=1))
-    seen: list[tuple[bool, bool]] = []
-
-    def note_the_lock(conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and re.search(
-            r"customers\.phone_e164 = ", statement
-        ):
-            raw = conn.connection.dbapi_connection
-            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
-
-    event.listen(database.engine, "before_cursor_execute", note_the_lock)
-    try:
+    with transactions_of(database, _is_phone_search) as seen:
         response = client.get(f"/contacts/{contact}/link")
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note_the_lock)
 
     assert response.status_code == 200
     assert "Aaltonen" in response.get_data(as_text=True)

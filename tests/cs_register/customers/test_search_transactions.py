@@ -15,6 +15,7 @@ from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.customers.models import Customer
 from cs_register.db import Database
 from cs_register.staff.models import StaffSession
+from tests.support.writer_lock import transactions_of
 
 # How long the other writer waits for a lock before it gives up: the search's read must not
 # make it wait at all, so a second is plenty (SQLite's writers' turn, PostgreSQL's row locks).
@@ -105,18 +106,8 @@ def test_the_search_reads_without_holding_sqlites_writers_turn(
     make_customer(given_names="Aino", family_name="Aaltonen")
     results_page = kept_search(client, "name", "aalt")
     clock.advance(timedelta(minutes=2))
-    seen: list[tuple[bool, bool]] = []
-
-    def note_the_lock(conn, _cursor, statement, *_args):
-        if is_name_search(statement):
-            raw = conn.connection.dbapi_connection
-            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
-
-    event.listen(database.engine, "before_cursor_execute", note_the_lock)
-    try:
+    with transactions_of(database, is_name_search) as seen:
         response = client.get(results_page)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note_the_lock)
     assert response.status_code == 200
     # Both keys' reads (family name first, given name first), in a transaction that does not
     # hold the writers' turn (on PostgreSQL there is no such turn: False too).

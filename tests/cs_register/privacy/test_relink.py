@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from cs_register.audit.models import AuditAction, AuditEvent
 from cs_register.contacts.models import Contact, ContactRelink
+from tests.support.writer_lock import transactions_of
 
 
 def _contact_of(client, customer, subject="Laskuvirhe") -> str:
@@ -183,20 +184,14 @@ def test_the_relink_search_reads_without_holding_the_writers_turn(
     contact_id = _contact_of(client, wrong)
     case = _rectification(client, logged_in, register, cases, wrong)
     relink_url = f"/privacy/requests/{case.public_id}/contacts/{contact_id}/relink"
-    seen: list[tuple[bool, bool]] = []
 
-    def note_the_lock(conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and "name_key_family_first >=" in (
-            statement
-        ):
-            raw = conn.connection.dbapi_connection
-            seen.append((conn.in_transaction(), bool(getattr(raw, "_holds_writer_lock", False))))
+    def is_name_search(statement: str) -> bool:
+        return statement.lstrip().upper().startswith("SELECT") and (
+            "name_key_family_first >=" in statement
+        )
 
-    sa.event.listen(database.engine, "before_cursor_execute", note_the_lock)
-    try:
+    with transactions_of(database, is_name_search) as seen:
         found = client.post(relink_url, data={"action": "search", "kind": "name", "value": "Virt"})
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", note_the_lock)
     assert found.status_code == 200
     assert "Virtanen" in found.get_data(as_text=True)
     # Read in a transaction that does not hold SQLite's writers' turn (none on PostgreSQL).
